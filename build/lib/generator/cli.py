@@ -1,0 +1,54 @@
+"""The `labcatalog` command: one thin module per verb under `generator.commands`."""
+
+from __future__ import annotations
+
+import sys
+from importlib.metadata import version
+
+import click
+
+from generator.commands.build import build
+from generator.commands.schema import schema
+from generator.commands.validate import validate
+from generator.problems import InputError, UserError
+
+EXIT_BAD_INPUT = 2
+
+
+class Cli(click.Group):
+    """Reports a user's mistake as a message and exit code 2, never as a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except InputError as err:
+            for problem in err.problems:
+                click.echo(str(problem), err=True)
+            count = len(err.problems)
+            click.secho(
+                f"{count} problem{'s' if count != 1 else ''} found; nothing was written",
+                fg="red",
+                err=True,
+            )
+            sys.exit(EXIT_BAD_INPUT)
+        except UserError as err:
+            click.secho(f"error: {err}", fg="red", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+
+@click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version("labcatalog"), prog_name="labcatalog")
+def main() -> None:
+    """Build and publish JupyterHub products for AWS Service Catalog from one portfolio.yaml.
+
+    \b
+    Typical flow:
+      labcatalog validate          check portfolio.yaml
+      labcatalog build             write the CloudFormation templates to build/
+      labcatalog build --check     fail if build/ is out of date (for CI)
+    """
+
+
+main.add_command(validate)
+main.add_command(build)
+main.add_command(schema)

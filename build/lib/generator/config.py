@@ -1,0 +1,367 @@
+"""The validated model of portfolio.yaml (schema `labcatalog/v1`).
+
+Loading happens in three steps, and every problem found is reported, not only the first:
+YAML (syntax, duplicate keys) -> types and formats (pydantic) -> rules across fields.
+Each problem names the file, line, column and field.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+
+from generator.problems import InputError, Loc, Problem
+from generator.yamlsource import Source, load_source
+
+SCHEMA_VERSION = "labcatalog/v1"
+PRODUCT_KEYS = ("shared-hub", "personal-hub")
+
+
+def _checked(pattern: str, explanation: str) -> Any:
+    """A string type matching `pattern`, with our own message, and the pattern in the schema."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(explanation)
+        return value
+
+    return Annotated[
+        str,
+        AfterValidator(check),
+        Field(json_schema_extra={"pattern": f"^(?:{pattern})$"}),
+    ]
+
+
+def _check_prefix(value: str) -> str:
+    if value.strip("/") == "":
+        raise ValueError("the whole bucket is not a prefix; name a folder such as 'pii/'")
+    if any(c in value for c in "*?"):
+        raise ValueError(
+            "prefix must not contain wildcards ('*' or '?'); a prefix covers its subfolders"
+        )
+    if value.startswith("/") or not value.endswith("/"):
+        fixed = value.strip("/") + "/"
+        raise ValueError(f"prefix must end with '/' and not start with one: write {fixed!r}")
+    if "//" in value or any(part in (".", "..") for part in value.split("/")):
+        raise ValueError("prefix must not contain empty, '.' or '..' folders")
+    if not re.fullmatch(r"[A-Za-z0-9!\-_.'()/ ]+", value):
+        raise ValueError("prefix may contain only letters, digits, spaces and !-_.'()/")
+    return value
+
+
+def _check_bucket(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+        raise ValueError(
+            "not a valid S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    if ".." in value or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        raise ValueError("not a valid S3 bucket name: no '..' and not an IP address")
+    return value
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+TierName = _checked(
+    r"[a-z][a-z0-9-]{1,19}",
+    "tier name must be 2-20 characters: a lowercase letter, then lowercase letters, digits or '-'",
+)
+Prefix = Annotated[
+    str,
+    AfterValidator(_check_prefix),
+    Field(json_schema_extra={"pattern": r"^(?!/)[A-Za-z0-9!\-_.'()/ ]*[^/]/$"}),
+]
+BucketName = Annotated[
+    str,
+    AfterValidator(_check_bucket),
+    Field(json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"}),
+]
+KmsKeyArn = _checked(
+    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+",
+    "must be a KMS key ARN: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID",
+)
+Principal = _checked(
+    r"(role|group|user)/[\w+=,.@/-]{1,512}"
+    r"|arn:aws[a-z-]*:iam::\d{12}:(role|group|user)/[\w+=,.@/-]{1,512}",
+    "principal must be role/NAME, group/NAME, user/NAME or an IAM ARN "
+    "(arn:aws:iam::ACCOUNT:role/NAME)",
+)
+Email = _checked(r"[^@\s]+@[^@\s]+\.[^@\s]+", "must be an email address such as team@example.com")
+SemVer = _checked(
+    r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?",
+    "version must be a semantic version such as 1.0.0 (quote it in YAML)",
+)
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[\w .:/=+@-]+$")]
+TagValue = Annotated[
+    str, StringConstraints(min_length=1, max_length=256, pattern=r"^[\w .:/=+@-]+$")
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class PortfolioInfo(_Model):
+    """How the portfolio is shown in the Service Catalog console."""
+
+    name: Annotated[Text, Field(max_length=100, description="Portfolio display name.")]
+    description: Annotated[Text, Field(max_length=2000, description="Shown to users.")]
+    provider: Annotated[Text, Field(max_length=50, description="Team that provides it.")]
+    support_email: Email | None = Field(None, description="Where users ask for help.")
+
+
+class DataLake(_Model):
+    """The existing data lake bucket whose prefixes the tiers divide."""
+
+    bucket: BucketName = Field(description="Name of the existing data lake bucket.")
+    kms_key_arn: KmsKeyArn | None = Field(
+        None, description="The lake's SSE-KMS key, if it uses one (ARN of the key, not an alias)."
+    )
+
+
+class Notebooks(_Model):
+    """The notebook bucket that the platform stack creates."""
+
+    noncurrent_version_days: int = Field(
+        30,
+        ge=1,
+        le=3650,
+        description="Days an overwritten or deleted notebook version is kept before it expires.",
+    )
+
+
+class Tier(_Model):
+    """A data tier: which lake prefixes its users may read and write, and who may use it."""
+
+    name: TierName = Field(description="Short id used in names, e.g. 'pii'.")
+    description: Annotated[Text, Field(max_length=500, description="What data the tier holds.")]
+    read: list[Prefix] = Field(min_length=1, description="Lake prefixes its users may read.")
+    write: list[Prefix] = Field(
+        default_factory=list,
+        description="Lake prefixes its users may write; each under a read one.",
+    )
+    principals: list[Principal] = Field(
+        min_length=1, description="IAM roles, groups or users given this tier's portfolio."
+    )
+
+    @property
+    def logical_id(self) -> str:
+        """CloudFormation-safe name part, e.g. 'non-pii' -> 'NonPii'."""
+        return "".join(part.capitalize() for part in self.name.split("-"))
+
+
+class Product(_Model):
+    """A Service Catalog product and the version this build publishes."""
+
+    name: Annotated[Text, Field(max_length=100, description="Product name in the console.")]
+    owner: Annotated[Text, Field(max_length=100, description="Owner shown in the console.")]
+    description: Annotated[Text, Field(max_length=1000, description="Shown to users.")]
+    version: SemVer = Field(description="Semantic version of the template built now.")
+    version_description: Annotated[
+        Text, Field(max_length=1000, description="What changed in this version.")
+    ]
+    keep_versions: int = Field(
+        3, ge=1, le=50, description="Active versions kept; older ones are deprecated."
+    )
+
+
+class Products(_Model):
+    """The products to build and publish; leave one out to skip it."""
+
+    shared_hub: Product | None = Field(None, alias="shared-hub")
+    personal_hub: Product | None = Field(None, alias="personal-hub")
+
+
+class Portfolio(_Model):
+    """The whole of portfolio.yaml."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="labcatalog portfolio (labcatalog/v1)",
+    )
+
+    schema_version: Literal["labcatalog/v1"] = Field(alias="schema")
+    portfolio: PortfolioInfo
+    data_lake: DataLake
+    notebooks: Notebooks = Field(default_factory=Notebooks)
+    tiers: list[Tier] = Field(min_length=1)
+    products: Products
+    tag_options: dict[TagKey, list[TagValue]] = Field(
+        default_factory=dict, description="Tag keys and the values users may choose."
+    )
+
+    def tier(self, name: str) -> Tier:
+        return next(t for t in self.tiers if t.name == name)
+
+
+def _is_under(prefix: str, parent: str) -> bool:
+    return prefix.startswith(parent)
+
+
+def rule_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
+    """Rules that relate several fields; each broken rule is (location, message)."""
+    found: list[tuple[Loc, str]] = []
+    seen_names: dict[str, int] = {}
+    seen_ids: dict[str, str] = {}
+    for i, tier in enumerate(portfolio.tiers):
+        if tier.name in seen_names:
+            found.append(
+                (
+                    ("tiers", i, "name"),
+                    f"tier {tier.name!r} is already defined as tiers[{seen_names[tier.name]}]",
+                )
+            )
+            continue
+        seen_names[tier.name] = i
+        if tier.logical_id in seen_ids:
+            found.append(
+                (
+                    ("tiers", i, "name"),
+                    f"tier {tier.name!r} and tier {seen_ids[tier.logical_id]!r} give the same "
+                    f"CloudFormation name {tier.logical_id!r}; rename one",
+                )
+            )
+        seen_ids[tier.logical_id] = tier.name
+        for kind in ("read", "write", "principals"):
+            values = getattr(tier, kind)
+            for j, value in enumerate(values):
+                if value in values[:j]:
+                    found.append(((("tiers", i, kind, j)), f"{value!r} is listed twice"))
+        for j, prefix in enumerate(tier.write):
+            if not any(_is_under(prefix, read) for read in tier.read):
+                found.append(
+                    (
+                        ("tiers", i, "write", j),
+                        f"write prefix {prefix!r} is not under any of this tier's read prefixes "
+                        f"{tier.read}; add it (or a parent) to read",
+                    )
+                )
+    for i, tier in enumerate(portfolio.tiers):
+        for j, prefix in enumerate(tier.read):
+            for other in portfolio.tiers:
+                if other.name == tier.name:
+                    continue
+                for inner in other.read:
+                    if inner != prefix and _is_under(inner, prefix):
+                        found.append(
+                            (
+                                ("tiers", i, "read", j),
+                                f"{prefix!r} contains tier {other.name!r}'s prefix {inner!r}, so "
+                                f"tier {tier.name!r} would read that tier's data; narrow it, or "
+                                "name the same prefix in both tiers to share it",
+                            )
+                        )
+    for key, values in portfolio.tag_options.items():
+        if not values:
+            found.append((("tag_options", key), "list at least one allowed value"))
+        for j, value in enumerate(values):
+            if value in values[:j]:
+                found.append((("tag_options", key, j), f"{value!r} is listed twice"))
+    return found
+
+
+_MESSAGES = {
+    "missing": "missing required field",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "list_type": "must be a list, e.g. [a, b]",
+    "dict_type": "must be a mapping of keys to values",
+    "model_type": "must be a mapping of keys to values",
+    "model_attributes_type": "must be a mapping of keys to values",
+}
+
+
+def _allowed_keys(loc: Loc) -> list[str]:
+    """The keys a mapping at `loc` accepts, to suggest them for an unknown key."""
+    model: Any = Portfolio
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = {f.alias or name: f for name, f in model.model_fields.items()}
+        field = fields.get(str(part))
+        if field is None:
+            return []
+        annotation = field.annotation
+        for candidate in (annotation, *getattr(annotation, "__args__", ())):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                model = candidate
+                break
+            for inner in getattr(candidate, "__args__", ()):
+                if isinstance(inner, type) and issubclass(inner, BaseModel):
+                    model = inner
+                    break
+        else:
+            return []
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    loc = tuple(error["loc"])
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
+        return f"unknown field {loc[-1]!r}{hint}"
+    if kind == "literal_error" and loc == ("schema",):
+        return (
+            f"unsupported schema {error['input']!r}; "
+            f"this version of labcatalog reads {SCHEMA_VERSION!r}"
+        )
+    if kind == "missing" and loc == ("schema",):
+        return f"missing required field; start the file with: schema: {SCHEMA_VERSION}"
+    if kind == "string_type" and isinstance(error["input"], int | float | bool):
+        return f"must be text; quote it in YAML: '{error['input']}'"
+    if kind == "value_error":
+        return str(error["ctx"]["error"])
+    if kind == "string_pattern_mismatch":
+        return f"{error['input']!r} may contain only letters, digits, spaces and _.:/=+-@"
+    return _MESSAGES.get(kind, error["msg"][:1].lower() + error["msg"][1:])
+
+
+def validate_data(source: Source) -> Portfolio:
+    """Turn parsed YAML into a `Portfolio`, or raise `InputError` listing every problem."""
+    problems = list(source.problems)
+    if not isinstance(source.data, dict):
+        problems.append(
+            source.problem((), "the file must be a mapping that starts with: schema: labcatalog/v1")
+        )
+        raise InputError(problems)
+    try:
+        portfolio = Portfolio.model_validate(source.data)
+    except ValidationError as err:
+        for error in err.errors(include_url=False):
+            loc = tuple(error["loc"])
+            problems.append(
+                source.problem(loc, _describe(error), at_key=error["type"] == "extra_forbidden")
+            )
+        raise InputError(problems) from None
+    problems += [source.problem(loc, message) for loc, message in rule_problems(portfolio)]
+    if problems:
+        raise InputError(problems)
+    return portfolio
+
+
+def load_portfolio(path: Path, display: str | None = None) -> Portfolio:
+    """Read, parse and validate a portfolio file; raise `InputError` with every problem found."""
+    return validate_data(load_source(path, display))
+
+
+def problems_of(path: Path) -> list[Problem]:
+    """Every problem in `path` (empty when it is valid); handy for tests and editors."""
+    try:
+        load_portfolio(path)
+    except InputError as err:
+        return err.problems
+    return []

@@ -1,0 +1,55 @@
+"""`labcatalog build`: write the CloudFormation templates, or check that build/ is current."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from generator import build as builder
+from generator.commands.options import portfolio_option
+from generator.config import load_portfolio
+
+EXIT_STALE = 1
+
+
+@click.command()
+@portfolio_option
+@click.option(
+    "-o",
+    "--outdir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build"),
+    show_default=True,
+    help="Folder for the templates and manifest.json.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 naming the stale files if OUTDIR differs from a fresh build.",
+)
+def build(portfolio_path: Path, outdir: Path, check: bool) -> None:
+    """Generate the CloudFormation templates for a portfolio into OUTDIR.
+
+    Output is deterministic: the same portfolio and code give byte-identical files, so build/
+    can be committed and reviewed as a diff. Nothing is written unless every template is valid
+    and within CloudFormation's limits.
+    """
+    portfolio = load_portfolio(portfolio_path, str(portfolio_path))
+    artifacts = builder.generate(portfolio)
+    if check:
+        stale = builder.stale(artifacts, outdir)
+        if stale:
+            click.echo(f"{outdir} is out of date with {portfolio_path} and the code:", err=True)
+            for path in stale:
+                click.echo(f"  {outdir / path}", err=True)
+            click.echo(f"run: labcatalog build -p {portfolio_path} -o {outdir}", err=True)
+            sys.exit(EXIT_STALE)
+        click.echo(f"{outdir} is up to date ({len(artifacts)} files)")
+        return
+    written = {a.path for a in builder.write(artifacts, outdir)}
+    for artifact in artifacts:
+        state = "wrote" if artifact.path in written else "unchanged"
+        detail = f"{artifact.resources} resources, " if artifact.resources is not None else ""
+        click.echo(f"{state:9} {outdir / artifact.path} ({detail}{artifact.size:,} bytes)")
