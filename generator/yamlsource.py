@@ -151,7 +151,8 @@ def _convert(
         ]
     try:
         return loader.construct_object(node, deep=True)
-    except yaml.YAMLError as err:
+    except (yaml.YAMLError, ValueError) as err:  # ValueError: `!!int abc`, `2024-13-45`
         mark = _mark(node)
-        problems.append(Problem(source.path, mark.line, mark.column, field_name(loc), str(err)))
+        message = getattr(err, "problem", None) or str(err)  # one line, without the snippet
+        problems.append(Problem(source.path, mark.line, mark.column, field_name(loc), message))
         return None

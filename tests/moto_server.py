@@ -23,7 +23,9 @@ Facts about moto 5.2.x that shaped this module (checked against 5.2.5):
 * moto evaluates only Action/NotAction, Resource and Effect of identity
   policies; ``Condition`` blocks are ignored (they always "match").  S3 bucket
   policies are evaluated for object GET/PUT/DELETE/HEAD requests *always*,
-  enforcement or not, again ignoring conditions.
+  enforcement or not, again ignoring conditions; only a Deny matters (an Allow
+  grants nothing) and it comes back as a bare 403 (error code "403", not
+  "AccessDenied").
 * moto's CloudFormation stores some policy documents as Python dicts instead of
   JSON text (IAM::Role ``Policies``, IAM::Policy, KMS::Key ``KeyPolicy``),
   which later breaks IAM enforcement and KMS DescribeKey with HTTP 500;
@@ -141,8 +143,10 @@ def deploy_stack(
     CREATE_COMPLETE within ``timeout`` seconds (moto works synchronously, so
     this is normally immediate).
     Beware: moto silently skips resource types it does not implement (only a
-    Python warning in the server thread), so CREATE_COMPLETE alone does not
-    prove a resource exists; check with describe calls.
+    Python warning in the server thread), e.g. AWS::S3::BucketPolicy, and
+    drops properties it does not model, e.g. S3 Versioning/Lifecycle/
+    OwnershipControls/PublicAccessBlock and ECR LifecyclePolicy.
+    CREATE_COMPLETE alone proves little; check with describe calls.
     """
     cfn = server.client("cloudformation")
     params = [

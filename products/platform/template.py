@@ -47,6 +47,7 @@ from troposphere.s3 import (
 from troposphere.ssm import Parameter as SsmParameter
 
 from generator import policies
+from generator.checks import skip_checks
 from generator.config import Portfolio, Tier
 from generator.policies import NAME_PREFIX, SSM_PREFIX
 
@@ -144,34 +145,37 @@ def add_storage(t: Template, portfolio: Portfolio) -> tuple[Ref, GetAtt]:
         Alias("NotebookKeyAlias", AliasName=f"alias/{NAME_PREFIX}-notebooks", TargetKeyId=Ref(key))
     )
     logs = t.add_resource(
-        _retain(
-            Bucket(
-                "AccessLogBucket",
-                BucketEncryption=BucketEncryption(
-                    # S3 server access logging can only deliver to SSE-S3 buckets.
-                    ServerSideEncryptionConfiguration=[
-                        ServerSideEncryptionRule(
-                            ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(
-                                SSEAlgorithm="AES256"
+        skip_checks(
+            _retain(
+                Bucket(
+                    "AccessLogBucket",
+                    BucketEncryption=BucketEncryption(
+                        # S3 server access logging can only deliver to SSE-S3 buckets.
+                        ServerSideEncryptionConfiguration=[
+                            ServerSideEncryptionRule(
+                                ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(
+                                    SSEAlgorithm="AES256"
+                                )
                             )
-                        )
-                    ]
-                ),
-                LifecycleConfiguration=LifecycleConfiguration(
-                    Rules=[
-                        LifecycleRule(
-                            Id="ExpireAccessLogs",
-                            Status="Enabled",
-                            ExpirationInDays=ACCESS_LOG_DAYS,
-                            NoncurrentVersionExpiration=NoncurrentVersionExpiration(
-                                NoncurrentDays=1
-                            ),
-                        )
-                    ]
-                ),
-                Tags=_tags(),
-                **_private_bucket_settings(),
-            )
+                        ]
+                    ),
+                    LifecycleConfiguration=LifecycleConfiguration(
+                        Rules=[
+                            LifecycleRule(
+                                Id="ExpireAccessLogs",
+                                Status="Enabled",
+                                ExpirationInDays=ACCESS_LOG_DAYS,
+                                NoncurrentVersionExpiration=NoncurrentVersionExpiration(
+                                    NoncurrentDays=1
+                                ),
+                            )
+                        ]
+                    ),
+                    Tags=_tags(),
+                    **_private_bucket_settings(),
+                )
+            ),
+            "CKV_AWS_18",
         )
     )
     bucket = t.add_resource(

@@ -1,0 +1,57 @@
+"""Shared fixtures: portfolios, their built templates, and a moto server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from generator.build import render
+from generator.config import Portfolio, load_portfolio
+from products.platform import template as platform
+from tests import moto_cfn
+from tests.moto_server import MotoServer, start_moto_server
+
+ROOT = Path(__file__).parent.parent
+FIXTURES = Path(__file__).parent / "fixtures"
+EXAMPLE = ROOT / "portfolio.yaml"
+# Every portfolio the template and access tests run against: rules must hold for any of them.
+PORTFOLIOS = {
+    "example": EXAMPLE,
+    "three-tiers": FIXTURES / "three-tiers.yaml",
+}
+
+
+@pytest.fixture(params=sorted(PORTFOLIOS), scope="session")
+def portfolio(request) -> Portfolio:
+    return load_portfolio(PORTFOLIOS[request.param])
+
+
+@pytest.fixture(scope="session")
+def example() -> Portfolio:
+    return load_portfolio(EXAMPLE)
+
+
+def platform_body(portfolio: Portfolio) -> dict:
+    """The platform template as CloudFormation will read it."""
+    return json.loads(render(platform.build(portfolio)))
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    """One moto server for the session; tests reset it before use."""
+    moto_cfn.install()
+    server = start_moto_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def aws(moto: MotoServer) -> MotoServer:
+    """A clean moto server with IAM enforcement off."""
+    moto.reset()
+    return moto

@@ -1,0 +1,89 @@
+"""Deploy the platform template to a moto server and read the result back with describe calls.
+
+What this proves: the template parses, its references resolve and the resources moto supports
+are created with these settings. moto drops several S3 settings and bucket policies from
+CloudFormation; tests/moto_cfn.py maps them onto moto's own S3 calls (see its docstring).
+What it does not prove: that AWS itself accepts the template (cfn-lint checks it against the
+resource specifications; only a real account run proves it).
+"""
+
+from __future__ import annotations
+
+import json
+
+from generator.build import render
+from products.platform import template as platform
+from tests.moto_server import deploy_stack
+
+
+def deploy_platform(aws, portfolio) -> dict[str, str]:
+    return deploy_stack(aws, "labcatalog-platform", render(platform.build(portfolio)))
+
+
+def test_notebook_bucket_is_versioned_encrypted_private_and_tls_only(aws, example):
+    outputs = deploy_platform(aws, example)
+    s3 = aws.client("s3")
+    bucket = outputs["NotebookBucketName"]
+
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    default = rule["ApplyServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms"
+    assert default["KMSMasterKeyID"] == outputs["NotebookKeyArn"]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values()) and len(block) == 4
+    (lifecycle,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    (deny,) = policy["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sorted(deny["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+
+    key = aws.client("kms").describe_key(KeyId=outputs["NotebookKeyArn"])["KeyMetadata"]
+    assert key["Enabled"]
+    assert aws.client("kms").get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
+
+
+def test_tier_roles_exist_with_their_policies_and_profiles(aws, portfolio):
+    outputs = deploy_platform(aws, portfolio)
+    iam = aws.client("iam")
+    bucket = outputs["NotebookBucketName"]
+    for tier in portfolio.tiers:
+        role = iam.get_role(RoleName=f"labcatalog-{tier.name}-notebook")["Role"]
+        assert role["Arn"] == outputs[f"{tier.logical_id}NotebookRoleArn"]
+        assert sorted(iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]) == [
+            "data-access",
+            "require-tls",
+        ]
+        document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="data-access")
+        resources = {
+            r for s in document["PolicyDocument"]["Statement"] for r in s["Resource"]
+        }
+        # References were resolved to this stack's real bucket and this tier's prefix.
+        assert f"arn:aws:s3:::{bucket}/{tier.name}/*" in resources
+        profile = iam.get_instance_profile(InstanceProfileName=f"labcatalog-{tier.name}-notebook")
+        assert [r["RoleName"] for r in profile["InstanceProfile"]["Roles"]] == [role["RoleName"]]
+        launch = iam.get_role(RoleName=f"labcatalog-{tier.name}-launch")["Role"]
+        passing = iam.get_role_policy(RoleName=launch["RoleName"], PolicyName="launch-products")
+        passed = next(
+            s["Resource"]
+            for s in passing["PolicyDocument"]["Statement"]
+            if s.get("Sid") == "PassOnlyThisTiersRoles"
+        )
+        assert role["Arn"] in passed
+
+        ssm = aws.client("ssm")
+        parameter = ssm.get_parameter(Name=f"/labcatalog/tiers/{tier.name}/notebook-role-arn")
+        assert parameter["Parameter"]["Value"] == role["Arn"]
+
+
+def test_hub_repository_and_execution_role_exist(aws, example):
+    outputs = deploy_platform(aws, example)
+    (repo,) = aws.client("ecr").describe_repositories(repositoryNames=["labcatalog/hub"])[
+        "repositories"
+    ]
+    assert repo["repositoryUri"] == outputs["HubRepositoryUri"]
+    role = aws.client("iam").get_role(RoleName="labcatalog-task-execution")["Role"]
+    assert role["Arn"] == outputs["TaskExecutionRoleArn"]

@@ -1,0 +1,285 @@
+"""The platform template as data: every tier's statements, resources and conditions.
+
+These tests prove that the intended properties are in the template; cfn-lint (lint env), checkov
+(checkov env) and the moto deploy (test_platform_deploy.py) check the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from generator.config import Portfolio
+from tests.conftest import platform_body
+
+DATA_ACTION = re.compile(r"^(s3:(Get|Put|Delete|List|Abort|Restore)|kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt))")
+
+
+def sub_text(value) -> str:
+    """Render an ARN built with Fn::Sub as readable text: `${Bucket}` -> `{Ref:NotebookBucket}`."""
+    if isinstance(value, str):
+        return value
+    if "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        if isinstance(sub, str):
+            return sub
+        text, variables = sub
+        for name, ref in variables.items():
+            text = text.replace("${" + name + "}", "{Ref:" + ref["Ref"] + "}")
+        return text
+    if "Fn::GetAtt" in value:
+        return "{GetAtt:" + ".".join(value["Fn::GetAtt"]) + "}"
+    if "Ref" in value:
+        return "{Ref:" + value["Ref"] + "}"
+    raise AssertionError(f"unexpected value {value}")
+
+
+def lake(portfolio: Portfolio, path: str = "") -> str:
+    return f"arn:${{AWS::Partition}}:s3:::{portfolio.data_lake.bucket}{path}"
+
+
+NOTEBOOKS = "arn:${AWS::Partition}:s3:::{Ref:NotebookBucket}"
+
+
+def role_policy(body: dict, logical_id: str, name: str) -> dict:
+    policies = body["Resources"][logical_id]["Properties"]["Policies"]
+    return next(p["PolicyDocument"] for p in policies if p["PolicyName"] == name)
+
+
+def statements(document: dict) -> dict[str, dict]:
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def resources(statement: dict) -> list[str]:
+    return sorted(sub_text(r) for r in statement["Resource"])
+
+
+def all_statements(body: dict):
+    """Every statement of every IAM, bucket and key policy in the template."""
+    for logical_id, resource in body["Resources"].items():
+        props = resource["Properties"]
+        documents = [p["PolicyDocument"] for p in props.get("Policies", [])]
+        documents += [props[k] for k in ("PolicyDocument", "KeyPolicy") if k in props]
+        for document in documents:
+            for statement in document["Statement"]:
+                yield logical_id, statement
+
+
+def test_tier_role_reads_and_writes_exactly_its_lake_prefixes(portfolio):
+    body = platform_body(portfolio)
+    for tier in portfolio.tiers:
+        found = statements(role_policy(body, f"{tier.logical_id}NotebookRole", "data-access"))
+        listing = found["ListLakeUnderReadPrefixes"]
+        assert listing["Action"] == ["s3:ListBucket"]
+        assert resources(listing) == [lake(portfolio)]
+        # moto ignores conditions, so this list limit is proved here and nowhere else.
+        expected = sorted({p for r in tier.read for p in (r, r + "*")})
+        assert listing["Condition"] == {"StringLike": {"s3:prefix": expected}}
+
+        read = found["ReadLakeObjects"]
+        assert read["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+        assert resources(read) == sorted(lake(portfolio, f"/{p}*") for p in tier.read)
+        if tier.write:
+            write = found["WriteLakeObjects"]
+            assert set(write["Action"]) == {
+                "s3:PutObject",
+                "s3:DeleteObject",
+                "s3:AbortMultipartUpload",
+            }
+            assert resources(write) == sorted(lake(portfolio, f"/{p}*") for p in tier.write)
+        else:
+            assert "WriteLakeObjects" not in found
+
+
+def test_tier_role_uses_only_its_notebook_prefix(portfolio):
+    body = platform_body(portfolio)
+    for tier in portfolio.tiers:
+        found = statements(role_policy(body, f"{tier.logical_id}NotebookRole", "data-access"))
+        listing = found["ListNotebooks"]
+        assert resources(listing) == [NOTEBOOKS]
+        assert listing["Condition"] == {
+            "StringLike": {"s3:prefix": [f"{tier.name}/", f"{tier.name}/*"]}
+        }
+        assert resources(found["ReadWriteNotebooks"]) == [f"{NOTEBOOKS}/{tier.name}/*"]
+
+
+def test_kms_only_through_s3(portfolio):
+    body = platform_body(portfolio)
+    for tier in portfolio.tiers:
+        kms = statements(role_policy(body, f"{tier.logical_id}NotebookRole", "data-access"))[
+            "UseKeysOnlyThroughS3"
+        ]
+        assert kms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+        expected = ["{GetAtt:NotebookKey.Arn}"]
+        if portfolio.data_lake.kms_key_arn:
+            expected.append(portfolio.data_lake.kms_key_arn)
+        assert resources(kms) == sorted(expected)
+        assert kms["Condition"] == {
+            "StringEquals": {"kms:ViaService": {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}}
+        }
+
+
+def test_tier_role_denies_requests_without_tls(portfolio):
+    body = platform_body(portfolio)
+    for tier in portfolio.tiers:
+        (deny,) = role_policy(body, f"{tier.logical_id}NotebookRole", "require-tls")["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Action"] == ["s3:*"]
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert resources(deny) == sorted(
+            [lake(portfolio), lake(portfolio, "/*"), NOTEBOOKS, f"{NOTEBOOKS}/*"]
+        )
+
+
+def test_no_data_action_is_allowed_on_every_resource(portfolio):
+    body = platform_body(portfolio)
+    for logical_id, statement in all_statements(body):
+        if statement["Effect"] != "Allow" or "Principal" in statement:
+            continue  # key and bucket policies: "*" there means the key or bucket itself
+        actions = statement["Action"]
+        assert "s3:*" not in actions and "*" not in actions, (logical_id, statement)
+        data = [a for a in actions if DATA_ACTION.match(a)]
+        if data and "*" in statement["Resource"]:
+            # The one documented exception: a launch role reads Service Catalog's own copy of a
+            # product template, in buckets whose names AWS does not publish; the tag scopes it.
+            assert logical_id.endswith("LaunchRole"), (logical_id, statement)
+            assert data == ["s3:GetObject"]
+            assert statement["Condition"] == {
+                "StringEquals": {"s3:ExistingObjectTag/servicecatalog:provisioning": "true"}
+            }
+
+
+def test_notebook_role_is_assumed_by_ecs_tasks_of_this_account_and_ec2(portfolio):
+    body = platform_body(portfolio)
+    for tier in portfolio.tiers:
+        role = body["Resources"][f"{tier.logical_id}NotebookRole"]["Properties"]
+        assert role["RoleName"] == f"labcatalog-{tier.name}-notebook"
+        trust = statements(role["AssumeRolePolicyDocument"])
+        assert trust["EcsTasksOfThisAccount"]["Principal"] == {"Service": ["ecs-tasks.amazonaws.com"]}
+        assert trust["EcsTasksOfThisAccount"]["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}}
+        }
+        assert trust["Ec2Instances"]["Principal"] == {"Service": ["ec2.amazonaws.com"]}
+        profile = body["Resources"][f"{tier.logical_id}InstanceProfile"]["Properties"]
+        assert profile["Roles"] == [{"Ref": f"{tier.logical_id}NotebookRole"}]
+
+
+def test_launch_role_passes_only_its_own_tiers_roles(portfolio):
+    body = platform_body(portfolio)
+    for tier in portfolio.tiers:
+        role = body["Resources"][f"{tier.logical_id}LaunchRole"]["Properties"]
+        assert role["RoleName"] == f"labcatalog-{tier.name}-launch"
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": ["servicecatalog.amazonaws.com"]}
+        found = statements(role_policy(body, f"{tier.logical_id}LaunchRole", "launch-products"))
+        passing = found["PassOnlyThisTiersRoles"]
+        assert passing["Action"] == ["iam:PassRole"]
+        assert resources(passing) == sorted(
+            [f"{{GetAtt:{tier.logical_id}NotebookRole.Arn}}", "{GetAtt:TaskExecutionRole.Arn}"]
+        )
+        assert passing["Condition"] == {
+            "StringEquals": {
+                "iam:PassedToService": ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"]
+            }
+        }
+        allowed = [a for s in found.values() if s["Effect"] == "Allow" for a in s["Action"]]
+        assert not [a for a in allowed if a.startswith("iam:") and a != "iam:PassRole"]
+        never = found["NeverChangeIam"]
+        assert never["Effect"] == "Deny"
+        assert {"iam:CreateRole", "iam:CreatePolicy", "iam:PutRolePolicy"} <= set(never["Action"])
+        parameters = resources(found["ReadLabcatalogParameters"])
+        assert any(p.endswith(f"parameter/labcatalog/tiers/{tier.name}/*") for p in parameters)
+        assert not [p for p in parameters if "/tiers/" in p and f"/tiers/{tier.name}/" not in p]
+
+
+def test_launch_role_never_passes_another_tiers_role(portfolio):
+    body = platform_body(portfolio)
+    for tier in portfolio.tiers:
+        doc = json.dumps(role_policy(body, f"{tier.logical_id}LaunchRole", "launch-products"))
+        for other in portfolio.tiers:
+            if other.name != tier.name:
+                assert f"{other.logical_id}NotebookRole" not in doc
+
+
+def test_notebook_bucket_is_private_versioned_encrypted_and_retained(portfolio):
+    body = platform_body(portfolio)
+    bucket = body["Resources"]["NotebookBucket"]
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    props = bucket["Properties"]
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": ["NotebookKey", "Arn"]},
+    }
+    assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
+        ["BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"], True
+    )
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["NoncurrentVersionExpiration"] == {
+        "NoncurrentDays": portfolio.notebooks.noncurrent_version_days
+    }
+    assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": "AccessLogBucket"}
+    key = body["Resources"]["NotebookKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    assert key["DeletionPolicy"] == "Retain"
+
+
+def test_notebook_bucket_policy_denies_every_request_without_tls(portfolio):
+    body = platform_body(portfolio)
+    policy = body["Resources"]["NotebookBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "NotebookBucket"}
+    # moto may treat this conditional Deny as unconditional, so its shape is asserted here.
+    (deny,) = policy["PolicyDocument"]["Statement"]
+    assert deny["Effect"] == "Deny"
+    assert deny["Principal"] == {"AWS": "*"}
+    assert deny["Action"] == ["s3:*"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert resources(deny) == [NOTEBOOKS, f"{NOTEBOOKS}/*"]
+
+
+def test_hub_repository_is_immutable_scanned_and_pruned(example):
+    body = platform_body(example)
+    repo = body["Resources"]["HubRepository"]["Properties"]
+    assert repo["ImageTagMutability"] == "IMMUTABLE"
+    assert repo["ImageScanningConfiguration"] == {"ScanOnPush": True}
+    assert repo["EncryptionConfiguration"] == {"EncryptionType": "KMS"}
+    rules = json.loads(repo["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
+    assert {r["selection"]["tagStatus"] for r in rules} == {"untagged", "any"}
+    execution = statements(role_policy(body, "TaskExecutionRole", "pull-image-write-logs"))
+    assert resources(execution["PullHubImage"]) == ["{GetAtt:HubRepository.Arn}"]
+
+
+def test_products_find_the_platform_through_ssm_parameters(portfolio):
+    body = platform_body(portfolio)
+    names = {
+        r["Properties"]["Name"]
+        for r in body["Resources"].values()
+        if r["Type"] == "AWS::SSM::Parameter"
+    }
+    expected = {
+        f"/labcatalog/platform/{n}"
+        for n in ["notebook-bucket", "notebook-key-arn", "hub-repository-uri", "task-execution-role-arn"]
+    }
+    for tier in portfolio.tiers:
+        expected |= {
+            f"/labcatalog/tiers/{tier.name}/{n}"
+            for n in ["notebook-role-arn", "instance-profile-name", "launch-role-arn"]
+        }
+    assert names == expected
+
+
+@pytest.mark.parametrize(
+    "case,pattern",
+    [
+        ("partition", r"arn:aws[a-z-]*:"),
+        ("account id", r"\b\d{12}\b"),
+        ("region", r"\b(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-\d\b"),
+    ],
+)
+def test_nothing_is_hard_coded(example, case, pattern):
+    text = json.dumps(platform_body(example))
+    assert not re.search(pattern, text), f"hard-coded {case} in the platform template"
