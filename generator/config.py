@@ -73,8 +73,9 @@ def _check_bucket(value: str) -> str:
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 TierName = _checked(
-    r"[a-z][a-z0-9-]{1,19}",
-    "tier name must be 2-20 characters: a lowercase letter, then lowercase letters, digits or '-'",
+    r"(?=.{2,20}$)[a-z][a-z0-9]*(-[a-z0-9]+)*",
+    "tier name must be 2-20 characters: a lowercase letter, then lowercase letters, digits "
+    "and single '-' between them",
 )
 Prefix = Annotated[
     str,
@@ -257,9 +258,9 @@ def rule_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
                         found.append(
                             (
                                 ("tiers", i, "read", j),
-                                f"{prefix!r} contains tier {other.name!r}'s prefix {inner!r}, so "
-                                f"tier {tier.name!r} would read that tier's data; narrow it, or "
-                                "name the same prefix in both tiers to share it",
+                                f"{prefix!r} contains {inner!r}, which tier {other.name!r} "
+                                f"reads, so tier {tier.name!r} would read that tier's data; "
+                                "narrow it, or name the same prefix in both tiers to share it",
                             )
                         )
     for key, values in portfolio.tag_options.items():
@@ -307,9 +308,20 @@ def _allowed_keys(loc: Loc) -> list[str]:
     return sorted(f.alias or name for name, f in model.model_fields.items())
 
 
-def _describe(error: dict[str, Any]) -> str:
+_LIMITS = {
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "too_short": "must not be empty",
+    "string_too_short": "must not be empty",
+    "string_too_long": "must be at most {max_length} characters",
+}
+
+
+def _describe(error: dict[str, Any], source: Source) -> str:
     kind = error["type"]
     loc = tuple(error["loc"])
+    if kind in _LIMITS:
+        return _LIMITS[kind].format(**error.get("ctx", {}))
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
@@ -321,8 +333,8 @@ def _describe(error: dict[str, Any]) -> str:
         )
     if kind == "missing" and loc == ("schema",):
         return f"missing required field; start the file with: schema: {SCHEMA_VERSION}"
-    if kind == "string_type" and isinstance(error["input"], int | float | bool):
-        return f"must be text; quote it in YAML: '{error['input']}'"
+    if kind == "string_type" and loc in source.raw and not isinstance(error["input"], str):
+        return f"must be text; quote it in YAML: '{source.raw[loc]}'"
     if kind == "value_error":
         return str(error["ctx"]["error"])
     if kind == "string_pattern_mismatch":
@@ -341,11 +353,15 @@ def validate_data(source: Source) -> Portfolio:
     try:
         portfolio = Portfolio.model_validate(source.data)
     except ValidationError as err:
+        # A value YAML already could not read (bad tag, impossible date) is reported once.
+        reported = {(p.line, p.column) for p in source.problems}
         for error in err.errors(include_url=False):
             loc = tuple(error["loc"])
-            problems.append(
-                source.problem(loc, _describe(error), at_key=error["type"] == "extra_forbidden")
+            problem = source.problem(
+                loc, _describe(error, source), at_key=error["type"] == "extra_forbidden"
             )
+            if (problem.line, problem.column) not in reported:
+                problems.append(problem)
         raise InputError(problems) from None
     problems += [source.problem(loc, message) for loc, message in rule_problems(portfolio)]
     if problems:

@@ -30,6 +30,8 @@ class Source:
     data: Any
     values: dict[Loc, Mark] = field(default_factory=dict)
     keys: dict[Loc, Mark] = field(default_factory=dict)
+    # Scalars as written (before YAML typed them): `yes`, `1.10`, for hints like "quote it".
+    raw: dict[Loc, str] = field(default_factory=dict)
     # Problems that do not stop parsing (duplicate keys); validation reports them with its own.
     problems: list[Problem] = field(default_factory=list)
 
@@ -77,13 +79,22 @@ def load_source(path: Path, display: str | None = None) -> Source:
 
 def parse_source(text: str, display: str) -> Source:
     source = Source(display, None)
-    loader = yaml.SafeLoader(text)
     try:
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as err:  # a control character: not a MarkedYAMLError
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - text.rfind("\n", 0, err.position)
+        what = f"character #x{err.character:04x} is not allowed in YAML; remove it"
+        raise InputError([Problem(display, line, column, "(yaml)", what)]) from None
     except yaml.MarkedYAMLError as err:
         mark = err.problem_mark or err.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         what = err.problem or err.context or "invalid YAML"
+        if err.context and err.context_mark and err.problem_mark:
+            # Name where the unfinished construct began: that is usually the real mistake.
+            opened = err.context_mark
+            what += f" ({err.context} at line {opened.line + 1}, column {opened.column + 1})"
         raise InputError([Problem(display, line, column, "(yaml)", what)]) from None
     except yaml.YAMLError as err:
         raise InputError([Problem(display, 1, 1, "(yaml)", str(err))]) from None
@@ -149,10 +160,17 @@ def _convert(
             _convert(loader, item, (*loc, index), source, problems)
             for index, item in enumerate(node.value)
         ]
+    source.raw[loc] = node.value
     try:
         return loader.construct_object(node, deep=True)
     except (yaml.YAMLError, ValueError) as err:  # ValueError: `!!int abc`, `2024-13-45`
         mark = _mark(node)
-        message = getattr(err, "problem", None) or str(err)  # one line, without the snippet
+        if isinstance(err, yaml.constructor.ConstructorError) and node.tag.startswith("!"):
+            message = f"YAML tag {node.tag!r} is not supported here; write a plain value"
+        elif isinstance(err, ValueError):
+            message = f"{node.value!r} cannot be read as {node.tag.rsplit(':', 1)[-1]} ({err}); "
+            message += "quote it if it is text"
+        else:
+            message = getattr(err, "problem", None) or str(err)  # one line, no snippet
         problems.append(Problem(source.path, mark.line, mark.column, field_name(loc), message))
         return None

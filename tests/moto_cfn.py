@@ -1,12 +1,12 @@
-"""Teach moto's CloudFormation the S3 settings it drops, so a deploy can be checked by describe calls.
+"""Teach moto's CloudFormation the settings it drops, so a deploy can be checked by describe calls.
 
 moto 5.2 creates an `AWS::S3::Bucket` with its encryption and tags only; versioning, lifecycle,
 public access block and ownership controls are silently dropped, and `AWS::S3::BucketPolicy` is
-not created at all. It also fails on a KMS key with Tags (it expects the API's TagKey/TagValue). This module maps those template properties onto moto's own S3 backend calls
-(the same ones its REST API uses), so the deploy test can read them back with ordinary boto3
-describe calls. What it proves: the template carries these settings in the shape CloudFormation
-documents, and they reference the right bucket. What it cannot prove: that AWS accepts them.
-"""
+not created at all. It also fails on a KMS key with Tags (it expects the API's TagKey/TagValue).
+This module maps those template properties onto moto's own S3 backend calls (the same ones its
+REST API uses), so the deploy test can read them back with ordinary boto3 describe calls. What
+it proves: the template carries these settings in the shape CloudFormation documents, and they
+reference the right bucket. What it cannot prove: that AWS accepts them."""
 
 from __future__ import annotations
 
@@ -27,7 +27,11 @@ def _lifecycle_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
     """CloudFormation lifecycle rules -> the parsed-XML shape moto's backend stores."""
     rules = []
     for rule in config.get("Rules", []):
-        api: dict[str, Any] = {"ID": rule.get("Id"), "Status": rule["Status"], "Filter": {"Prefix": ""}}
+        api: dict[str, Any] = {
+            "ID": rule.get("Id"),
+            "Status": rule["Status"],
+            "Filter": {"Prefix": ""},
+        }
         if "ExpirationInDays" in rule:
             api["Expiration"] = {"Days": rule["ExpirationInDays"]}
         if "NoncurrentVersionExpiration" in rule:
@@ -67,8 +71,12 @@ def _create_key(cls, resource_name, cloudformation_json, account_id, region_name
         {"TagKey": tag["Key"], "TagValue": tag["Value"]} for tag in properties.get("Tags", [])
     ]
     return _original_create_key(
-        cls, resource_name, {**cloudformation_json, "Properties": properties}, account_id,
-        region_name, **kwargs
+        cls,
+        resource_name,
+        {**cloudformation_json, "Properties": properties},
+        account_id,
+        region_name,
+        **kwargs,
     )
 
 

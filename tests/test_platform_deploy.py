@@ -58,9 +58,7 @@ def test_tier_roles_exist_with_their_policies_and_profiles(aws, portfolio):
             "require-tls",
         ]
         document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="data-access")
-        resources = {
-            r for s in document["PolicyDocument"]["Statement"] for r in s["Resource"]
-        }
+        resources = {r for s in document["PolicyDocument"]["Statement"] for r in s["Resource"]}
         # References were resolved to this stack's real bucket and this tier's prefix.
         assert f"arn:aws:s3:::{bucket}/{tier.name}/*" in resources
         profile = iam.get_instance_profile(InstanceProfileName=f"labcatalog-{tier.name}-notebook")

@@ -14,7 +14,10 @@ import pytest
 from generator.config import Portfolio
 from tests.conftest import platform_body
 
-DATA_ACTION = re.compile(r"^(s3:(Get|Put|Delete|List|Abort|Restore)|kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt))")
+DATA_ACTION = re.compile(
+    r"^(s3:(Get|Put|Delete|List|Abort|Restore)"
+    r"|kms:(Decrypt|Encrypt|GenerateDataKey|ReEncrypt))"
+)
 
 
 def sub_text(value) -> str:
@@ -157,7 +160,9 @@ def test_notebook_role_is_assumed_by_ecs_tasks_of_this_account_and_ec2(portfolio
         role = body["Resources"][f"{tier.logical_id}NotebookRole"]["Properties"]
         assert role["RoleName"] == f"labcatalog-{tier.name}-notebook"
         trust = statements(role["AssumeRolePolicyDocument"])
-        assert trust["EcsTasksOfThisAccount"]["Principal"] == {"Service": ["ecs-tasks.amazonaws.com"]}
+        assert trust["EcsTasksOfThisAccount"]["Principal"] == {
+            "Service": ["ecs-tasks.amazonaws.com"]
+        }
         assert trust["EcsTasksOfThisAccount"]["Condition"] == {
             "StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}}
         }
@@ -262,7 +267,12 @@ def test_products_find_the_platform_through_ssm_parameters(portfolio):
     }
     expected = {
         f"/labcatalog/platform/{n}"
-        for n in ["notebook-bucket", "notebook-key-arn", "hub-repository-uri", "task-execution-role-arn"]
+        for n in [
+            "notebook-bucket",
+            "notebook-key-arn",
+            "hub-repository-uri",
+            "task-execution-role-arn",
+        ]
     }
     for tier in portfolio.tiers:
         expected |= {

@@ -10,7 +10,7 @@ portfolio_option = click.option(
     "-p",
     "--portfolio",
     "portfolio_path",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path),
     default=Path("portfolio.yaml"),
     show_default=True,
     help="The portfolio file to read.",

@@ -1,0 +1,441 @@
+"""Bad input gets a clear error, never a traceback.
+
+Every problem is one line `PATH:LINE:COL: field: what is wrong` (all of them, not only the first),
+then a summary line; the exit code is 2 and nothing is written to the output folder. Each case
+below is one visible mistake made in the valid example portfolio.yaml.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator.cli import main
+
+EXAMPLE = (Path(__file__).parent.parent / "portfolio.yaml").read_text(encoding="utf-8")
+NAME = "portfolio.yaml"  # the relative path passed with -p, so the one every line starts with
+
+
+def edit(old: str, new: str, *more: str) -> str:
+    """The example with `old` replaced by `new` (first occurrence), then each further pair."""
+    text = EXAMPLE
+    pairs = [(old, new), *zip(more[::2], more[1::2], strict=True)]
+    for before, after in pairs:
+        assert before in text, f"{before!r} is not in the example; update this test"
+        text = text.replace(before, after, 1)
+    return text
+
+
+def summary(count: int) -> str:
+    return f"{count} problem{'s' if count != 1 else ''} found; nothing was written"
+
+
+TIERS_BLOCK = EXAMPLE[EXAMPLE.index("tiers:") : EXAMPLE.index("products:")]
+
+CASES = [
+    pytest.param(
+        edit("read: [pii/]", "read: [pii/"),
+        [
+            "portfolio.yaml:19:10: (yaml): expected ',' or ']', but got ':' "
+            "(while parsing a flow sequence at line 18, column 11)"
+        ],
+        id="yaml-unclosed-bracket",
+    ),
+    pytest.param(
+        edit("  bucket: example-datalake", "\tbucket: example-datalake"),
+        ["portfolio.yaml:11:1: (yaml): found character '\\t' that cannot start any token"],
+        id="yaml-tab-indent",
+    ),
+    pytest.param(
+        edit("  kms_key_arn: null\n", "  kms_key_arn: null\n  bucket: other-lake\n"),
+        [
+            "portfolio.yaml:13:3: data_lake.bucket: duplicate key (first defined on line 11); "
+            "keep only one"
+        ],
+        id="duplicate-key",
+    ),
+    pytest.param(
+        edit("version: 1.0.0", "version: 2024-13-45"),
+        [
+            "portfolio.yaml:31:14: products.shared-hub.version: '2024-13-45' cannot be read as "
+            "timestamp (month must be in 1..12); quote it if it is text",
+        ],
+        id="yaml-impossible-date",
+    ),
+    pytest.param(
+        edit("keep_versions: 3", "keep_versions: !Ref KeepVersions"),
+        [
+            "portfolio.yaml:33:20: products.shared-hub.keep_versions: "
+            "YAML tag '!Ref' is not supported here; write a plain value",
+        ],
+        id="yaml-cloudformation-tag",
+    ),
+    pytest.param(
+        None,
+        ["portfolio.yaml:1:1: (file): no such file; create it or pass -p PATH"],
+        id="missing-file",
+    ),
+    pytest.param(
+        "",
+        ["portfolio.yaml:1:1: (file): the file is empty; start it with: schema: labcatalog/v1"],
+        id="empty-file",
+    ),
+    pytest.param(
+        "- pii\n- nonpii\n",
+        [
+            "portfolio.yaml:1:1: (file): the file must be a mapping that starts with: "
+            "schema: labcatalog/v1"
+        ],
+        id="list-not-mapping",
+    ),
+    pytest.param(
+        edit("schema: labcatalog/v1", "schema: labcatalog/v2"),
+        [
+            "portfolio.yaml:4:9: schema: unsupported schema 'labcatalog/v2'; "
+            "this version of labcatalog reads 'labcatalog/v1'"
+        ],
+        id="schema-wrong",
+    ),
+    pytest.param(
+        edit("schema: labcatalog/v1\n", ""),
+        [
+            "portfolio.yaml:1:1: schema: missing required field; "
+            "start the file with: schema: labcatalog/v1"
+        ],
+        id="schema-missing",
+    ),
+    pytest.param(
+        edit("  bucket: example-datalake\n", ""),
+        ["portfolio.yaml:10:1: data_lake.bucket: missing required field"],
+        id="required-field-missing",
+    ),
+    pytest.param(
+        EXAMPLE + "owner: me\n",
+        [
+            "portfolio.yaml:43:1: owner: unknown field 'owner'; allowed here: data_lake, "
+            "notebooks, portfolio, products, schema, tag_options, tiers"
+        ],
+        id="unknown-top-level-key",
+    ),
+    pytest.param(
+        edit("  kms_key_arn: null\n", "  kms_key_arn: null\n  region: eu-west-1\n"),
+        [
+            "portfolio.yaml:13:3: data_lake.region: unknown field 'region'; "
+            "allowed here: bucket, kms_key_arn"
+        ],
+        id="unknown-nested-key",
+    ),
+    pytest.param(
+        edit("    write: [pii/scratch/]", "    writes: [pii/scratch/]"),
+        [
+            "portfolio.yaml:19:5: tiers[0].writes: unknown field 'writes'; "
+            "allowed here: description, name, principals, read, write"
+        ],
+        id="unknown-tier-key",
+    ),
+    pytest.param(
+        edit("  personal-hub:\n", "  personal_hub:\n"),
+        [
+            "portfolio.yaml:34:3: products.personal_hub: unknown field 'personal_hub'; "
+            "allowed here: personal-hub, shared-hub"
+        ],
+        id="unknown-product",
+    ),
+    pytest.param(
+        edit("noncurrent_version_days: 30", "noncurrent_version_days: thirty"),
+        ["portfolio.yaml:14:28: notebooks.noncurrent_version_days: must be a whole number"],
+        id="text-for-number",
+    ),
+    pytest.param(
+        edit("keep_versions: 3", "keep_versions: true"),
+        ["portfolio.yaml:33:20: products.shared-hub.keep_versions: must be a whole number"],
+        id="boolean-for-number",
+    ),
+    pytest.param(
+        edit("keep_versions: 3", "keep_versions: '3'"),
+        ["portfolio.yaml:33:20: products.shared-hub.keep_versions: must be a whole number"],
+        id="quoted-number",
+    ),
+    pytest.param(
+        edit("version: 1.0.0", "version: 1.0"),
+        [
+            "portfolio.yaml:31:14: products.shared-hub.version: "
+            "must be text; quote it in YAML: '1.0'"
+        ],
+        id="number-for-text-version",
+    ),
+    pytest.param(
+        edit("  name: Data Science", "  name: 42"),
+        ["portfolio.yaml:6:9: portfolio.name: must be text; quote it in YAML: '42'"],
+        id="number-for-text-name",
+    ),
+    pytest.param(
+        edit("read: [pii/]", "read: pii/"),
+        ["portfolio.yaml:18:11: tiers[0].read: must be a list, e.g. [a, b]"],
+        id="scalar-for-list",
+    ),
+    pytest.param(
+        edit("  - name: nonpii\n", "  - nonpii\n  - name: nonpii\n"),
+        ["portfolio.yaml:21:5: tiers[1]: must be a mapping of keys to values"],
+        id="scalar-for-tier",
+    ),
+    pytest.param(
+        edit(TIERS_BLOCK, "tiers: []\n"),
+        ["portfolio.yaml:15:8: tiers: must not be empty"],
+        id="tiers-empty",
+    ),
+    pytest.param(
+        edit("bucket: example-datalake", "bucket: Example_DataLake"),
+        [
+            "portfolio.yaml:11:11: data_lake.bucket: not a valid S3 bucket name: 3-63 lowercase "
+            "letters, digits, '.' or '-', starting and ending with a letter or digit"
+        ],
+        id="bucket-name",
+    ),
+    pytest.param(
+        edit("kms_key_arn: null", "kms_key_arn: alias/datalake"),
+        [
+            "portfolio.yaml:12:16: data_lake.kms_key_arn: must be a KMS key ARN: "
+            "arn:aws:kms:REGION:ACCOUNT:key/KEY-ID"
+        ],
+        id="kms-alias-not-arn",
+    ),
+    pytest.param(
+        edit("support_email: data-platform@example.com", "support_email: data-platform"),
+        [
+            "portfolio.yaml:9:18: portfolio.support_email: "
+            "must be an email address such as team@example.com"
+        ],
+        id="email",
+    ),
+    pytest.param(
+        edit("- name: pii\n", "- name: PII\n"),
+        [
+            "portfolio.yaml:16:11: tiers[0].name: tier name must be 2-20 characters: "
+            "a lowercase letter, then lowercase letters, digits and single '-' between them"
+        ],
+        id="tier-name",
+    ),
+    pytest.param(
+        edit("- name: pii\n", "- name: pii-\n"),
+        [
+            "portfolio.yaml:16:11: tiers[0].name: tier name must be 2-20 characters: "
+            "a lowercase letter, then lowercase letters, digits and single '-' between them"
+        ],
+        id="tier-name-trailing-hyphen",
+    ),
+    pytest.param(
+        edit("- name: nonpii\n", "- name: pii\n"),
+        ["portfolio.yaml:21:11: tiers[1].name: tier 'pii' is already defined as tiers[0]"],
+        id="tier-name-duplicate",
+    ),
+    pytest.param(
+        edit("- name: pii\n", "- name: a-1\n", "- name: nonpii\n", "- name: a1\n"),
+        [
+            "portfolio.yaml:21:11: tiers[1].name: tier 'a1' and tier 'a-1' give the same "
+            "CloudFormation name 'A1'; rename one"
+        ],
+        id="tier-names-same-cloudformation-id",
+    ),
+    pytest.param(
+        edit("read: [pii/]", "read: [pii]"),
+        [
+            "portfolio.yaml:18:12: tiers[0].read[0]: prefix must end with '/' and not start "
+            "with one: write 'pii/'"
+        ],
+        id="prefix-without-trailing-slash",
+    ),
+    pytest.param(
+        edit("read: [pii/]", "read: [/pii/]"),
+        [
+            "portfolio.yaml:18:12: tiers[0].read[0]: prefix must end with '/' and not start "
+            "with one: write 'pii/'"
+        ],
+        id="prefix-with-leading-slash",
+    ),
+    pytest.param(
+        edit("read: [pii/]", "read: [pii/*]"),
+        [
+            "portfolio.yaml:18:12: tiers[0].read[0]: prefix must not contain wildcards "
+            "('*' or '?'); a prefix covers its subfolders"
+        ],
+        id="prefix-wildcard",
+    ),
+    pytest.param(
+        edit("read: [pii/]", "read: ['']"),
+        [
+            "portfolio.yaml:18:12: tiers[0].read[0]: the whole bucket is not a prefix; "
+            "name a folder such as 'pii/'"
+        ],
+        id="prefix-whole-bucket",
+    ),
+    pytest.param(
+        edit("read: [pii/]", "read: [pii/../]"),
+        [
+            "portfolio.yaml:18:12: tiers[0].read[0]: prefix must not contain empty, "
+            "'.' or '..' folders"
+        ],
+        id="prefix-dot-dot",
+    ),
+    pytest.param(
+        edit("read: [nonpii/, reference/]", "read: [nonpii/, reference/, nonpii/]"),
+        ["portfolio.yaml:23:33: tiers[1].read[2]: 'nonpii/' is listed twice"],
+        id="prefix-listed-twice",
+    ),
+    pytest.param(
+        edit("write: [pii/scratch/]", "write: [scratch/]"),
+        [
+            "portfolio.yaml:19:13: tiers[0].write[0]: write prefix 'scratch/' is not under any "
+            "of this tier's read prefixes ['pii/']; add it (or a parent) to read"
+        ],
+        id="write-not-under-read",
+    ),
+    pytest.param(
+        edit("read: [pii/]", "read: [pii/, reference/maps/]"),
+        [
+            "portfolio.yaml:23:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
+            "which tier 'pii' reads, so tier 'nonpii' would read that tier's data; narrow it, "
+            "or name the same prefix in both tiers to share it"
+        ],
+        id="read-ancestor-of-other-tier",
+    ),
+    pytest.param(
+        edit("principals: [role/DataScientistsPII]", "principals: [DataScientistsPII]"),
+        [
+            "portfolio.yaml:20:18: tiers[0].principals[0]: principal must be role/NAME, "
+            "group/NAME, user/NAME or an IAM ARN (arn:aws:iam::ACCOUNT:role/NAME)"
+        ],
+        id="principal",
+    ),
+    pytest.param(
+        edit("version: 1.0.0", "version: v1"),
+        [
+            "portfolio.yaml:31:14: products.shared-hub.version: version must be a semantic "
+            "version such as 1.0.0 (quote it in YAML)"
+        ],
+        id="version-not-semver",
+    ),
+    pytest.param(
+        edit("keep_versions: 3", "keep_versions: 0"),
+        ["portfolio.yaml:33:20: products.shared-hub.keep_versions: must be at least 1"],
+        id="keep-versions-zero",
+    ),
+    pytest.param(
+        edit("cost-center: [ds-research, ds-analytics]", "cost-center: []"),
+        ["portfolio.yaml:42:16: tag_options.cost-center: list at least one allowed value"],
+        id="tag-option-without-values",
+    ),
+]
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture
+def write_portfolio(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Write the text (None: no file at all) as ./portfolio.yaml in a fresh working folder."""
+    monkeypatch.chdir(tmp_path)
+
+    def write(text: str | None) -> None:
+        if text is not None:
+            (tmp_path / NAME).write_text(text, encoding="utf-8")
+
+    return write
+
+
+def assert_reported(result, expected: list[str]) -> None:
+    lines = result.stderr.splitlines()
+    assert result.exit_code == 2, result.output
+    assert not any("Traceback" in line for line in lines), result.stderr
+    assert result.stdout == ""
+    assert lines == [*expected, summary(len(expected))]
+
+
+def test_cases_are_distinct():
+    assert len(CASES) >= 20
+    assert len({case.values[0] for case in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case,expected", CASES)
+def test_validate_reports_the_mistake(write_portfolio, case, expected):
+    write_portfolio(case)
+    result = CliRunner().invoke(main, ["validate", "-p", NAME])
+    assert_reported(result, expected)
+
+
+@pytest.mark.parametrize("case,expected", CASES)
+def test_build_reports_the_mistake_and_writes_nothing(write_portfolio, tmp_path, case, expected):
+    outdir = tmp_path / "out"
+    outdir.mkdir()
+    (outdir / "sentinel.txt").write_text("left alone\n")
+    before = snapshot(outdir)
+    write_portfolio(case)
+    result = CliRunner().invoke(main, ["build", "-p", NAME, "-o", "out"])
+    assert_reported(result, expected)
+    assert snapshot(outdir) == before
+
+
+def test_every_mistake_in_a_file_is_reported(write_portfolio):
+    write_portfolio(
+        edit(
+            "  kms_key_arn: null\n",
+            "  kms_key_arn: null\n  bucket: other-lake\n",
+            "support_email: data-platform@example.com",
+            "support_email: data-platform",
+            "- name: pii\n",
+            "- name: PII\n",
+            "read: [nonpii/, reference/]",
+            "read: [nonpii/, reference]",
+            "keep_versions: 3",
+            "keep_versions: 0",
+            "tag_options:",
+            "tag_option:",
+        )
+    )
+    result = CliRunner().invoke(main, ["validate", "-p", NAME])
+    assert result.exit_code == 2
+    problems = result.stderr.splitlines()[:-1]
+    assert [line.split(": ")[1] for line in problems] == [
+        "portfolio.support_email",
+        "data_lake.bucket",
+        "tiers[0].name",
+        "tiers[1].read[1]",
+        "products.shared-hub.keep_versions",
+        "tag_option",
+    ]
+    assert all(line.startswith(f"{NAME}:") for line in problems)
+    assert result.stderr.splitlines()[-1] == summary(6)
+
+
+def test_installed_command_reports_without_traceback(write_portfolio):
+    write_portfolio(edit("bucket: example-datalake", "bucket: Example_DataLake"))
+    command = Path(sys.executable).parent / "labcatalog"
+    result = subprocess.run(
+        [str(command), "validate", "-p", NAME], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("portfolio.yaml:11:11: data_lake.bucket: not a valid S3 bucket")
+    assert result.stderr.endswith(summary(1) + "\n")
+
+
+def test_control_character_is_reported(write_portfolio):
+    write_portfolio(edit("  name: Data Science", "  name: Data\x07Science"))
+    result = CliRunner().invoke(main, ["validate", "-p", NAME])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("portfolio.yaml:6:")
+
+
+def test_a_folder_given_as_portfolio_is_reported_in_the_same_format(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "portfolio.yaml").mkdir()
+    result = CliRunner().invoke(main, ["validate", "-p", "portfolio.yaml"])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[0] == (
+        "portfolio.yaml:1:1: (file): is a directory; pass the portfolio file"
+    )
