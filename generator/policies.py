@@ -154,7 +154,7 @@ def require_tls_policy(buckets: Sequence[Bucket]) -> PolicyDocument:
     return PolicyDocument(Version=VERSION, Statement=[deny_insecure_transport(buckets)])
 
 
-def notebook_bucket_policy(bucket: Bucket) -> PolicyDocument:
+def tls_only_bucket_policy(bucket: Bucket) -> PolicyDocument:
     return PolicyDocument(
         Version=VERSION, Statement=[deny_insecure_transport([bucket], principal=True)]
     )

@@ -40,6 +40,8 @@ def notebook_probe_keys(portfolio: Portfolio) -> list[str]:
 
 def expected_access(tier: Tier, where: str, key: str, operation: str) -> bool:
     """What portfolio.yaml promises, written independently of the policy builders."""
+    if where == "templates":  # product templates are the publisher's, never a notebook's
+        return False
     if where == "notebooks":
         return key.startswith(f"{tier.name}/")
     prefixes = tier.read if operation == "get" else tier.write
@@ -69,13 +71,22 @@ def attempt(s3, bucket: str, key: str, operation: str) -> bool:
 def deployed(aws, portfolio):
     """The platform deployed, the lake seeded, each tier's role assumed; enforcement still off."""
     outputs = deploy_stack(aws, "labcatalog-platform", render(platform.build(portfolio)))
-    buckets = {"lake": portfolio.data_lake.bucket, "notebooks": outputs["NotebookBucketName"]}
+    buckets = {
+        "lake": portfolio.data_lake.bucket,
+        "notebooks": outputs["NotebookBucketName"],
+        "templates": outputs["TemplateBucketName"],
+    }
     s3 = aws.client("s3")
     # moto applies a conditional Deny unconditionally (it ignores conditions): drop the TLS-only
     # statements, which test_platform_template.py asserts on the documents instead.
-    s3.delete_bucket_policy(Bucket=buckets["notebooks"])
+    for name in ("notebooks", "templates"):
+        s3.delete_bucket_policy(Bucket=buckets[name])
     s3.create_bucket(Bucket=buckets["lake"])
-    probes = {"lake": lake_probe_keys(portfolio), "notebooks": notebook_probe_keys(portfolio)}
+    probes = {
+        "lake": lake_probe_keys(portfolio),
+        "notebooks": notebook_probe_keys(portfolio),
+        "templates": ["shared-hub/0123abcd.template.json"],
+    }
     for where, keys in probes.items():
         for key in keys:
             s3.put_object(Bucket=buckets[where], Key=key, Body=b"seed")

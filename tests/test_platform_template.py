@@ -246,6 +246,39 @@ def test_notebook_bucket_policy_denies_every_request_without_tls(portfolio):
     assert resources(deny) == [NOTEBOOKS, f"{NOTEBOOKS}/*"]
 
 
+def test_template_bucket_is_private_tls_only_logged_and_readable_by_service_catalog(example):
+    body = platform_body(example)
+    bucket = body["Resources"]["TemplateBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    props = bucket["Properties"]
+    # SSE-S3: Service Catalog fetches templates by URL and holds no grant on a customer key.
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(props["PublicAccessBlockConfiguration"].values())
+    assert props["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": "AccessLogBucket"},
+        "LogFilePrefix": "templates/",
+    }
+    policy = body["Resources"]["TemplateBucketPolicy"]["Properties"]["PolicyDocument"]
+    (deny,) = policy["Statement"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_access_logs_accept_only_their_source_buckets(example):
+    body = platform_body(example)
+    policy = body["Resources"]["AccessLogBucketPolicy"]["Properties"]["PolicyDocument"]
+    found = statements(policy)
+    for name, source in (("Notebooks", "NotebookBucket"), ("Templates", "TemplateBucket")):
+        delivery = found[f"AccessLogsOf{name}"]
+        assert delivery["Principal"] == {"Service": ["logging.s3.amazonaws.com"]}
+        assert delivery["Action"] == ["s3:PutObject"]
+        assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == {
+            "Fn::Sub": ["arn:${AWS::Partition}:s3:::${Bucket}", {"Bucket": {"Ref": source}}]
+        }
+    assert found["DenyInsecureTransport"]["Effect"] == "Deny"
+
+
 def test_hub_repository_is_immutable_scanned_and_pruned(example):
     body = platform_body(example)
     repo = body["Resources"]["HubRepository"]["Properties"]
@@ -272,6 +305,7 @@ def test_products_find_the_platform_through_ssm_parameters(portfolio):
             "notebook-key-arn",
             "hub-repository-uri",
             "task-execution-role-arn",
+            "template-bucket",
         ]
     }
     for tier in portfolio.tiers:

@@ -106,30 +106,78 @@ def notebook_key_policy() -> PolicyDocument:
     )
 
 
-def access_log_bucket_policy(bucket: Ref, source_bucket_arn: Sub) -> PolicyDocument:
+def access_log_bucket_policy(bucket: Ref, sources: dict[str, Ref]) -> PolicyDocument:
+    """S3 may deliver each source bucket's access logs under its own prefix, nothing else."""
+    deliveries = [
+        Statement(
+            Sid=f"AccessLogsOf{name.capitalize()}",
+            Effect=Allow,
+            Principal=Principal("Service", ["logging.s3.amazonaws.com"]),
+            Action=[s3_actions.PutObject],
+            Resource=[policies.s3_arn(bucket, f"/{name}/*")],
+            Condition=Condition(
+                [
+                    StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}")),
+                    ArnLike("aws:SourceArn", policies.s3_arn(source)),
+                ]
+            ),
+        )
+        for name, source in sorted(sources.items())
+    ]
     return PolicyDocument(
         Version=policies.VERSION,
-        Statement=[
-            Statement(
-                Sid="S3ServerAccessLogs",
-                Effect=Allow,
-                Principal=Principal("Service", ["logging.s3.amazonaws.com"]),
-                Action=[s3_actions.PutObject],
-                Resource=[policies.s3_arn(bucket, "/notebooks/*")],
-                Condition=Condition(
-                    [
-                        StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}")),
-                        ArnLike("aws:SourceArn", source_bucket_arn),
-                    ]
-                ),
-            ),
-            policies.deny_insecure_transport([bucket], principal=True),
-        ],
+        Statement=[*deliveries, policies.deny_insecure_transport([bucket], principal=True)],
+    )
+
+
+def _encryption(key_arn: GetAtt | None) -> BucketEncryption:
+    """SSE-KMS with `key_arn`, or SSE-S3 where a reader cannot use a customer key."""
+    if key_arn is None:
+        default = ServerSideEncryptionByDefault(SSEAlgorithm="AES256")
+        return BucketEncryption(
+            ServerSideEncryptionConfiguration=[
+                ServerSideEncryptionRule(ServerSideEncryptionByDefault=default)
+            ]
+        )
+    default = ServerSideEncryptionByDefault(SSEAlgorithm="aws:kms", KMSMasterKeyID=key_arn)
+    return BucketEncryption(
+        ServerSideEncryptionConfiguration=[
+            ServerSideEncryptionRule(BucketKeyEnabled=True, ServerSideEncryptionByDefault=default)
+        ]
+    )
+
+
+def _private_bucket(
+    logical_id: str,
+    *,
+    key_arn: GetAtt | None,
+    lifecycle: LifecycleRule,
+    logs: Ref | None = None,
+    log_prefix: str = "",
+) -> Bucket:
+    """A retained, versioned, encrypted bucket that no one outside the account can reach."""
+    extra = {}
+    if logs is not None:
+        extra["LoggingConfiguration"] = LoggingConfiguration(
+            DestinationBucketName=logs, LogFilePrefix=f"{log_prefix}/"
+        )
+    return _retain(
+        Bucket(
+            logical_id,
+            BucketEncryption=_encryption(key_arn),
+            LifecycleConfiguration=LifecycleConfiguration(Rules=[lifecycle]),
+            Tags=_tags(),
+            **_private_bucket_settings(),
+            **extra,
+        )
     )
 
 
 def add_storage(t: Template, portfolio: Portfolio) -> tuple[Ref, GetAtt]:
-    """Notebook bucket (and its access-log bucket and key); returns the bucket and key ARN."""
+    """Notebook bucket and its key, product-template bucket, and the access-log bucket of both.
+
+    Returns the notebook bucket and its key ARN.
+    """
     key = t.add_resource(
         _retain(
             Key(
@@ -146,86 +194,80 @@ def add_storage(t: Template, portfolio: Portfolio) -> tuple[Ref, GetAtt]:
     )
     logs = t.add_resource(
         skip_checks(
-            _retain(
-                Bucket(
-                    "AccessLogBucket",
-                    BucketEncryption=BucketEncryption(
-                        # S3 server access logging can only deliver to SSE-S3 buckets.
-                        ServerSideEncryptionConfiguration=[
-                            ServerSideEncryptionRule(
-                                ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(
-                                    SSEAlgorithm="AES256"
-                                )
-                            )
-                        ]
-                    ),
-                    LifecycleConfiguration=LifecycleConfiguration(
-                        Rules=[
-                            LifecycleRule(
-                                Id="ExpireAccessLogs",
-                                Status="Enabled",
-                                ExpirationInDays=ACCESS_LOG_DAYS,
-                                NoncurrentVersionExpiration=NoncurrentVersionExpiration(
-                                    NoncurrentDays=1
-                                ),
-                            )
-                        ]
-                    ),
-                    Tags=_tags(),
-                    **_private_bucket_settings(),
-                )
+            _private_bucket(
+                "AccessLogBucket",
+                # S3 server access logging can only deliver to SSE-S3 buckets.
+                key_arn=None,
+                lifecycle=LifecycleRule(
+                    Id="ExpireAccessLogs",
+                    Status="Enabled",
+                    ExpirationInDays=ACCESS_LOG_DAYS,
+                    NoncurrentVersionExpiration=NoncurrentVersionExpiration(NoncurrentDays=1),
+                ),
             ),
             "CKV_AWS_18",
         )
     )
     bucket = t.add_resource(
-        _retain(
-            Bucket(
-                "NotebookBucket",
-                BucketEncryption=BucketEncryption(
-                    ServerSideEncryptionConfiguration=[
-                        ServerSideEncryptionRule(
-                            BucketKeyEnabled=True,
-                            ServerSideEncryptionByDefault=ServerSideEncryptionByDefault(
-                                SSEAlgorithm="aws:kms", KMSMasterKeyID=GetAtt(key, "Arn")
-                            ),
-                        )
-                    ]
+        _private_bucket(
+            "NotebookBucket",
+            key_arn=GetAtt(key, "Arn"),
+            lifecycle=LifecycleRule(
+                Id="ExpireOldNotebookVersions",
+                Status="Enabled",
+                NoncurrentVersionExpiration=NoncurrentVersionExpiration(
+                    NoncurrentDays=portfolio.notebooks.noncurrent_version_days
                 ),
-                LifecycleConfiguration=LifecycleConfiguration(
-                    Rules=[
-                        LifecycleRule(
-                            Id="ExpireOldNotebookVersions",
-                            Status="Enabled",
-                            NoncurrentVersionExpiration=NoncurrentVersionExpiration(
-                                NoncurrentDays=portfolio.notebooks.noncurrent_version_days
-                            ),
-                            AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(
-                                DaysAfterInitiation=MULTIPART_UPLOAD_DAYS
-                            ),
-                        )
-                    ]
+                AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(
+                    DaysAfterInitiation=MULTIPART_UPLOAD_DAYS
                 ),
-                LoggingConfiguration=LoggingConfiguration(
-                    DestinationBucketName=Ref(logs), LogFilePrefix="notebooks/"
+            ),
+            logs=Ref(logs),
+            log_prefix="notebooks",
+        )
+    )
+    templates = t.add_resource(
+        _private_bucket(
+            "TemplateBucket",
+            # Service Catalog reads product templates with the publisher's rights through a URL;
+            # a customer-managed key would need a key grant to Service Catalog, so SSE-S3.
+            key_arn=None,
+            lifecycle=LifecycleRule(
+                Id="AbortIncompleteUploads",
+                Status="Enabled",
+                AbortIncompleteMultipartUpload=AbortIncompleteMultipartUpload(
+                    DaysAfterInitiation=MULTIPART_UPLOAD_DAYS
                 ),
-                Tags=_tags(),
-                **_private_bucket_settings(),
-            )
+            ),
+            logs=Ref(logs),
+            log_prefix="templates",
         )
     )
     t.add_resource(
         BucketPolicy(
             "AccessLogBucketPolicy",
             Bucket=Ref(logs),
-            PolicyDocument=access_log_bucket_policy(Ref(logs), policies.s3_arn(Ref(bucket))),
+            PolicyDocument=access_log_bucket_policy(
+                Ref(logs), {"notebooks": Ref(bucket), "templates": Ref(templates)}
+            ),
         )
     )
+    for resource in (bucket, templates):
+        t.add_resource(
+            BucketPolicy(
+                f"{resource.title}Policy",
+                Bucket=Ref(resource),
+                PolicyDocument=policies.tls_only_bucket_policy(Ref(resource)),
+            )
+        )
+    t.add_output(Output("TemplateBucketName", Value=Ref(templates)))
     t.add_resource(
-        BucketPolicy(
-            "NotebookBucketPolicy",
-            Bucket=Ref(bucket),
-            PolicyDocument=policies.notebook_bucket_policy(Ref(bucket)),
+        SsmParameter(
+            "TemplateBucketNameParameter",
+            Name=f"{SSM_PREFIX}/platform/template-bucket",
+            Type="String",
+            Value=Ref(templates),
+            Description="labcatalog platform: bucket of published product templates",
         )
     )
     return Ref(bucket), GetAtt(key, "Arn")
