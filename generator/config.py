@@ -212,10 +212,17 @@ def _is_under(prefix: str, parent: str) -> bool:
 
 def rule_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
     """Rules that relate several fields; each broken rule is (location, message)."""
+    return tier_rule_problems(list(enumerate(portfolio.tiers))) + tag_option_problems(
+        portfolio.tag_options
+    )
+
+
+def tier_rule_problems(tiers: list[tuple[int, Tier]]) -> list[tuple[Loc, str]]:
+    """Rules between tiers, for (index in the file, tier) pairs: names, prefixes, overlaps."""
     found: list[tuple[Loc, str]] = []
     seen_names: dict[str, int] = {}
     seen_ids: dict[str, str] = {}
-    for i, tier in enumerate(portfolio.tiers):
+    for i, tier in tiers:
         if tier.name in seen_names:
             found.append(
                 (
@@ -248,9 +255,9 @@ def rule_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
                         f"{tier.read}; add it (or a parent) to read",
                     )
                 )
-    for i, tier in enumerate(portfolio.tiers):
+    for i, tier in tiers:
         for j, prefix in enumerate(tier.read):
-            for other in portfolio.tiers:
+            for _, other in tiers:
                 if other.name == tier.name:
                     continue
                 for inner in other.read:
@@ -263,7 +270,12 @@ def rule_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
                                 "narrow it, or name the same prefix in both tiers to share it",
                             )
                         )
-    for key, values in portfolio.tag_options.items():
+    return found
+
+
+def tag_option_problems(tag_options: dict[str, list[str]]) -> list[tuple[Loc, str]]:
+    found: list[tuple[Loc, str]] = []
+    for key, values in tag_options.items():
         if not values:
             found.append((("tag_options", key), "list at least one allowed value"))
         for j, value in enumerate(values):
@@ -342,6 +354,19 @@ def _describe(error: dict[str, Any], source: Source) -> str:
     return _MESSAGES.get(kind, error["msg"][:1].lower() + error["msg"][1:])
 
 
+def _partial_rules(data: dict[str, Any]) -> list[tuple[Loc, str]]:
+    tiers = data.get("tiers")
+    if not isinstance(tiers, list):
+        return []
+    valid = []
+    for i, raw in enumerate(tiers):
+        try:
+            valid.append((i, Tier.model_validate(raw)))
+        except ValidationError:
+            continue
+    return tier_rule_problems(valid)
+
+
 def validate_data(source: Source) -> Portfolio:
     """Turn parsed YAML into a `Portfolio`, or raise `InputError` listing every problem."""
     problems = list(source.problems)
@@ -362,6 +387,9 @@ def validate_data(source: Source) -> Portfolio:
             )
             if (problem.line, problem.column) not in reported:
                 problems.append(problem)
+        # Tiers that are well-formed on their own are still checked against each other, so a
+        # type error elsewhere does not hide an overlap or a duplicate name.
+        problems += [source.problem(loc, message) for loc, message in _partial_rules(source.data)]
         raise InputError(problems) from None
     problems += [source.problem(loc, message) for loc, message in rule_problems(portfolio)]
     if problems:

@@ -439,3 +439,21 @@ def test_a_folder_given_as_portfolio_is_reported_in_the_same_format(tmp_path, mo
     assert result.stderr.splitlines()[0] == (
         "portfolio.yaml:1:1: (file): is a directory; pass the portfolio file"
     )
+
+
+def test_a_type_error_does_not_hide_a_rule_between_tiers(write_portfolio):
+    write_portfolio(
+        edit(
+            "read: [pii/]", "read: [pii/, reference/maps/]", "keep_versions: 3", "keep_versions: x"
+        )
+    )
+    result = CliRunner().invoke(main, ["validate", "-p", NAME])
+    assert_reported(
+        result,
+        [
+            "portfolio.yaml:23:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
+            "which tier 'pii' reads, so tier 'nonpii' would read that tier's data; narrow it, "
+            "or name the same prefix in both tiers to share it",
+            "portfolio.yaml:33:20: products.shared-hub.keep_versions: must be a whole number",
+        ],
+    )
