@@ -14,7 +14,9 @@ from troposphere import Template
 
 from generator.config import Portfolio
 from generator.problems import UserError
+from products.personal_hub import template as personal_hub
 from products.platform import template as platform
+from products.shared_hub import template as shared_hub
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "labcatalog-manifest/v1"
@@ -24,8 +26,9 @@ MAX_RESOURCES = 500
 MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
 MAX_BODY_BYTES = 1_000_000
-# IAM's quota for all inline policies of one role, counted without whitespace.
+# IAM's quotas, counted without whitespace: all inline policies of one role; one managed policy.
 MAX_ROLE_INLINE_POLICY_CHARS = 10_240
+MAX_MANAGED_POLICY_CHARS = 6_144
 
 
 @dataclass(frozen=True)
@@ -55,12 +58,27 @@ class Stack:
 
 def stacks(portfolio: Portfolio) -> list[Stack]:
     """Every template this portfolio produces (products join as they land)."""
-    return [Stack("platform.template.json", platform.build)]
+    found = [Stack("platform.template.json", platform.build)]
+    if portfolio.products.shared_hub is not None:
+        found.append(
+            Stack(
+                f"shared-hub/{portfolio.products.shared_hub.version}.template.json",
+                shared_hub.build,
+            )
+        )
+    if portfolio.products.personal_hub is not None:
+        found.append(
+            Stack(
+                f"personal-hub/{portfolio.products.personal_hub.version}.template.json",
+                personal_hub.build,
+            )
+        )
+    return found
 
 
 def render(template: Template) -> str:
     """Template JSON, byte-identical for identical input (sorted keys, no timestamps)."""
-    return template.to_json(indent=2, sort_keys=True) + "\n"
+    return template.to_json(indent=1, sort_keys=True) + "\n"
 
 
 def check_limits(path: str, template: Template, text: str) -> list[str]:
@@ -80,6 +98,13 @@ def check_limits(path: str, template: Template, text: str) -> list[str]:
         )
     body = json.loads(text)
     for logical_id, resource in body.get("Resources", {}).items():
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            size = len(json.dumps(resource["Properties"]["PolicyDocument"], separators=(",", ":")))
+            if size > MAX_MANAGED_POLICY_CHARS:
+                found.append(
+                    f"{path}: managed policy {logical_id} has {size} characters, over IAM's "
+                    f"limit of {MAX_MANAGED_POLICY_CHARS}"
+                )
         if resource["Type"] != "AWS::IAM::Role":
             continue
         policies = resource["Properties"].get("Policies", [])

@@ -8,6 +8,8 @@ from importlib.metadata import version
 import click
 
 from generator.commands.build import build
+from generator.commands.plan import plan
+from generator.commands.publish import publish
 from generator.commands.schema import schema
 from generator.commands.validate import validate
 from generator.problems import InputError, UserError
@@ -46,9 +48,13 @@ def main() -> None:
       labcatalog validate          check portfolio.yaml
       labcatalog build             write the CloudFormation templates to build/
       labcatalog build --check     fail if build/ is out of date (for CI)
+      labcatalog plan              show what publish would change in Service Catalog
+      labcatalog publish           upload templates, register products and versions
     """
 
 
 main.add_command(validate)
 main.add_command(build)
 main.add_command(schema)
+main.add_command(plan)
+main.add_command(publish)

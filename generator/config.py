@@ -176,11 +176,36 @@ class Product(_Model):
     )
 
 
+SelfServiceAction = Literal["start", "stop", "resize"]
+
+
+def _unique_actions(actions: list[str]) -> list[str]:
+    for j, action in enumerate(actions):
+        if action in actions[:j]:
+            raise ValueError(f"{action!r} is listed twice")
+    return actions
+
+
+class PersonalHubProduct(Product):
+    """The personal-hub product: a Product, plus what its users may do to their instance."""
+
+    self_service_actions: Annotated[list[SelfServiceAction], AfterValidator(_unique_actions)] = (
+        Field(
+            default_factory=list,
+            description=(
+                "Service Catalog self-service actions offered on a launched personal hub: start, "
+                "stop and resize (to another instance type of the product's list)."
+            ),
+            json_schema_extra={"uniqueItems": True},
+        )
+    )
+
+
 class Products(_Model):
     """The products to build and publish; leave one out to skip it."""
 
     shared_hub: Product | None = Field(None, alias="shared-hub")
-    personal_hub: Product | None = Field(None, alias="personal-hub")
+    personal_hub: PersonalHubProduct | None = Field(None, alias="personal-hub")
 
 
 class Portfolio(_Model):
@@ -343,6 +368,8 @@ def _describe(error: dict[str, Any], source: Source) -> str:
             f"unsupported schema {error['input']!r}; "
             f"this version of labcatalog reads {SCHEMA_VERSION!r}"
         )
+    if kind == "literal_error":
+        return f"{error['input']!r} is not one of {error['ctx']['expected']}"
     if kind == "missing" and loc == ("schema",):
         return f"missing required field; start the file with: schema: {SCHEMA_VERSION}"
     if kind == "string_type" and loc in source.raw and not isinstance(error["input"], str):

@@ -10,14 +10,17 @@ from collections.abc import Iterable, Sequence
 
 import awacs.cloudformation as cfn
 import awacs.ecr as ecr
+import awacs.ecs as ecs
 import awacs.iam as iam
 import awacs.kms as kms
 import awacs.logs as logs
 import awacs.s3 as s3
+import awacs.secretsmanager as secretsmanager
 import awacs.ssm as ssm
 import awacs.sts as sts
 from awacs.aws import (
     Allow,
+    ArnLike,
     Bool,
     Condition,
     Deny,
@@ -30,16 +33,15 @@ from awacs.aws import (
 from troposphere import AWSHelperFn, Sub
 from troposphere.iam import Policy as RolePolicy
 
+from generator import names
 from generator.config import DataLake, Tier
+from generator.names import SSM_PREFIX
 
 VERSION = "2012-10-17"
 # Names of AWS services as IAM knows them (trust principals, iam:PassedToService, kms:ViaService).
 ECS_TASKS = "ecs-tasks.amazonaws.com"
 EC2 = "ec2.amazonaws.com"
 SERVICE_CATALOG = "servicecatalog.amazonaws.com"
-NAME_PREFIX = "labcatalog"
-LOG_GROUP_PREFIX = "/labcatalog/"
-SSM_PREFIX = "/labcatalog"
 
 Bucket = str | AWSHelperFn  # a literal bucket name or a Ref to one
 
@@ -197,8 +199,21 @@ def service_trust_policy(service: str) -> PolicyDocument:
     )
 
 
-def task_execution_policy(repository_arn: AWSHelperFn) -> PolicyDocument:
-    """What ECS needs to start a hub or user task: pull the hub image, write its logs."""
+def regional_arn(service: str, resource: str) -> Sub:
+    """ARN of a resource of `service` in this stack's partition, region and account."""
+    return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
+
+
+def tier_secrets_arn(tier: Tier) -> Sub:
+    """Every Secrets Manager secret of a tier: names under `labcatalog/<tier>/`."""
+    return regional_arn("secretsmanager", f"secret:{names.TIER_SECRETS.format(tier=tier.name)}*")
+
+
+def task_execution_policy(
+    tier: Tier, repository_arn: AWSHelperFn, hub_key_arn: AWSHelperFn
+) -> PolicyDocument:
+    """What ECS needs to start a tier's hub or user task: image, logs, and the tier's secrets."""
+    log_groups = names.TIER_LOG_GROUPS.format(tier=tier.name)
     return PolicyDocument(
         Version=VERSION,
         Statement=[
@@ -223,12 +238,83 @@ def task_execution_policy(repository_arn: AWSHelperFn) -> PolicyDocument:
                 Sid="WriteTaskLogs",
                 Effect=Allow,
                 Action=[logs.CreateLogStream, logs.PutLogEvents],
-                Resource=[
-                    Sub(
-                        "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-                        f"{LOG_GROUP_PREFIX}*:log-stream:*"
+                Resource=[regional_arn("logs", f"log-group:{log_groups}*:log-stream:*")],
+            ),
+            Statement(
+                Sid="ReadThisTiersHubSecrets",
+                Effect=Allow,
+                # A hub's task definition names its secrets; this role can only resolve the ones
+                # under its own tier's path, whatever ARN a launch parameter carries.
+                Action=[secretsmanager.GetSecretValue],
+                Resource=[tier_secrets_arn(tier)],
+            ),
+            Statement(
+                Sid="DecryptHubSecretsThroughSecretsManager",
+                Effect=Allow,
+                Action=[kms.Decrypt],
+                Resource=[hub_key_arn],
+                Condition=Condition(
+                    StringEquals(
+                        "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")
                     )
-                ],
+                ),
+            ),
+        ],
+    )
+
+
+def hub_task_policy(
+    tier: Tier, notebook_role_arn: AWSHelperFn, execution_role_arn: AWSHelperFn
+) -> PolicyDocument:
+    """What a tier's hub may do: start, watch and stop its users' Fargate tasks, nothing else.
+
+    The platform stack exists before any hub, so it cannot name a hub's cluster or task
+    definition by ARN. The shared-hub product therefore names them with the fixed patterns in
+    `generator.names` (`labcatalog-<tier>_...`), and this policy allows exactly those names.
+    """
+    clusters = regional_arn(
+        "ecs", "cluster/" + names.CLUSTER.format(tier=tier.name, stack=names.WILDCARD)
+    )
+    in_tier_clusters = Condition(ArnLike("ecs:cluster", clusters))
+    user_task_definitions = regional_arn(
+        "ecs",
+        "task-definition/"
+        + names.USER_TASK_FAMILY.format(tier=tier.name, stack=names.WILDCARD)
+        + ":*",
+    )
+    tasks = regional_arn(
+        "ecs", "task/" + names.CLUSTER.format(tier=tier.name, stack=names.WILDCARD) + "/*"
+    )
+    return PolicyDocument(
+        Version=VERSION,
+        Statement=[
+            Statement(
+                Sid="RunUserServersInThisTiersClusters",
+                Effect=Allow,
+                Action=[ecs.RunTask],
+                Resource=[user_task_definitions],
+                Condition=in_tier_clusters,
+            ),
+            Statement(
+                Sid="WatchAndStopTasksInThisTiersClusters",
+                Effect=Allow,
+                Action=[ecs.DescribeTasks, ecs.StopTask],
+                Resource=[tasks],
+                Condition=in_tier_clusters,
+            ),
+            Statement(
+                Sid="TagUserServersAtLaunch",
+                Effect=Allow,
+                Action=[ecs.TagResource],
+                Resource=[tasks],
+                Condition=Condition(StringEquals("ecs:CreateAction", "RunTask")),
+            ),
+            Statement(
+                Sid="PassOnlyThisTiersTaskRoles",
+                Effect=Allow,
+                Action=[iam.PassRole],
+                Resource=[notebook_role_arn, execution_role_arn],
+                Condition=Condition(StringEquals("iam:PassedToService", ECS_TASKS)),
             ),
         ],
     )

@@ -3,24 +3,39 @@
 moto 5.2 creates an `AWS::S3::Bucket` with its encryption and tags only; versioning, lifecycle,
 public access block and ownership controls are silently dropped, and `AWS::S3::BucketPolicy` is
 not created at all. It also fails on a KMS key with Tags (it expects the API's TagKey/TagValue).
-This module maps those template properties onto moto's own S3 backend calls (the same ones its
-REST API uses), so the deploy test can read them back with ordinary boto3 describe calls. What
+For the shared hub: it leaves `{{resolve:ssm:...}}` dynamic references as literal text, registers
+an `AWS::ECS::TaskDefinition` without its roles, CPU or network mode, creates an
+`AWS::ECS::Service` without its network configuration, load balancers or launch type, and has no
+`AWS::EC2::SecurityGroupEgress` at all. Two resolver bugs are fixed too: an `AWS::NoValue` inside
+a list stays as a null element (CloudFormation removes it), and a list parameter's *default* is
+not split into a list (only passed values are).
+This module maps those template properties onto moto's own backend calls (the same ones its
+REST API uses), so the deploy tests can read them back with ordinary boto3 describe calls. What
 it proves: the template carries these settings in the shape CloudFormation documents, and they
-reference the right bucket. What it cannot prove: that AWS accepts them."""
+reference the right resources. What it cannot prove: that AWS accepts them."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
+from moto.core.utils import pascal_to_camelcase, remap_nested_keys
+from moto.ec2.models import ec2_backends
+from moto.ecs.models import Service as EcsService
+from moto.ecs.models import TaskDefinition as EcsTaskDefinition
+from moto.ecs.models import ecs_backends
 from moto.kms.models import Key as KmsKey
 from moto.s3.models import FakeBucket, s3_backends
+from moto.ssm.models import ssm_backends
 from moto.utilities.utils import get_partition
 
 _original_create = FakeBucket.create_from_cloudformation_json.__func__
 _original_create_key = KmsKey.create_from_cloudformation_json.__func__
+_original_clean_json = parsing.clean_json
+_SSM_REFERENCE = re.compile(r"\{\{resolve:ssm:([^}:]+)\}\}")
 
 
 def _lifecycle_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
@@ -113,9 +128,132 @@ class BucketPolicyResource(CloudFormationModel):
         return cls(properties["Bucket"])
 
 
+_original_load_parameters = parsing.ResourceMap.load_parameters
+
+
+def _load_parameters(self) -> None:
+    """moto's parameter loading, then split list defaults as CloudFormation does."""
+    _original_load_parameters(self)
+    for name, slot in self._template.get("Parameters", {}).items():
+        value = self.resolved_parameters.get(name)
+        is_list = slot.get("Type") == "CommaDelimitedList" or slot.get("Type", "").startswith(
+            "List"
+        )
+        if is_list and isinstance(value, str):
+            self.resolved_parameters[name] = value.split(",")
+            self._parsed_resources[name] = self.resolved_parameters[name]
+
+
+def _clean_json(resource_json: Any, resources_map: Any) -> Any:
+    """moto's intrinsic-function resolver, then `{{resolve:ssm:NAME}}` from moto's SSM."""
+    value = _original_clean_json(resource_json, resources_map)
+    if isinstance(resource_json, list) and isinstance(value, list):
+        return [item for item in value if item is not None]  # AWS::NoValue leaves no element
+    if isinstance(value, str) and "{{resolve:ssm:" in value:
+        ssm = ssm_backends[resources_map._account_id][resources_map._region_name]
+
+        def lookup(match: re.Match) -> str:
+            parameter = ssm.get_parameter(match.group(1))
+            if parameter is None:  # CloudFormation fails the stack; so does this
+                raise ValueError(f"SSM parameter {match.group(1)} does not exist")
+            return parameter.value
+
+        value = _SSM_REFERENCE.sub(lookup, value)
+    return value
+
+
+def _create_task_definition(
+    cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+):
+    """A task definition with the settings moto's CloudFormation drops (roles, size, network)."""
+    properties = cloudformation_json["Properties"]
+    return ecs_backends[account_id][region_name].register_task_definition(
+        family=properties["Family"],
+        container_definitions=remap_nested_keys(
+            properties.get("ContainerDefinitions", []), pascal_to_camelcase
+        ),
+        volumes=remap_nested_keys(properties.get("Volumes", []), pascal_to_camelcase),
+        network_mode=properties.get("NetworkMode"),
+        requires_compatibilities=properties.get("RequiresCompatibilities"),
+        cpu=properties.get("Cpu"),
+        memory=properties.get("Memory"),
+        task_role_arn=properties.get("TaskRoleArn"),
+        execution_role_arn=properties.get("ExecutionRoleArn"),
+        runtime_platform=remap_nested_keys(
+            properties.get("RuntimePlatform", {}), pascal_to_camelcase
+        ),
+    )
+
+
+def _create_service(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+    """A service with its launch type, network configuration and load balancers."""
+    properties = cloudformation_json["Properties"]
+    cluster = properties["Cluster"]
+    task_definition = properties["TaskDefinition"]
+    return ecs_backends[account_id][region_name].create_service(
+        getattr(cluster, "name", cluster),
+        resource_name,
+        properties.get("DesiredCount"),
+        task_definition_str=getattr(task_definition, "arn", task_definition),
+        load_balancers=remap_nested_keys(properties.get("LoadBalancers", []), pascal_to_camelcase),
+        launch_type=properties.get("LaunchType"),
+        network_configuration=remap_nested_keys(
+            properties.get("NetworkConfiguration", {}), pascal_to_camelcase
+        ),
+    )
+
+
+class SecurityGroupEgressResource(CloudFormationModel):
+    """`AWS::EC2::SecurityGroupEgress`, stored with moto's AuthorizeSecurityGroupEgress."""
+
+    def __init__(self, group_id: str):
+        self.group_id = group_id
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::EC2::SecurityGroupEgress"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.group_id
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        properties = cloudformation_json["Properties"]
+        destination = properties.get("DestinationSecurityGroupId")
+        ranges = []
+        if "CidrIp" in properties:
+            ranges = [
+                {"CidrIp": properties["CidrIp"], "Description": properties.get("Description")}
+            ]
+        ec2_backends[account_id][region_name].authorize_security_group_egress(
+            group_name_or_id=properties["GroupId"],
+            ip_protocol=properties["IpProtocol"],
+            from_port=properties.get("FromPort"),
+            to_port=properties.get("ToPort"),
+            ip_ranges=ranges,
+            source_groups=[{"GroupId": destination}] if destination else [],
+        )
+        return cls(properties["GroupId"])
+
+
 def install() -> None:
     """Apply the extensions (idempotent); moto's model list is cached, so refresh it."""
     FakeBucket.create_from_cloudformation_json = classmethod(_create_bucket)
     KmsKey.create_from_cloudformation_json = classmethod(_create_key)
+    EcsTaskDefinition.create_from_cloudformation_json = classmethod(_create_task_definition)
+    EcsService.create_from_cloudformation_json = classmethod(_create_service)
+    parsing.clean_json = _clean_json
+    parsing.ResourceMap.load_parameters = _load_parameters
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()

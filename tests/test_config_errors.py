@@ -116,7 +116,7 @@ CASES = [
     pytest.param(
         EXAMPLE + "owner: me\n",
         [
-            "portfolio.yaml:43:1: owner: unknown field 'owner'; allowed here: data_lake, "
+            "portfolio.yaml:44:1: owner: unknown field 'owner'; allowed here: data_lake, "
             "notebooks, portfolio, products, schema, tag_options, tiers"
         ],
         id="unknown-top-level-key",
@@ -326,8 +326,35 @@ CASES = [
     ),
     pytest.param(
         edit("cost-center: [ds-research, ds-analytics]", "cost-center: []"),
-        ["portfolio.yaml:42:16: tag_options.cost-center: list at least one allowed value"],
+        ["portfolio.yaml:43:16: tag_options.cost-center: list at least one allowed value"],
         id="tag-option-without-values",
+    ),
+    pytest.param(
+        edit(
+            "self_service_actions: [start, stop, resize]", "self_service_actions: [start, reboot]"
+        ),
+        [
+            "portfolio.yaml:41:35: products.personal-hub.self_service_actions[1]: 'reboot' is "
+            "not one of 'start', 'stop' or 'resize'"
+        ],
+        id="unknown-self-service-action",
+    ),
+    pytest.param(
+        edit("self_service_actions: [start, stop, resize]", "self_service_actions: [stop, stop]"),
+        [
+            "portfolio.yaml:41:27: products.personal-hub.self_service_actions: "
+            "'stop' is listed twice"
+        ],
+        id="self-service-action-twice",
+    ),
+    pytest.param(
+        edit("    version: 1.0.0\n", "    version: 1.0.0\n    self_service_actions: [stop]\n"),
+        [
+            "portfolio.yaml:32:5: products.shared-hub.self_service_actions: unknown field "
+            "'self_service_actions'; allowed here: description, keep_versions, name, owner, "
+            "version, version_description"
+        ],
+        id="self-service-actions-only-on-personal-hub",
     ),
 ]
 

@@ -83,5 +83,8 @@ def test_hub_repository_and_execution_role_exist(aws, example):
         "repositories"
     ]
     assert repo["repositoryUri"] == outputs["HubRepositoryUri"]
-    role = aws.client("iam").get_role(RoleName="labcatalog-task-execution")["Role"]
-    assert role["Arn"] == outputs["TaskExecutionRoleArn"]
+    for tier in example.tiers:
+        role = aws.client("iam").get_role(RoleName=f"labcatalog-{tier.name}-task-execution")
+        assert role["Role"]["Arn"] == outputs[f"{tier.logical_id}TaskExecutionRoleArn"]
+        hub = aws.client("iam").get_role(RoleName=f"labcatalog-{tier.name}-hub")["Role"]
+        assert hub["Arn"] == outputs[f"{tier.logical_id}HubTaskRoleArn"]

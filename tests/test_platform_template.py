@@ -12,6 +12,7 @@ import re
 import pytest
 
 from generator.config import Portfolio
+from products.platform.template import ELB_LOG_ACCOUNTS, ELB_LOG_ACCOUNTS_MAP, LEGACY_ELB_REGION
 from tests.conftest import platform_body
 
 DATA_ACTION = re.compile(
@@ -67,6 +68,8 @@ def all_statements(body: dict):
         documents += [props[k] for k in ("PolicyDocument", "KeyPolicy") if k in props]
         for document in documents:
             for statement in document["Statement"]:
+                if "Fn::If" in statement:  # a statement for some regions only: check it too
+                    statement = statement["Fn::If"][1]
                 yield logical_id, statement
 
 
@@ -181,8 +184,11 @@ def test_launch_role_passes_only_its_own_tiers_roles(portfolio):
         found = statements(role_policy(body, f"{tier.logical_id}LaunchRole", "launch-products"))
         passing = found["PassOnlyThisTiersRoles"]
         assert passing["Action"] == ["iam:PassRole"]
+        own_roles = ["NotebookRole", "HubTaskRole", "TaskExecutionRole"]
+        if portfolio.products.personal_hub is not None:
+            own_roles.append("PersonalHubRole")
         assert resources(passing) == sorted(
-            [f"{{GetAtt:{tier.logical_id}NotebookRole.Arn}}", "{GetAtt:TaskExecutionRole.Arn}"]
+            f"{{GetAtt:{tier.logical_id}{role}.Arn}}" for role in own_roles
         )
         assert passing["Condition"] == {
             "StringEquals": {
@@ -287,8 +293,20 @@ def test_hub_repository_is_immutable_scanned_and_pruned(example):
     assert repo["EncryptionConfiguration"] == {"EncryptionType": "KMS"}
     rules = json.loads(repo["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
     assert {r["selection"]["tagStatus"] for r in rules} == {"untagged", "any"}
-    execution = statements(role_policy(body, "TaskExecutionRole", "pull-image-write-logs"))
-    assert resources(execution["PullHubImage"]) == ["{GetAtt:HubRepository.Arn}"]
+    for tier in example.tiers:
+        execution = statements(
+            role_policy(body, f"{tier.logical_id}TaskExecutionRole", "start-tasks")
+        )
+        assert resources(execution["PullHubImage"]) == ["{GetAtt:HubRepository.Arn}"]
+        # Only this tier's secrets and logs: another tier's hub cannot read them.
+        assert resources(execution["ReadThisTiersHubSecrets"]) == [
+            "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+            f"labcatalog/{tier.name}/*"
+        ]
+        assert resources(execution["WriteTaskLogs"]) == [
+            "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+            f"/labcatalog/{tier.name}/*:log-stream:*"
+        ]
 
 
 def test_products_find_the_platform_through_ssm_parameters(portfolio):
@@ -304,15 +322,24 @@ def test_products_find_the_platform_through_ssm_parameters(portfolio):
             "notebook-bucket",
             "notebook-key-arn",
             "hub-repository-uri",
-            "task-execution-role-arn",
+            "hub-key-arn",
+            "load-balancer-log-bucket",
             "template-bucket",
         ]
     }
     for tier in portfolio.tiers:
         expected |= {
             f"/labcatalog/tiers/{tier.name}/{n}"
-            for n in ["notebook-role-arn", "instance-profile-name", "launch-role-arn"]
+            for n in [
+                "notebook-role-arn",
+                "instance-profile-name",
+                "launch-role-arn",
+                "hub-task-role-arn",
+                "task-execution-role-arn",
+            ]
         }
+        if portfolio.products.personal_hub is not None:
+            expected.add(f"/labcatalog/tiers/{tier.name}/personal-hub-instance-profile-name")
     assert names == expected
 
 
@@ -325,5 +352,75 @@ def test_products_find_the_platform_through_ssm_parameters(portfolio):
     ],
 )
 def test_nothing_is_hard_coded(example, case, pattern):
-    text = json.dumps(platform_body(example))
+    body = platform_body(example)
+    # The one exception, kept apart: AWS's own log delivery accounts of older regions, and the
+    # conditions that pick the stack's region among them.
+    body.pop("Mappings")
+    body["Conditions"] = {
+        k: v for k, v in body["Conditions"].items() if not k.startswith(LEGACY_ELB_REGION)
+    }
+    text = json.dumps(body)
     assert not re.search(pattern, text), f"hard-coded {case} in the platform template"
+
+
+def test_load_balancer_logs_are_delivered_only_under_this_accounts_prefix(example):
+    body = platform_body(example)
+    assert set(body["Mappings"][ELB_LOG_ACCOUNTS_MAP]) == set(ELB_LOG_ACCOUNTS)
+    assert all(
+        re.fullmatch(r"\d{12}", v["Account"])
+        for v in body["Mappings"][ELB_LOG_ACCOUNTS_MAP].values()
+    )
+    policy = body["Resources"]["LoadBalancerLogBucketPolicy"]["Properties"]["PolicyDocument"]
+    service, legacy, deny = policy["Statement"]
+    assert service["Principal"] == {"Service": ["logdelivery.elasticloadbalancing.amazonaws.com"]}
+    assert service["Action"] == ["s3:PutObject"]
+    assert resources(service) == [
+        "arn:${AWS::Partition}:s3:::{Ref:LoadBalancerLogBucket}/*/AWSLogs/${AWS::AccountId}/*"
+    ]
+    condition, statement, otherwise = legacy["Fn::If"]
+    assert condition == LEGACY_ELB_REGION and otherwise == {"Ref": "AWS::NoValue"}
+    assert statement["Resource"] == service["Resource"]
+    assert deny["Effect"] == "Deny"
+
+
+def test_hub_key_lets_cloudwatch_logs_use_it_only_for_labcatalog_log_groups(example):
+    body = platform_body(example)
+    key = body["Resources"]["HubKey"]
+    assert key["Properties"]["EnableKeyRotation"] is True
+    found = statements(key["Properties"]["KeyPolicy"])
+    logs = found["CloudWatchLogsForLabcatalogLogGroups"]
+    assert logs["Principal"] == {"Service": [{"Fn::Sub": "logs.${AWS::Region}.amazonaws.com"}]}
+    assert logs["Condition"] == {
+        "ArnLike": {
+            "kms:EncryptionContext:aws:logs:arn": {
+                "Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:"
+                "log-group:/labcatalog/*"
+            }
+        }
+    }
+
+
+def test_launch_roles_share_the_account_wide_shared_hub_policies(portfolio):
+    body = platform_body(portfolio)
+    shared = ["LaunchSharedHubNetworkPolicy", "LaunchSharedHubRuntimePolicy"]
+    for tier in portfolio.tiers:
+        role = body["Resources"][f"{tier.logical_id}LaunchRole"]["Properties"]
+        own = []
+        if portfolio.products.personal_hub is not None:
+            # Tier-specific, so one per tier (the personal hub's EC2 rules name the tier's tag).
+            own = [f"{tier.logical_id}LaunchPersonalHubPolicy"]
+        assert role["ManagedPolicyArns"] == [{"Ref": name} for name in shared + own]
+        found = statements(role_policy(body, f"{tier.logical_id}LaunchRole", "launch-products"))
+        # The tier's own shared-hub resources are named by tier: no other tier's pattern.
+        assert resources(found["SharedHubClusters"]) == [
+            "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/"
+            f"labcatalog-{tier.name}_*"
+        ]
+    for name in shared:
+        for statement in body["Resources"][name]["Properties"]["PolicyDocument"]["Statement"]:
+            if "*" in statement["Resource"]:
+                # Only control-plane calls that AWS defines without a resource type.
+                assert all(
+                    re.match(r"^[a-z0-9-]+:(Describe|List|Get|Register|Deregister)", a)
+                    for a in statement["Action"]
+                ), statement

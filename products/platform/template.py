@@ -7,6 +7,7 @@ what it creates through SSM parameters under `/labcatalog/`.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import awacs.kms as kms_actions
 import awacs.s3 as s3_actions
@@ -19,14 +20,26 @@ from awacs.aws import (
     Statement,
     StringEquals,
 )
-from troposphere import GetAtt, Output, Ref, Sub, Tags, Template
+from troposphere import (
+    Equals,
+    FindInMap,
+    GetAtt,
+    If,
+    NoValue,
+    Or,
+    Output,
+    Ref,
+    Sub,
+    Tags,
+    Template,
+)
 from troposphere.ecr import (
     EncryptionConfiguration,
     ImageScanningConfiguration,
     LifecyclePolicy,
     Repository,
 )
-from troposphere.iam import InstanceProfile, Role
+from troposphere.iam import InstanceProfile, ManagedPolicy, Role
 from troposphere.kms import Alias, Key
 from troposphere.s3 import (
     AbortIncompleteMultipartUpload,
@@ -46,16 +59,19 @@ from troposphere.s3 import (
 )
 from troposphere.ssm import Parameter as SsmParameter
 
-from generator import policies
+from generator import names, policies
 from generator.checks import skip_checks
 from generator.config import Portfolio, Tier
-from generator.policies import NAME_PREFIX, SSM_PREFIX
+from generator.names import NAME_PREFIX, SSM_PREFIX
+from products.personal_hub import launch as personal_hub_launch
+from products.personal_hub import platform as personal_hub_platform
+from products.shared_hub import launch as shared_hub_launch
 
 DESCRIPTION = (
     "labcatalog platform: notebook bucket, data tier roles, Service Catalog launch roles and "
     "the hub image repository. Generated from portfolio.yaml; do not edit."
 )
-ACCESS_LOG_DAYS = 365  # server access logs of the notebook bucket: one year for audits
+ACCESS_LOG_DAYS = 365  # server and load balancer access logs: one year for audits
 HUB_IMAGES_KEPT = 30  # the newest hub images stay; older ones expire
 UNTAGGED_IMAGE_DAYS = 7
 MULTIPART_UPLOAD_DAYS = 7
@@ -104,6 +120,128 @@ def notebook_key_policy() -> PolicyDocument:
             )
         ],
     )
+
+
+def hub_key_policy() -> PolicyDocument:
+    """The hub key: administered through IAM; CloudWatch Logs may use it for labcatalog's logs.
+
+    Logs uses the key as a service principal, so the key policy (not IAM) must allow it; the
+    encryption context limits that to log groups under /labcatalog/ in this account and region.
+    """
+    account = notebook_key_policy().Statement[0]
+    return PolicyDocument(
+        Version=policies.VERSION,
+        Statement=[
+            account,
+            Statement(
+                Sid="CloudWatchLogsForLabcatalogLogGroups",
+                Effect=Allow,
+                Principal=Principal("Service", [Sub("logs.${AWS::Region}.amazonaws.com")]),
+                Action=[
+                    kms_actions.Encrypt,
+                    kms_actions.Decrypt,
+                    kms_actions.ReEncryptFrom,
+                    kms_actions.ReEncryptTo,
+                    kms_actions.GenerateDataKey,
+                    kms_actions.GenerateDataKeyWithoutPlaintext,
+                    kms_actions.DescribeKey,
+                ],
+                Resource=["*"],
+                Condition=Condition(
+                    ArnLike(
+                        "kms:EncryptionContext:aws:logs:arn",
+                        policies.regional_arn("logs", f"log-group:{names.LOG_GROUP_PREFIX}*"),
+                    )
+                ),
+            ),
+        ],
+    )
+
+
+# Regions opened before August 2022 deliver load balancer access logs from an AWS-owned account
+# of the region; later regions use the log delivery service principal. Source: the Elastic Load
+# Balancing guide, "Enable access logs" (the same table as aws-cdk-lib's region facts).
+ELB_LOG_ACCOUNTS = {
+    "af-south-1": "098369216593",
+    "ap-east-1": "754344448648",
+    "ap-northeast-1": "582318560864",
+    "ap-northeast-2": "600734575887",
+    "ap-northeast-3": "383597477331",
+    "ap-south-1": "718504428378",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-southeast-3": "589379963580",
+    "ca-central-1": "985666609251",
+    "cn-north-1": "638102146993",
+    "cn-northwest-1": "037604701340",
+    "eu-central-1": "054676820928",
+    "eu-north-1": "897822967062",
+    "eu-south-1": "635631232127",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-west-3": "009996457667",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-gov-east-1": "190560391635",
+    "us-gov-west-1": "048591011584",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+}
+ELB_LOG_ACCOUNTS_MAP = "ElbLogDeliveryAccounts"
+LEGACY_ELB_REGION = "RegionDeliversElbLogsFromAnAccount"
+LOAD_BALANCER_LOG_PREFIX = "shared-hub"
+
+
+def _any_region(t: Template, regions: list[str]) -> None:
+    """Condition LEGACY_ELB_REGION: this stack's region is one of `regions` (Fn::Or takes <= 10)."""
+    groups = [regions[i : i + 9] for i in range(0, len(regions), 9)]
+    for n, group in enumerate(groups):
+        t.add_condition(
+            f"{LEGACY_ELB_REGION}{n}",
+            Or(*[Equals(Ref("AWS::Region"), region) for region in group]),
+        )
+    t.add_condition(
+        LEGACY_ELB_REGION,
+        Or(*[{"Condition": f"{LEGACY_ELB_REGION}{n}"} for n in range(len(groups))]),
+    )
+
+
+def load_balancer_log_bucket_policy(bucket: Ref) -> dict:
+    """Elastic Load Balancing may write access logs under `*/AWSLogs/<this account>/`, no more."""
+    logs = policies.s3_arn(bucket, "/*/AWSLogs/${AWS::AccountId}/*")
+    service = Statement(
+        Sid="LoadBalancerLogDelivery",
+        Effect=Allow,
+        Principal=Principal("Service", ["logdelivery.elasticloadbalancing.amazonaws.com"]),
+        Action=[s3_actions.PutObject],
+        Resource=[logs],
+    )
+    legacy = Statement(
+        Sid="LoadBalancerLogDeliveryFromTheRegionsAccount",
+        Effect=Allow,
+        Principal=Principal(
+            "AWS",
+            [
+                Sub(
+                    "arn:${AWS::Partition}:iam::${ElbAccount}:root",
+                    ElbAccount=FindInMap(ELB_LOG_ACCOUNTS_MAP, Ref("AWS::Region"), "Account"),
+                )
+            ],
+        ),
+        Action=[s3_actions.PutObject],
+        Resource=[logs],
+    )
+    tls = policies.deny_insecure_transport([bucket], principal=True)
+    return {
+        "Version": policies.VERSION,
+        "Statement": [
+            service,
+            If(LEGACY_ELB_REGION, legacy, NoValue),
+            tls,
+        ],
+    }
 
 
 def access_log_bucket_policy(bucket: Ref, sources: dict[str, Ref]) -> PolicyDocument:
@@ -173,10 +311,11 @@ def _private_bucket(
     )
 
 
-def add_storage(t: Template, portfolio: Portfolio) -> tuple[Ref, GetAtt]:
-    """Notebook bucket and its key, product-template bucket, and the access-log bucket of both.
+def add_storage(t: Template, portfolio: Portfolio) -> tuple[Ref, GetAtt, Ref]:
+    """Notebook bucket and its key, product-template and load balancer log buckets, and the
+    access-log bucket of all three.
 
-    Returns the notebook bucket and its key ARN.
+    Returns the notebook bucket, its key ARN and the load balancer log bucket.
     """
     key = t.add_resource(
         _retain(
@@ -243,12 +382,44 @@ def add_storage(t: Template, portfolio: Portfolio) -> tuple[Ref, GetAtt]:
             log_prefix="templates",
         )
     )
+    balancer_logs = t.add_resource(
+        _private_bucket(
+            "LoadBalancerLogBucket",
+            # Elastic Load Balancing delivers access logs only to SSE-S3 buckets.
+            key_arn=None,
+            lifecycle=LifecycleRule(
+                Id="ExpireLoadBalancerLogs",
+                Status="Enabled",
+                ExpirationInDays=ACCESS_LOG_DAYS,
+                NoncurrentVersionExpiration=NoncurrentVersionExpiration(NoncurrentDays=1),
+            ),
+            logs=Ref(logs),
+            log_prefix="balancers",
+        )
+    )
+    t.add_mapping(
+        ELB_LOG_ACCOUNTS_MAP,
+        {region: {"Account": account} for region, account in sorted(ELB_LOG_ACCOUNTS.items())},
+    )
+    _any_region(t, sorted(ELB_LOG_ACCOUNTS))
+    t.add_resource(
+        BucketPolicy(
+            "LoadBalancerLogBucketPolicy",
+            Bucket=Ref(balancer_logs),
+            PolicyDocument=load_balancer_log_bucket_policy(Ref(balancer_logs)),
+        )
+    )
     t.add_resource(
         BucketPolicy(
             "AccessLogBucketPolicy",
             Bucket=Ref(logs),
             PolicyDocument=access_log_bucket_policy(
-                Ref(logs), {"notebooks": Ref(bucket), "templates": Ref(templates)}
+                Ref(logs),
+                {
+                    "balancers": Ref(balancer_logs),
+                    "notebooks": Ref(bucket),
+                    "templates": Ref(templates),
+                },
             ),
         )
     )
@@ -270,11 +441,28 @@ def add_storage(t: Template, portfolio: Portfolio) -> tuple[Ref, GetAtt]:
             Description="labcatalog platform: bucket of published product templates",
         )
     )
-    return Ref(bucket), GetAtt(key, "Arn")
+    return Ref(bucket), GetAtt(key, "Arn"), Ref(balancer_logs)
+
+
+def add_hub_key(t: Template) -> GetAtt:
+    """The key that encrypts hub logs, hub state (EFS) and hub secrets; returns its ARN."""
+    key = t.add_resource(
+        _retain(
+            Key(
+                "HubKey",
+                Description="Encrypts labcatalog hub logs, hub state and hub secrets",
+                EnableKeyRotation=True,
+                KeyPolicy=hub_key_policy(),
+                Tags=_tags(),
+            )
+        )
+    )
+    t.add_resource(Alias("HubKeyAlias", AliasName=f"alias/{NAME_PREFIX}-hub", TargetKeyId=Ref(key)))
+    return GetAtt(key, "Arn")
 
 
 def add_hub_images(t: Template) -> Repository:
-    """ECR repository for the hub image, and the role ECS uses to pull it and write logs."""
+    """ECR repository for the hub image (each tier's execution role pulls from it)."""
     lifecycle = {
         "rules": [
             {
@@ -313,26 +501,88 @@ def add_hub_images(t: Template) -> Repository:
             Tags=_tags(),
         )
     )
-    t.add_resource(
-        Role(
-            "TaskExecutionRole",
-            RoleName=f"{NAME_PREFIX}-task-execution",
-            Description="Lets ECS pull the hub image and write task logs",
-            AssumeRolePolicyDocument=policies.service_trust_policy(policies.ECS_TASKS),
-            Policies=[
-                policies.inline(
-                    "pull-image-write-logs",
-                    policies.task_execution_policy(GetAtt(repository, "Arn")),
-                )
-            ],
-            Tags=_tags(),
-        )
-    )
     return repository
 
 
-def add_tier(t: Template, portfolio: Portfolio, tier: Tier, bucket: Ref, key_arn: GetAtt) -> None:
-    """A tier's notebook role (+ instance profile) and its Service Catalog launch role."""
+def add_launch_policies(t: Template, portfolio: Portfolio, hub_key_arn: GetAtt) -> list:
+    """Managed policies that every tier's launch role needs alike for the configured products."""
+    found = {}
+    if portfolio.products.shared_hub is not None:
+        found.update(shared_hub_launch.shared_launch_policies(hub_key_arn))
+    return [
+        t.add_resource(
+            ManagedPolicy(
+                f"Launch{''.join(w.capitalize() for w in name.split('-'))}Policy",
+                ManagedPolicyName=f"{NAME_PREFIX}-launch-{name}",
+                Description=f"Service Catalog may manage {name} resources (account-wide part)",
+                PolicyDocument=PolicyDocument(Version=policies.VERSION, Statement=statements),
+            )
+        )
+        for name, statements in sorted(found.items())
+    ]
+
+
+@dataclass(frozen=True)
+class Shared:
+    """What every tier's resources refer to, created once by the platform stack."""
+
+    notebook_bucket: Ref
+    notebook_key_arn: GetAtt
+    hub_key_arn: GetAtt
+    repository_arn: GetAtt
+    launch_policies: list[ManagedPolicy]
+
+
+def add_tier_task_roles(t: Template, tier: Tier, shared: Shared, notebook_role: Role) -> tuple:
+    """A tier's ECS task execution role and its hub task role; returns both.
+
+    Product stacks may not create IAM roles (the launch role denies it), so the roles a hub
+    runs with are made here, one pair per tier: a hub of one tier can neither read another
+    tier's secrets nor start tasks with another tier's role.
+    """
+    tid = tier.logical_id
+    execution = t.add_resource(
+        Role(
+            f"{tid}TaskExecutionRole",
+            RoleName=f"{NAME_PREFIX}-{tier.name}-task-execution",
+            Description=(
+                f"Lets ECS start tasks of tier {tier.name}: pull the hub image, write logs, "
+                "read this tier's hub secrets"
+            ),
+            AssumeRolePolicyDocument=policies.service_trust_policy(policies.ECS_TASKS),
+            Policies=[
+                policies.inline(
+                    "start-tasks",
+                    policies.task_execution_policy(tier, shared.repository_arn, shared.hub_key_arn),
+                )
+            ],
+            Tags=_tags(**{"labcatalog:tier": tier.name}),
+        )
+    )
+    hub = t.add_resource(
+        Role(
+            f"{tid}HubTaskRole",
+            RoleName=f"{NAME_PREFIX}-{tier.name}-hub",
+            Description=(
+                f"JupyterHub of tier {tier.name}: starts and stops its users' Fargate tasks"
+            ),
+            AssumeRolePolicyDocument=policies.service_trust_policy(policies.ECS_TASKS),
+            Policies=[
+                policies.inline(
+                    "spawn-user-servers",
+                    policies.hub_task_policy(
+                        tier, GetAtt(notebook_role, "Arn"), GetAtt(execution, "Arn")
+                    ),
+                )
+            ],
+            Tags=_tags(**{"labcatalog:tier": tier.name}),
+        )
+    )
+    return execution, hub
+
+
+def add_tier(t: Template, portfolio: Portfolio, tier: Tier, shared: Shared) -> None:
+    """A tier's notebook role (+ instance profile), task roles and Service Catalog launch role."""
     tid = tier.logical_id
     role = t.add_resource(
         Role(
@@ -343,11 +593,15 @@ def add_tier(t: Template, portfolio: Portfolio, tier: Tier, bucket: Ref, key_arn
             Policies=[
                 policies.inline(
                     "data-access",
-                    policies.tier_data_access_policy(tier, portfolio.data_lake, bucket, key_arn),
+                    policies.tier_data_access_policy(
+                        tier, portfolio.data_lake, shared.notebook_bucket, shared.notebook_key_arn
+                    ),
                 ),
                 policies.inline(
                     "require-tls",
-                    policies.require_tls_policy([portfolio.data_lake.bucket, bucket]),
+                    policies.require_tls_policy(
+                        [portfolio.data_lake.bucket, shared.notebook_bucket]
+                    ),
                 ),
             ],
             Tags=_tags(**{"labcatalog:tier": tier.name}),
@@ -360,6 +614,30 @@ def add_tier(t: Template, portfolio: Portfolio, tier: Tier, bucket: Ref, key_arn
             Roles=[Ref(role)],
         )
     )
+    execution, hub = add_tier_task_roles(t, tier, shared, role)
+    passable = [GetAtt(role, "Arn"), GetAtt(hub, "Arn"), GetAtt(execution, "Arn")]
+    managed = [Ref(policy) for policy in shared.launch_policies]
+    product_statements = []
+    if portfolio.products.shared_hub is not None:
+        product_statements += shared_hub_launch.tier_launch_statements(tier)
+    if portfolio.products.personal_hub is not None:
+        instance_role = personal_hub_platform.add_tier(
+            t, tier, role, shared.repository_arn, shared.hub_key_arn
+        )
+        passable.append(GetAtt(instance_role, "Arn"))
+        # Its own managed policy: inline, it would push the launch role past IAM's quota.
+        personal = t.add_resource(
+            ManagedPolicy(
+                f"{tid}LaunchPersonalHubPolicy",
+                ManagedPolicyName=f"{NAME_PREFIX}-{tier.name}-launch-personal-hub",
+                Description=f"Service Catalog may manage tier {tier.name}'s personal hubs",
+                PolicyDocument=PolicyDocument(
+                    Version=policies.VERSION,
+                    Statement=personal_hub_launch.launch_statements(tier),
+                ),
+            )
+        )
+        managed.append(Ref(personal))
     launch = t.add_resource(
         Role(
             f"{tid}LaunchRole",
@@ -372,13 +650,12 @@ def add_tier(t: Template, portfolio: Portfolio, tier: Tier, bucket: Ref, key_arn
                     "launch-products",
                     policies.launch_role_policy(
                         tier,
-                        passable_role_arns=[
-                            GetAtt(role, "Arn"),
-                            GetAtt("TaskExecutionRole", "Arn"),
-                        ],
+                        passable_role_arns=passable,
+                        product_statements=product_statements,
                     ),
                 )
             ],
+            ManagedPolicyArns=managed,
             Tags=_tags(**{"labcatalog:tier": tier.name}),
         )
     )
@@ -386,18 +663,22 @@ def add_tier(t: Template, portfolio: Portfolio, tier: Tier, bucket: Ref, key_arn
         "NotebookRoleArn": ("notebook-role-arn", GetAtt(role, "Arn")),
         "InstanceProfileName": ("instance-profile-name", Ref(profile)),
         "LaunchRoleArn": ("launch-role-arn", GetAtt(launch, "Arn")),
+        "HubTaskRoleArn": ("hub-task-role-arn", GetAtt(hub, "Arn")),
+        "TaskExecutionRoleArn": ("task-execution-role-arn", GetAtt(execution, "Arn")),
     }
     for suffix, (name, value) in parameters.items():
         t.add_resource(
             SsmParameter(
                 f"{tid}{suffix}Parameter",
-                Name=f"{SSM_PREFIX}/tiers/{tier.name}/{name}",
+                Name=names.tier_parameter(tier.name, name),
                 Type="String",
                 Value=value,
                 Description=f"labcatalog tier {tier.name}: {name.replace('-', ' ')}",
             )
         )
     t.add_output(Output(f"{tid}NotebookRoleArn", Value=GetAtt(role, "Arn")))
+    t.add_output(Output(f"{tid}HubTaskRoleArn", Value=GetAtt(hub, "Arn")))
+    t.add_output(Output(f"{tid}TaskExecutionRoleArn", Value=GetAtt(execution, "Arn")))
     t.add_output(Output(f"{tid}LaunchRoleName", Value=Ref(launch)))
 
 
@@ -405,25 +686,37 @@ def build(portfolio: Portfolio) -> Template:
     """The platform template for a validated portfolio; pure, no I/O."""
     t = Template(Description=DESCRIPTION)
     t.set_version("2010-09-09")
-    bucket, key_arn = add_storage(t, portfolio)
+    bucket, key_arn, balancer_logs = add_storage(t, portfolio)
+    hub_key_arn = add_hub_key(t)
     repository = add_hub_images(t)
-    shared = {
+    published = {
         "NotebookBucketName": ("notebook-bucket", bucket),
         "NotebookKeyArn": ("notebook-key-arn", key_arn),
         "HubRepositoryUri": ("hub-repository-uri", GetAtt(repository, "RepositoryUri")),
-        "TaskExecutionRoleArn": ("task-execution-role-arn", GetAtt("TaskExecutionRole", "Arn")),
+        "HubKeyArn": ("hub-key-arn", hub_key_arn),
+        "LoadBalancerLogBucketName": ("load-balancer-log-bucket", balancer_logs),
     }
-    for output, (name, value) in shared.items():
+    for output, (name, value) in published.items():
         t.add_resource(
             SsmParameter(
                 f"{output}Parameter",
-                Name=f"{SSM_PREFIX}/platform/{name}",
+                Name=names.platform_parameter(name),
                 Type="String",
                 Value=value,
                 Description=f"labcatalog platform: {name.replace('-', ' ')}",
             )
         )
         t.add_output(Output(output, Value=value))
+    shared = Shared(
+        bucket,
+        key_arn,
+        hub_key_arn,
+        GetAtt(repository, "Arn"),
+        add_launch_policies(t, portfolio, hub_key_arn),
+    )
+    if portfolio.products.personal_hub is not None:
+        personal_hub_platform.add_documents(t)
+        personal_hub_platform.add_alarm_actions_role(t)
     for tier in portfolio.tiers:
-        add_tier(t, portfolio, tier, bucket, key_arn)
+        add_tier(t, portfolio, tier, shared)
     return t

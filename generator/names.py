@@ -1,0 +1,35 @@
+"""Names that the platform stack and the products must agree on.
+
+The platform's IAM policies scope what a tier's hub may touch by *name*, because the platform is
+deployed before any product stack and cannot know the product's ARNs. Each pattern below is
+written once and filled in twice: by a product with CloudFormation variables
+(`tier="${Tier}"`, `stack="${AWS::StackName}"`) and by the platform with the tier's name and a
+wildcard (`stack="*"`). Tier names never contain `_` (see `config.TierName`), so
+`labcatalog-pii_` can never match a cluster of a tier called `pii-x`.
+"""
+
+from __future__ import annotations
+
+NAME_PREFIX = "labcatalog"
+SSM_PREFIX = "/labcatalog"
+LOG_GROUP_PREFIX = "/labcatalog/"
+
+# ECS names: letters, digits, '-' and '_' only, at most 255 characters.
+CLUSTER = "labcatalog-{tier}_{stack}"
+HUB_TASK_FAMILY = "labcatalog-{tier}_hub_{stack}"
+USER_TASK_FAMILY = "labcatalog-{tier}_user_{stack}"
+# Log groups and Secrets Manager secrets of a tier live under the tier's own path.
+TIER_LOG_GROUPS = "/labcatalog/{tier}/"
+TIER_SECRETS = "labcatalog/{tier}/"
+
+WILDCARD = "*"
+
+
+def tier_parameter(tier: str, name: str) -> str:
+    """SSM name of a per-tier value the platform publishes, e.g. the tier's notebook role."""
+    return f"{SSM_PREFIX}/tiers/{tier}/{name}"
+
+
+def platform_parameter(name: str) -> str:
+    """SSM name of an account-wide value the platform publishes."""
+    return f"{SSM_PREFIX}/platform/{name}"

@@ -1,0 +1,225 @@
+"""What Service Catalog should hold: computed from portfolio.yaml, build/ and the caller."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator.config import Portfolio, Product, Tier
+from generator.names import NAME_PREFIX
+from generator.problems import UserError
+from generator.publish.aws import Caller
+from generator.publish.service_actions import ServiceActionSpec, product_service_actions
+
+MANAGED_TAG = {"Key": "managed-by", "Value": "labcatalog"}
+TIER_TAG_KEY = "labcatalog:tier"
+PRODUCT_TAG_KEY = "labcatalog:product"
+# The parameter every product template declares and the template constraint pins.
+TIER_PARAMETER = "Tier"
+TEMPLATE_KEY_PREFIX = "templates/sha256"
+# Provisioning artifacts cannot be tagged, so a version's template hash is kept at the end of
+# its description, which ListProvisioningArtifacts already returns (no extra call).
+_HASH_MARK = re.compile(r"\(labcatalog sha256:([0-9a-f]{64})\)$")
+
+
+def version_description(text: str, sha256: str) -> str:
+    """`First release (labcatalog sha256:HEX)`: the description with the template hash."""
+    return f"{text} (labcatalog sha256:{sha256})"
+
+
+def hash_in_description(description: str | None) -> str | None:
+    """The template hash stored by `version_description`, or None when there is none."""
+    match = _HASH_MARK.search(description or "")
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class TemplateFile:
+    """A product template of build/: which product and version, and its exact bytes."""
+
+    product: str
+    version: str
+    body: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def key(self) -> str:
+        """Its S3 key: derived from the content, so a key never changes meaning."""
+        return f"{TEMPLATE_KEY_PREFIX}/{self.sha256}.template.json"
+
+
+@dataclass(frozen=True)
+class VersionSpec:
+    name: str
+    description: str
+    template: TemplateFile
+
+
+@dataclass(frozen=True)
+class ProductSpec:
+    key: str
+    name: str
+    owner: str
+    description: str
+    distributor: str
+    support_email: str | None
+    version: VersionSpec
+    keep_versions: int
+    service_actions: tuple[ServiceActionSpec, ...] = ()
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {MANAGED_TAG["Key"]: MANAGED_TAG["Value"], PRODUCT_TAG_KEY: self.key}
+
+
+@dataclass(frozen=True)
+class PortfolioSpec:
+    tier: str
+    name: str
+    description: str
+    provider: str
+    principals: tuple[str, ...]
+    launch_role_name: str
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {MANAGED_TAG["Key"]: MANAGED_TAG["Value"], TIER_TAG_KEY: self.tier}
+
+
+@dataclass(frozen=True)
+class Desired:
+    portfolios: tuple[PortfolioSpec, ...]
+    products: tuple[ProductSpec, ...]
+    tag_options: tuple[tuple[str, str], ...]
+    skipped: tuple[str, ...] = field(default=())
+
+
+def portfolio_name(portfolio: Portfolio, tier: Tier) -> str:
+    return f"{portfolio.portfolio.name} ({tier.name})"
+
+
+def launch_role_name(tier: str) -> str:
+    """The tier's launch role, created by the platform stack."""
+    return f"{NAME_PREFIX}-{tier}-launch"
+
+
+def principal_arn(principal: str, who: Caller) -> str:
+    """`role/NAME` -> `arn:PARTITION:iam::ACCOUNT:role/NAME`; full ARNs are kept."""
+    if principal.startswith("arn:"):
+        return principal
+    return f"arn:{who.partition}:iam::{who.account}:{principal}"
+
+
+def template_constraint_rules(tier: str) -> dict:
+    """Template constraint rules that allow only this portfolio's tier."""
+    return {
+        "Rules": {
+            "PinTier": {
+                "Assertions": [
+                    {
+                        "Assert": {"Fn::Equals": [{"Ref": TIER_PARAMETER}, tier]},
+                        "AssertDescription": f"This portfolio launches tier {tier} only",
+                    }
+                ]
+            }
+        }
+    }
+
+
+def launch_constraint_parameters(tier: str) -> dict:
+    """Launch constraint: run stacks as the tier's launch role, by name (works in any account)."""
+    return {"LocalRoleName": launch_role_name(tier)}
+
+
+def configured_products(portfolio: Portfolio) -> dict[str, Product]:
+    return {
+        key: value
+        for key, value in (
+            ("shared-hub", portfolio.products.shared_hub),
+            ("personal-hub", portfolio.products.personal_hub),
+        )
+        if value is not None
+    }
+
+
+def template_path(product: str, version: str) -> str:
+    """Where the build writes a product version's template, relative to build/."""
+    return f"{product}/{version}.template.json"
+
+
+def read_templates(portfolio: Portfolio, outdir: Path) -> tuple[list[TemplateFile], list[str]]:
+    """The configured products' templates in `outdir`, and notes on products without one."""
+    found, skipped = [], []
+    for key, product in configured_products(portfolio).items():
+        path = outdir / template_path(key, product.version)
+        if not path.is_file():
+            skipped.append(f"{key} {product.version}: no {path} in the build yet; not published")
+            continue
+        body = path.read_bytes()
+        parameters = json.loads(body).get("Parameters", {})
+        if TIER_PARAMETER not in parameters:
+            raise UserError(
+                f"{path} has no {TIER_PARAMETER!r} parameter; every product template needs one "
+                "so that each tier's portfolio can pin it"
+            )
+        found.append(TemplateFile(key, product.version, body))
+    return found, skipped
+
+
+def desired_state(
+    portfolio: Portfolio,
+    templates: list[TemplateFile],
+    who: Caller,
+    skipped: list[str] | None = None,
+) -> Desired:
+    """Everything the catalog should hold for this portfolio and these templates."""
+    info = portfolio.portfolio
+    portfolios = []
+    for tier in portfolio.tiers:
+        name = portfolio_name(portfolio, tier)
+        if len(name) > 100:
+            raise UserError(
+                f"portfolio name {name!r} is over Service Catalog's 100 characters; "
+                "shorten portfolio.name"
+            )
+        portfolios.append(
+            PortfolioSpec(
+                tier=tier.name,
+                name=name,
+                description=f"{info.description}. Tier {tier.name}: {tier.description}",
+                provider=info.provider,
+                principals=tuple(sorted(principal_arn(p, who) for p in tier.principals)),
+                launch_role_name=launch_role_name(tier.name),
+            )
+        )
+    configured = configured_products(portfolio)
+    products = []
+    for template in templates:
+        product = configured[template.product]
+        products.append(
+            ProductSpec(
+                key=template.product,
+                name=product.name,
+                owner=product.owner,
+                description=product.description,
+                distributor=info.provider,
+                support_email=info.support_email,
+                version=VersionSpec(
+                    template.version,
+                    version_description(product.version_description, template.sha256),
+                    template,
+                ),
+                keep_versions=product.keep_versions,
+                service_actions=product_service_actions(template.product, portfolio),
+            )
+        )
+    tag_options = tuple(
+        (key, value) for key, values in sorted(portfolio.tag_options.items()) for value in values
+    )
+    return Desired(tuple(portfolios), tuple(products), tag_options, tuple(skipped or ()))

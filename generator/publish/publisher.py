@@ -1,0 +1,59 @@
+"""The publisher's steps, in the order the `plan` and `publish` verbs run them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import botocore.exceptions
+
+from generator import build as builder
+from generator.config import Portfolio
+from generator.names import platform_parameter
+from generator.problems import UserError
+from generator.publish.aws import Clients, caller, template_url
+from generator.publish.desired import desired_state, read_templates
+from generator.publish.plan import Plan, diff
+from generator.publish.state import CatalogState, read_state
+
+BUCKET_PARAMETER = platform_parameter("template-bucket")
+
+
+def require_current_build(portfolio: Portfolio, portfolio_path: Path, outdir: Path) -> None:
+    """Refuse to publish a build/ that differs from what the code generates (`build --check`)."""
+    stale = builder.stale(builder.generate(portfolio), outdir)
+    if stale:
+        listed = "\n".join(f"  {outdir / path}" for path in stale)
+        raise UserError(
+            f"{outdir} is out of date with {portfolio_path} and the code, so what would be "
+            f"published is not what was reviewed:\n{listed}\n"
+            f"run: labcatalog build -p {portfolio_path} -o {outdir}, review and commit the diff, "
+            "then plan and publish again"
+        )
+
+
+def template_bucket(clients: Clients, bucket: str | None) -> str:
+    """`--bucket`, or the one the platform stack recorded in SSM."""
+    if bucket:
+        return bucket
+    try:
+        return clients.ssm.get_parameter(Name=BUCKET_PARAMETER)["Parameter"]["Value"]
+    except botocore.exceptions.ClientError as err:
+        if err.response["Error"]["Code"] != "ParameterNotFound":
+            raise
+    raise UserError(
+        f"no template bucket: SSM parameter {BUCKET_PARAMETER} does not exist in "
+        f"{clients.region}; deploy the platform stack there first (its TemplateBucketName "
+        "output names the bucket), or pass --bucket"
+    )
+
+
+def make_plan(
+    portfolio: Portfolio, outdir: Path, clients: Clients, bucket: str | None = None
+) -> tuple[Plan, CatalogState]:
+    """Read build/ and the catalog; return what publish would do and the state it starts from."""
+    templates, skipped = read_templates(portfolio, outdir)
+    who = caller(clients)
+    desired = desired_state(portfolio, templates, who, skipped)
+    bucket = template_bucket(clients, bucket)
+    state = read_state(clients, desired, bucket)
+    return diff(desired, state, bucket, lambda t: template_url(clients, bucket, t.key)), state

@@ -1,0 +1,35 @@
+"""Names that the personal-hub template, the platform stack and the launch role must agree on.
+
+The platform stack is deployed before any personal hub, so its policies scope what a tier may
+touch by these names and tags; the template creates resources that carry them.
+"""
+
+from __future__ import annotations
+
+from generator.names import NAME_PREFIX, SSM_PREFIX
+
+PRODUCT = "personal-hub"
+
+# Tags on every resource of a personal hub; IAM conditions in the launch role match the first.
+TIER_TAG = "labcatalog:tier"
+PRODUCT_TAG = "labcatalog:product"
+OWNER_TAG = "labcatalog:owner"
+
+# The tier's instance role and profile, created by the platform (the launch role cannot).
+INSTANCE_ROLE = NAME_PREFIX + "-{tier}-personal-hub"
+INSTANCE_PROFILE_PARAMETER = SSM_PREFIX + "/tiers/{tier}/personal-hub-instance-profile-name"
+# Secrets a personal hub may read at boot (OIDC client secret, LDAP bind password): only these,
+# so code in a notebook, which runs with the instance role, cannot read the shared hub's secrets.
+SECRETS = NAME_PREFIX + "/{tier}/personal-hub/"
+
+# Platform values the template reads through SSM dynamic references when it is launched.
+NOTEBOOK_BUCKET_PARAMETER = SSM_PREFIX + "/platform/notebook-bucket"
+HUB_REPOSITORY_PARAMETER = SSM_PREFIX + "/platform/hub-repository-uri"
+# Written by the hub image build (issue 4) each time it pushes a release of the image.
+HUB_IMAGE_TAG_PARAMETER = SSM_PREFIX + "/platform/hub-image-tag"
+
+# SSM Automation documents of the self-service actions, created once by the platform stack.
+DOCUMENT = NAME_PREFIX + "-PersonalHub-{action}"
+
+# The hub listens here on the instance's loopback; users forward the same port to their laptop.
+HUB_PORT = 8000

@@ -1,0 +1,233 @@
+"""What the personal hub needs from the platform stack, because its launch role may not create it.
+
+The launch role has an explicit Deny on every IAM write, so the instance role and profile of each
+tier, and the self-service actions' documents, are created here, once per account, and found by
+the product through SSM parameters and fixed names (`products/personal_hub/names.py`).
+
+The platform builder calls, when `products.personal-hub` is configured:
+- `add_documents(t)` once, and `add_alarm_actions_role(t)` once;
+- `add_tier(t, tier, notebook_role, repository_arn)` per tier; it returns the instance role,
+  which the builder adds to the tier launch role's `passable_role_arns`.
+"""
+
+from __future__ import annotations
+
+import awacs.ecr as ecr
+import awacs.kms as kms
+import awacs.secretsmanager as secretsmanager
+import awacs.ssm as ssm
+import awacs.ssmmessages as ssmmessages
+import awacs.sts as sts
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from troposphere import (
+    AWSHelperFn,
+    Equals,
+    GetAtt,
+    Output,
+    Parameter,
+    Ref,
+    Sub,
+    Tags,
+    Template,
+)
+from troposphere.iam import InstanceProfile, Role, ServiceLinkedRole
+from troposphere.iam import Policy as RolePolicy
+from troposphere.ssm import Document
+from troposphere.ssm import Parameter as SsmParameter
+
+from generator.config import Tier
+from products.personal_hub import automation, names
+
+VERSION = "2012-10-17"
+EC2 = "ec2.amazonaws.com"
+ALARM_ROLE_PARAMETER = "CreateAlarmActionsRole"
+ALARM_ROLE_CONDITION = "CreateAlarmActionsRole"
+
+
+def _tags(**extra: str) -> Tags:
+    return Tags({"labcatalog:stack": "platform", names.PRODUCT_TAG: names.PRODUCT, **extra})
+
+
+def _regional_arn(service: str, resource: str) -> Sub:
+    return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
+
+
+def instance_trust_policy() -> PolicyDocument:
+    return PolicyDocument(
+        Version=VERSION,
+        Statement=[
+            Statement(
+                Effect=Allow,
+                Principal=Principal("Service", [EC2]),
+                Action=[sts.AssumeRole],
+            )
+        ],
+    )
+
+
+def instance_policy(
+    tier: Tier, repository_arn: AWSHelperFn, secrets_key_arn: AWSHelperFn | None = None
+) -> PolicyDocument:
+    """What a personal hub's instance needs besides the tier's data: SSM, its image, its secrets.
+
+    Everything the hub and its notebooks run on the instance has these rights too (they share
+    the instance role), so there is nothing here a notebook should not have: no other secrets
+    than the personal hub's own, no write to ECR, no SSM beyond Session Manager's channel.
+    """
+    statements = [
+        Statement(
+            Sid="RegisterWithSessionManager",
+            Effect=Allow,
+            Action=[ssm.UpdateInstanceInformation],
+            Resource=[_regional_arn("ec2", "instance/*")],
+        ),
+        Statement(
+            Sid="SessionManagerChannels",
+            Effect=Allow,
+            # Session Manager's message channels support no resource-level permissions.
+            Action=[
+                ssmmessages.CreateControlChannel,
+                ssmmessages.CreateDataChannel,
+                ssmmessages.OpenControlChannel,
+                ssmmessages.OpenDataChannel,
+            ],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="EcrLogin",
+            Effect=Allow,
+            Action=[ecr.GetAuthorizationToken],
+            # GetAuthorizationToken is account-wide; AWS accepts no narrower resource.
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="PullHubImage",
+            Effect=Allow,
+            Action=[ecr.BatchCheckLayerAvailability, ecr.BatchGetImage, ecr.GetDownloadUrlForLayer],
+            Resource=[repository_arn],
+        ),
+        Statement(
+            Sid="ReadPersonalHubSecrets",
+            Effect=Allow,
+            Action=[secretsmanager.GetSecretValue],
+            Resource=[
+                _regional_arn("secretsmanager", f"secret:{names.SECRETS.format(tier=tier.name)}*")
+            ],
+        ),
+    ]
+    if secrets_key_arn is not None:
+        statements.append(
+            Statement(
+                Sid="DecryptSecretsThroughSecretsManager",
+                Effect=Allow,
+                Action=[kms.Decrypt],
+                Resource=[secrets_key_arn],
+                Condition=Condition(
+                    StringEquals(
+                        "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")
+                    )
+                ),
+            )
+        )
+    return PolicyDocument(Version=VERSION, Statement=statements)
+
+
+def add_tier(
+    t: Template,
+    tier: Tier,
+    notebook_role: Role,
+    repository_arn: AWSHelperFn,
+    secrets_key_arn: AWSHelperFn | None = None,
+) -> Role:
+    """A tier's personal-hub instance role and profile, published in SSM; returns the role.
+
+    The role has the tier notebook role's data policies (the same objects, so they cannot drift)
+    plus `instance_policy`. It is a role of its own rather than the notebook role itself so that
+    the Fargate notebooks of the shared hub, which use the notebook role, get none of it.
+    """
+    tid = tier.logical_id
+    role = t.add_resource(
+        Role(
+            f"{tid}PersonalHubRole",
+            RoleName=names.INSTANCE_ROLE.format(tier=tier.name),
+            Description=f"Personal hub instances of tier {tier.name}: its data, SSM, hub image",
+            AssumeRolePolicyDocument=instance_trust_policy(),
+            Policies=[
+                *notebook_role.properties["Policies"],
+                RolePolicy(
+                    PolicyName="personal-hub-instance",
+                    PolicyDocument=instance_policy(tier, repository_arn, secrets_key_arn),
+                ),
+            ],
+            Tags=_tags(**{names.TIER_TAG: tier.name}),
+        )
+    )
+    profile = t.add_resource(
+        InstanceProfile(
+            f"{tid}PersonalHubInstanceProfile",
+            InstanceProfileName=names.INSTANCE_ROLE.format(tier=tier.name),
+            Roles=[Ref(role)],
+        )
+    )
+    t.add_resource(
+        SsmParameter(
+            f"{tid}PersonalHubInstanceProfileParameter",
+            Name=names.INSTANCE_PROFILE_PARAMETER.format(tier=tier.name),
+            Type="String",
+            Value=Ref(profile),
+            Description=f"labcatalog tier {tier.name}: personal hub instance profile name",
+        )
+    )
+    t.add_output(Output(f"{tid}PersonalHubRoleArn", Value=GetAtt(role, "Arn")))
+    return role
+
+
+def add_documents(t: Template) -> dict[str, Document]:
+    """The self-service actions' SSM Automation documents, shared by every tier."""
+    documents = {}
+    for action in automation.ACTIONS:
+        documents[action] = t.add_resource(
+            Document(
+                f"PersonalHub{action.capitalize()}Document",
+                Name=automation.document_name(action),
+                DocumentType="Automation",
+                DocumentFormat="JSON",
+                TargetType="/AWS::EC2::Instance",
+                Content=automation.DOCUMENTS[action](),
+                # Keep the name when the content changes: the service actions refer to it.
+                UpdateMethod="NewVersion",
+                Tags=_tags(),
+            )
+        )
+    return documents
+
+
+def add_alarm_actions_role(t: Template) -> None:
+    """CloudWatch's service-linked role for EC2 alarm actions (the idle stop), once per account.
+
+    CloudWatch creates it on the first alarm with an EC2 action, but only for a caller allowed
+    `iam:CreateServiceLinkedRole`, which the launch roles are denied. An account that already has
+    it (any EC2 alarm action ever created) launches the platform with the parameter set to false.
+    """
+    t.add_parameter(
+        Parameter(
+            ALARM_ROLE_PARAMETER,
+            Type="String",
+            Default="true",
+            AllowedValues=["true", "false"],
+            Description=(
+                "Create AWSServiceRoleForCloudWatchEvents, which personal hubs' idle-stop alarms "
+                "need; false if the account already has it."
+            ),
+            ConstraintDescription="true or false",
+        )
+    )
+    t.add_condition(ALARM_ROLE_CONDITION, Equals(Ref(ALARM_ROLE_PARAMETER), "true"))
+    t.add_resource(
+        ServiceLinkedRole(
+            "AlarmActionsServiceLinkedRole",
+            Condition=ALARM_ROLE_CONDITION,
+            AWSServiceName="events.amazonaws.com",
+            Description="Lets CloudWatch alarms stop idle labcatalog personal hubs",
+        )
+    )

@@ -1,0 +1,362 @@
+"""What a tier's Service Catalog launch role needs to create, update and delete a shared hub.
+
+The statements that name a tier's own resources (clusters, services, task definitions, log
+groups, secrets) join that tier's launch role policy. The rest are the same for every tier and
+live once in the platform as managed policies attached to every tier's launch role: inline, they
+would repeat per tier, which pushes the platform template past its 1 MB limit at a few dozen
+tiers, and IAM caps a role's inline policies at 10,240 characters.
+
+Every statement is limited to this account and region; where a service names resources we
+choose, to this tier's names (`generator.names`); where it names them itself (load balancers,
+target groups, file systems, security groups), to that resource type. `*` is used only for
+control-plane actions that AWS documents without a resource type (listings, Describe calls,
+task definition registration); none of them reads or writes data.
+"""
+
+from __future__ import annotations
+
+import awacs.ec2 as ec2
+import awacs.ecs as ecs
+import awacs.elasticfilesystem as efs
+import awacs.elasticloadbalancing as elb
+import awacs.kms as kms
+import awacs.logs as logs
+import awacs.route53 as route53
+import awacs.secretsmanager as secretsmanager
+from awacs.aws import Allow, Bool, Condition, Statement, StringEquals
+from troposphere import AWSHelperFn, Sub
+
+from generator import names
+from generator.config import Tier
+from generator.policies import regional_arn, tier_secrets_arn
+
+
+def _ecs(tier: Tier, kind: str, suffix: str = "") -> Sub:
+    pattern = names.CLUSTER.format(tier=tier.name, stack=names.WILDCARD)
+    return regional_arn("ecs", f"{kind}/{pattern}{suffix}")
+
+
+def tier_launch_statements(tier: Tier) -> list[Statement]:
+    """The statements that name `tier`'s own resources, for that tier's launch role policy."""
+    task_families = _ecs(tier, "task-definition", ":*")
+    log_groups = regional_arn(
+        "logs", "log-group:" + names.TIER_LOG_GROUPS.format(tier=tier.name) + "*"
+    )
+    return [
+        Statement(
+            Sid="SharedHubClusters",
+            Effect=Allow,
+            Action=[
+                ecs.CreateCluster,
+                ecs.DeleteCluster,
+                ecs.DescribeClusters,
+                ecs.PutClusterCapacityProviders,
+                ecs.UpdateCluster,
+                ecs.UpdateClusterSettings,
+                ecs.TagResource,
+                ecs.UntagResource,
+                ecs.ListTagsForResource,
+            ],
+            Resource=[_ecs(tier, "cluster")],
+        ),
+        Statement(
+            Sid="SharedHubServices",
+            Effect=Allow,
+            Action=[
+                ecs.CreateService,
+                ecs.DeleteService,
+                ecs.DescribeServices,
+                ecs.UpdateService,
+                ecs.ListServiceDeployments,
+                ecs.TagResource,
+                ecs.UntagResource,
+                ecs.ListTagsForResource,
+            ],
+            Resource=[_ecs(tier, "service", "/*")],
+        ),
+        Statement(
+            Sid="SharedHubServiceDeployments",
+            Effect=Allow,
+            Action=[ecs.DescribeServiceDeployments, ecs.StopServiceDeployment],
+            Resource=[_ecs(tier, "service-deployment", "/*")],
+        ),
+        Statement(
+            Sid="SharedHubTaskDefinitionTags",
+            Effect=Allow,
+            Action=[ecs.TagResource, ecs.UntagResource, ecs.ListTagsForResource],
+            Resource=[task_families],
+        ),
+        Statement(
+            Sid="ThisTiersLogGroups",
+            Effect=Allow,
+            Action=[
+                logs.CreateLogGroup,
+                logs.DeleteLogGroup,
+                logs.PutRetentionPolicy,
+                logs.DeleteRetentionPolicy,
+                logs.AssociateKmsKey,
+                logs.DisassociateKmsKey,
+                logs.TagResource,
+                logs.UntagResource,
+                logs.ListTagsForResource,
+            ],
+            Resource=[log_groups],
+        ),
+        Statement(
+            Sid="ThisTiersHubSecrets",
+            Effect=Allow,
+            Action=[
+                secretsmanager.CreateSecret,
+                secretsmanager.DeleteSecret,
+                secretsmanager.DescribeSecret,
+                secretsmanager.UpdateSecret,
+                secretsmanager.TagResource,
+                secretsmanager.UntagResource,
+            ],
+            Resource=[tier_secrets_arn(tier)],
+        ),
+    ]
+
+
+def shared_launch_policies(hub_key_arn: AWSHelperFn) -> dict[str, list[Statement]]:
+    """What every tier's launch role needs alike, as managed policies shared by all tiers.
+
+    Split in two so each stays under IAM's 6,144 characters for one managed policy.
+    """
+    return {
+        "shared-hub-network": _network_statements(),
+        "shared-hub-runtime": _runtime_statements(hub_key_arn),
+    }
+
+
+def _network_statements() -> list[Statement]:
+    return [
+        Statement(
+            Sid="LoadBalancersOfThisAccount",
+            Effect=Allow,
+            # Load balancer and target group names are at most 32 characters, so CloudFormation
+            # generates them and they cannot carry the tier; the ARNs are limited to this
+            # account and region, and to application load balancers.
+            Action=[
+                elb.AddTags,
+                elb.RemoveTags,
+                elb.CreateLoadBalancer,
+                elb.DeleteLoadBalancer,
+                elb.ModifyLoadBalancerAttributes,
+                elb.SetSecurityGroups,
+                elb.SetSubnets,
+                elb.SetIpAddressType,
+                elb.CreateListener,
+                elb.DeleteListener,
+                elb.ModifyListener,
+                elb.ModifyListenerAttributes,
+                elb.CreateRule,
+                elb.DeleteRule,
+                elb.ModifyRule,
+                elb.SetRulePriorities,
+                elb.CreateTargetGroup,
+                elb.DeleteTargetGroup,
+                elb.ModifyTargetGroup,
+                elb.ModifyTargetGroupAttributes,
+                elb.RegisterTargets,
+                elb.DeregisterTargets,
+            ],
+            Resource=[
+                regional_arn("elasticloadbalancing", "loadbalancer/app/*"),
+                regional_arn("elasticloadbalancing", "listener/app/*"),
+                regional_arn("elasticloadbalancing", "listener-rule/app/*"),
+                regional_arn("elasticloadbalancing", "targetgroup/*"),
+            ],
+        ),
+        Statement(
+            Sid="DescribeLoadBalancing",
+            Effect=Allow,
+            # Elastic Load Balancing's Describe calls accept no resource-level permissions.
+            Action=[
+                elb.DescribeLoadBalancers,
+                elb.DescribeLoadBalancerAttributes,
+                elb.DescribeListeners,
+                elb.DescribeListenerAttributes,
+                elb.DescribeRules,
+                elb.DescribeTargetGroups,
+                elb.DescribeTargetGroupAttributes,
+                elb.DescribeTargetHealth,
+                elb.DescribeTags,
+            ],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="SecurityGroupsOfThisAccount",
+            Effect=Allow,
+            Action=[
+                ec2.CreateSecurityGroup,
+                ec2.DeleteSecurityGroup,
+                ec2.AuthorizeSecurityGroupIngress,
+                ec2.AuthorizeSecurityGroupEgress,
+                ec2.RevokeSecurityGroupIngress,
+                ec2.RevokeSecurityGroupEgress,
+                ec2.UpdateSecurityGroupRuleDescriptionsIngress,
+                ec2.UpdateSecurityGroupRuleDescriptionsEgress,
+                ec2.CreateTags,
+                ec2.DeleteTags,
+            ],
+            Resource=[
+                regional_arn("ec2", "security-group/*"),
+                regional_arn("ec2", "security-group-rule/*"),
+                regional_arn("ec2", "vpc/*"),
+            ],
+        ),
+        Statement(
+            Sid="MountTargetNetworkInterfaces",
+            Effect=Allow,
+            # EFS creates a mount target's network interface with the caller's permissions.
+            Action=[
+                ec2.CreateNetworkInterface,
+                ec2.DeleteNetworkInterface,
+                ec2.ModifyNetworkInterfaceAttribute,
+            ],
+            Resource=[
+                regional_arn("ec2", "network-interface/*"),
+                regional_arn("ec2", "subnet/*"),
+                regional_arn("ec2", "security-group/*"),
+            ],
+        ),
+        Statement(
+            Sid="DescribeNetwork",
+            Effect=Allow,
+            # EC2 Describe calls accept no resource-level permissions.
+            Action=[
+                ec2.DescribeSecurityGroups,
+                ec2.DescribeSecurityGroupRules,
+                ec2.DescribeVpcs,
+                ec2.DescribeSubnets,
+                ec2.DescribeNetworkInterfaces,
+                ec2.DescribeAccountAttributes,
+                ec2.DescribeInternetGateways,
+                ec2.DescribeAvailabilityZones,
+            ],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="HubDnsRecords",
+            Effect=Allow,
+            Action=[
+                route53.ChangeResourceRecordSets,
+                route53.GetHostedZone,
+                route53.ListResourceRecordSets,
+            ],
+            # The hosted zone is a launch parameter, so any zone of the account.
+            Resource=[Sub("arn:${AWS::Partition}:route53:::hostedzone/*")],
+        ),
+        Statement(
+            Sid="WatchDnsChanges",
+            Effect=Allow,
+            Action=[route53.GetChange],
+            Resource=[Sub("arn:${AWS::Partition}:route53:::change/*")],
+        ),
+        Statement(
+            Sid="ListHostedZones",
+            Effect=Allow,
+            Action=[route53.ListHostedZones],
+            Resource=["*"],
+        ),
+    ]
+
+
+def _runtime_statements(hub_key_arn: AWSHelperFn) -> list[Statement]:
+    return [
+        Statement(
+            Sid="EcsCallsWithoutResourceTypes",
+            Effect=Allow,
+            # ECS documents no resource type for these: a task definition has no ARN until it
+            # is registered, and listings span the account. The roles a task definition names
+            # are still limited by iam:PassRole above.
+            Action=[
+                ecs.RegisterTaskDefinition,
+                ecs.DeregisterTaskDefinition,
+                ecs.DescribeTaskDefinition,
+                ecs.ListClusters,
+                ecs.ListServices,
+                ecs.ListTaskDefinitions,
+            ],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="HubStateFileSystems",
+            Effect=Allow,
+            Action=[
+                efs.CreateFileSystem,
+                efs.DeleteFileSystem,
+                efs.UpdateFileSystem,
+                efs.PutFileSystemPolicy,
+                efs.DeleteFileSystemPolicy,
+                efs.DescribeFileSystemPolicy,
+                efs.PutBackupPolicy,
+                efs.DescribeBackupPolicy,
+                efs.PutLifecycleConfiguration,
+                efs.DescribeLifecycleConfiguration,
+                efs.CreateMountTarget,
+                efs.DeleteMountTarget,
+                efs.DescribeMountTargetSecurityGroups,
+                efs.ModifyMountTargetSecurityGroups,
+                efs.CreateAccessPoint,
+                efs.DeleteAccessPoint,
+                efs.TagResource,
+                efs.UntagResource,
+                efs.ListTagsForResource,
+            ],
+            Resource=[
+                regional_arn("elasticfilesystem", "file-system/*"),
+                regional_arn("elasticfilesystem", "access-point/*"),
+            ],
+        ),
+        Statement(
+            Sid="DescribeFileSystems",
+            Effect=Allow,
+            # Listing calls made without an id need "*".
+            Action=[efs.DescribeFileSystems, efs.DescribeMountTargets, efs.DescribeAccessPoints],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="EncryptHubStateAndSecretsWithTheHubKey",
+            Effect=Allow,
+            # EFS and Secrets Manager use the platform's hub key on the caller's behalf.
+            Action=[
+                kms.DescribeKey,
+                kms.Decrypt,
+                kms.GenerateDataKey,
+                kms.GenerateDataKeyWithoutPlaintext,
+            ],
+            Resource=[hub_key_arn],
+            Condition=Condition(
+                StringEquals(
+                    "kms:ViaService",
+                    [
+                        Sub("elasticfilesystem.${AWS::Region}.amazonaws.com"),
+                        Sub("secretsmanager.${AWS::Region}.amazonaws.com"),
+                    ],
+                )
+            ),
+        ),
+        Statement(
+            Sid="GrantTheHubKeyToEfs",
+            Effect=Allow,
+            Action=[kms.CreateGrant],
+            Resource=[hub_key_arn],
+            Condition=Condition(Bool("kms:GrantIsForAWSResource", "true")),
+        ),
+        Statement(
+            Sid="DescribeLogGroups",
+            Effect=Allow,
+            # DescribeLogGroups lists across the account; it has no resource-level permission.
+            Action=[logs.DescribeLogGroups],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="GenerateSecretValues",
+            Effect=Allow,
+            # GetRandomPassword creates a value from nothing; AWS defines no resource for it.
+            Action=[secretsmanager.GetRandomPassword],
+            Resource=["*"],
+        ),
+    ]

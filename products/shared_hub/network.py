@@ -1,0 +1,317 @@
+"""The shared hub's network: the security group chain and the HTTPS load balancer.
+
+The chain allows exactly: clients -> load balancer 443 (and 80, which only redirects);
+load balancer -> hub 8000; hub -> users' servers 8888; users' servers -> hub API 8081;
+hub -> EFS 2049. Egress to 0.0.0.0/0 is HTTPS only (AWS APIs, the identity provider, package
+indexes) plus LDAP ports when LDAP is chosen. Rules that name another group are separate
+resources, so no two groups depend on each other.
+"""
+
+from __future__ import annotations
+
+from troposphere import GetAtt, If, Ref, Sub, Tags, Template
+from troposphere.ec2 import (
+    SecurityGroup,
+    SecurityGroupEgress,
+    SecurityGroupIngress,
+    SecurityGroupRule,
+)
+from troposphere.elasticloadbalancingv2 import (
+    Action,
+    Certificate,
+    Condition,
+    FixedResponseConfig,
+    HostHeaderConfig,
+    Listener,
+    ListenerRule,
+    ListenerRuleAction,
+    LoadBalancer,
+    LoadBalancerAttributes,
+    Matcher,
+    RedirectConfig,
+    TargetGroup,
+    TargetGroupAttribute,
+)
+
+from products.shared_hub import parameters as p
+
+HUB_PORT = 8000  # JupyterHub's proxy: what users reach through the load balancer
+HUB_API_PORT = 8081  # the hub API that users' servers report to
+SERVER_PORT = 8888  # a user's notebook server
+NFS_PORT = 2049
+HTTPS_PORT = 443
+LDAP_PORTS = (389, 636)
+ANYWHERE = "0.0.0.0/0"
+# A modern TLS policy: TLS 1.3 and 1.2 only, forward-secret ciphers.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# Jupyter keeps a websocket open per kernel; the default 60 s would cut quiet ones.
+IDLE_TIMEOUT_SECONDS = 300
+LOAD_BALANCER_LOG_BUCKET = "{{resolve:ssm:/labcatalog/platform/load-balancer-log-bucket}}"
+LOAD_BALANCER_LOG_PREFIX = "shared-hub"
+# Nothing: replaces the default allow-all egress of a group that needs none.
+NO_EGRESS = SecurityGroupRule(
+    CidrIp="127.0.0.1/32", IpProtocol="-1", Description="no egress (replaces allow-all)"
+)
+
+
+def tags(name: str) -> Tags:
+    return Tags(
+        {
+            "Name": Sub(f"${{AWS::StackName}}-{name}"),
+            "labcatalog:stack": "shared-hub",
+            "labcatalog:tier": Ref("Tier"),
+        }
+    )
+
+
+def _https_out(why: str) -> SecurityGroupRule:
+    return SecurityGroupRule(
+        IpProtocol="tcp", FromPort=HTTPS_PORT, ToPort=HTTPS_PORT, CidrIp=ANYWHERE, Description=why
+    )
+
+
+def _tcp(port: int) -> dict:
+    return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
+
+
+def add_security_groups(t: Template) -> dict[str, SecurityGroup]:
+    """The groups of the load balancer (when created), the hub, users' servers and EFS."""
+    clients = [
+        SecurityGroupRule(CidrIp=Ref("AllowedCidr"), Description="clients, HTTPS", **_tcp(443)),
+        SecurityGroupRule(
+            CidrIp=Ref("AllowedCidr"), Description="clients, redirected to HTTPS", **_tcp(80)
+        ),
+    ]
+    balancer = t.add_resource(
+        SecurityGroup(
+            "LoadBalancerSecurityGroup",
+            Condition=p.NEW_LOAD_BALANCER,
+            GroupDescription="Hub load balancer: HTTPS from the allowed CIDR",
+            VpcId=Ref("VpcId"),
+            SecurityGroupIngress=clients,
+            SecurityGroupEgress=[NO_EGRESS],
+            Tags=tags("load-balancer"),
+        )
+    )
+    hub = t.add_resource(
+        SecurityGroup(
+            "HubSecurityGroup",
+            GroupDescription="JupyterHub: from the load balancer and the user servers only",
+            VpcId=Ref("VpcId"),
+            SecurityGroupEgress=[_https_out("AWS APIs and the identity provider")],
+            Tags=tags("hub"),
+        )
+    )
+    servers = t.add_resource(
+        SecurityGroup(
+            "ServerSecurityGroup",
+            Condition=p.FARGATE_SERVERS,
+            GroupDescription="User notebook servers: from the hub only",
+            VpcId=Ref("VpcId"),
+            SecurityGroupIngress=[
+                SecurityGroupRule(
+                    SourceSecurityGroupId=GetAtt(hub, "GroupId"),
+                    Description="the hub's proxy",
+                    **_tcp(SERVER_PORT),
+                )
+            ],
+            SecurityGroupEgress=[
+                _https_out("AWS APIs (S3 data and notebooks) and package indexes"),
+                SecurityGroupRule(
+                    DestinationSecurityGroupId=GetAtt(hub, "GroupId"),
+                    Description="report to the hub API",
+                    **_tcp(HUB_API_PORT),
+                ),
+            ],
+            Tags=tags("servers"),
+        )
+    )
+    state = t.add_resource(
+        SecurityGroup(
+            "FileSystemSecurityGroup",
+            GroupDescription="Hub state on EFS: NFS from the hub only",
+            VpcId=Ref("VpcId"),
+            SecurityGroupIngress=[
+                SecurityGroupRule(
+                    SourceSecurityGroupId=GetAtt(hub, "GroupId"),
+                    Description="the hub",
+                    **_tcp(NFS_PORT),
+                )
+            ],
+            SecurityGroupEgress=[NO_EGRESS],
+            Tags=tags("hub-state"),
+        )
+    )
+    t.add_resource(
+        SecurityGroupIngress(
+            "HubFromLoadBalancer",
+            Condition=p.NEW_LOAD_BALANCER,
+            GroupId=GetAtt(hub, "GroupId"),
+            SourceSecurityGroupId=GetAtt(balancer, "GroupId"),
+            Description="the load balancer",
+            **_tcp(HUB_PORT),
+        )
+    )
+    t.add_resource(
+        SecurityGroupIngress(
+            "HubFromExistingLoadBalancer",
+            Condition=p.EXISTING_LISTENER,
+            GroupId=GetAtt(hub, "GroupId"),
+            SourceSecurityGroupId=Ref("ExistingLoadBalancerSecurityGroup"),
+            Description="the shared load balancer",
+            **_tcp(HUB_PORT),
+            # cfn-lint checks the Ref against the parameter's default, which is empty because
+            # the parameter is unused with a new load balancer; the rule
+            # ExistingListenerIsDescribed makes it a non-empty sg-... id whenever this exists.
+            Metadata={"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}},
+        )
+    )
+    t.add_resource(
+        SecurityGroupEgress(
+            "LoadBalancerToHub",
+            Condition=p.NEW_LOAD_BALANCER,
+            GroupId=GetAtt(balancer, "GroupId"),
+            DestinationSecurityGroupId=GetAtt(hub, "GroupId"),
+            Description="the hub",
+            **_tcp(HUB_PORT),
+        )
+    )
+    t.add_resource(
+        SecurityGroupIngress(
+            "HubApiFromServers",
+            Condition=p.FARGATE_SERVERS,
+            GroupId=GetAtt(hub, "GroupId"),
+            SourceSecurityGroupId=GetAtt(servers, "GroupId"),
+            Description="users' servers report to the hub API",
+            **_tcp(HUB_API_PORT),
+        )
+    )
+    t.add_resource(
+        SecurityGroupEgress(
+            "HubToServers",
+            Condition=p.FARGATE_SERVERS,
+            GroupId=GetAtt(hub, "GroupId"),
+            DestinationSecurityGroupId=GetAtt(servers, "GroupId"),
+            Description="the proxy to users' servers",
+            **_tcp(SERVER_PORT),
+        )
+    )
+    for port in LDAP_PORTS:
+        t.add_resource(
+            SecurityGroupEgress(
+                f"HubToLdap{port}",
+                Condition=p.LDAP,
+                GroupId=GetAtt(hub, "GroupId"),
+                CidrIp=ANYWHERE,
+                Description="the LDAP directory (its address is not known here)",
+                **_tcp(port),
+            )
+        )
+    t.add_resource(
+        SecurityGroupEgress(
+            "HubToFileSystem",
+            GroupId=GetAtt(hub, "GroupId"),
+            DestinationSecurityGroupId=GetAtt(state, "GroupId"),
+            Description="hub state on EFS",
+            **_tcp(NFS_PORT),
+        )
+    )
+    return {"balancer": balancer, "hub": hub, "servers": servers, "state": state}
+
+
+def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> dict:
+    """The target group, the load balancer and its listeners (new mode), and the host rule."""
+    target = t.add_resource(
+        TargetGroup(
+            "HubTargetGroup",
+            TargetType="ip",
+            Protocol="HTTP",
+            Port=HUB_PORT,
+            VpcId=Ref("VpcId"),
+            HealthCheckPath="/hub/health",
+            HealthCheckProtocol="HTTP",
+            Matcher=Matcher(HttpCode="200"),
+            TargetGroupAttributes=[
+                # One hub task: no need to wait five minutes for connections to drain.
+                TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value="30")
+            ],
+            Tags=tags("hub"),
+        )
+    )
+    balancer = t.add_resource(
+        LoadBalancer(
+            "HubLoadBalancer",
+            Condition=p.NEW_LOAD_BALANCER,
+            Type="application",
+            Scheme=Ref("LoadBalancerScheme"),
+            Subnets=Ref("LoadBalancerSubnets"),
+            SecurityGroups=[GetAtt(balancer_group, "GroupId")],
+            LoadBalancerAttributes=[
+                LoadBalancerAttributes(Key=key, Value=value)
+                for key, value in [
+                    ("deletion_protection.enabled", Ref("DeletionProtection")),
+                    ("routing.http.drop_invalid_header_fields.enabled", "true"),
+                    ("idle_timeout.timeout_seconds", str(IDLE_TIMEOUT_SECONDS)),
+                    ("access_logs.s3.enabled", "true"),
+                    ("access_logs.s3.bucket", LOAD_BALANCER_LOG_BUCKET),
+                    (
+                        "access_logs.s3.prefix",
+                        Sub(f"{LOAD_BALANCER_LOG_PREFIX}/${{AWS::StackName}}"),
+                    ),
+                ]
+            ],
+            Tags=tags("hub"),
+        )
+    )
+    https = t.add_resource(
+        Listener(
+            "HttpsListener",
+            Condition=p.NEW_LOAD_BALANCER,
+            LoadBalancerArn=Ref(balancer),
+            Port=HTTPS_PORT,
+            Protocol="HTTPS",
+            SslPolicy=TLS_POLICY,
+            Certificates=[Certificate(CertificateArn=Ref("CertificateArn"))],
+            # Only the hub's own name is forwarded (by the rule below); anything else gets 404.
+            DefaultActions=[
+                Action(
+                    Type="fixed-response",
+                    FixedResponseConfig=FixedResponseConfig(
+                        StatusCode="404", ContentType="text/plain", MessageBody="Not found"
+                    ),
+                )
+            ],
+        )
+    )
+    t.add_resource(
+        Listener(
+            "HttpRedirectListener",
+            Condition=p.NEW_LOAD_BALANCER,
+            LoadBalancerArn=Ref(balancer),
+            Port=80,
+            Protocol="HTTP",
+            DefaultActions=[
+                Action(
+                    Type="redirect",
+                    RedirectConfig=RedirectConfig(
+                        Protocol="HTTPS", Port=str(HTTPS_PORT), StatusCode="HTTP_301"
+                    ),
+                )
+            ],
+        )
+    )
+    rule = t.add_resource(
+        ListenerRule(
+            "HubListenerRule",
+            ListenerArn=If(p.NEW_LOAD_BALANCER, Ref(https), Ref("ExistingListenerArn")),
+            Priority=If(p.NEW_LOAD_BALANCER, 1, Ref("ExistingListenerRulePriority")),
+            Conditions=[
+                Condition(
+                    Field="host-header",
+                    HostHeaderConfig=HostHeaderConfig(Values=[Ref("HubDomainName")]),
+                )
+            ],
+            Actions=[ListenerRuleAction(Type="forward", TargetGroupArn=Ref(target))],
+        )
+    )
+    return {"target": target, "balancer": balancer, "rule": rule}

@@ -1,0 +1,156 @@
+"""Helpers for the publisher's tests: small portfolios, tiny product templates, AWS plumbing.
+
+The product templates here are stand-ins (a `Tier` parameter and one wait-condition handle),
+so these tests hold whatever the real product templates become.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+import yaml
+
+from generator import build as builder
+from generator.config import Portfolio, load_portfolio
+from generator.publish.apply import apply
+from generator.publish.aws import Clients, connect, is_read, record_calls
+from generator.publish.desired import configured_products, template_path
+from generator.publish.plan import Plan
+from generator.publish.publisher import make_plan
+from tests.moto_server import REGION, MotoServer
+
+BUCKET = "labcatalog-templates-test"
+
+
+def portfolio_data(tiers: int = 2) -> dict[str, Any]:
+    """A valid portfolio with `tiers` tiers and both products at 1.0.0."""
+    return {
+        "schema": "labcatalog/v1",
+        "portfolio": {
+            "name": "Data Science",
+            "description": "JupyterHub environments",
+            "provider": "Data Platform Team",
+            "support_email": "data-platform@example.com",
+        },
+        "data_lake": {"bucket": "example-datalake"},
+        "tiers": [
+            {
+                "name": f"tier{i}",
+                "description": f"Tier {i}",
+                "read": [f"tier{i}/"],
+                "principals": [f"role/Team{i}", f"group/Leads{i}"],
+            }
+            for i in range(tiers)
+        ],
+        "products": {
+            key: {
+                "name": name,
+                "owner": "Data Platform Team",
+                "description": f"{name} for tests",
+                "version": "1.0.0",
+                "version_description": "First release",
+                "keep_versions": 2,
+            }
+            for key, name in (("shared-hub", "Team hub"), ("personal-hub", "Personal hub"))
+        },
+        "tag_options": {"cost-center": ["ds-research", "ds-analytics"]},
+    }
+
+
+def tiny_template(portfolio: Portfolio, product: str, version: str, variant: str = "") -> str:
+    """A small valid product template with a `Tier` parameter; `variant` changes its bytes."""
+    body = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Description": f"{product} {version} test stand-in {variant}".rstrip(),
+        "Parameters": {
+            "Tier": {"Type": "String", "AllowedValues": [t.name for t in portfolio.tiers]}
+        },
+        "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+    }
+    return json.dumps(body, indent=2, sort_keys=True) + "\n"
+
+
+@dataclass
+class Workspace:
+    """A portfolio file and its build folder in a temporary directory."""
+
+    root: Path
+    data: dict[str, Any] = field(default_factory=portfolio_data)
+    variants: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def portfolio_path(self) -> Path:
+        return self.root / "portfolio.yaml"
+
+    @property
+    def outdir(self) -> Path:
+        return self.root / "build"
+
+    def write(self) -> Portfolio:
+        """Write portfolio.yaml and a build/ holding each configured product's template."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.portfolio_path.write_text(yaml.safe_dump(self.data, sort_keys=False))
+        portfolio = load_portfolio(self.portfolio_path)
+        artifacts = []
+        for key, product in configured_products(portfolio).items():
+            text = tiny_template(portfolio, key, product.version, self.variants.get(key, ""))
+            artifacts.append(builder.Artifact(template_path(key, product.version), text))
+        builder.write([*artifacts, builder.manifest(artifacts)], self.outdir)
+        return portfolio
+
+    def set_version(self, product: str, version: str, variant: str | None = None) -> None:
+        self.data["products"][product]["version"] = version
+        self.variants[product] = variant if variant is not None else version
+
+
+def clients_for(server: MotoServer) -> Clients:
+    return connect(region=REGION, endpoint_url=server.endpoint_url)
+
+
+def prepare_account(server: MotoServer) -> None:
+    """What the platform stack leaves behind that the publisher reads: the template bucket."""
+    server.client("s3").create_bucket(Bucket=BUCKET)
+
+
+@dataclass
+class Run:
+    plan: Plan
+    mutating: int
+    reads: int
+
+
+def publish(portfolio: Portfolio, outdir: Path, server: MotoServer) -> Run:
+    """Plan and apply with fresh clients, counting the calls made."""
+    clients = clients_for(server)
+    log = record_calls(clients)
+    plan, state = make_plan(portfolio, outdir, clients, BUCKET)
+    apply(plan, clients, state)
+    return Run(plan, log.changes, log.reads)
+
+
+class Interrupt(Exception):
+    """Stands for a crash or a lost connection in the middle of a publish."""
+
+
+def interrupt_at(clients: Clients, call_number: int, after: bool) -> None:
+    """Fail the `call_number`-th changing call: before it is sent, or after AWS applied it."""
+    seen = {"count": 0}
+
+    def before(model, **_: Any) -> None:
+        if is_read(model.name):
+            return
+        seen["count"] += 1
+        if seen["count"] == call_number and not after:
+            raise botocore.exceptions.EndpointConnectionError(endpoint_url="interrupted")
+
+    def after_call(model, **_: Any) -> None:
+        if not is_read(model.name) and seen["count"] == call_number and after:
+            raise Interrupt(f"response to {model.name} lost")
+
+    for client in clients.all():
+        client.meta.events.register("before-call", before)
+        client.meta.events.register("after-call", after_call)

@@ -1,0 +1,340 @@
+"""What the personal hub adds to the platform stack, its launch-role statements and its
+self-service actions, checked as data on a standalone template (the platform builder wires them
+in; test_personal_hub_deploy.py deploys the result)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+import pytest
+from awacs.aws import PolicyDocument
+from troposphere import Parameter, Ref, Template
+from troposphere.iam import ManagedPolicy, Role
+
+from generator import policies
+from generator.build import render
+from products.personal_hub import automation, instance_types, launch, names, platform
+from products.personal_hub import service_actions as actions
+from tests.personal_hub_support import body
+
+MANAGED_POLICY_LIMIT = 6_144  # IAM's limit for one managed policy, without whitespace
+
+
+def notebook_role(tier, portfolio) -> Role:
+    """The tier's notebook role as the platform builds it: data access and TLS only."""
+    return Role(
+        f"{tier.logical_id}NotebookRole",
+        AssumeRolePolicyDocument=policies.notebook_role_trust_policy(),
+        Policies=[
+            policies.inline(
+                "data-access",
+                policies.tier_data_access_policy(
+                    tier, portfolio.data_lake, Ref("NotebookBucket"), Ref("NotebookKeyArn")
+                ),
+            ),
+            policies.inline(
+                "require-tls",
+                policies.require_tls_policy([portfolio.data_lake.bucket, Ref("NotebookBucket")]),
+            ),
+        ],
+    )
+
+
+def standalone(portfolio) -> dict:
+    """A template with only the personal hub's platform parts (and stand-ins they refer to)."""
+    t = Template()
+    t.add_parameter(Parameter("NotebookBucket", Type="String"))
+    t.add_parameter(Parameter("NotebookKeyArn", Type="String"))
+    t.add_parameter(Parameter("RepositoryArn", Type="String"))
+    platform.add_documents(t)
+    platform.add_alarm_actions_role(t)
+    for tier in portfolio.tiers:
+        platform.add_tier(t, tier, notebook_role(tier, portfolio), Ref("RepositoryArn"))
+    return json.loads(render(t))
+
+
+@pytest.fixture
+def added(portfolio) -> dict:
+    return standalone(portfolio)
+
+
+def as_data(document: PolicyDocument) -> dict:
+    """An awacs document as CloudFormation reads it (troposphere renders the Subs)."""
+    t = Template()
+    t.add_resource(ManagedPolicy("Document", PolicyDocument=document))
+    return json.loads(render(t))["Resources"]["Document"]["Properties"]["PolicyDocument"]
+
+
+def statements_by_sid(document: dict) -> dict[str, dict]:
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def role_policies(resource: dict) -> dict[str, dict]:
+    return {p["PolicyName"]: p["PolicyDocument"] for p in resource["Properties"]["Policies"]}
+
+
+def test_each_tier_gets_an_instance_role_profile_and_parameter(added, portfolio):
+    for tier in portfolio.tiers:
+        tid = tier.logical_id
+        role = added["Resources"][f"{tid}PersonalHubRole"]
+        assert role["Properties"]["RoleName"] == f"labcatalog-{tier.name}-personal-hub"
+        (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Principal"] == {"Service": ["ec2.amazonaws.com"]}
+        profile = added["Resources"][f"{tid}PersonalHubInstanceProfile"]["Properties"]
+        assert profile["Roles"] == [{"Ref": f"{tid}PersonalHubRole"}]
+        parameter = added["Resources"][f"{tid}PersonalHubInstanceProfileParameter"]["Properties"]
+        # Exactly the name the template's dynamic reference reads for this tier.
+        assert parameter["Name"] == names.INSTANCE_PROFILE_PARAMETER.format(tier=tier.name)
+        assert (
+            parameter["Name"] == f"/labcatalog/tiers/{tier.name}/personal-hub-instance-profile-name"
+        )
+        assert parameter["Value"] == {"Ref": f"{tid}PersonalHubInstanceProfile"}
+
+
+def test_instance_role_has_the_tiers_data_access_and_nothing_of_other_tiers(added, portfolio):
+    for tier in portfolio.tiers:
+        role = added["Resources"][f"{tier.logical_id}PersonalHubRole"]
+        documents = role_policies(role)
+        assert sorted(documents) == ["data-access", "personal-hub-instance", "require-tls"]
+        expected = as_data(notebook_role(tier, portfolio).properties["Policies"][0].PolicyDocument)
+        assert documents["data-access"] == expected
+        text = json.dumps(documents)
+        for other in portfolio.tiers:
+            if other.name != tier.name:
+                assert f"labcatalog/{other.name}/" not in text
+
+
+def test_instance_policy_is_session_manager_image_pull_and_own_secrets_only(added, portfolio):
+    for tier in portfolio.tiers:
+        role = added["Resources"][f"{tier.logical_id}PersonalHubRole"]
+        statements = statements_by_sid(role_policies(role)["personal-hub-instance"])
+        assert sorted(statements) == [
+            "EcrLogin",
+            "PullHubImage",
+            "ReadPersonalHubSecrets",
+            "RegisterWithSessionManager",
+            "SessionManagerChannels",
+        ]
+        assert statements["PullHubImage"]["Resource"] == [{"Ref": "RepositoryArn"}]
+        (secrets,) = statements["ReadPersonalHubSecrets"]["Resource"]
+        assert secrets["Fn::Sub"].endswith(f":secret:labcatalog/{tier.name}/personal-hub/*")
+        for statement in statements.values():
+            if statement["Resource"] == ["*"]:
+                assert all(
+                    a.startswith("ssmmessages:") or a == "ecr:GetAuthorizationToken"
+                    for a in statement["Action"]
+                ), statement
+
+
+def test_secrets_key_grant_is_through_secrets_manager_only(portfolio):
+    document = as_data(
+        platform.instance_policy(portfolio.tiers[0], Ref("Repository"), Ref("HubKeyArn"))
+    )
+    decrypt = statements_by_sid(document)["DecryptSecretsThroughSecretsManager"]
+    assert decrypt["Action"] == ["kms:Decrypt"]
+    assert decrypt["Condition"] == {
+        "StringEquals": {
+            "kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}
+        }
+    }
+
+
+def test_documents_are_automation_documents_on_ec2_instances(added):
+    documents = {
+        r["Properties"]["Name"]: r["Properties"]
+        for r in added["Resources"].values()
+        if r["Type"] == "AWS::SSM::Document"
+    }
+    assert sorted(documents) == [
+        "labcatalog-PersonalHub-Resize",
+        "labcatalog-PersonalHub-Start",
+        "labcatalog-PersonalHub-Stop",
+    ]
+    for document in documents.values():
+        assert document["DocumentType"] == "Automation"
+        assert document["TargetType"] == "/AWS::EC2::Instance"
+        assert document["UpdateMethod"] == "NewVersion"
+        content = document["Content"]
+        assert content["schemaVersion"] == "0.3"
+        # No role of their own: they run with the launch role Service Catalog assumes.
+        assert "assumeRole" not in content
+        assert content["parameters"]["InstanceId"]["allowedPattern"] == "^i-[0-9a-f]{8,17}$"
+
+
+def test_resize_offers_the_curated_types_and_keeps_the_kind():
+    document = automation.resize_document()
+    allowed = document["parameters"]["InstanceType"]["allowedValues"]
+    assert allowed == [it.name for it in instance_types.CURATED]
+    steps = {s["name"]: s for s in document["mainSteps"]}
+    choices = steps["chooseKind"]["inputs"]["Choices"]
+    covered = [c["StringEquals"] for choice in choices for c in choice["Or"]]
+    assert sorted(covered) == sorted(allowed), "every type leads to exactly one kind check"
+    for choice in choices:
+        check = steps[choice["NextStep"]]
+        assert check["action"] == "aws:assertAwsResourceProperty"
+        # The instance's current type must be of the same kind as every target in the choice.
+        assert sorted(check["inputs"]["DesiredValues"]) == sorted(
+            c["StringEquals"] for c in choice["Or"]
+        )
+        assert check["nextStep"] == "stopInstance"
+    order = [s["name"] for s in document["mainSteps"]]
+    assert order[-3:] == ["stopInstance", "setInstanceType", "startInstance"]
+    assert steps["setInstanceType"]["inputs"]["Api"] == "ModifyInstanceAttribute"
+
+
+def test_graviton_and_gpu_are_kinds_of_their_own():
+    kinds = automation.kinds()
+    assert set(kinds) == {"x86_64", "arm64", "gpu"}
+    assert "m7g.large" in kinds["arm64"] and "g5.xlarge" in kinds["gpu"]
+
+
+def test_alarm_actions_role_is_optional(added):
+    assert added["Parameters"]["CreateAlarmActionsRole"]["AllowedValues"] == ["true", "false"]
+    role = added["Resources"]["AlarmActionsServiceLinkedRole"]
+    assert role["Condition"] == "CreateAlarmActionsRole"
+    assert role["Properties"]["AWSServiceName"] == "events.amazonaws.com"
+
+
+def test_platform_additions_pass_cfn_lint(portfolio, tmp_path):
+    path = tmp_path / "platform-additions.json"
+    path.write_text(json.dumps(standalone(portfolio), indent=2))
+    result = subprocess.run(
+        [
+            shutil.which("cfn-lint") or "cfn-lint",
+            "--non-zero-exit-code",
+            "informational",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Launch role statements
+
+
+def launch_document(tier) -> dict:
+    return as_data(PolicyDocument(Version="2012-10-17", Statement=launch.launch_statements(tier)))
+
+
+def text_of(resource) -> str:
+    return resource if isinstance(resource, str) else resource["Fn::Sub"]
+
+
+# `*` only where EC2 or SSM accept nothing narrower, each listed with its reason in launch.py.
+STAR_ALLOWED = {"PersonalHubDescribe"}
+# Resources whose scope EC2 limits no further than account and region (see launch.py).
+UNTAGGED_ALLOWED = {
+    "PersonalHubLaunchWithoutPublicAddress",
+    "PersonalHubLaunchIntoChosenSubnet",
+    "PersonalHubLaunchAmazonImages",
+    "PersonalHubTagOnCreate",
+    "PersonalHubSnapshotOnDelete",
+    "PersonalHubSecurityGroupsInChosenVpc",
+    "PersonalHubSecurityGroupRules",
+    "PersonalHubIdleStopAlarm",
+    "PersonalHubReadPublicAmiParameters",
+    "PersonalHubRunSelfServiceActions",
+    "PersonalHubWatchSelfServiceActions",
+}
+
+
+def test_launch_statements_scope_every_ec2_change_to_the_tier(portfolio):
+    for tier in portfolio.tiers:
+        document = launch_document(tier)
+        statements = statements_by_sid(document)
+        for sid, statement in statements.items():
+            assert sid.startswith("PersonalHub"), "Sids must not clash with other products'"
+            if statement["Resource"] == ["*"]:
+                assert sid in STAR_ALLOWED, sid
+                assert all(a.startswith("ec2:Describe") for a in statement["Action"])
+                continue
+            condition = json.dumps(statement.get("Condition", {}))
+            if sid not in UNTAGGED_ALLOWED:
+                assert f'"{tier.name}"' in condition, (sid, condition)
+        actions_ = {a for s in document["Statement"] for a in s["Action"]}
+        assert "ec2:AuthorizeSecurityGroupIngress" not in actions_
+        assert not any(a.startswith(("iam:", "s3:", "kms:")) for a in actions_)
+
+
+def test_instances_need_this_tiers_profile_imdsv2_and_no_public_address(portfolio):
+    for tier in portfolio.tiers:
+        statements = statements_by_sid(launch_document(tier))
+        run = statements["PersonalHubLaunchInstances"]["Condition"]["StringEquals"]
+        assert run["aws:RequestTag/labcatalog:tier"] == tier.name
+        assert run["ec2:MetadataHttpTokens"] == "required"
+        assert run["ec2:InstanceProfile"]["Fn::Sub"].endswith(
+            f":instance-profile/labcatalog-{tier.name}-personal-hub"
+        )
+        network = statements["PersonalHubLaunchWithoutPublicAddress"]["Condition"]
+        assert network == {"Bool": {"ec2:AssociatePublicIpAddress": "false"}}
+        volumes = statements["PersonalHubLaunchEncryptedVolumes"]["Condition"]
+        assert volumes["Bool"] == {"ec2:Encrypted": "true"}
+        images = statements["PersonalHubLaunchAmazonImages"]
+        assert images["Condition"] == {"StringEquals": {"ec2:Owner": "amazon"}}
+
+
+def test_launch_role_reads_the_public_ami_parameters_the_template_uses(portfolio):
+    statement = statements_by_sid(launch_document(portfolio.tiers[0]))[
+        "PersonalHubReadPublicAmiParameters"
+    ]
+    patterns = [text_of(r).split(":parameter", 1)[1] for r in statement["Resource"]]
+    for parameter in instance_types.AMI_PARAMETERS.values():
+        assert any(re.fullmatch(p.replace("*", ".*"), parameter) for p in patterns), parameter
+    # Public parameters belong to no account.
+    assert all("::parameter/aws/service/" in text_of(r) for r in statement["Resource"])
+
+
+def test_alarm_statement_matches_the_templates_alarm_name(example):
+    alarm = body(example)["Resources"]["IdleStopAlarm"]["Properties"]["AlarmName"]
+    assert alarm == {"Fn::Sub": "${AWS::StackName}" + launch.TEMPLATE_ALARM_SUFFIX}
+    statement = statements_by_sid(launch_document(example.tiers[0]))["PersonalHubIdleStopAlarm"]
+    (resource,) = statement["Resource"]
+    assert text_of(resource).endswith(":alarm:SC-*-idle-stop")
+
+
+def test_launch_statements_fit_one_managed_policy(portfolio):
+    for tier in portfolio.tiers:
+        document = launch_document(tier)
+        assert len(json.dumps(document, separators=(",", ":"))) < MANAGED_POLICY_LIMIT
+
+
+def test_self_service_actions_may_run_only_labcatalogs_documents(example):
+    statement = statements_by_sid(launch_document(example.tiers[0]))[
+        "PersonalHubRunSelfServiceActions"
+    ]
+    (resource,) = statement["Resource"]
+    assert text_of(resource).endswith(":automation-definition/labcatalog-PersonalHub-*:*")
+
+
+# Self-service actions as the publisher registers them
+
+
+def test_service_actions_run_the_platforms_documents():
+    assert [a.document_name for a in actions.SERVICE_ACTIONS] == [
+        automation.document_name(action) for action in automation.ACTIONS
+    ]
+    by_name = {a.name: a for a in actions.SERVICE_ACTIONS}
+    resize = by_name["labcatalog-personal-hub-resize"]
+    assert json.loads(resize.definition["Parameters"]) == [
+        {"Name": "InstanceId", "Type": "TARGET"},
+        {"Name": "InstanceType", "Type": "TEXT_VALUE"},
+    ]
+    for action in actions.SERVICE_ACTIONS:
+        assert re.fullmatch(r"[a-zA-Z0-9_\-.]{1,256}", action.name)
+        # Every document parameter is filled by Service Catalog.
+        document = automation.DOCUMENTS[action.name.rsplit("-", 1)[1]]()
+        assert sorted(n for n, _ in action.parameters) == sorted(document["parameters"])
+
+
+def test_portfolio_chooses_which_actions_are_offered(portfolio):
+    configured = actions.configured(portfolio)
+    wanted = portfolio.products.personal_hub.self_service_actions
+    assert [a.name.rsplit("-", 1)[1] for a in configured] == [
+        a for a in automation.ACTIONS if a in wanted
+    ]

@@ -1,0 +1,143 @@
+"""`labcatalog plan` and `labcatalog publish` end to end, against the local Service Catalog.
+
+The build is made by `labcatalog build` itself, with the product templates swapped for tiny
+stand-ins (so these tests hold whatever the real product templates become).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import pytest
+from click.testing import CliRunner
+from troposphere import Parameter, Template
+from troposphere.cloudformation import WaitConditionHandle
+
+from generator import build as builder
+from generator.cli import main
+from generator.config import Portfolio
+from generator.publish.desired import configured_products, template_path
+from generator.publish.publisher import BUCKET_PARAMETER
+from tests import moto_servicecatalog
+from tests.publish_support import BUCKET, Workspace, prepare_account
+
+
+def tiny_product(product: str, portfolio: Portfolio) -> Template:
+    # The description follows portfolio.yaml, so editing it changes the template's bytes.
+    template = Template(Description=f"{product}: stand-in for {portfolio.portfolio.description}")
+    template.add_parameter(
+        Parameter("Tier", Type="String", AllowedValues=[t.name for t in portfolio.tiers])
+    )
+    template.add_resource(WaitConditionHandle("Handle"))
+    return template
+
+
+def tiny_stacks(portfolio: Portfolio) -> list[builder.Stack]:
+    return [
+        builder.Stack(template_path(key, product.version), partial(tiny_product, key))
+        for key, product in configured_products(portfolio).items()
+    ]
+
+
+@pytest.fixture
+def env(aws, tmp_path, monkeypatch):
+    """A built workspace, the local catalog, and an account where the platform stack ran."""
+    moto_servicecatalog.install()
+    prepare_account(aws)
+    aws.client("ssm").put_parameter(Name=BUCKET_PARAMETER, Value=BUCKET, Type="String")
+    monkeypatch.setattr(builder, "stacks", tiny_stacks)
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-credentials"),
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    work = Workspace(tmp_path / "work")
+    work.write()
+    result = run(work, "build")
+    assert result.exit_code == 0, result.output
+    return work, aws
+
+
+def run(work: Workspace, verb: str, *args: str, endpoint: str | None = None):
+    where = ["-p", str(work.portfolio_path), "-o", str(work.outdir)]
+    if verb != "build":
+        where += ["--region", "us-east-1"]
+    if endpoint:
+        where += ["--endpoint-url", endpoint]
+    return CliRunner().invoke(main, [verb, *where, *args])
+
+
+def test_plan_then_publish_then_nothing_left(env, monkeypatch):
+    work, server = env
+    plan = run(work, "plan", endpoint=server.endpoint_url)
+    assert plan.exit_code == 0, plan.output
+    assert "create  portfolio" in plan.output
+    assert "Data Science (tier0)" in plan.output
+    assert "tier1 <- principal arn:aws:iam::123456789012:role/Team1" in plan.output
+    assert plan.output.rstrip().endswith("plan: 30 to create")
+    assert moto_servicecatalog.snapshot()["portfolios"] == []  # plan changed nothing
+
+    published = run(work, "publish", "--yes", endpoint=server.endpoint_url)
+    assert published.exit_code == 0, published.output
+    assert "[1/28] create template shared-hub 1.0.0" in published.output
+    assert published.output.rstrip().endswith("published: 30 created")
+
+    # AWS_ENDPOINT_URL is honoured like --endpoint-url.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
+    again = run(work, "publish")
+    assert again.exit_code == 0, again.output
+    assert "nothing to publish" in again.output
+    assert "30 unchanged" in again.output
+
+
+def test_publish_without_a_terminal_needs_yes(env):
+    work, server = env
+    result = run(work, "publish", endpoint=server.endpoint_url)
+    assert result.exit_code == 2
+    assert "pass --yes" in result.output
+    assert "Traceback" not in result.output
+    assert moto_servicecatalog.snapshot()["portfolios"] == []
+
+
+def test_a_stale_build_is_refused(env):
+    work, server = env
+    target = work.outdir / "shared-hub" / "1.0.0.template.json"
+    target.write_text(target.read_text().replace("stand-in", "edited by hand"))
+    result = run(work, "publish", "--yes", endpoint=server.endpoint_url)
+    assert result.exit_code == 2
+    assert "is out of date" in result.output and "shared-hub/1.0.0.template.json" in result.output
+    assert "run: labcatalog build" in result.output
+
+
+def test_no_platform_stack_and_no_bucket_is_explained(env):
+    work, server = env
+    server.client("ssm").delete_parameter(Name=BUCKET_PARAMETER)
+    result = run(work, "plan", endpoint=server.endpoint_url)
+    assert result.exit_code == 2
+    assert "deploy the platform stack there first" in result.output
+    assert run(work, "plan", "--bucket", BUCKET, endpoint=server.endpoint_url).exit_code == 0
+
+
+def test_a_changed_template_without_a_bump_stops_publish(env):
+    work, server = env
+    assert run(work, "publish", "--yes", endpoint=server.endpoint_url).exit_code == 0
+    work.data["portfolio"]["description"] = "Changed"
+    work.write()
+    assert run(work, "build").exit_code == 0
+    refused = run(work, "publish", "--yes", endpoint=server.endpoint_url)
+    assert refused.exit_code == 2
+    assert "shared-hub 1.0.0 is already published with a different template" in refused.output
+    assert "personal-hub 1.0.0 is already published with a different template" in refused.output
+    assert "bump products.shared-hub.version" in refused.output
+    for product in ("shared-hub", "personal-hub"):
+        work.set_version(product, "1.0.1")
+    work.write()
+    assert run(work, "build").exit_code == 0
+    bumped = run(work, "publish", "--yes", endpoint=server.endpoint_url)
+    assert bumped.exit_code == 0, bumped.output
+    # 2 templates + 2 versions created; 2 portfolio descriptions updated.
+    assert bumped.output.rstrip().endswith("published: 4 created, 2 updated, 26 unchanged")

@@ -1,0 +1,272 @@
+"""Call shapes and error paths of the publisher, checked by botocore's Stubber.
+
+Stubber validates every request against botocore's model of the real APIs (member names,
+types, required members), so a misspelt or misplaced parameter fails here. It proves nothing
+about how the services behave; tests/test_publish_convergence.py covers that.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from pathlib import Path
+
+import pytest
+from botocore.stub import ANY, Stubber
+
+from generator.problems import UserError
+from generator.publish import actions as act
+from generator.publish.apply import Context, Ids, apply, run
+from generator.publish.aws import RETRY_CONFIG, Caller, Clients, PermissionDenied, connect
+from generator.publish.desired import desired_state, read_templates
+from generator.publish.plan import Plan, diff
+from generator.publish.publisher import BUCKET_PARAMETER, make_plan, template_bucket
+from generator.publish.state import CatalogState, read_state
+from tests.publish_support import BUCKET, Workspace
+
+ACCOUNT = "111122223333"
+CALLER = {
+    "UserId": "AIDAEXAMPLE",
+    "Account": ACCOUNT,
+    "Arn": f"arn:aws-us-gov:iam::{ACCOUNT}:user/publisher",
+}
+
+
+@pytest.fixture
+def clients(monkeypatch) -> Clients:
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return connect(region="us-gov-west-1")
+
+
+@pytest.fixture
+def stubs(clients):
+    with ExitStack() as stack:
+        made = {
+            name: stack.enter_context(Stubber(getattr(clients, name)))
+            for name in ("servicecatalog", "s3", "sts", "ssm")
+        }
+        yield made
+        for stub in made.values():
+            stub.assert_no_pending_responses()
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Workspace:
+    work = Workspace(tmp_path)
+    work.data["tiers"] = work.data["tiers"][:1]
+    work.data["tiers"][0]["principals"] = ["role/Team0"]
+    work.data["tag_options"] = {}
+    del work.data["products"]["personal-hub"]
+    return work
+
+
+def test_clients_retry_throttling_with_backoff(clients):
+    for client in clients.all():
+        assert client.meta.config.retries == RETRY_CONFIG.retries
+
+
+def test_endpoint_url_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert connect(region="us-east-1").servicecatalog.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+def test_first_plan_reads_only_and_expands_principals(clients, stubs, workspace):
+    portfolio = workspace.write()
+    stubs["sts"].add_response("get_caller_identity", CALLER, {})
+    stubs["ssm"].add_response(
+        "get_parameter",
+        {"Parameter": {"Name": BUCKET_PARAMETER, "Value": BUCKET, "Type": "String"}},
+        {"Name": BUCKET_PARAMETER},
+    )
+    stubs["s3"].add_client_error(
+        "head_object", "404", "Not Found", 404, expected_params={"Bucket": BUCKET, "Key": ANY}
+    )
+    stubs["servicecatalog"].add_response("list_portfolios", {"PortfolioDetails": []}, {})
+    stubs["servicecatalog"].add_response(
+        "search_products_as_admin", {"ProductViewDetails": []}, {"ProductSource": "ACCOUNT"}
+    )
+    plan, _ = make_plan(portfolio, workspace.outdir, clients)
+    principal = next(a for a in plan.actions if isinstance(a, act.AssociatePrincipal))
+    assert principal.arn == f"arn:aws-us-gov:iam::{ACCOUNT}:role/Team0"
+    upload = next(a for a in plan.actions if isinstance(a, act.UploadTemplate))
+    assert upload.template.key == f"templates/sha256/{upload.template.sha256}.template.json"
+    create = next(a for a in plan.actions if isinstance(a, act.CreateProduct))
+    assert create.template_url == (
+        f"https://{BUCKET}.s3.us-gov-west-1.amazonaws.com/{upload.template.key}"
+    )
+
+
+def _first_plan(workspace: Workspace) -> Plan:
+    portfolio = workspace.write()
+    templates, _ = read_templates(portfolio, workspace.outdir)
+    desired = desired_state(portfolio, templates, Caller(ACCOUNT, "aws"))
+    return diff(desired, CatalogState(), BUCKET, lambda t: f"https://example/{t.key}")
+
+
+def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, workspace):
+    plan = _first_plan(workspace)
+    sc, s3 = stubs["servicecatalog"], stubs["s3"]
+    template = next(a for a in plan.actions if isinstance(a, act.UploadTemplate)).template
+    s3.add_response(
+        "put_object",
+        {},
+        {
+            "Bucket": BUCKET,
+            "Key": template.key,
+            "Body": template.body,
+            "ContentType": "application/json",
+            "ChecksumSHA256": ANY,
+        },
+    )
+    sc.add_response(
+        "create_portfolio",
+        {"PortfolioDetail": {"Id": "port-1"}},
+        {
+            "DisplayName": "Data Science (tier0)",
+            "Description": "JupyterHub environments. Tier tier0: Tier 0",
+            "ProviderName": "Data Platform Team",
+            "Tags": [
+                {"Key": "managed-by", "Value": "labcatalog"},
+                {"Key": "labcatalog:tier", "Value": "tier0"},
+            ],
+        },
+    )
+    sc.add_response(
+        "create_product",
+        {
+            "ProductViewDetail": {"ProductViewSummary": {"ProductId": "prod-1"}},
+            "ProvisioningArtifactDetail": {"Id": "pa-1"},
+        },
+        {
+            "Name": "Team hub",
+            "Owner": "Data Platform Team",
+            "Description": "Team hub for tests",
+            "Distributor": "Data Platform Team",
+            "SupportEmail": "data-platform@example.com",
+            "ProductType": "CLOUD_FORMATION_TEMPLATE",
+            "Tags": [
+                {"Key": "managed-by", "Value": "labcatalog"},
+                {"Key": "labcatalog:product", "Value": "shared-hub"},
+            ],
+            "ProvisioningArtifactParameters": {
+                "Name": "1.0.0",
+                "Description": f"First release (labcatalog sha256:{template.sha256})",
+                "Info": {"LoadTemplateFromURL": f"https://example/{template.key}"},
+                "Type": "CLOUD_FORMATION_TEMPLATE",
+            },
+        },
+    )
+    sc.add_response(
+        "associate_product_with_portfolio", {}, {"ProductId": "prod-1", "PortfolioId": "port-1"}
+    )
+    sc.add_response(
+        "create_constraint",
+        {},
+        {
+            "PortfolioId": "port-1",
+            "ProductId": "prod-1",
+            "Type": "LAUNCH",
+            "Parameters": '{"LocalRoleName":"labcatalog-tier0-launch"}',
+            "Description": "labcatalog: launch as role labcatalog-tier0-launch",
+        },
+    )
+    sc.add_response(
+        "create_constraint",
+        {},
+        {
+            "PortfolioId": "port-1",
+            "ProductId": "prod-1",
+            "Type": "TEMPLATE",
+            "Parameters": ANY,
+            "Description": "labcatalog: parameter Tier pinned to tier0",
+        },
+    )
+    sc.add_response(
+        "associate_principal_with_portfolio",
+        {},
+        {
+            "PortfolioId": "port-1",
+            "PrincipalARN": f"arn:aws:iam::{ACCOUNT}:role/Team0",
+            "PrincipalType": "IAM",
+        },
+    )
+    done = apply(plan, clients, CatalogState())
+    assert len(done) == len(plan.changes) == 7
+
+
+def test_deprecation_is_a_guidance_update(clients, stubs):
+    sc = stubs["servicecatalog"]
+    sc.add_response(
+        "update_provisioning_artifact",
+        {},
+        {"ProductId": "prod-1", "ProvisioningArtifactId": "pa-1", "Guidance": "DEPRECATED"},
+    )
+    ids = Ids(products={"shared-hub": "prod-1"}, versions={("shared-hub", "1.0.0"): "pa-1"})
+    action = act.UpdateVersion("shared-hub", "1.0.0", guidance="DEPRECATED")
+    assert action.change is act.Change.DEPRECATE
+    run(action, Context(clients, ids))
+
+
+@pytest.mark.parametrize(
+    "operation,code,action",
+    [
+        ("create_portfolio", "AccessDeniedException", "servicecatalog:CreatePortfolio"),
+        ("put_object", "AccessDenied", "s3:PutObject"),
+    ],
+)
+def test_permission_errors_name_the_missing_action(
+    clients, stubs, workspace, operation, code, action
+):
+    plan = _first_plan(workspace)
+    if operation == "create_portfolio":
+        stubs["s3"].add_response("put_object", {})
+        stubs["servicecatalog"].add_client_error(operation, code, "not authorized", 400)
+    else:
+        stubs["s3"].add_client_error(operation, code, "Access Denied", 403)
+    with pytest.raises(PermissionDenied, match=f"permission denied for {action}"):
+        apply(plan, clients, CatalogState())
+
+
+def test_denied_head_object_names_get_object(clients, stubs, workspace):
+    stubs["s3"].add_client_error("head_object", "403", "Forbidden", 403)
+    portfolio = workspace.write()
+    templates, _ = read_templates(portfolio, workspace.outdir)
+    desired = desired_state(portfolio, templates, Caller(ACCOUNT, "aws"))
+    with pytest.raises(PermissionDenied, match="s3:GetObject"):
+        read_state(clients, desired, BUCKET)
+
+
+def test_missing_platform_stack_is_explained(clients, stubs):
+    stubs["ssm"].add_client_error("get_parameter", "ParameterNotFound", "", 400)
+    with pytest.raises(UserError, match="deploy the platform stack there first"):
+        template_bucket(clients, None)
+
+
+def test_bucket_option_wins_without_a_call(clients, stubs):
+    assert template_bucket(clients, "given") == "given"
+
+
+def test_a_template_without_a_tier_parameter_is_refused(workspace):
+    portfolio = workspace.write()
+    path = Path(workspace.outdir / "shared-hub" / "1.0.0.template.json")
+    body = json.loads(path.read_text())
+    del body["Parameters"]["Tier"]
+    path.write_text(json.dumps(body))
+    with pytest.raises(UserError, match="no 'Tier' parameter"):
+        read_templates(portfolio, workspace.outdir)
+
+
+def test_a_product_without_a_template_yet_is_skipped_with_a_note(workspace):
+    portfolio = workspace.write()
+    (workspace.outdir / "shared-hub" / "1.0.0.template.json").unlink()
+    templates, skipped = read_templates(portfolio, workspace.outdir)
+    assert templates == []
+    assert skipped == [
+        f"shared-hub 1.0.0: no {workspace.outdir}/shared-hub/1.0.0.template.json in the build "
+        "yet; not published"
+    ]

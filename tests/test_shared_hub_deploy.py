@@ -1,0 +1,239 @@
+"""Deploy the platform and then the shared hub to a moto server; read the result back.
+
+What this proves: the template parses, its conditions, references and `{{resolve:ssm:...}}`
+references resolve against what the platform stack really publishes, both load balancer modes
+and both server modes reach CREATE_COMPLETE, and the resources moto supports exist with the
+tier's roles, the security group chain, log retention and the DNS record.
+What it does not prove: that AWS accepts the template, or anything about the resource types
+moto skips (EXPECTED_SKIPPED; asserted as data in test_shared_hub_template.py instead). moto
+also keeps a security group's default allow-all egress even when the template replaces it, and
+drops a service's deployment settings, a log group's KMS key and the load balancer's canonical
+hosted zone id; all are asserted on the template.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+
+from generator.build import render
+from products.platform import template as platform
+from products.shared_hub import template as shared_hub
+from tests.moto_server import deploy_stack
+
+# Resource types moto 5.2 cannot create from CloudFormation (tests/moto_cfn.py adds the rest).
+# A new type in the template that moto skips fails the test until it is listed here.
+EXPECTED_SKIPPED = {"AWS::SecretsManager::Secret"}
+SKIPPED = re.compile(r"No Moto CloudFormation support for (\S+)")
+
+
+def skipped_types(caplog) -> set[str]:
+    return {
+        match.group(1)
+        for record in caplog.records
+        if (match := SKIPPED.search(record.getMessage()))
+    }
+
+
+@pytest.fixture
+def network(aws):
+    """A VPC with two public and two private subnets, a hosted zone and a certificate."""
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24", AvailabilityZone=f"us-east-1{z}")[
+            "Subnet"
+        ]["SubnetId"]
+        for i, z in enumerate("abab")
+    ]
+    zone = aws.client("route53").create_hosted_zone(
+        Name="data.example.com", CallerReference="labcatalog-test"
+    )["HostedZone"]["Id"]
+    certificate = aws.client("acm").request_certificate(DomainName="hub.data.example.com")
+    return {
+        "VpcId": vpc,
+        "LoadBalancerSubnets": subnets[:2],
+        "TaskSubnets": subnets[2:],
+        "HostedZoneId": zone.split("/")[-1],
+        "HubDomainName": "hub.data.example.com",
+        "CertificateArn": certificate["CertificateArn"],
+    }
+
+
+def oidc(tier: str) -> dict[str, str]:
+    return {
+        "AuthMode": "oidc",
+        "OidcIssuerUrl": "https://issuer.example.com",
+        "OidcClientId": "labcatalog",
+        "OidcClientSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
+        f"labcatalog/{tier}/oidc-AbCdEf",
+        "TierGroup": f"ds-{tier}",
+        "AdminGroup": "ds-admins",
+    }
+
+
+def deploy(aws, portfolio, caplog, name: str, parameters: dict) -> dict[str, str]:
+    deploy_stack(aws, "labcatalog-platform", render(platform.build(portfolio)))
+    caplog.clear()
+    caplog.set_level(logging.WARNING, logger="moto")
+    outputs = deploy_stack(aws, name, render(shared_hub.build(portfolio)), parameters)
+    assert skipped_types(caplog) == EXPECTED_SKIPPED
+    return outputs
+
+
+def task_definition(aws, family: str) -> dict:
+    return aws.client("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
+
+
+def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
+    tier = example.tiers[0].name
+    outputs = deploy(aws, example, caplog, "hub1", {"Tier": tier, **network, **oidc(tier)})
+    iam, ecs, ec2 = aws.client("iam"), aws.client("ecs"), aws.client("ec2")
+
+    assert outputs["HubUrl"] == "https://hub.data.example.com"
+    assert outputs["ClusterName"] == f"labcatalog-{tier}_hub1"
+    (cluster,) = ecs.describe_clusters(clusters=[outputs["ClusterName"]])["clusters"]
+    assert cluster["status"] == "ACTIVE"
+
+    role = iam.get_role(RoleName=f"labcatalog-{tier}-hub")["Role"]["Arn"]
+    notebook = iam.get_role(RoleName=f"labcatalog-{tier}-notebook")["Role"]["Arn"]
+    execution = iam.get_role(RoleName=f"labcatalog-{tier}-task-execution")["Role"]["Arn"]
+    hub = task_definition(aws, f"labcatalog-{tier}_hub_hub1")
+    assert (hub["taskRoleArn"], hub["executionRoleArn"]) == (role, execution)
+    assert hub["networkMode"] == "awsvpc" and hub["cpu"] == "1024"
+    (container,) = hub["containerDefinitions"]
+    repository = aws.client("ecr").describe_repositories()["repositories"][0]["repositoryUri"]
+    assert container["image"] == f"{repository}:{example.products.shared_hub.version}"
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert env["LABCATALOG_TIER"] == tier
+    assert env["LABCATALOG_ECS_CLUSTER"] == cluster["clusterArn"]
+    servers = task_definition(aws, f"labcatalog-{tier}_user_hub1")
+    assert env["LABCATALOG_ECS_TASK_DEFINITION"] == servers["taskDefinitionArn"]
+    assert (servers["taskRoleArn"], servers["executionRoleArn"]) == (notebook, execution)
+    bucket = aws.client("ssm").get_parameter(Name="/labcatalog/platform/notebook-bucket")
+    assert env["LABCATALOG_NOTEBOOK_BUCKET"] == bucket["Parameter"]["Value"]
+
+    (service,) = ecs.describe_services(
+        cluster=outputs["ClusterName"], services=[outputs["HubServiceName"]]
+    )["services"]
+    assert service["desiredCount"] == 1
+    assert service["launchType"] == "FARGATE"
+    vpc = service["networkConfiguration"]["awsvpcConfiguration"]
+    assert vpc["assignPublicIp"] == "DISABLED"
+    assert vpc["subnets"] == network["TaskSubnets"][:2]
+
+    groups = {
+        g["GroupName"].split("-")[1]: g
+        for g in ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [network["VpcId"]]}]
+        )["SecurityGroups"]
+        if g["GroupName"] != "default"
+    }
+
+    def peers(group: str, direction: str, port: int) -> set[str]:
+        return {
+            pair["GroupId"]
+            for rule in groups[group][direction]
+            if rule.get("FromPort") == port
+            for pair in rule["UserIdGroupPairs"]
+        }
+
+    ids = {name: g["GroupId"] for name, g in groups.items()}
+    assert peers("HubSecurityGroup", "IpPermissions", 8000) == {ids["LoadBalancerSecurityGroup"]}
+    assert peers("HubSecurityGroup", "IpPermissions", 8081) == {ids["ServerSecurityGroup"]}
+    assert peers("ServerSecurityGroup", "IpPermissions", 8888) == {ids["HubSecurityGroup"]}
+    assert peers("FileSystemSecurityGroup", "IpPermissions", 2049) == {ids["HubSecurityGroup"]}
+    assert peers("HubSecurityGroup", "IpPermissionsEgress", 8888) == {ids["ServerSecurityGroup"]}
+    assert peers("HubSecurityGroup", "IpPermissionsEgress", 2049) == {
+        ids["FileSystemSecurityGroup"]
+    }
+    assert peers("LoadBalancerSecurityGroup", "IpPermissionsEgress", 8000) == {
+        ids["HubSecurityGroup"]
+    }
+
+    (log_group,) = aws.client("logs").describe_log_groups(
+        logGroupNamePrefix=outputs["HubLogGroup"]
+    )["logGroups"]
+    assert log_group["retentionInDays"] == 365  # moto drops KmsKeyId: asserted on the template
+
+    records = aws.client("route53").list_resource_record_sets(HostedZoneId=network["HostedZoneId"])
+    (alias,) = [r for r in records["ResourceRecordSets"] if r["Type"] == "A"]
+    assert alias["Name"].rstrip(".") == "hub.data.example.com"
+    assert alias["AliasTarget"]["DNSName"].rstrip(".") == outputs["LoadBalancerDnsName"]
+
+
+def test_existing_listener_and_servers_inside_the_hub(aws, example, network, caplog):
+    """Attach to a load balancer that someone else owns; users' servers run in the hub task."""
+    elb, ec2 = aws.client("elbv2"), aws.client("ec2")
+    shared_group = ec2.create_security_group(
+        GroupName="shared-alb", Description="shared", VpcId=network["VpcId"]
+    )["GroupId"]
+    balancer = elb.create_load_balancer(
+        Name="shared", Subnets=network["LoadBalancerSubnets"], SecurityGroups=[shared_group]
+    )["LoadBalancers"][0]
+    listener = elb.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTPS",
+        Port=443,
+        Certificates=[{"CertificateArn": network["CertificateArn"]}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]
+    tier = example.tiers[-1].name
+    parameters = {
+        "Tier": tier,
+        **network,
+        **oidc(tier),
+        "CertificateArn": "",
+        "LoadBalancer": "existing",
+        "ExistingListenerArn": listener["ListenerArn"],
+        "ExistingListenerRulePriority": 7,
+        "ExistingLoadBalancerSecurityGroup": shared_group,
+        "ExistingLoadBalancerDnsName": balancer["DNSName"],
+        "ExistingLoadBalancerZoneId": balancer["CanonicalHostedZoneId"],
+        "ServerMode": "in-hub",
+    }
+    outputs = deploy(aws, example, caplog, "hub2", parameters)
+
+    assert "LoadBalancerDnsName" not in outputs and "ServerLogGroup" not in outputs
+    assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1, "no load balancer of its own"
+    rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    (rule,) = [r for r in rules if r["Priority"] == "7"]
+    assert rule["Conditions"][0]["HostHeaderConfig"]["Values"] == ["hub.data.example.com"]
+
+    hub = task_definition(aws, f"labcatalog-{tier}_hub_hub2")
+    notebook = aws.client("iam").get_role(RoleName=f"labcatalog-{tier}-notebook")["Role"]["Arn"]
+    assert hub["taskRoleArn"] == notebook, "in-hub servers run with the tier's notebook role"
+    env = {e["name"] for e in hub["containerDefinitions"][0]["environment"]}
+    assert not {n for n in env if n.startswith("LABCATALOG_ECS_")}
+    families = aws.client("ecs").list_task_definition_families()["families"]
+    assert f"labcatalog-{tier}_user_hub2" not in families
+    hub_group = ec2.describe_security_groups(
+        Filters=[{"Name": "group-name", "Values": ["hub2-HubSecurityGroup-*"]}]
+    )["SecurityGroups"][0]
+    sources = {
+        pair["GroupId"]
+        for rule in hub_group["IpPermissions"]
+        if rule.get("FromPort") == 8000
+        for pair in rule["UserIdGroupPairs"]
+    }
+    assert sources == {shared_group}
+
+
+def test_every_tier_of_every_portfolio_deploys(aws, portfolio, network, caplog):
+    deploy_stack(aws, "labcatalog-platform", render(platform.build(portfolio)))
+    body = render(shared_hub.build(portfolio))
+    for n, tier in enumerate(portfolio.tiers):
+        caplog.clear()
+        caplog.set_level(logging.WARNING, logger="moto")
+        deploy_stack(
+            aws,
+            f"hub{n}",
+            body,
+            {"Tier": tier.name, **network, **oidc(tier.name)}
+            | {"HubDomainName": f"{tier.name}.data.example.com"},
+        )
+        assert skipped_types(caplog) == EXPECTED_SKIPPED
+        servers = task_definition(aws, f"labcatalog-{tier.name}_user_hub{n}")
+        assert servers["taskRoleArn"].endswith(f":role/labcatalog-{tier.name}-notebook")

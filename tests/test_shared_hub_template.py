@@ -1,0 +1,452 @@
+"""The shared-hub template as data: the relations issue 3 asks for, for every test portfolio.
+
+These prove that the intended properties are in the template; cfn-lint, checkov and the moto
+deploy (test_shared_hub_deploy.py) check the rest. They do not prove that AWS accepts it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+
+import pytest
+
+from generator.build import render
+from products.shared_hub import parameters
+from products.shared_hub import template as shared_hub
+from tests.conftest import ROOT, platform_body
+from tests.test_platform_template import role_policy, statements
+
+CONTRACT = ROOT / "products" / "hub_image" / "environment.md"
+# Valid Fargate (cpu, memory) pairs, as AWS documents them.
+FARGATE_MEMORY = {
+    256: [512, 1024, 2048],
+    512: list(range(1024, 4097, 1024)),
+    1024: list(range(2048, 8193, 1024)),
+    2048: list(range(4096, 16385, 1024)),
+    4096: list(range(8192, 30721, 1024)),
+    8192: list(range(16384, 61441, 4096)),
+    16384: list(range(32768, 122881, 8192)),
+}
+
+
+def hub_body(portfolio) -> dict:
+    return json.loads(render(shared_hub.build(portfolio)))
+
+
+def resources_of(body: dict, kind: str) -> dict[str, dict]:
+    return {k: r for k, r in body["Resources"].items() if r["Type"] == kind}
+
+
+def props(body: dict, logical_id: str) -> dict:
+    return body["Resources"][logical_id]["Properties"]
+
+
+def hub_container(body: dict) -> dict:
+    (container,) = props(body, "HubTaskDefinition")["ContainerDefinitions"]
+    return container
+
+
+def conditional_items(items: list) -> dict[str, tuple[str | None, dict]]:
+    """`[{...}, {"Fn::If": [cond, {...}, NoValue]}]` -> {Name: (condition or None, item)}."""
+    found = {}
+    for item in items:
+        if "Fn::If" in item:
+            condition, value, otherwise = item["Fn::If"]
+            assert otherwise == {"Ref": "AWS::NoValue"}
+            found[value["Name"]] = (condition, value)
+        else:
+            found[item["Name"]] = (None, item)
+    return found
+
+
+def test_tier_parameter_offers_exactly_the_portfolios_tiers(portfolio):
+    tier = hub_body(portfolio)["Parameters"]["Tier"]
+    assert tier["AllowedValues"] == [t.name for t in portfolio.tiers]
+    assert "Default" not in tier  # the publisher pins it per portfolio
+
+
+def test_every_parameter_is_grouped_labelled_described_and_constrained(portfolio):
+    body = hub_body(portfolio)
+    interface = body["Metadata"]["AWS::CloudFormation::Interface"]
+    grouped = [name for group in interface["ParameterGroups"] for name in group["Parameters"]]
+    assert sorted(grouped) == sorted(body["Parameters"]), "each parameter in exactly one group"
+    assert len(grouped) == len(set(grouped))
+    assert all(group["Label"]["default"] for group in interface["ParameterGroups"])
+    for name, parameter in body["Parameters"].items():
+        assert interface["ParameterLabels"][name]["default"], name
+        assert parameter["Description"], name
+        assert parameter["ConstraintDescription"], name
+        aws_typed = parameter["Type"].startswith(("AWS::", "List<AWS::"))
+        constrained = {"AllowedPattern", "AllowedValues", "MinValue"} & set(parameter)
+        assert aws_typed or constrained, f"{name} has no constraint"
+
+
+@pytest.mark.parametrize("name", ["DefaultServerSize", "ServerSizes", "HubSize"])
+def test_sizes_are_valid_fargate_pairs_only(example, name):
+    allowed = hub_body(example)["Parameters"][name]["AllowedValues"]
+    assert allowed
+    for size in allowed:
+        cpu, memory = map(int, size.split(":"))
+        assert memory in FARGATE_MEMORY[cpu], size
+
+
+@pytest.mark.parametrize(
+    "case,name,value,matches",
+    [
+        ("secret of a tier", "OidcClientSecretArn", "arn:aws:secretsmanager:eu-west-1:"
+         "123456789012:secret:labcatalog/pii/oidc-AbCdEf", True),
+        ("secret outside labcatalog/", "OidcClientSecretArn", "arn:aws:secretsmanager:eu-west-1:"
+         "123456789012:secret:prod/db-AbCdEf", False),
+        ("secret of an unknown tier", "LdapBindPasswordSecretArn", "arn:aws:secretsmanager:"
+         "eu-west-1:123456789012:secret:labcatalog/other/x", False),
+        ("no LDAP password", "LdapBindPasswordSecretArn", "", True),
+        ("plain-text secret", "OidcClientSecretArn", "hunter2", False),
+        ("DNS name", "HubDomainName", "hub.data.example.com", True),
+        ("DNS name required", "HubDomainName", "", False),
+        ("CIDR", "AllowedCidr", "10.0.0.0/8", True),
+        ("not a CIDR", "AllowedCidr", "10.0.0.0", False),
+        ("listener", "ExistingListenerArn", "arn:aws:elasticloadbalancing:us-east-1:"
+         "123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2", True),
+        ("security group", "ExistingLoadBalancerSecurityGroup", "sg-0123456789abcdef0", True),
+        ("OIDC issuer must be https", "OidcIssuerUrl", "http://issuer.example.com", False),
+    ],
+)  # fmt: skip
+def test_parameter_patterns(example, case, name, value, matches):
+    pattern = hub_body(example)["Parameters"][name]["AllowedPattern"]
+    assert bool(re.fullmatch(pattern, value)) is matches, case
+
+
+def test_hub_service_runs_exactly_one_task_and_never_two_at_once(portfolio):
+    body = hub_body(portfolio)
+    service = props(body, "HubService")
+    assert service["DesiredCount"] == 1
+    assert service["LaunchType"] == "FARGATE"
+    deployment = service["DeploymentConfiguration"]
+    assert deployment["MaximumPercent"] == 100
+    assert deployment["MinimumHealthyPercent"] == 0
+    assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+    vpc = service["NetworkConfiguration"]["AwsvpcConfiguration"]
+    assert vpc["AssignPublicIp"] == "DISABLED"
+    assert vpc["SecurityGroups"] == [{"Fn::GetAtt": ["HubSecurityGroup", "GroupId"]}]
+    # JupyterHub cannot run twice: no autoscaling of the hub service, anywhere.
+    kinds = {r["Type"] for r in body["Resources"].values()}
+    assert not {t for t in kinds if t.startswith("AWS::ApplicationAutoScaling::")}
+
+
+def test_hub_sits_behind_the_load_balancer_with_a_health_check(example):
+    body = hub_body(example)
+    (balancing,) = props(body, "HubService")["LoadBalancers"]
+    assert balancing == {
+        "ContainerName": "hub",
+        "ContainerPort": 8000,
+        "TargetGroupArn": {"Ref": "HubTargetGroup"},
+    }
+    target = props(body, "HubTargetGroup")
+    assert target["TargetType"] == "ip"
+    assert target["HealthCheckPath"] == "/hub/health"
+    assert target["Port"] == 8000
+
+
+def test_new_load_balancer_is_https_only_tls12_plus_logged_and_drops_bad_headers(example):
+    body = hub_body(example)
+    https = props(body, "HttpsListener")
+    assert https["Protocol"] == "HTTPS" and https["Port"] == 443
+    assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2")
+    assert https["Certificates"] == [{"CertificateArn": {"Ref": "CertificateArn"}}]
+    (redirect,) = props(body, "HttpRedirectListener")["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
+    attributes = {
+        a["Key"]: a["Value"] for a in props(body, "HubLoadBalancer")["LoadBalancerAttributes"]
+    }
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "true"
+    assert attributes["access_logs.s3.bucket"] == (
+        "{{resolve:ssm:/labcatalog/platform/load-balancer-log-bucket}}"
+    )
+    assert attributes["deletion_protection.enabled"] == {"Ref": "DeletionProtection"}
+    rule = props(body, "HubListenerRule")
+    assert rule["Conditions"] == [
+        {"Field": "host-header", "HostHeaderConfig": {"Values": [{"Ref": "HubDomainName"}]}}
+    ]
+
+
+# Who may reach whom: (resource, kind, group, port, peer). A peer is a group or a CIDR.
+CHAIN = [
+    ("HubFromLoadBalancer", "ingress", "HubSecurityGroup", 8000, "LoadBalancerSecurityGroup"),
+    ("HubFromExistingLoadBalancer", "ingress", "HubSecurityGroup", 8000,
+     {"Ref": "ExistingLoadBalancerSecurityGroup"}),
+    ("LoadBalancerToHub", "egress", "LoadBalancerSecurityGroup", 8000, "HubSecurityGroup"),
+    ("HubToServers", "egress", "HubSecurityGroup", 8888, "ServerSecurityGroup"),
+    ("HubApiFromServers", "ingress", "HubSecurityGroup", 8081, "ServerSecurityGroup"),
+    ("HubToFileSystem", "egress", "HubSecurityGroup", 2049, "FileSystemSecurityGroup"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("logical_id,kind,group,port,peer", CHAIN)
+def test_security_group_chain(example, logical_id, kind, group, port, peer):
+    rule = props(hub_body(example), logical_id)
+    assert rule["GroupId"] == {"Fn::GetAtt": [group, "GroupId"]}
+    assert (rule["FromPort"], rule["ToPort"], rule["IpProtocol"]) == (port, port, "tcp")
+    key = "SourceSecurityGroupId" if kind == "ingress" else "DestinationSecurityGroupId"
+    expected = peer if isinstance(peer, dict) else {"Fn::GetAtt": [peer, "GroupId"]}
+    assert rule[key] == expected
+
+
+@pytest.mark.parametrize(
+    "group,port,peer",
+    [
+        ("ServerSecurityGroup", 8888, "HubSecurityGroup"),
+        ("FileSystemSecurityGroup", 2049, "HubSecurityGroup"),
+    ],
+)
+def test_inline_ingress_only_from_the_hub(example, group, port, peer):
+    (rule,) = props(hub_body(example), group)["SecurityGroupIngress"]
+    assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": [peer, "GroupId"]}
+    assert (rule["FromPort"], rule["ToPort"]) == (port, port)
+
+
+def all_rules(body: dict):
+    """Every security group rule: (resource, direction, rule)."""
+    for logical_id, resource in body["Resources"].items():
+        p = resource["Properties"]
+        if resource["Type"] == "AWS::EC2::SecurityGroup":
+            for direction in ("SecurityGroupIngress", "SecurityGroupEgress"):
+                for rule in p.get(direction, []):
+                    yield logical_id, direction, rule
+        elif resource["Type"] == "AWS::EC2::SecurityGroupIngress":
+            yield logical_id, "SecurityGroupIngress", p
+        elif resource["Type"] == "AWS::EC2::SecurityGroupEgress":
+            yield logical_id, "SecurityGroupEgress", p
+
+
+def test_nothing_is_open_to_the_world_except_the_load_balancer_to_the_allowed_cidr(portfolio):
+    body = hub_body(portfolio)
+    for logical_id, direction, rule in all_rules(body):
+        if direction == "SecurityGroupIngress":
+            assert rule.get("CidrIp") in (None, {"Ref": "AllowedCidr"}), logical_id
+            if "CidrIp" in rule:
+                assert logical_id == "LoadBalancerSecurityGroup"
+                assert rule["FromPort"] in (443, 80)  # 80 only redirects to HTTPS
+        elif rule.get("CidrIp") == "0.0.0.0/0":
+            # Outbound to anywhere: HTTPS (AWS APIs, identity provider) and LDAP when chosen.
+            assert rule["FromPort"] in (443, 389, 636), (logical_id, rule)
+            if rule["FromPort"] != 443:
+                assert body["Resources"][logical_id]["Condition"] == "UseLdap"
+    for group in ("LoadBalancerSecurityGroup", "FileSystemSecurityGroup"):
+        (no_egress,) = props(body, group)["SecurityGroupEgress"]
+        assert no_egress["CidrIp"] == "127.0.0.1/32"  # replaces the default allow-all
+
+
+def test_task_roles_come_from_the_platform_for_the_chosen_tier(example):
+    body = hub_body(example)
+    tier_value = "{{{{resolve:ssm:/labcatalog/tiers/${{Tier}}/{}}}}}"
+    hub = props(body, "HubTaskDefinition")
+    assert hub["TaskRoleArn"] == {
+        "Fn::If": [
+            "ServersInsideTheHub",
+            {"Fn::Sub": tier_value.format("notebook-role-arn")},
+            {"Fn::Sub": tier_value.format("hub-task-role-arn")},
+        ]
+    }
+    assert hub["ExecutionRoleArn"] == {"Fn::Sub": tier_value.format("task-execution-role-arn")}
+    servers = props(body, "ServerTaskDefinition")
+    assert servers["TaskRoleArn"] == {"Fn::Sub": tier_value.format("notebook-role-arn")}
+    assert not resources_of(body, "AWS::IAM::Role"), "product stacks create no IAM roles"
+    assert not resources_of(body, "AWS::IAM::Policy")
+
+
+def test_both_server_modes(example):
+    body = hub_body(example)
+    conditions = body["Conditions"]
+    assert conditions["ServersAsFargateTasks"] == {"Fn::Equals": [{"Ref": "ServerMode"}, "fargate"]}
+    assert conditions["ServersInsideTheHub"] == {"Fn::Equals": [{"Ref": "ServerMode"}, "in-hub"]}
+    for logical_id in ("ServerTaskDefinition", "ServerSecurityGroup", "HubToServers"):
+        assert body["Resources"][logical_id]["Condition"] == "ServersAsFargateTasks"
+    env = conditional_items(hub_container(body)["Environment"])
+    for name in ("LABCATALOG_ECS_CLUSTER", "LABCATALOG_ECS_TASK_DEFINITION"):
+        assert env[name][0] == "ServersAsFargateTasks"
+    assert env["LABCATALOG_ECS_TASK_DEFINITION"][1]["Value"] == {"Ref": "ServerTaskDefinition"}
+    assert env["LABCATALOG_SERVER_MODE"] == (
+        None,
+        {"Name": "LABCATALOG_SERVER_MODE", "Value": {"Ref": "ServerMode"}},
+    )
+
+
+def test_both_load_balancer_modes(example):
+    body = hub_body(example)
+    new = "CreateLoadBalancer"
+    for logical_id in (
+        "HubLoadBalancer",
+        "HttpsListener",
+        "HttpRedirectListener",
+        "LoadBalancerSecurityGroup",
+    ):
+        assert body["Resources"][logical_id]["Condition"] == new
+    assert body["Resources"]["HubFromExistingLoadBalancer"]["Condition"] == (
+        "AttachToExistingListener"
+    )
+    rule = props(body, "HubListenerRule")
+    assert rule["ListenerArn"] == {
+        "Fn::If": [new, {"Ref": "HttpsListener"}, {"Ref": "ExistingListenerArn"}]
+    }
+    assert rule["Priority"] == {"Fn::If": [new, 1, {"Ref": "ExistingListenerRulePriority"}]}
+    alias = props(body, "HubDnsRecord")["AliasTarget"]
+    assert alias["DNSName"] == {
+        "Fn::If": [
+            new,
+            {"Fn::GetAtt": ["HubLoadBalancer", "DNSName"]},
+            {"Ref": "ExistingLoadBalancerDnsName"},
+        ]
+    }
+    rules = body["Rules"]["ExistingListenerIsDescribed"]
+    required = {a["Assert"]["Fn::Not"][0]["Fn::Equals"][0]["Ref"] for a in rules["Assertions"]}
+    assert "ExistingListenerArn" in required and "ExistingLoadBalancerSecurityGroup" in required
+
+
+def contract_names() -> set[str]:
+    return set(re.findall(r"^\| `([A-Z0-9_]+)` \|", CONTRACT.read_text(), re.MULTILINE))
+
+
+def test_hub_variables_are_named_as_the_image_contract_says(example):
+    container = hub_container(hub_body(example))
+    names = set(conditional_items(container["Environment"])) | set(
+        conditional_items(container["Secrets"])
+    )
+    assert names <= contract_names(), names - contract_names()
+    assert "LABCATALOG_ALLOW_LOCAL_AUTH" not in names  # never set by a template
+
+
+def test_secrets_come_from_secrets_manager_never_plain_text(example):
+    container = hub_container(hub_body(example))
+    secrets = conditional_items(container["Secrets"])
+    assert secrets["JUPYTERHUB_CRYPT_KEY"][1]["ValueFrom"] == {"Ref": "HubCryptKeySecret"}
+    assert secrets["LABCATALOG_OIDC_CLIENT_SECRET"][1]["ValueFrom"] == {
+        "Ref": "OidcClientSecretArn"
+    }
+    assert secrets["LABCATALOG_LDAP_BIND_PASSWORD"][1]["ValueFrom"] == {
+        "Ref": "LdapBindPasswordSecretArn"
+    }
+    env = conditional_items(container["Environment"])
+    assert not [n for n in env if re.search("SECRET|PASSWORD|CRYPT_KEY", n)]
+
+
+def test_crypt_key_is_generated_under_the_tiers_secret_path(example):
+    body = hub_body(example)
+    secret = props(body, "HubCryptKeySecret")
+    assert secret["Name"] == {"Fn::Sub": "labcatalog/${Tier}/${AWS::StackName}/crypt-key"}
+    generated = secret["GenerateSecretString"]
+    assert generated["PasswordLength"] == 64
+    alphabet = set("0123456789abcdefABCDEF")
+    excluded = set(generated["ExcludeCharacters"])
+    letters = {chr(c) for c in range(ord("a"), ord("z") + 1)}
+    letters |= {c.upper() for c in letters}
+    assert letters - excluded <= alphabet, "only hex digits remain"
+
+
+def test_hub_state_is_on_encrypted_efs_through_an_access_point(example):
+    body = hub_body(example)
+    fs = props(body, "HubStateFileSystem")
+    assert fs["Encrypted"] is True
+    (allow,) = fs["FileSystemPolicy"]["Statement"]
+    assert allow["Condition"]["Bool"]["aws:SecureTransport"] == "true"
+    volume = props(body, "HubTaskDefinition")["Volumes"][0]["EFSVolumeConfiguration"]
+    assert volume["TransitEncryption"] == "ENABLED"
+    assert volume["AuthorizationConfig"] == {
+        "AccessPointId": {"Ref": "HubStateAccessPoint"},
+        "IAM": "ENABLED",
+    }
+    (mount,) = hub_container(body)["MountPoints"]
+    assert mount["ContainerPath"] == shared_hub.STATE_DIR
+    env = conditional_items(hub_container(body)["Environment"])
+    assert env["LABCATALOG_STATE_DIR"][1]["Value"] == shared_hub.STATE_DIR
+
+
+def test_log_groups_have_retention_and_the_hub_key(example):
+    body = hub_body(example)
+    groups = resources_of(body, "AWS::Logs::LogGroup")
+    assert sorted(groups) == ["HubLogGroup", "ServersLogGroup"]
+    for group in groups.values():
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        assert group["Properties"]["KmsKeyId"] == "{{resolve:ssm:/labcatalog/platform/hub-key-arn}}"
+        assert group["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/labcatalog/${Tier}/")
+
+
+def test_outputs_give_the_url_cluster_and_logs(example):
+    outputs = hub_body(example)["Outputs"]
+    assert outputs["HubUrl"]["Value"] == {"Fn::Sub": "https://${HubDomainName}"}
+    assert outputs["ClusterName"]["Value"] == {"Ref": "HubCluster"}
+    assert {"HubLogGroup", "ServerLogGroup"} <= set(outputs)
+
+
+def test_the_hubs_names_are_the_ones_the_platform_lets_its_tier_use(portfolio):
+    """The product names its cluster and task families; the platform's hub role allows names.
+
+    Fill the product's names in for each tier and check they match the ARNs the platform's hub
+    task role allows for that tier, and no other tier's.
+    """
+    body = hub_body(portfolio)
+    platform = platform_body(portfolio)
+    cluster = props(body, "HubCluster")["ClusterName"]["Fn::Sub"]
+    family = props(body, "ServerTaskDefinition")["Family"]["Fn::Sub"]
+    for tier in portfolio.tiers:
+        found = statements(
+            role_policy(platform, f"{tier.logical_id}HubTaskRole", "spawn-user-servers")
+        )
+        run = found["RunUserServersInThisTiersClusters"]
+        (definitions,) = run["Resource"]
+        allowed_cluster = run["Condition"]["ArnLike"]["ecs:cluster"]["Fn::Sub"]
+        for other in portfolio.tiers:
+            name = cluster.replace("${Tier}", other.name).replace("${AWS::StackName}", "SC-1-pp-x")
+            arn = f"arn:${{AWS::Partition}}:ecs:${{AWS::Region}}:${{AWS::AccountId}}:cluster/{name}"
+            assert fnmatch.fnmatchcase(arn, allowed_cluster) is (other == tier)
+            fam = family.replace("${Tier}", other.name).replace("${AWS::StackName}", "SC-1-pp-x")
+            task_definition = arn.replace(f"cluster/{name}", f"task-definition/{fam}:3")
+            assert fnmatch.fnmatchcase(task_definition, definitions["Fn::Sub"]) is (other == tier)
+        passing = found["PassOnlyThisTiersTaskRoles"]
+        assert passing["Condition"] == {
+            "StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}
+        }
+        assert sorted(r["Fn::GetAtt"][0] for r in passing["Resource"]) == sorted(
+            [f"{tier.logical_id}NotebookRole", f"{tier.logical_id}TaskExecutionRole"]
+        )
+
+
+def test_rules_check_modes_at_launch(example):
+    rules = hub_body(example)["Rules"]
+    assert set(rules) == {
+        "DefaultSizeIsOffered",
+        "NewLoadBalancerNeedsACertificate",
+        "ExistingListenerIsDescribed",
+        "OidcIsConfigured",
+        "LdapIsConfigured",
+    }
+    assert rules["OidcIsConfigured"]["RuleCondition"] == {
+        "Fn::Equals": [{"Ref": "AuthMode"}, "oidc"]
+    }
+
+
+@pytest.mark.parametrize(
+    "case,pattern",
+    [
+        ("partition", r"arn:aws[a-z-]*:"),
+        ("account id", r"\b\d{12}\b"),
+        ("region", r"\b(us|eu|ap|sa|ca|me|af|il|mx)-[a-z]+-\d\b"),
+    ],
+)
+def test_nothing_is_hard_coded(example, case, pattern):
+    body = hub_body(example)
+    # Parameter patterns and descriptions describe ARNs; the resources must not contain any.
+    text = json.dumps({k: v for k, v in body.items() if k != "Parameters"})
+    assert not re.search(pattern, text), f"hard-coded {case} in the shared-hub template"
+
+
+def test_build_is_deterministic(example):
+    assert render(shared_hub.build(example)) == render(shared_hub.build(example))
+
+
+def test_parameter_groups_follow_the_declared_order(example):
+    groups = hub_body(example)["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert [g["Label"]["default"] for g in groups] == list(parameters.GROUPS)
