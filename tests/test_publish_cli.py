@@ -141,3 +141,11 @@ def test_a_changed_template_without_a_bump_stops_publish(env):
     assert bumped.exit_code == 0, bumped.output
     # 2 templates + 2 versions created; 2 portfolio descriptions updated.
     assert bumped.output.rstrip().endswith("published: 4 created, 2 updated, 26 unchanged")
+
+
+def test_aws_region_variable_is_honoured(monkeypatch):
+    from generator.publish.aws import connect
+
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert connect(endpoint_url="http://127.0.0.1:9").region == "eu-west-1"

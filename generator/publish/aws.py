@@ -52,6 +52,8 @@ def connect(
     region: str | None = None, profile: str | None = None, endpoint_url: str | None = None
 ) -> Clients:
     """Clients for `region` (or the profile's), through `endpoint_url` (or AWS_ENDPOINT_URL)."""
+    # The AWS CLI and newer SDKs read AWS_REGION; botocore itself only AWS_DEFAULT_REGION.
+    region = region or os.environ.get("AWS_REGION") or None
     try:
         session = boto3.session.Session(profile_name=profile, region_name=region)
     except botocore.exceptions.ProfileNotFound as err:
