@@ -111,6 +111,8 @@ write_environment() {
     umask 077
     {
       env_line LABCATALOG_TIER "$env_tier"
+      # ECS sets the region for a Fargate hub; here the boto clients of the hub need it too.
+      env_line AWS_DEFAULT_REGION "$region"
       env_line LABCATALOG_PUBLIC_URL "http://localhost:$hub_port"
       env_line LABCATALOG_STATE_DIR /srv/jupyterhub/state
       env_line LABCATALOG_SERVER_MODE in-hub

@@ -63,6 +63,7 @@ from generator import names, policies
 from generator.checks import skip_checks
 from generator.config import Portfolio, Tier
 from generator.names import NAME_PREFIX, SSM_PREFIX
+from products.hub_image.codebuild import add_hub_image_build
 from products.personal_hub import launch as personal_hub_launch
 from products.personal_hub import platform as personal_hub_platform
 from products.shared_hub import launch as shared_hub_launch
@@ -689,6 +690,15 @@ def build(portfolio: Portfolio) -> Template:
     bucket, key_arn, balancer_logs = add_storage(t, portfolio)
     hub_key_arn = add_hub_key(t)
     repository = add_hub_images(t)
+    # The hub image is built in the account (CodeBuild) from a zip of products/hub_image that
+    # is uploaded to the template bucket, under the HubImageSourceKey parameter.
+    add_hub_image_build(
+        t,
+        GetAtt(repository, "RepositoryUri"),
+        GetAtt(repository, "Arn"),
+        hub_key_arn,
+        source_bucket=Ref("TemplateBucket"),
+    )
     published = {
         "NotebookBucketName": ("notebook-bucket", bucket),
         "NotebookKeyArn": ("notebook-key-arn", key_arn),

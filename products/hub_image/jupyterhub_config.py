@@ -1,0 +1,142 @@
+"""JupyterHub configuration of the labcatalog hub image, for both products.
+
+Configured only through the environment variables in environment.md (beside this file); every
+one is read and checked by labcatalog_hub.settings, and a hub with a broken environment refuses
+to start with a message naming each problem. No credentials live in the image or in any file:
+the hub and the servers use the task or instance role through the default credential chain.
+"""
+
+import os
+import secrets
+import socket
+import sys
+from pathlib import Path
+from urllib.parse import urlparse
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from labcatalog_hub import auth  # noqa: E402
+from labcatalog_hub.ecs_spawner import EcsSpawner  # noqa: E402
+from labcatalog_hub.settings import HubSettings  # noqa: E402
+from labcatalog_hub.spawners import InHubSpawner  # noqa: E402
+
+c = get_config()  # noqa: F821 (JupyterHub defines it while loading this file)
+settings = HubSettings.from_env(os.environ)
+
+# --- hub state: the directory the template mounts (EFS on Fargate) ---
+state = Path(settings.state_dir)
+state.mkdir(parents=True, exist_ok=True)
+c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
+c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+c.JupyterHub.public_url = settings.public_url
+
+# --- who may log in ---
+c.Authenticator.manage_groups = True  # the provider's groups become hub groups at each login
+c.Authenticator.enable_auth_state = settings.encrypt_auth_state
+c.Authenticator.allowed_users = set(settings.allowed_users)
+c.Authenticator.any_allow_config = True  # TierGate.check_allowed is the allow rule
+c.TierGate.tier = settings.tier
+c.TierGate.tier_group = settings.tier_group
+c.TierGate.admin_group = settings.admin_group
+
+if settings.oidc:
+    oidc = settings.oidc
+    endpoints = auth.discover(oidc.issuer)
+    c.JupyterHub.authenticator_class = auth.OidcAuthenticator
+    c.OidcAuthenticator.authorize_url = endpoints["authorization_endpoint"]
+    c.OidcAuthenticator.token_url = endpoints["token_endpoint"]
+    # Cognito puts groups in the ID token only (not in userinfo), so read claims from it.
+    c.OidcAuthenticator.userdata_from_id_token = True
+    c.OidcAuthenticator.client_id = oidc.client_id
+    c.OidcAuthenticator.client_secret = oidc.client_secret
+    c.OidcAuthenticator.oauth_callback_url = f"{settings.public_url}/hub/oauth_callback"
+    c.OidcAuthenticator.scope = ["openid", "email", "profile"]
+    c.OidcAuthenticator.username_claim = oidc.username_claim
+    c.OidcAuthenticator.groups_claim = oidc.groups_claim
+    if settings.admin_group:
+        c.OidcAuthenticator.admin_groups = {auth.group_name(settings.admin_group)}
+    c.OidcAuthenticator.login_service = "your organisation's sign-in"
+elif settings.ldap:
+    ldap = settings.ldap
+    url = urlparse(ldap.url)
+    c.JupyterHub.authenticator_class = auth.LdapAuthenticator
+    c.LdapAuthenticator.server_address = url.hostname
+    if url.scheme == "ldaps":
+        c.LdapAuthenticator.tls_strategy = "on_connect"
+    elif url.hostname in ("127.0.0.1", "localhost", "::1"):
+        c.LdapAuthenticator.tls_strategy = "insecure"  # a server on this host (tests)
+    else:
+        c.LdapAuthenticator.tls_strategy = "before_bind"  # StartTLS
+    if url.port:
+        c.LdapAuthenticator.server_port = url.port
+    c.LdapAuthenticator.bind_dn_template = list(ldap.bind_dn_templates)
+    c.LdapAuthenticator.group_search_base = ldap.group_search_base
+    if ldap.bind_user_dn:
+        c.LdapAuthenticator.lookup_dn_search_user = ldap.bind_user_dn
+        c.LdapAuthenticator.lookup_dn_search_password = ldap.bind_password
+else:  # local: tests only, refused by HubSettings unless LABCATALOG_ALLOW_LOCAL_AUTH=1
+    secret_file = state / "local-auth-secret"
+    if not secret_file.exists():
+        secret_file.touch(mode=0o600)
+        secret_file.write_text(secrets.token_urlsafe(32))
+    c.JupyterHub.authenticator_class = auth.LocalTestAuthenticator
+    c.LocalTestAuthenticator.secret = secret_file.read_text().strip()
+
+# --- servers ---
+# Activity is reported often enough that culling happens within a tenth of the timeout.
+activity_seconds = max(1, min(300, settings.idle_timeout_seconds // 10))
+c.Spawner.sizes = [size.key for size in settings.sizes]
+c.Spawner.default_size = settings.default_size.key
+c.Spawner.default_url = "/lab"
+if os.geteuid() == 0:  # only on test machines: the image runs everything as its jovyan user
+    c.Spawner.args = ["--allow-root"]
+c.Spawner.environment = {
+    "LABCATALOG_TIER": settings.tier,
+    "LABCATALOG_NOTEBOOK_BUCKET": settings.notebook_bucket,
+    "LABCATALOG_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
+    # The server's own config (notebooks in S3) is in server_config/ beside this file.
+    "JUPYTER_CONFIG_PATH": str(HERE / "server_config"),
+    "JUPYTERHUB_ACTIVITY_INTERVAL": str(activity_seconds),
+}
+c.JupyterHub.last_activity_interval = activity_seconds
+
+if settings.ecs:
+    ecs = settings.ecs
+    c.JupyterHub.spawner_class = EcsSpawner
+    c.EcsSpawner.cluster = ecs.cluster
+    c.EcsSpawner.task_definition = ecs.task_definition
+    c.EcsSpawner.subnets = list(ecs.subnets)
+    c.EcsSpawner.security_groups = list(ecs.security_groups)
+    c.EcsSpawner.capacity_provider = ecs.capacity_provider
+    c.EcsSpawner.endpoint_url = ecs.endpoint_url
+    c.EcsSpawner.start_timeout = 600  # Fargate pulls a multi-GB image on first start
+    c.EcsSpawner.http_timeout = 180
+    # Servers in their own tasks reach the hub's API over the VPC, and outlive a hub restart.
+    c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
+    c.JupyterHub.hub_connect_ip = socket.gethostbyname(socket.gethostname())
+    c.JupyterHub.cleanup_servers = False
+else:
+    c.JupyterHub.spawner_class = InHubSpawner
+
+# --- idle culling ---
+c.JupyterHub.services = [
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable,
+            "-m",
+            "jupyterhub_idle_culler",
+            f"--timeout={settings.idle_timeout_seconds}",
+            f"--cull-every={activity_seconds}",
+        ],
+    }
+]
+c.JupyterHub.load_roles = [
+    {
+        "name": "idle-culler",
+        "services": ["idle-culler"],
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+    }
+]

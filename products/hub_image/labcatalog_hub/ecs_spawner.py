@@ -1,0 +1,254 @@
+"""Each user's server as its own ECS Fargate task (the shared hub's `fargate` mode).
+
+The spawner runs the product's user task definition with the chosen size as overrides, in
+private subnets with the user security group and no public IP, and waits until the task runs.
+boto3 calls go to a worker thread, so the hub's event loop never blocks. The task ARN is the
+spawner's state: after a hub restart, `poll()` and `stop()` find the task again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from jupyterhub.spawner import Spawner
+from traitlets import Any as AnyTrait
+from traitlets import Enum, Float, Integer, List, Unicode, default
+
+from .spawners import SizedSpawner
+
+# A task in one of these will never run (again).
+ENDED = ("DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED", "DELETED")
+
+
+class SpawnFailed(RuntimeError):
+    """A server could not start; the message is shown to the user on the spawn page."""
+
+
+def explain_failure(reason: str) -> str:
+    """RunTask's failure reasons, in words a data scientist can act on."""
+    lowered = reason.lower()
+    if "capacity" in lowered or "resource" in lowered:
+        return (
+            f"AWS has no Fargate capacity for this size right now ({reason}). Try again in a "
+            "few minutes, or pick a smaller size."
+        )
+    return f"ECS could not start your server: {reason}"
+
+
+def explain_client_error(err: ClientError) -> str:
+    code = err.response.get("Error", {}).get("Code", "")
+    message = err.response.get("Error", {}).get("Message", str(err))
+    if code in ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation"):
+        return (
+            "The hub is not allowed to start servers in ECS "
+            f"({code}: {message}). Ask the platform team to check the hub's task role."
+        )
+    if code in ("ThrottlingException", "ServerException"):
+        return f"ECS is busy ({code}); try again in a minute."
+    return f"ECS refused to start your server ({code}: {message})."
+
+
+class EcsSpawner(SizedSpawner, Spawner):
+    """A Fargate task per user server; configured by jupyterhub_config.py from the environment."""
+
+    cluster = Unicode(help="Cluster of the users' tasks (name or ARN).").tag(config=True)
+    task_definition = Unicode(help="The user task definition (ARN or family).").tag(config=True)
+    container_name = Unicode(
+        "notebook", help="Name of the server's container in the task definition."
+    ).tag(config=True)
+    subnets = List(Unicode(), help="Private subnets for the tasks.").tag(config=True)
+    security_groups = List(Unicode(), help="The user servers' security groups.").tag(config=True)
+    capacity_provider = Enum(["FARGATE", "FARGATE_SPOT"], "FARGATE").tag(config=True)
+    endpoint_url = Unicode(None, allow_none=True, help="ECS endpoint (tests).").tag(config=True)
+    server_port = Integer(8888, help="Port the server listens on inside its task.").tag(config=True)
+    poll_seconds = Float(2.0, help="How often the task is described while it starts.").tag(
+        config=True
+    )
+    ecs = AnyTrait(help="The boto3 ECS client; made from the default credential chain.")
+
+    task_arn = Unicode(None, allow_none=True)
+
+    @default("ecs")
+    def _ecs_client(self) -> Any:
+        return boto3.session.Session().client("ecs", endpoint_url=self.endpoint_url)
+
+    @default("env_keep")
+    def _no_hub_environment(self) -> list[str]:
+        # The task gets its own role credentials from ECS; nothing of the hub's may leak in.
+        return []
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._events: list[dict] = []
+        self._starting = False
+
+    # --- state kept in the hub database, so a restarted hub finds its tasks again ---
+
+    def get_state(self) -> dict:
+        state = super().get_state()
+        if self.task_arn:
+            state["task_arn"] = self.task_arn
+        return state
+
+    def load_state(self, state: dict) -> None:
+        super().load_state(state)
+        self.task_arn = state.get("task_arn")
+
+    def clear_state(self) -> None:
+        super().clear_state()
+        self.task_arn = None
+
+    # --- the Spawner API ---
+
+    async def _call(self, method: str, **params: Any) -> dict:
+        return await asyncio.to_thread(getattr(self.ecs, method), **params)
+
+    def _report(self, progress: int, message: str) -> None:
+        self.log.info("%s: %s", self._log_name, message)
+        self._events.append({"progress": progress, "message": message})
+
+    def run_task_request(self) -> dict:
+        """The RunTask parameters for this user's server."""
+        size = self.chosen_size()
+        self.ip, self.port = "0.0.0.0", self.server_port
+        environment = [{"name": k, "value": str(v)} for k, v in sorted(self.get_env().items())]
+        return {
+            "cluster": self.cluster,
+            "taskDefinition": self.task_definition,
+            "count": 1,
+            "capacityProviderStrategy": [{"capacityProvider": self.capacity_provider, "weight": 1}],
+            "networkConfiguration": {
+                "awsvpcConfiguration": {
+                    "subnets": list(self.subnets),
+                    "securityGroups": list(self.security_groups),
+                    "assignPublicIp": "DISABLED",
+                }
+            },
+            "overrides": {
+                "cpu": str(size.cpu),
+                "memory": str(size.memory),
+                "containerOverrides": [
+                    {
+                        "name": self.container_name,
+                        "command": [*self.cmd, *self.get_args()],
+                        "environment": environment,
+                    }
+                ],
+            },
+            "startedBy": "jupyterhub",
+            "tags": [
+                {"key": "labcatalog:user", "value": self.user.name},
+                {"key": "labcatalog:server", "value": self.name or "default"},
+            ],
+        }
+
+    async def start(self) -> tuple[str, int]:
+        self._events = []
+        self._starting = True
+        try:
+            return await self._start()
+        finally:
+            self._starting = False
+
+    async def _start(self) -> tuple[str, int]:
+        request = self.run_task_request()
+        size = self.chosen_size()
+        self._report(10, f"Asking {self.capacity_provider} for a server ({size.label})")
+        try:
+            response = await self._call("run_task", **request)
+        except ClientError as err:
+            raise SpawnFailed(explain_client_error(err)) from err
+        except BotoCoreError as err:
+            raise SpawnFailed(f"The hub could not reach ECS: {err}") from err
+        if response.get("failures") or not response.get("tasks"):
+            reasons = "; ".join(
+                f.get("reason", "unknown") + (f" ({f['detail']})" if f.get("detail") else "")
+                for f in response.get("failures", [])
+            )
+            raise SpawnFailed(explain_failure(reasons or "no task was started"))
+        self.task_arn = response["tasks"][0]["taskArn"]
+        deadline = time.monotonic() + self.start_timeout
+        last = None
+        while True:
+            task = await self._describe()
+            status = task.get("lastStatus", "UNKNOWN") if task else "MISSING"
+            if status != last:
+                self._report(30 if status != "RUNNING" else 90, f"Your server's task is {status}")
+                last = status
+            if status == "RUNNING":
+                return self.task_ip(task), self.server_port
+            if status in ENDED or status == "MISSING":
+                reason = (task or {}).get("stoppedReason", "the task disappeared")
+                self.task_arn = None
+                raise SpawnFailed(explain_failure(reason))
+            if time.monotonic() > deadline:
+                await self.stop()
+                raise SpawnFailed(
+                    f"Your server did not start within {self.start_timeout} seconds and was "
+                    "stopped. Try again; if it keeps happening, tell the platform team."
+                )
+            await asyncio.sleep(self.poll_seconds)
+
+    @staticmethod
+    def task_ip(task: dict) -> str:
+        """The private IPv4 address of the task's network interface."""
+        for attachment in task.get("attachments", []):
+            if attachment.get("type") == "ElasticNetworkInterface":
+                for detail in attachment.get("details", []):
+                    if detail.get("name") == "privateIPv4Address":
+                        return detail["value"]
+        raise SpawnFailed("The server's task is running but has no private IP address.")
+
+    async def _describe(self) -> dict | None:
+        response = await self._call("describe_tasks", cluster=self.cluster, tasks=[self.task_arn])
+        return (response.get("tasks") or [None])[0]
+
+    async def progress(self):
+        sent = 0
+        while True:
+            while sent < len(self._events):
+                yield self._events[sent]
+                sent += 1
+            if not self._starting:
+                return
+            await asyncio.sleep(0.5)
+
+    async def poll(self) -> int | None:
+        """None while the task runs; an exit status once it has stopped or is gone."""
+        if not self.task_arn:
+            return 0
+        try:
+            task = await self._describe()
+        except (ClientError, BotoCoreError) as err:
+            # Unknown is not stopped: keep the route; the next poll tries again.
+            self.log.warning("%s: cannot describe %s: %s", self._log_name, self.task_arn, err)
+            return None
+        if task is None:
+            return 0
+        if task.get("lastStatus") in ENDED or task.get("desiredStatus") == "STOPPED":
+            codes = [c.get("exitCode") for c in task.get("containers", [])]
+            return next((code for code in codes if code is not None), 0)
+        return None
+
+    async def stop(self, now: bool = False) -> None:
+        if not self.task_arn:
+            return
+        try:
+            await self._call(
+                "stop_task",
+                cluster=self.cluster,
+                task=self.task_arn,
+                reason="Stopped by JupyterHub",
+            )
+        except ClientError as err:
+            # Already stopped and gone is what we wanted; anything else must be seen.
+            if err.response.get("Error", {}).get("Code") not in (
+                "InvalidParameterException",
+                "ResourceNotFoundException",
+            ):
+                raise
+        self.task_arn = None

@@ -1,0 +1,100 @@
+"""Server sizes users may pick, and the in-hub spawner (servers as processes of the hub's task)."""
+
+from __future__ import annotations
+
+import html
+
+from jupyterhub.spawner import SimpleLocalProcessSpawner
+from tornado import web
+from traitlets import List, Unicode, default
+from traitlets.config import Configurable
+
+from .settings import ServerSize
+
+# What an in-hub server keeps of the hub's environment: where ECS serves the task role's
+# credentials (S3 through the default credential chain, no keys anywhere), and the image's
+# settings for user installs.
+IN_HUB_ENV_KEEP = [
+    "PIP_USER",
+    "R_LIBS_USER",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+]
+
+
+class SizedSpawner(Configurable):
+    """Spawner mixin: the user picks one of `sizes` (`cpu:memory`); no form if there is one."""
+
+    sizes = List(Unicode(), help="Allowed sizes, cpu:memory in Fargate units.").tag(config=True)
+    default_size = Unicode(help="Preselected size, one of `sizes`.").tag(config=True)
+
+    def _allowed(self) -> list[ServerSize]:
+        return [ServerSize.parse(text) for text in self.sizes]
+
+    @default("options_form")
+    def _size_form(self) -> str:
+        sizes = self._allowed()
+        if len(sizes) < 2:
+            return ""
+        options = "".join(
+            f'<option value="{s.key}"{" selected" if s.key == self.default_size else ""}>'
+            f"{html.escape(s.label)}</option>"
+            for s in sizes
+        )
+        return (
+            f'<label for="size">Server size</label><select name="size" id="size">{options}</select>'
+        )
+
+    def options_from_form(self, formdata: dict) -> dict:
+        return {"size": formdata.get("size", [self.default_size])[0]}
+
+    @default("apply_user_options")
+    def _apply_size_option(self):
+        # JupyterHub (>= 5.3) runs this before start(); an HTTPError reaches the user as is.
+        return SizedSpawner.apply_size
+
+    def apply_size(self, user_options: dict) -> None:
+        try:
+            self.size = self.size_for(user_options)
+        except ValueError as err:
+            raise web.HTTPError(400, str(err)) from err
+
+    def size_for(self, user_options: dict | None) -> ServerSize:
+        """The size asked for (form or API), checked against what the product allows."""
+        wanted = (user_options or {}).get("size") or self.default_size or self.sizes[0]
+        allowed = self._allowed()
+        try:
+            size = ServerSize.parse(str(wanted))
+        except ValueError as err:
+            raise ValueError(f"size {wanted!r} is not offered by this hub") from err
+        if size not in allowed:
+            raise ValueError(
+                f"size {size.key} is not offered by this hub; choose one of "
+                + ", ".join(s.key for s in allowed)
+            )
+        return size
+
+    def chosen_size(self) -> ServerSize:
+        return getattr(self, "size", None) or self.size_for(self.user_options)
+
+
+class InHubSpawner(SizedSpawner, SimpleLocalProcessSpawner):
+    """Each server is a process of the hub's own task or instance, as the hub's OS user.
+
+    For small teams (and the personal hub): the servers share the hub's role, which is this
+    tier's notebook role, and the hub's CPU and memory; the size is advisory (JupyterHub passes
+    it to the server as MEM_LIMIT/CPU_LIMIT).
+    """
+
+    @default("env_keep")
+    def _keep_role_credentials(self) -> list[str]:
+        return [*super()._env_keep_default(), *IN_HUB_ENV_KEEP]
+
+    async def start(self):
+        size = self.chosen_size()
+        self.cpu_limit = size.cpu / 1024
+        self.mem_limit = size.memory * 1024 * 1024
+        return await super().start()

@@ -1,0 +1,285 @@
+"""The ECS spawner's calls and state, against moto's ECS API and botocore's Stubber.
+
+What moto proves: RunTask with the spawner's parameters is accepted by an ECS API (awsvpc with
+our subnets and security group, a Fargate capacity provider, size overrides), the server's
+address is read from the task's network interface, and `poll()`/`stop()` work from saved state
+after a hub restart. moto never runs the container: its task is RUNNING at once, so the server
+behind that address is not there; the end-to-end hub test runs servers in-hub instead.
+What the Stubber proves: every call matches the real ECS API model, and failures (no capacity,
+access denied, a task that stops while starting, a start timeout) become clear messages.
+Neither proves Fargate's real timing, image pulls or networking.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+import requests
+from botocore.stub import ANY, Stubber
+from jupyterhub.objects import Hub
+from moto.ec2.models.elastic_network_interfaces import NetworkInterface
+
+from products.hub_image.labcatalog_hub.ecs_spawner import EcsSpawner, SpawnFailed
+
+SIZES = ["1024:4096", "2048:8192"]
+TASK_ARN = "arn:aws:ecs:us-east-1:123456789012:task/labcatalog-pii_hub/0123456789abcdef"
+
+
+def make_spawner(**config) -> EcsSpawner:
+    """A spawner as the hub makes one, for a user who asked for the larger size."""
+    spawner = EcsSpawner(
+        user=SimpleNamespace(name="alice@example.com", url="/user/alice@example.com/"),
+        hub=Hub(),
+        api_token="server-token",
+        oauth_client_id="jupyterhub-user-alice",
+        sizes=SIZES,
+        default_size=SIZES[0],
+        cluster="labcatalog-pii_hub",
+        task_definition="labcatalog-pii_user_hub",
+        subnets=["subnet-1", "subnet-2"],
+        security_groups=["sg-1"],
+        capacity_provider="FARGATE_SPOT",
+        poll_seconds=0.01,
+        **config,
+    )
+    spawner.apply_size({"size": "2048:8192"})
+    return spawner
+
+
+# --- against moto's ECS API ---
+
+
+def _teach_moto_eni_dns_names() -> None:
+    """moto 5.2.5's ECS reads `private_dns_name` of the task's ENI, which its EC2 model lacks."""
+    if hasattr(NetworkInterface, "private_dns_name"):
+        return
+
+    def get(eni):
+        default = f"ip-{eni.private_ip_address.replace('.', '-')}.ec2.internal"
+        return eni.__dict__.get("_private_dns_name", default)
+
+    def set_(eni, value):  # moto sets it itself in some code paths
+        eni.__dict__["_private_dns_name"] = value
+
+    NetworkInterface.private_dns_name = property(get, set_)
+
+
+@pytest.fixture
+def ecs_world(aws):
+    """A VPC, subnet and security group, a cluster and a Fargate user task definition in moto."""
+    _teach_moto_eni_dns_names()
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="users", Description="users", VpcId=vpc)["GroupId"]
+    ecs = aws.client("ecs")
+    ecs.create_cluster(clusterName="labcatalog-pii_hub")
+    ecs.register_task_definition(
+        family="labcatalog-pii_user_hub",
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="1024",
+        memory="4096",
+        # moto needs container-level cpu/memory to place a task; ECS would not.
+        containerDefinitions=[
+            {"name": "notebook", "image": "hub:1", "essential": True, "cpu": 0, "memory": 4096}
+        ],
+    )
+    # moto moves a task on from RUNNING at every DescribeTasks unless told to wait.
+    transition = {"model_name": "ecs::task", "transition": {"progression": "manual", "times": 99}}
+    requests.post(f"{aws.endpoint_url}/moto-api/state-manager/set-transition", json=transition)
+    yield SimpleNamespace(
+        client=ecs, ec2=ec2, subnet=subnet, group=group, endpoint=aws.endpoint_url
+    )
+    requests.post(
+        f"{aws.endpoint_url}/moto-api/state-manager/unset-transition",
+        json={"model_name": "ecs::task"},
+    )
+
+
+def moto_spawner(world) -> EcsSpawner:
+    spawner = make_spawner(endpoint_url=world.endpoint)
+    spawner.subnets, spawner.security_groups = [world.subnet], [world.group]
+    return spawner
+
+
+def test_start_runs_a_private_fargate_task_of_the_chosen_size(ecs_world):
+    spawner = moto_spawner(ecs_world)
+    ip, port = asyncio.run(spawner.start())
+
+    (task,) = ecs_world.client.describe_tasks(
+        cluster="labcatalog-pii_hub", tasks=[spawner.task_arn]
+    )["tasks"]
+    assert task["capacityProviderName"] == "FARGATE_SPOT"
+    assert (task["overrides"]["cpu"], task["overrides"]["memory"]) == ("2048", "8192")
+    (container,) = task["overrides"]["containerOverrides"]
+    environment = {e["name"]: e["value"] for e in container["environment"]}
+    assert environment["JUPYTERHUB_API_TOKEN"] == "server-token"
+    assert not any(name.startswith("AWS_") for name in environment)  # the task has its own role
+    assert container["command"][0] == "jupyterhub-singleuser"
+    (eni,) = ecs_world.ec2.describe_network_interfaces()["NetworkInterfaces"]
+    assert eni["SubnetId"] == ecs_world.subnet
+    assert [g["GroupId"] for g in eni["Groups"]] == [ecs_world.group]
+    assert (ip, port) == (eni["PrivateIpAddress"], 8888)
+    assert spawner.get_state() == {"task_arn": spawner.task_arn}
+
+
+def test_a_restarted_hub_polls_and_stops_the_task_from_saved_state(ecs_world):
+    first = moto_spawner(ecs_world)
+    asyncio.run(first.start())
+    state = first.get_state()
+
+    after_restart = moto_spawner(ecs_world)
+    after_restart.load_state(state)
+    assert asyncio.run(after_restart.poll()) is None  # still running
+    asyncio.run(after_restart.stop())
+    assert after_restart.task_arn is None
+    (task,) = ecs_world.client.describe_tasks(cluster="labcatalog-pii_hub", tasks=[first.task_arn])[
+        "tasks"
+    ]
+    assert task["desiredStatus"] == "STOPPED"
+
+    another = moto_spawner(ecs_world)
+    another.load_state(state)
+    assert asyncio.run(another.poll()) == 0  # stopped: the hub drops the route
+
+
+# --- error paths, with botocore's Stubber (checked against the ECS API model) ---
+
+
+def stubbed() -> tuple[EcsSpawner, Stubber]:
+    spawner = make_spawner()
+    stubber = Stubber(spawner.ecs)
+    stubber.activate()
+    return spawner, stubber
+
+
+def task(status: str, **extra) -> dict:
+    return {"taskArn": TASK_ARN, "lastStatus": status, **extra}
+
+
+RUNNING = task(
+    "RUNNING",
+    attachments=[
+        {
+            "type": "ElasticNetworkInterface",
+            "details": [{"name": "privateIPv4Address", "value": "10.0.1.23"}],
+        }
+    ],
+)
+
+
+def test_the_request_is_private_and_reports_progress_until_running():
+    spawner, stubber = stubbed()
+    request = spawner.run_task_request()
+    assert request["networkConfiguration"]["awsvpcConfiguration"] == {
+        "subnets": ["subnet-1", "subnet-2"],
+        "securityGroups": ["sg-1"],
+        "assignPublicIp": "DISABLED",
+    }
+    assert request["capacityProviderStrategy"] == [
+        {"capacityProvider": "FARGATE_SPOT", "weight": 1}
+    ]
+    stubber.add_response("run_task", {"tasks": [task("PROVISIONING")], "failures": []}, request)
+    describe = {"cluster": "labcatalog-pii_hub", "tasks": [TASK_ARN]}
+    stubber.add_response("describe_tasks", {"tasks": [task("PENDING")]}, describe)
+    stubber.add_response("describe_tasks", {"tasks": [RUNNING]}, describe)
+
+    async def spawn_and_watch():
+        events = []
+
+        async def watch():
+            async for event in spawner.progress():
+                events.append(event["message"])
+
+        watcher = asyncio.ensure_future(watch())
+        result = await spawner.start()
+        await watcher
+        return result, events
+
+    result, events = asyncio.run(spawn_and_watch())
+    assert result == ("10.0.1.23", 8888)
+    assert events[0].startswith("Asking FARGATE_SPOT for a server (2 vCPU, 8 GiB memory)")
+    assert [e for e in events if "task is" in e] == [
+        "Your server's task is PENDING",
+        "Your server's task is RUNNING",
+    ]
+    stubber.assert_no_pending_responses()
+
+
+@pytest.mark.parametrize(
+    "reason,expected",
+    [
+        ("Capacity is unavailable at this time.", "no Fargate capacity"),
+        ("RESOURCE:ENI", "no Fargate capacity"),
+        ("MISSING", "ECS could not start your server: MISSING"),
+    ],
+)
+def test_a_run_task_failure_is_explained(reason, expected):
+    spawner, stubber = stubbed()
+    failure = {"arn": "arn:aws:ecs:us-east-1:123456789012:container-instance/x", "reason": reason}
+    stubber.add_response("run_task", {"tasks": [], "failures": [failure]}, ANY_REQUEST)
+    with pytest.raises(SpawnFailed, match=expected):
+        asyncio.run(spawner.start())
+    assert spawner.task_arn is None
+
+
+ANY_REQUEST = {
+    key: ANY
+    for key in (
+        "cluster",
+        "taskDefinition",
+        "count",
+        "capacityProviderStrategy",
+        "networkConfiguration",
+        "overrides",
+        "startedBy",
+        "tags",
+    )
+}
+
+
+def test_access_denied_names_the_hub_role():
+    spawner, stubber = stubbed()
+    stubber.add_client_error(
+        "run_task", "AccessDeniedException", "not authorized to perform: ecs:RunTask"
+    )
+    with pytest.raises(SpawnFailed, match=r"not allowed to start servers.*task role"):
+        asyncio.run(spawner.start())
+
+
+def test_a_task_that_stops_while_starting_says_why():
+    spawner, stubber = stubbed()
+    stubber.add_response("run_task", {"tasks": [task("PROVISIONING")], "failures": []}, ANY_REQUEST)
+    stopped = task("STOPPED", stoppedReason="CannotPullContainerError: image not found")
+    stubber.add_response("describe_tasks", {"tasks": [stopped]})
+    with pytest.raises(SpawnFailed, match="CannotPullContainerError"):
+        asyncio.run(spawner.start())
+    assert spawner.task_arn is None
+
+
+def test_a_task_that_does_not_start_in_time_is_stopped():
+    spawner, stubber = stubbed()
+    spawner.start_timeout = 0
+    stubber.add_response("run_task", {"tasks": [task("PROVISIONING")], "failures": []}, ANY_REQUEST)
+    stubber.add_response("describe_tasks", {"tasks": [task("PENDING")]})
+    stubber.add_response(
+        "stop_task",
+        {"task": task("STOPPING")},
+        {"cluster": "labcatalog-pii_hub", "task": TASK_ARN, "reason": "Stopped by JupyterHub"},
+    )
+    with pytest.raises(SpawnFailed, match="did not start within 0 seconds"):
+        asyncio.run(spawner.start())
+    stubber.assert_no_pending_responses()
+    assert spawner.task_arn is None
+
+
+def test_poll_keeps_the_server_when_ecs_cannot_be_asked():
+    spawner, stubber = stubbed()
+    spawner.load_state({"task_arn": TASK_ARN})
+    stubber.add_client_error("describe_tasks", "ThrottlingException", "slow down")
+    assert asyncio.run(spawner.poll()) is None
+    stubber.add_response("describe_tasks", {"tasks": [], "failures": [{"reason": "MISSING"}]})
+    assert asyncio.run(spawner.poll()) == 0
