@@ -217,23 +217,8 @@ def task_execution_policy(
     return PolicyDocument(
         Version=VERSION,
         Statement=[
-            Statement(
-                Sid="EcrLogin",
-                Effect=Allow,
-                Action=[ecr.GetAuthorizationToken],
-                # GetAuthorizationToken is account-wide; AWS accepts no narrower resource.
-                Resource=["*"],
-            ),
-            Statement(
-                Sid="PullHubImage",
-                Effect=Allow,
-                Action=[
-                    ecr.BatchCheckLayerAvailability,
-                    ecr.BatchGetImage,
-                    ecr.GetDownloadUrlForLayer,
-                ],
-                Resource=[repository_arn],
-            ),
+            ecr_login_statement(),
+            pull_image_statement(repository_arn),
             Statement(
                 Sid="WriteTaskLogs",
                 Effect=Allow,
@@ -317,6 +302,27 @@ def hub_task_policy(
                 Condition=Condition(StringEquals("iam:PassedToService", ECS_TASKS)),
             ),
         ],
+    )
+
+
+def ecr_login_statement() -> Statement:
+    """ECR login, which every image pull or push needs."""
+    return Statement(
+        Sid="EcrLogin",
+        Effect=Allow,
+        Action=[ecr.GetAuthorizationToken],
+        # GetAuthorizationToken is account-wide; AWS accepts no narrower resource.
+        Resource=["*"],
+    )
+
+
+def pull_image_statement(repository_arn: AWSHelperFn) -> Statement:
+    """Pull images from one repository."""
+    return Statement(
+        Sid="PullHubImage",
+        Effect=Allow,
+        Action=[ecr.BatchCheckLayerAvailability, ecr.BatchGetImage, ecr.GetDownloadUrlForLayer],
+        Resource=[repository_arn],
     )
 
 

@@ -64,13 +64,7 @@ def build_role_policy(
             Action=[logs.CreateLogStream, logs.PutLogEvents],
             Resource=[log_group_arn],
         ),
-        Statement(
-            Sid="EcrLogin",
-            Effect=Allow,
-            Action=[ecr.GetAuthorizationToken],
-            # GetAuthorizationToken is account-wide; AWS accepts no narrower resource.
-            Resource=["*"],
-        ),
+        policies.ecr_login_statement(),
         Statement(
             Sid="PushHubImages",
             Effect=Allow,

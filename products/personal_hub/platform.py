@@ -12,7 +12,6 @@ The platform builder calls, when `products.personal-hub` is configured:
 
 from __future__ import annotations
 
-import awacs.ecr as ecr
 import awacs.kms as kms
 import awacs.secretsmanager as secretsmanager
 import awacs.ssm as ssm
@@ -35,6 +34,7 @@ from troposphere.iam import Policy as RolePolicy
 from troposphere.ssm import Document
 from troposphere.ssm import Parameter as SsmParameter
 
+from generator import policies
 from generator.config import Tier
 from products.personal_hub import automation, names
 
@@ -93,19 +93,8 @@ def instance_policy(
             ],
             Resource=["*"],
         ),
-        Statement(
-            Sid="EcrLogin",
-            Effect=Allow,
-            Action=[ecr.GetAuthorizationToken],
-            # GetAuthorizationToken is account-wide; AWS accepts no narrower resource.
-            Resource=["*"],
-        ),
-        Statement(
-            Sid="PullHubImage",
-            Effect=Allow,
-            Action=[ecr.BatchCheckLayerAvailability, ecr.BatchGetImage, ecr.GetDownloadUrlForLayer],
-            Resource=[repository_arn],
-        ),
+        policies.ecr_login_statement(),
+        policies.pull_image_statement(repository_arn),
         Statement(
             Sid="ReadPersonalHubSecrets",
             Effect=Allow,
