@@ -199,9 +199,13 @@ def service_trust_policy(service: str) -> PolicyDocument:
     )
 
 
-def regional_arn(service: str, resource: str) -> Sub:
-    """ARN of a resource of `service` in this stack's partition, region and account."""
-    return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
+def regional_arn(service: str, resource: str, *, account: bool = True) -> Sub:
+    """ARN of a resource of `service` in this stack's partition, region and account.
+
+    `account=False` for what AWS itself owns in the region (public images, public parameters).
+    """
+    owner = "${AWS::AccountId}" if account else ""
+    return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:{owner}:{resource}")
 
 
 def tier_secrets_arn(tier: Tier) -> Sub:

@@ -27,6 +27,7 @@ from awacs.aws import Allow, Bool, Condition, Statement, StringEquals
 from troposphere import Sub
 
 from generator.config import Tier
+from generator.policies import regional_arn
 from products.personal_hub import names
 
 TEMPLATE_ALARM_SUFFIX = "-idle-stop"  # the template names its alarm `${AWS::StackName}-idle-stop`
@@ -38,13 +39,8 @@ PUBLIC_AMI_PARAMETERS = (
 )
 
 
-def _arn(service: str, resource: str, account: bool = True) -> Sub:
-    owner = "${AWS::AccountId}" if account else ""
-    return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:{owner}:{resource}")
-
-
 def _ec2(resource: str) -> Sub:
-    return _arn("ec2", resource)
+    return regional_arn("ec2", resource)
 
 
 def launch_statements(tier: Tier) -> list[Statement]:
@@ -106,7 +102,7 @@ def launch_statements(tier: Tier) -> list[Statement]:
             Sid="PersonalHubLaunchAmazonImages",
             Effect=Allow,
             Action=[ec2.RunInstances],
-            Resource=[_arn("ec2", "image/*", account=False)],
+            Resource=[regional_arn("ec2", "image/*", account=False)],
             Condition=Condition(StringEquals("ec2:Owner", "amazon")),
         ),
         Statement(
@@ -146,7 +142,7 @@ def launch_statements(tier: Tier) -> list[Statement]:
             Effect=Allow,
             # DeletionPolicy Snapshot: CloudFormation does not tag the snapshot it takes.
             Action=[ec2.CreateSnapshot],
-            Resource=[_arn("ec2", "snapshot/*", account=False)],
+            Resource=[regional_arn("ec2", "snapshot/*", account=False)],
         ),
         Statement(
             Sid="PersonalHubCreateSecurityGroups",
@@ -216,21 +212,24 @@ def launch_statements(tier: Tier) -> list[Statement]:
                 cloudwatch.TagResource,
                 cloudwatch.UntagResource,
             ],
-            Resource=[_arn("cloudwatch", f"alarm:{STACK_PREFIX}*{TEMPLATE_ALARM_SUFFIX}")],
+            Resource=[regional_arn("cloudwatch", f"alarm:{STACK_PREFIX}*{TEMPLATE_ALARM_SUFFIX}")],
         ),
         Statement(
             Sid="PersonalHubReadPublicAmiParameters",
             Effect=Allow,
             Action=[ssm.GetParameter, ssm.GetParameters],
             Resource=[
-                _arn("ssm", f"parameter{path}", account=False) for path in PUBLIC_AMI_PARAMETERS
+                regional_arn("ssm", f"parameter{path}", account=False)
+                for path in PUBLIC_AMI_PARAMETERS
             ],
         ),
         Statement(
             Sid="PersonalHubRunSelfServiceActions",
             Effect=Allow,
             Action=[ssm.StartAutomationExecution],
-            Resource=[_arn("ssm", f"automation-definition/{names.DOCUMENT.format(action='*')}:*")],
+            Resource=[
+                regional_arn("ssm", f"automation-definition/{names.DOCUMENT.format(action='*')}:*")
+            ],
         ),
         Statement(
             Sid="PersonalHubWatchSelfServiceActions",
@@ -240,6 +239,6 @@ def launch_statements(tier: Tier) -> list[Statement]:
                 ssm.DescribeAutomationStepExecutions,
                 ssm.StopAutomationExecution,
             ],
-            Resource=[_arn("ssm", "automation-execution/*")],
+            Resource=[regional_arn("ssm", "automation-execution/*")],
         ),
     ]

@@ -38,8 +38,6 @@ from generator import policies
 from generator.config import Tier
 from products.personal_hub import automation, names
 
-VERSION = "2012-10-17"
-EC2 = "ec2.amazonaws.com"
 ALARM_ROLE_PARAMETER = "CreateAlarmActionsRole"
 ALARM_ROLE_CONDITION = "CreateAlarmActionsRole"
 
@@ -48,17 +46,13 @@ def _tags(**extra: str) -> Tags:
     return Tags({"labcatalog:stack": "platform", names.PRODUCT_TAG: names.PRODUCT, **extra})
 
 
-def _regional_arn(service: str, resource: str) -> Sub:
-    return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}")
-
-
 def instance_trust_policy() -> PolicyDocument:
     return PolicyDocument(
-        Version=VERSION,
+        Version=policies.VERSION,
         Statement=[
             Statement(
                 Effect=Allow,
-                Principal=Principal("Service", [EC2]),
+                Principal=Principal("Service", [policies.EC2]),
                 Action=[sts.AssumeRole],
             )
         ],
@@ -79,7 +73,7 @@ def instance_policy(
             Sid="RegisterWithSessionManager",
             Effect=Allow,
             Action=[ssm.UpdateInstanceInformation],
-            Resource=[_regional_arn("ec2", "instance/*")],
+            Resource=[policies.regional_arn("ec2", "instance/*")],
         ),
         Statement(
             Sid="SessionManagerChannels",
@@ -100,7 +94,9 @@ def instance_policy(
             Effect=Allow,
             Action=[secretsmanager.GetSecretValue],
             Resource=[
-                _regional_arn("secretsmanager", f"secret:{names.SECRETS.format(tier=tier.name)}*")
+                policies.regional_arn(
+                    "secretsmanager", f"secret:{names.SECRETS.format(tier=tier.name)}*"
+                )
             ],
         ),
     ]
@@ -118,7 +114,7 @@ def instance_policy(
                 ),
             )
         )
-    return PolicyDocument(Version=VERSION, Statement=statements)
+    return PolicyDocument(Version=policies.VERSION, Statement=statements)
 
 
 def add_tier(
