@@ -144,15 +144,20 @@ class Notebooks(_Model):
 class Tier(_Model):
     """A data tier: which lake prefixes its users may read and write, and who may use it."""
 
-    name: TierName = Field(description="Short id used in names, e.g. 'pii'.")
+    name: TierName = Field(
+        description="Short id used in names, e.g. 'pii': 2-20 lowercase letters, digits, '-'."
+    )
     description: Annotated[Text, Field(max_length=500, description="What data the tier holds.")]
-    read: list[Prefix] = Field(min_length=1, description="Lake prefixes its users may read.")
+    read: list[Prefix] = Field(
+        min_length=1, description="Lake prefixes (folders such as 'pii/') its users may read."
+    )
     write: list[Prefix] = Field(
         default_factory=list,
         description="Lake prefixes its users may write; each under a read one.",
     )
     principals: list[Principal] = Field(
-        min_length=1, description="IAM roles, groups or users given this tier's portfolio."
+        min_length=1,
+        description="Who may use the tier: role/NAME, group/NAME, user/NAME or an IAM ARN.",
     )
 
     @property
@@ -204,8 +209,16 @@ class PersonalHubProduct(Product):
 class Products(_Model):
     """The products to build and publish; leave one out to skip it."""
 
-    shared_hub: Product | None = Field(None, alias="shared-hub")
-    personal_hub: PersonalHubProduct | None = Field(None, alias="personal-hub")
+    shared_hub: Product | None = Field(
+        None,
+        alias="shared-hub",
+        description="JupyterHub per tier on ECS Fargate behind an HTTPS load balancer.",
+    )
+    personal_hub: PersonalHubProduct | None = Field(
+        None,
+        alias="personal-hub",
+        description="One EC2 instance per user that stops when idle.",
+    )
 
 
 class Portfolio(_Model):
@@ -217,12 +230,18 @@ class Portfolio(_Model):
         title="labcatalog portfolio (labcatalog/v1)",
     )
 
-    schema_version: Literal["labcatalog/v1"] = Field(alias="schema")
-    portfolio: PortfolioInfo
-    data_lake: DataLake
-    notebooks: Notebooks = Field(default_factory=Notebooks)
-    tiers: list[Tier] = Field(min_length=1)
-    products: Products
+    schema_version: Literal["labcatalog/v1"] = Field(
+        alias="schema", description="Version of this file's format."
+    )
+    portfolio: PortfolioInfo = Field(description="The Service Catalog portfolio.")
+    data_lake: DataLake = Field(description="The data lake the tiers divide.")
+    notebooks: Notebooks = Field(
+        default_factory=Notebooks, description="The notebook bucket the platform creates."
+    )
+    tiers: list[Tier] = Field(
+        min_length=1, description="Data tiers; each gets its own portfolio, roles and hubs."
+    )
+    products: Products = Field(description="The products to build and publish.")
     tag_options: dict[TagKey, list[TagValue]] = Field(
         default_factory=dict, description="Tag keys and the values users may choose."
     )

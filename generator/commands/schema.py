@@ -7,6 +7,7 @@ import json
 import click
 
 from generator.config import Portfolio
+from generator.reference import portfolio_reference
 
 
 def portfolio_json_schema() -> str:
@@ -17,13 +18,22 @@ def portfolio_json_schema() -> str:
 
 
 @click.command()
-def schema() -> None:
-    """Print the JSON Schema of portfolio.yaml (generated from the model).
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "markdown"]),
+    default="json",
+    show_default=True,
+    help="json: the JSON Schema. markdown: the field reference printed in the README.",
+)
+def schema(fmt: str) -> None:
+    """Print the JSON Schema of portfolio.yaml, or its Markdown reference (both from the model).
 
-    Editors use the copy in generator/schema/portfolio-v1.schema.json; tests keep it equal to
-    this output. Regenerate it with:
+    Editors use the copy in generator/schema/portfolio-v1.schema.json, and the README carries the
+    Markdown reference; tests keep both equal to this output. Regenerate them with:
 
     \b
       labcatalog schema > generator/schema/portfolio-v1.schema.json
+      labcatalog schema --format markdown   # paste between the README's reference markers
     """
-    click.echo(portfolio_json_schema(), nl=False)
+    click.echo(portfolio_json_schema() if fmt == "json" else portfolio_reference(), nl=False)

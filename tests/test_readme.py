@@ -1,0 +1,71 @@
+"""The README's generated blocks equal what the code prints now, so the documentation cannot drift.
+
+Each block lies between `<!-- NAME:start -->` and `<!-- NAME:end -->`. When one is stale, rewrite
+them all with:  python tests/test_readme.py --write
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def _reference() -> str:
+    from generator.reference import portfolio_reference
+
+    return portfolio_reference()
+
+
+BLOCKS: dict[str, Callable[[], str]] = {"reference": _reference}
+
+
+def _pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(<!-- {name}:start -->\n)(.*?)(<!-- {name}:end -->)", re.S)
+
+
+def readme_block(text: str, name: str) -> str:
+    found = _pattern(name).search(text)
+    assert found, f"README.md has no <!-- {name}:start --> ... <!-- {name}:end --> block"
+    return found.group(2)
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_readme_block_is_current(name):
+    assert readme_block(README.read_text(), name) == BLOCKS[name](), (
+        f"README.md's {name} block is out of date; run: python tests/test_readme.py --write"
+    )
+
+
+def test_reference_names_every_field_of_the_model():
+    from pydantic import BaseModel
+
+    from generator.config import Portfolio
+
+    text = _reference()
+    seen: set[type[BaseModel]] = set()
+    models: list[type[BaseModel]] = [Portfolio]
+    while models:
+        model = models.pop()
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            assert f"| `{field.alias or name}` |" in text, f"{model.__name__}.{name} missing"
+            for arg in getattr(field.annotation, "__args__", (field.annotation,)):
+                inner = getattr(arg, "__args__", (arg,))[0]
+                if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in seen:
+                    models.append(inner)
+    assert len(seen) == 8
+
+
+if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
+    sys.path.insert(0, str(ROOT))
+    text = README.read_text()
+    for block, make in BLOCKS.items():
+        text = _pattern(block).sub(lambda m, make=make: m.group(1) + make() + m.group(3), text)
+    README.write_text(text)
