@@ -7,6 +7,7 @@ them all with:  python tests/test_readme.py --write
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -61,6 +62,33 @@ def test_reference_names_every_field_of_the_model():
                 if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in seen:
                     models.append(inner)
     assert len(seen) == 8
+
+
+def test_readme_diagrams_parse_with_mermaid(tmp_path):
+    """Each ```mermaid block parses with Mermaid's parser (installed by tox from tests/mermaid).
+
+    Parsing is what decides whether GitHub shows a picture or an error box; the layout itself
+    is not checked. A broken copy of the README must fail, so the check is shown to bite.
+    """
+    folder = Path(sys.prefix) / "mermaid"
+    assert (folder / "node_modules" / "mermaid").is_dir(), (
+        "Mermaid is missing: run the tests through tox, which runs npm ci from tests/mermaid"
+    )
+
+    def parse(markdown: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["node", str(folder / "check.mjs"), str(markdown)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    good = parse(README)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "3 diagrams, 0 failed" in good.stdout
+    broken = tmp_path / "README.md"
+    broken.write_text(README.read_text().replace("-->", "-->>", 1))
+    assert parse(broken).returncode == 1
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
