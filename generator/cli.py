@@ -8,6 +8,7 @@ from importlib.metadata import version
 import click
 
 from generator.commands.build import build
+from generator.commands.cost import cost
 from generator.commands.plan import plan
 from generator.commands.publish import publish
 from generator.commands.schema import schema
@@ -58,3 +59,4 @@ main.add_command(build)
 main.add_command(schema)
 main.add_command(plan)
 main.add_command(publish)
+main.add_command(cost)

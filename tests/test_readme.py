@@ -6,6 +6,7 @@ them all with:  python tests/test_readme.py --write
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
@@ -24,7 +25,19 @@ def _reference() -> str:
     return portfolio_reference()
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"reference": _reference}
+def _cost() -> str:
+    """`labcatalog cost` for the example usage, run from the checkout like a user would."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    with contextlib.chdir(ROOT):
+        result = CliRunner().invoke(main, ["cost", "--usage", "usage.yaml"])
+    assert result.exit_code == 0, result.output
+    return "```text\n" + result.stdout + "```\n"
+
+
+BLOCKS: dict[str, Callable[[], str]] = {"reference": _reference, "cost": _cost}
 
 
 def _pattern(name: str) -> re.Pattern[str]:

@@ -1,0 +1,110 @@
+"""`labcatalog cost`: estimate what each product costs a month for a usage profile."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from generator import build as builder
+from generator.commands.options import portfolio_option
+from generator.config import load_portfolio
+from generator.cost import report
+from generator.cost.model import estimate
+from generator.cost.prices import PRICES, load_prices
+from generator.cost.resources import Templates
+from generator.cost.usage import check_against, load_usage
+from generator.problems import UserError
+
+EPILOG = """\b
+The model:
+  - every quantity comes from the usage file or from the templates in build/ (task sizes,
+    load balancers new or existing, EFS, log groups and their retention, secrets, alarms,
+    instance types, EBS volumes), every price from the price list;
+  - a month is 730 hours for always-on resources; a user's server runs for the active
+    hours plus the idle timeout after each session (the cost of idle time);
+  - in-hub and the original design run one always-on task per tier sized for the peak;
+  - personal-hub and SageMaker Studio use the cheapest instance at least the server's size.
+\b
+Not included: NAT gateways, VPC endpoints, data transfer, the data lake's storage,
+API requests, free tier, Savings Plans, taxes. --format json lists every assumption.
+"""
+
+
+@click.command(epilog=EPILOG)
+@click.option(
+    "--usage",
+    "usage_path",
+    type=click.Path(path_type=Path, dir_okay=True),
+    required=True,
+    help="The usage profile, e.g. usage.yaml (users, hours, server size per tier).",
+)
+@click.option(
+    "--build-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("build"),
+    show_default=True,
+    help="The build folder whose templates are read.",
+)
+@portfolio_option
+@click.option("--region", default="us-east-1", show_default=True, help="Region of the prices.")
+@click.option(
+    "--prices",
+    "prices_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=f"Another price list (default: the one shipped, {PRICES.name}).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for people, json for machines.",
+)
+def cost(
+    usage_path: Path,
+    build_dir: Path,
+    portfolio_path: Path,
+    region: str,
+    prices_path: Path | None,
+    fmt: str,
+) -> None:
+    """Estimate the monthly cost of each product for a usage profile, side by side.
+
+    Compares shared-hub (fargate, with and without Spot, and in-hub), personal-hub, the
+    original always-on design and SageMaker Studio, per tier and in total, from the
+    templates in build/ (which must be current with the portfolio: labcatalog build).
+    """
+    usage, source = load_usage(usage_path, str(usage_path))
+    prices = load_prices(prices_path, region)
+    portfolio = load_portfolio(portfolio_path, str(portfolio_path))
+    templates = Templates(build_dir)
+    stale = builder.stale(builder.generate(portfolio), build_dir)
+    if stale:
+        listed = "\n".join(f"  {build_dir / path}" for path in stale)
+        raise UserError(
+            f"{build_dir} is out of date with {portfolio_path} and the code, so the estimate "
+            f"would not be of what gets published:\n{listed}\n"
+            f"run: labcatalog build -p {portfolio_path} -o {build_dir}"
+        )
+    check_against(
+        usage,
+        source,
+        tiers=templates.tiers(),
+        server_sizes=(
+            templates.stack("shared-hub").allowed("ServerSizes")
+            if templates.has("shared-hub")
+            else []
+        ),
+        instance_types=(
+            templates.stack("personal-hub").allowed("InstanceType")
+            if templates.has("personal-hub")
+            else []
+        ),
+        prices=prices,
+    )
+    result = estimate(usage, templates, prices, region)
+    render = report.to_json if fmt == "json" else report.to_table
+    click.echo(render(result, str(usage_path)), nl=False)

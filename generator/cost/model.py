@@ -1,0 +1,501 @@
+"""The arithmetic: monthly cost of each option for a usage profile, by tier, fixed and per use.
+
+Every figure is price x quantity, with the quantity taken from the usage profile or from the
+built templates (resources.py). Nothing here knows a price or a resource count of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from generator.cost.prices import Instance, RegionPrices
+from generator.cost.resources import FargateSize, SharedHub, Templates
+from generator.cost.usage import TierUsage, Usage
+
+HOURS_PER_MONTH = 730.0  # AWS's own convention for a month of an always-on resource
+DAYS_PER_MONTH = HOURS_PER_MONTH / 24
+
+
+@dataclass(frozen=True)
+class Line:
+    """One billed item: what, fixed or per use, how much a month, and how much of it is idle."""
+
+    item: str
+    kind: Literal["fixed", "per_use"]
+    amount: float
+    idle: float = 0.0
+    detail: str = ""
+
+
+@dataclass
+class Part:
+    """An option's cost for one tier, or its part shared by all tiers."""
+
+    lines: list[Line] = field(default_factory=list)
+    note: str = ""
+    available: bool = True
+
+    def _sum(self, kind: str | None = None) -> float:
+        return sum(line.amount for line in self.lines if kind in (None, line.kind))
+
+    @property
+    def fixed(self) -> float:
+        return self._sum("fixed")
+
+    @property
+    def per_use(self) -> float:
+        return self._sum("per_use")
+
+    @property
+    def idle(self) -> float:
+        return sum(line.idle for line in self.lines)
+
+    @property
+    def total(self) -> float:
+        return self._sum()
+
+
+@dataclass
+class Option:
+    """One way to serve the same users, with its cost per tier and in total."""
+
+    key: str
+    label: str
+    tiers: dict[str, Part]
+    shared: Part = field(default_factory=Part)
+    note: str = ""
+
+    @property
+    def parts(self) -> list[Part]:
+        return [*self.tiers.values(), self.shared]
+
+    @property
+    def available(self) -> bool:
+        return all(part.available for part in self.parts)
+
+    def total(self, what: str = "total") -> float:
+        return sum(getattr(part, what) for part in self.parts)
+
+
+@dataclass
+class Estimate:
+    region: str
+    options: list[Option]
+    platform: Part
+    resources: dict
+    assumptions: list[str]
+    undated_prices: list[str]
+
+    @property
+    def cheapest(self) -> Option | None:
+        available = [o for o in self.options if o.available]
+        return min(available, key=lambda o: o.total()) if available else None
+
+
+def fargate_hourly(size: FargateSize, prices: RegionPrices, spot_share: float = 0.0) -> float:
+    """What a task of `size` costs an hour, with `spot_share` of its hours on Fargate Spot."""
+    on_demand = size.vcpu * prices.fargate_vcpu_hour.price + size.gb * prices.fargate_gb_hour.price
+    spot = (
+        size.vcpu * prices.fargate_spot_vcpu_hour.price
+        + size.gb * prices.fargate_spot_gb_hour.price
+    )
+    return (1 - spot_share) * on_demand + spot_share * spot
+
+
+def match_instance(
+    instances: dict[str, Instance],
+    allowed: Iterable[str],
+    size: FargateSize,
+    arch: str | None = None,
+) -> str | None:
+    """The cheapest CPU instance with at least `size`'s vCPUs and memory (None if none fits)."""
+    fits = [
+        (instances[name].price, name)
+        for name in allowed
+        if name in instances
+        and instances[name].gpus == 0
+        and (arch is None or instances[name].arch == arch)
+        and instances[name].vcpu >= size.vcpu
+        and instances[name].memory_gib >= size.gb
+    ]
+    return min(fits)[1] if fits else None
+
+
+def active_hours(tier: TierUsage) -> float:
+    """Hours of active work a month, all the tier's users together."""
+    return tier.users * tier.active_hours_per_day * tier.days_per_month
+
+
+def running_hours(tier: TierUsage, idle_minutes: int) -> tuple[float, float]:
+    """(running, idle) hours a month of one server per user that stops `idle_minutes` after
+    each session's last activity; 0 minutes means it never stops (always on)."""
+    if idle_minutes == 0:
+        running = tier.users * HOURS_PER_MONTH
+        return running, running - active_hours(tier)
+    per_user = tier.active_hours_per_day * tier.days_per_month
+    idle_per_user = tier.sessions_per_day * tier.days_per_month * idle_minutes / 60
+    idle_per_user = min(idle_per_user, HOURS_PER_MONTH - per_user)
+    return tier.users * (per_user + idle_per_user), tier.users * idle_per_user
+
+
+def peak_users(tier: TierUsage) -> int:
+    return math.ceil(tier.users * tier.peak_concurrency - 1e-9)
+
+
+class Estimator:
+    """Costs the options for one usage profile, set of templates and price list."""
+
+    def __init__(self, usage: Usage, templates: Templates, prices: RegionPrices):
+        self.usage, self.templates, self.prices = usage, templates, prices
+        self.instances_used: set[str] = set()  # "ec2.TYPE", "sagemaker.TYPE"
+
+    # shared pieces --------------------------------------------------------------------------
+    def server_size(self, tier: TierUsage) -> FargateSize:
+        if tier.server_size:
+            return FargateSize.parse(tier.server_size)
+        return self.templates.shared_hub(ServerMode="fargate").server_task
+
+    def _idle_timeout(self) -> int:
+        chosen = self.usage.shared_hub.idle_timeout_minutes
+        return (
+            chosen
+            if chosen is not None
+            else int(self.templates.stack("shared-hub").default("IdleTimeoutMinutes"))
+        )
+
+    def _hub_running_costs(self, hub: SharedHub, tier: TierUsage) -> list[Line]:
+        """What a shared hub costs besides its tasks: load balancer, EFS, logs, secrets, alarms."""
+        p, settings = self.prices, self.usage.shared_hub
+        lines = []
+        if hub.load_balancers:
+            hourly = p.alb_hour.price + settings.load_balancer_lcus * p.alb_lcu_hour.price
+            lines.append(
+                Line(
+                    "load balancer",
+                    "fixed",
+                    hub.load_balancers * HOURS_PER_MONTH * hourly,
+                    detail=f"{hub.load_balancers} x 730 h x (ALB-hour + "
+                    f"{settings.load_balancer_lcus:g} LCU)",
+                )
+            )
+        lines.append(
+            Line(
+                "hub state (EFS)",
+                "fixed",
+                hub.file_systems * settings.hub_state_gb * p.efs_standard_gb_month.price,
+                detail=f"{hub.file_systems} x {settings.hub_state_gb:g} GB",
+            )
+        )
+        if hub.log_groups:
+            ingested = tier.users * settings.log_gb_per_user
+            kept_months = max(hub.log_groups) / DAYS_PER_MONTH
+            lines.append(
+                Line(
+                    "logs",
+                    "fixed",
+                    ingested * p.logs_ingest_gb.price
+                    + ingested * kept_months * p.logs_storage_gb_month.price,
+                    detail=f"{ingested:g} GB a month, kept {max(hub.log_groups)} days",
+                )
+            )
+        counted = (
+            ("secrets", hub.secrets, p.secret_month.price),
+            ("keys", hub.kms_keys, p.kms_key_month.price),
+            ("alarms", hub.alarms, p.alarm_month.price),
+        )
+        lines += [Line(item, "fixed", n * price, detail=f"{n}") for item, n, price in counted if n]
+        return lines
+
+    # the options ----------------------------------------------------------------------------
+    def shared_hub_fargate(self, tier: TierUsage, spot_share: float) -> Part:
+        hub = self.templates.shared_hub(
+            ServerMode="fargate", LoadBalancer=self.usage.shared_hub.load_balancer
+        )
+        size = self.server_size(tier)
+        rate = fargate_hourly(size, self.prices, spot_share)
+        running, idle = running_hours(tier, self._idle_timeout())
+        lines = [
+            Line(
+                "hub task",
+                "fixed",
+                sum(HOURS_PER_MONTH * fargate_hourly(t, self.prices) for t in hub.always_on_tasks),
+                detail=" + ".join(f"730 h x {t}" for t in hub.always_on_tasks),
+            ),
+            *self._hub_running_costs(hub, tier),
+            Line(
+                "servers",
+                "per_use",
+                running * rate,
+                idle * rate,
+                detail=f"{running:g} h x {size} ({idle:g} h idle)",
+            ),
+        ]
+        return Part(lines)
+
+    def always_on_task(self, tier: TierUsage, load_balancer: str) -> Part:
+        """One always-on task per tier sized for the peak (in-hub mode, and the original design)."""
+        hub = self.templates.shared_hub(ServerMode="in-hub", LoadBalancer=load_balancer)
+        server = self.server_size(tier)
+        overhead = FargateSize.parse(self.usage.shared_hub.in_hub_overhead)
+        peak = peak_users(tier)
+        need = FargateSize(peak * server.cpu + overhead.cpu, peak * server.memory + overhead.memory)
+        sizes = [s for s in self.templates.fargate_sizes() if s.fits(need.cpu, need.memory)]
+        if not sizes:
+            largest = self.templates.fargate_sizes()[-1]
+            return Part(
+                note=f"does not fit: {peak} users at peak x {server} + hub needs {need}; the "
+                f"largest Fargate task is {largest}",
+                available=False,
+            )
+        size = sizes[0]
+        tasks = len(hub.always_on_tasks)
+        lines = [
+            Line(
+                "hub task",
+                "fixed",
+                tasks * HOURS_PER_MONTH * fargate_hourly(size, self.prices),
+                detail=f"730 h x {size} for {peak} users at peak",
+            ),
+            *self._hub_running_costs(hub, tier),
+        ]
+        return Part(lines, note=f"task {size} for {peak} users at peak")
+
+    def personal_hub(self, tier: TierUsage) -> Part:
+        stack = self.templates.stack("personal-hub")
+        settings = self.usage.personal_hub
+        chosen = tier.instance_type or match_instance(
+            self.prices.ec2,
+            stack.allowed("InstanceType"),
+            self.server_size(tier),
+            self.templates.fargate_arch() if self.templates.has("shared-hub") else None,
+        )
+        if chosen is None:
+            return Part(note="no priced instance type of the template fits", available=False)
+        idle_stop = (
+            settings.idle_stop_minutes
+            if settings.idle_stop_minutes is not None
+            else int(stack.default("IdleStopMinutes"))
+        )
+        values = {"InstanceType": chosen, "IdleStopMinutes": idle_stop}
+        if settings.data_volume_gb is not None:
+            values["DataVolumeSize"] = settings.data_volume_gb
+        hub = self.templates.personal_hub(**values)
+        p = self.prices
+        hourly = p.ec2[chosen].price
+        self.instances_used.add(f"ec2.{chosen}")
+        running, idle = running_hours(tier, idle_stop)
+        gb = hub.root_volume_gb + hub.data_volume_gb
+        lines = [
+            Line(
+                "volumes (EBS gp3)",
+                "fixed",
+                tier.users * gb * p.ebs_gp3_gb_month.price,
+                detail=f"{tier.users} x {gb} GB, billed while stopped",
+            ),
+            Line(
+                "alarms",
+                "fixed",
+                tier.users * hub.alarms * p.alarm_month.price,
+                detail=f"{tier.users} x {hub.alarms}",
+            ),
+            Line("secrets", "fixed", tier.users * hub.secrets * p.secret_month.price),
+            Line("keys", "fixed", tier.users * hub.kms_keys * p.kms_key_month.price),
+            Line(
+                "instances",
+                "per_use",
+                running * hourly,
+                idle * hourly,
+                detail=f"{running:g} h x {chosen} ({idle:g} h idle)",
+            ),
+        ]
+        return Part([line for line in lines if line.amount or line.kind == "per_use"], note=chosen)
+
+    def sagemaker(self, tier: TierUsage) -> Part:
+        chosen = tier.sagemaker_instance_type or match_instance(
+            self.prices.sagemaker, self.prices.sagemaker, self.server_size(tier)
+        )
+        if chosen is None:
+            return Part(note="no priced ml.* instance fits", available=False)
+        hourly = self.prices.sagemaker[chosen].price
+        self.instances_used.add(f"sagemaker.{chosen}")
+        running, idle = running_hours(tier, self.usage.managed_notebooks.idle_shutdown_minutes)
+        return Part(
+            [
+                Line(
+                    "instances",
+                    "per_use",
+                    running * hourly,
+                    idle * hourly,
+                    detail=f"{running:g} h x {chosen} ({idle:g} h idle)",
+                )
+            ],
+            note=chosen,
+        )
+
+    def platform(self) -> Part:
+        stack = self.templates.platform()
+        p, settings = self.prices, self.usage.platform
+        return Part(
+            [
+                Line(
+                    "keys",
+                    "fixed",
+                    stack.kms_keys * p.kms_key_month.price,
+                    detail=f"{stack.kms_keys} KMS keys",
+                ),
+                Line(
+                    "notebook bucket (S3)",
+                    "fixed",
+                    settings.notebook_storage_gb * p.s3_standard_gb_month.price,
+                    detail=f"{settings.notebook_storage_gb:g} GB",
+                ),
+                Line(
+                    "hub images (ECR)",
+                    "fixed",
+                    stack.repositories * settings.image_storage_gb * p.ecr_gb_month.price,
+                    detail=f"{settings.image_storage_gb:g} GB",
+                ),
+            ]
+        )
+
+    def options(self) -> list[Option]:
+        tiers = self.usage.tiers
+        share = self.usage.shared_hub.fargate_spot_share
+        found = []
+
+        def option(key: str, label: str, cost, note: str = "") -> Option:
+            return Option(key, label, {t.name: cost(t) for t in tiers}, note=note)
+
+        if self.templates.has("shared-hub"):
+            found.append(
+                option(
+                    "shared-hub-fargate",
+                    "shared-hub, fargate",
+                    lambda t: self.shared_hub_fargate(t, 0.0),
+                )
+            )
+            found.append(
+                option(
+                    "shared-hub-fargate-spot",
+                    f"shared-hub, fargate, {share:.0%} Spot",
+                    lambda t: self.shared_hub_fargate(t, share),
+                )
+            )
+            found.append(
+                option(
+                    "shared-hub-in-hub",
+                    "shared-hub, in-hub",
+                    lambda t: self.always_on_task(t, self.usage.shared_hub.load_balancer),
+                    note="idle servers cost nothing extra: the task is paid for the peak all month",
+                )
+            )
+        if self.templates.has("personal-hub"):
+            found.append(option("personal-hub", "personal-hub, idle stop", self.personal_hub))
+        if self.templates.has("shared-hub"):
+            original = option(
+                "original-design",
+                "original: always-on task per tier",
+                lambda t: self.always_on_task(t, "existing"),
+                note="one load balancer shared by the tiers",
+            )
+            p, lcus = self.prices, self.usage.shared_hub.load_balancer_lcus
+            original.shared = Part(
+                [
+                    Line(
+                        "load balancer",
+                        "fixed",
+                        HOURS_PER_MONTH * (p.alb_hour.price + lcus * p.alb_lcu_hour.price),
+                        detail=f"1 x 730 h x (ALB-hour + {lcus:g} LCU)",
+                    )
+                ]
+            )
+            found.append(original)
+        found.append(
+            option(
+                "sagemaker-studio",
+                "SageMaker Studio",
+                self.sagemaker,
+                note="managed notebooks; Studio storage and domain not included",
+            )
+        )
+        return found
+
+
+def assumptions(usage: Usage) -> list[str]:
+    """What the model assumes and leaves out, said in the JSON output and the README."""
+    settings = usage.shared_hub
+    found = [
+        "A month is 730 hours for always-on resources (hub tasks, load balancers, alarms).",
+        "A user's server runs for the active hours plus, after each session, the idle timeout "
+        "before it is culled or stopped; that idle time is shown as the cost of idle.",
+        f"Load balancers use {settings.load_balancer_lcus:g} LCU on average each hour.",
+        f"Each user writes {settings.log_gb_per_user:g} GB of logs a month, kept for the "
+        "template's LogRetentionDays (stored uncompressed: an upper bound).",
+        f"Each hub keeps {settings.hub_state_gb:g} GB on EFS (Standard storage only).",
+        f"In-hub and the original design run one always-on task per tier, the smallest Fargate "
+        f"size that holds the peak users x server size plus {settings.in_hub_overhead} for the "
+        "hub itself.",
+        "Fargate Spot prices vary; the figure used is a typical recent one.",
+        "personal-hub and SageMaker Studio instances are matched to the server size: the "
+        "cheapest priced CPU instance with at least its vCPUs and memory.",
+        "Prices are on-demand list prices: no free tier, Savings Plans or Reserved Instances, "
+        "before tax.",
+        "Not included: NAT gateways, VPC endpoints, data transfer, the data lake's S3 storage "
+        "and requests, KMS and API requests, EC2 detailed monitoring, EFS throughput and "
+        "backups, EBS snapshots, SageMaker Studio storage and domain, CodeBuild image builds.",
+    ]
+    return found
+
+
+def estimate(usage: Usage, templates: Templates, prices: RegionPrices, region: str) -> Estimate:
+    """Every option's cost for `usage`, plus what was read from the templates to get there."""
+    estimator = Estimator(usage, templates, prices)
+    resources: dict = {"templates": dict(sorted(templates.paths.items()))}
+    if templates.has("shared-hub"):
+        stack = templates.stack("shared-hub")
+        fargate = templates.shared_hub(ServerMode="fargate", LoadBalancer="new")
+        resources["shared-hub"] = {
+            "hub_task": [str(t) for t in fargate.always_on_tasks],
+            "default_server_size": str(fargate.server_task),
+            "load_balancers_when_new": fargate.load_balancers,
+            "load_balancers_when_existing": templates.shared_hub(
+                LoadBalancer="existing"
+            ).load_balancers,
+            "file_systems": fargate.file_systems,
+            "log_groups_fargate_mode": len(fargate.log_groups),
+            "log_retention_days": max(fargate.log_groups, default=0),
+            "secrets": fargate.secrets,
+            "alarms": fargate.alarms,
+            "idle_timeout_minutes": int(stack.default("IdleTimeoutMinutes")),
+            "fargate_sizes": [str(s) for s in templates.fargate_sizes()],
+        }
+    if templates.has("personal-hub"):
+        stack = templates.stack("personal-hub")
+        hub = templates.personal_hub()
+        resources["personal-hub"] = {
+            "default_instance_type": hub.instance_type,
+            "root_volume_gb": hub.root_volume_gb,
+            "data_volume_gb": hub.data_volume_gb,
+            "gp3": hub.volumes_gp3,
+            "alarms": hub.alarms,
+            "idle_stop_minutes": int(stack.default("IdleStopMinutes")),
+            "instance_types": stack.allowed("InstanceType"),
+        }
+    platform = templates.platform()
+    resources["platform"] = {
+        "kms_keys": platform.kms_keys,
+        "buckets": platform.buckets,
+        "repositories": platform.repositories,
+    }
+    options = estimator.options()
+    return Estimate(
+        region=region,
+        options=options,
+        platform=estimator.platform(),
+        resources=resources,
+        assumptions=assumptions(usage),
+        undated_prices=prices.undated(estimator.instances_used),
+    )

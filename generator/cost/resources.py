@@ -1,0 +1,287 @@
+"""What the built templates create, read from build/ (never from a hand-kept list).
+
+A small evaluator resolves the parts of a template that decide cost: parameter defaults (or
+the values a usage profile sets), conditions (a new or an existing load balancer, servers as
+Fargate tasks or inside the hub), `Fn::If`, `Fn::Select`/`Fn::Split` (Fargate "cpu:memory"
+sizes) and `Fn::FindInMap` (an instance type's root volume). Anything else, such as `Fn::Sub`
+or `Fn::GetAtt`, resolves to None: no cost depends on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from generator.build import MANIFEST
+from generator.problems import UserError
+
+_UNRESOLVED = object()
+
+
+@dataclass(frozen=True, order=True)
+class FargateSize:
+    """A Fargate task size in its own units: cpu 1024 = 1 vCPU, memory in MiB."""
+
+    cpu: int
+    memory: int
+
+    @classmethod
+    def parse(cls, text: str) -> FargateSize:
+        cpu, memory = text.split(":")
+        return cls(int(cpu), int(memory))
+
+    @property
+    def vcpu(self) -> float:
+        return self.cpu / 1024
+
+    @property
+    def gb(self) -> float:
+        return self.memory / 1024
+
+    def __str__(self) -> str:
+        return f"{self.cpu}:{self.memory}"
+
+    def fits(self, cpu: int, memory: int) -> bool:
+        return self.cpu >= cpu and self.memory >= memory
+
+
+class Stack:
+    """One template, evaluated with its parameter defaults overridden by `values`."""
+
+    def __init__(self, body: dict[str, Any], values: dict[str, Any] | None = None):
+        self.body = body
+        self.params = {
+            name: spec.get("Default") for name, spec in body.get("Parameters", {}).items()
+        }
+        self.params.update(values or {})
+
+    def allowed(self, parameter: str) -> list[str]:
+        return [str(v) for v in self.body["Parameters"][parameter].get("AllowedValues", [])]
+
+    def default(self, parameter: str) -> Any:
+        return self.body["Parameters"][parameter].get("Default")
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.body["Conditions"][name]))
+
+    def resources(self, kind: str) -> dict[str, dict[str, Any]]:
+        """The resources of type `kind` this stack creates, by logical id, with their properties."""
+        return {
+            logical_id: resource.get("Properties", {})
+            for logical_id, resource in sorted(self.body.get("Resources", {}).items())
+            if resource["Type"] == kind
+            and ("Condition" not in resource or self.condition(resource["Condition"]))
+        }
+
+    def resolve(self, value: Any) -> Any:
+        """The value of a template expression, or None when it depends on the deployment."""
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict) or len(value) != 1:
+            return value
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return self.params.get(argument)
+        if function == "Condition":
+            return self.condition(argument)
+        if function == "Fn::If":
+            name, when_true, when_false = argument
+            return self.resolve(when_true if self.condition(name) else when_false)
+        if function == "Fn::Equals":
+            left, right = (self.resolve(a) for a in argument)
+            return str(left) == str(right)
+        if function == "Fn::Not":
+            return not self.resolve(argument[0])
+        if function == "Fn::And":
+            return all(self.resolve(a) for a in argument)
+        if function == "Fn::Or":
+            return any(self.resolve(a) for a in argument)
+        if function == "Fn::Select":
+            index, items = self.resolve(argument[0]), self.resolve(argument[1])
+            return None if items is None else items[int(index)]
+        if function == "Fn::Split":
+            separator, text = argument[0], self.resolve(argument[1])
+            return None if text is None else str(text).split(separator)
+        if function == "Fn::FindInMap":
+            name, top, second = (self.resolve(a) for a in argument)
+            return self.body["Mappings"][name].get(str(top), {}).get(second)
+        return None
+
+
+@dataclass(frozen=True)
+class SharedHub:
+    """What one shared-hub stack (one tier) creates, for a server mode and load balancer choice."""
+
+    always_on_tasks: tuple[FargateSize, ...]  # ECS services x desired count, running all month
+    server_task: FargateSize | None  # the per-user task, if servers are Fargate tasks
+    load_balancers: int
+    file_systems: int
+    log_groups: tuple[int, ...]  # retention in days of each log group
+    secrets: int
+    kms_keys: int
+    alarms: int
+
+
+@dataclass(frozen=True)
+class PersonalHub:
+    """What one personal-hub stack (one user) creates for an instance type."""
+
+    instance_type: str
+    root_volume_gb: int
+    data_volume_gb: int
+    volumes_gp3: bool
+    alarms: int
+    secrets: int
+    kms_keys: int
+
+
+@dataclass(frozen=True)
+class Platform:
+    """The platform stack's resources that cost something whatever the usage."""
+
+    kms_keys: int
+    buckets: int
+    repositories: int
+
+
+class Templates:
+    """The templates of a build folder, found through its manifest."""
+
+    def __init__(self, build_dir: Path):
+        self.build_dir = build_dir
+        self.paths = _checked_manifest(build_dir)
+        self.bodies = {
+            key: json.loads((build_dir / path).read_text(encoding="utf-8"))
+            for key, path in self.paths.items()
+        }
+
+    def has(self, product: str) -> bool:
+        return product in self.bodies
+
+    def stack(self, product: str, **values: Any) -> Stack:
+        if product not in self.bodies:
+            raise UserError(
+                f"{self.build_dir}/{MANIFEST} lists no {product} template; add the product to "
+                "portfolio.yaml and run: labcatalog build"
+            )
+        return Stack(self.bodies[product], values)
+
+    # shared-hub ---------------------------------------------------------------------------
+    def tiers(self) -> list[str]:
+        """The tiers the shared-hub (or personal-hub) template lets a user pick."""
+        product = "shared-hub" if self.has("shared-hub") else "personal-hub"
+        return self.stack(product).allowed("Tier")
+
+    def shared_hub(self, **values: Any) -> SharedHub:
+        """Resources of one shared hub; `values` override parameter defaults (ServerMode, ...)."""
+        stack = self.stack("shared-hub", **values)
+        definitions = stack.resources("AWS::ECS::TaskDefinition")
+        always_on, used = [], set()
+        for service in stack.resources("AWS::ECS::Service").values():
+            name = service["TaskDefinition"]["Ref"]
+            used.add(name)
+            count = int(stack.resolve(service.get("DesiredCount", 1)))
+            always_on += [_task_size(stack, definitions[name])] * count
+        others = [_task_size(stack, d) for n, d in definitions.items() if n not in used]
+        retention = [
+            int(stack.resolve(g.get("RetentionInDays")) or 0)
+            for g in stack.resources("AWS::Logs::LogGroup").values()
+        ]
+        return SharedHub(
+            always_on_tasks=tuple(always_on),
+            server_task=others[0] if others else None,
+            load_balancers=len(stack.resources("AWS::ElasticLoadBalancingV2::LoadBalancer")),
+            file_systems=len(stack.resources("AWS::EFS::FileSystem")),
+            log_groups=tuple(retention),
+            secrets=len(stack.resources("AWS::SecretsManager::Secret")),
+            kms_keys=len(stack.resources("AWS::KMS::Key")),
+            alarms=len(stack.resources("AWS::CloudWatch::Alarm")),
+        )
+
+    def fargate_sizes(self) -> list[FargateSize]:
+        """Every task size the hub may be given (HubSize's allowed values), smallest first."""
+        return sorted(FargateSize.parse(s) for s in self.stack("shared-hub").allowed("HubSize"))
+
+    def fargate_arch(self) -> str:
+        """The CPU architecture of the shared hub's tasks (x86_64 or arm64)."""
+        stack = self.stack("shared-hub")
+        for definition in stack.resources("AWS::ECS::TaskDefinition").values():
+            arch = definition.get("RuntimePlatform", {}).get("CpuArchitecture", "X86_64")
+            return "arm64" if arch == "ARM64" else "x86_64"
+        return "x86_64"
+
+    # personal-hub -------------------------------------------------------------------------
+    def personal_hub(self, **values: Any) -> PersonalHub:
+        stack = self.stack("personal-hub", **values)
+        instances = stack.resources("AWS::EC2::Instance")
+        if len(instances) != 1:
+            raise UserError("the personal-hub template should create exactly one EC2 instance")
+        (instance,) = instances.values()
+        root = sum(
+            int(stack.resolve(m["Ebs"]["VolumeSize"]) or 0)
+            for m in instance.get("BlockDeviceMappings", [])
+            if "Ebs" in m
+        )
+        volumes = stack.resources("AWS::EC2::Volume").values()
+        return PersonalHub(
+            instance_type=str(stack.resolve(instance["InstanceType"])),
+            root_volume_gb=root,
+            data_volume_gb=sum(int(stack.resolve(v["Size"])) for v in volumes),
+            volumes_gp3=all(v.get("VolumeType") == "gp3" for v in volumes),
+            alarms=len(stack.resources("AWS::CloudWatch::Alarm")),
+            secrets=len(stack.resources("AWS::SecretsManager::Secret")),
+            kms_keys=len(stack.resources("AWS::KMS::Key")),
+        )
+
+    # platform -----------------------------------------------------------------------------
+    def platform(self) -> Platform:
+        stack = self.stack("platform")
+        return Platform(
+            kms_keys=len(stack.resources("AWS::KMS::Key")),
+            buckets=len(stack.resources("AWS::S3::Bucket")),
+            repositories=len(stack.resources("AWS::ECR::Repository")),
+        )
+
+
+def _task_size(stack: Stack, definition: dict[str, Any]) -> FargateSize:
+    return FargateSize(
+        int(stack.resolve(definition["Cpu"])), int(stack.resolve(definition["Memory"]))
+    )
+
+
+def product_key(path: str) -> str:
+    """`shared-hub/1.0.0.template.json` -> `shared-hub`; `platform.template.json` -> `platform`."""
+    return path.split("/", 1)[0] if "/" in path else path.split(".", 1)[0]
+
+
+def _checked_manifest(build_dir: Path) -> dict[str, str]:
+    """The templates manifest.json lists, after checking each file still has its hash."""
+    hint = f"run: labcatalog build -o {build_dir}"
+    manifest = build_dir / MANIFEST
+    try:
+        entries = json.loads(manifest.read_text(encoding="utf-8"))["templates"]
+    except FileNotFoundError:
+        raise UserError(
+            f"{manifest} does not exist, so there is nothing to estimate; {hint}"
+        ) from None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise UserError(f"{manifest} cannot be read ({err}); {hint}") from None
+    stale = []
+    for path, entry in sorted(entries.items()):
+        try:
+            digest = hashlib.sha256((build_dir / path).read_bytes()).hexdigest()
+        except OSError:
+            stale.append(f"{build_dir / path} (missing)")
+            continue
+        if digest != entry.get("sha256"):
+            stale.append(f"{build_dir / path} (differs from the manifest)")
+    if stale:
+        listed = "\n".join(f"  {line}" for line in stale)
+        raise UserError(f"{build_dir} is stale or incomplete:\n{listed}\n{hint}")
+    found: dict[str, str] = {}
+    for path in sorted(entries):
+        found[product_key(path)] = path  # one version per product in a build
+    return found

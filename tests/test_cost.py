@@ -1,0 +1,344 @@
+"""`labcatalog cost`: the arithmetic on small hand-computed cases, the templates as the source of
+every quantity, and clear errors for bad input.
+
+The expected figures are computed by hand in the comments from the round prices of
+tests/fixtures/cost/prices.yaml and the example's built templates (build/), never by the code
+under test. The README's copy of the example's table is checked by tests/test_readme.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from generator import build as builder
+from generator.cli import main
+from generator.config import load_portfolio
+
+ROOT = Path(__file__).resolve().parents[1]
+PRICES = ROOT / "tests" / "fixtures" / "cost" / "prices.yaml"
+README = ROOT / "README.md"
+
+# One user of tier pii on a 0.5 vCPU / 2 GB server, 2 active hours a day, 20 days, one session
+# a day that ends with 30 idle minutes.
+SMALL = """\
+schema: labcatalog-usage/v1
+tiers:
+  - name: pii
+    users: 1
+    active_hours_per_day: 2
+    days_per_month: 20
+    sessions_per_day: 1
+    peak_concurrency: 1.0
+    server_size: "512:2048"
+shared-hub:
+  fargate_spot_share: 0.5
+  idle_timeout_minutes: 30
+  load_balancer_lcus: 1
+  hub_state_gb: 2
+  log_gb_per_user: 1
+personal-hub:
+  idle_stop_minutes: 30
+  data_volume_gb: 20
+managed_notebooks:
+  idle_shutdown_minutes: 30
+platform:
+  notebook_storage_gb: 10
+  image_storage_gb: 10
+"""
+
+
+def run(*args: str, cwd: Path | None = None):
+    """The CLI in-process; `cwd` makes relative paths (and the table's header) like a user's."""
+    with contextlib.chdir(cwd or Path.cwd()):
+        return CliRunner().invoke(main, ["cost", *args])
+
+
+def cost_json(usage: Path, build_dir: Path = ROOT / "build") -> dict:
+    result = run(
+        "--usage", str(usage), "--build-dir", str(build_dir), "-p", str(ROOT / "portfolio.yaml"),
+        "--prices", str(PRICES), "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def small(tmp_path) -> Path:
+    path = tmp_path / "usage.yaml"
+    path.write_text(SMALL)
+    return path
+
+
+def option(data: dict, key: str) -> dict:
+    return next(o for o in data["options"] if o["key"] == key)
+
+
+def lines(part: dict) -> dict[str, float]:
+    return {line["item"]: line["amount"] for line in part["lines"]}
+
+
+# Server hours: 1 user x (2 h x 20 days + 1 session x 20 days x 30/60 h idle) = 40 + 10 = 50 h,
+# of which 10 h idle. Server rate 512:2048 = 0.5 vCPU x 0.04 + 2 GB x 0.01 = 0.04 an hour.
+# Hub task (the template's HubSize default, 1024:4096): 730 h x (1 x 0.04 + 4 x 0.01) = 58.40.
+# Load balancer (LoadBalancer default "new" creates one): 730 h x (0.02 + 1 LCU x 0.01) = 21.90.
+# EFS: 1 file system x 2 GB x 0.30 = 0.60. Secrets: 1 x 0.50 = 0.50.
+# Logs: 1 GB a month x 0.50 + 1 GB x (365 days retention / (730/24) days) = 12 months x 0.03
+#   = 0.50 + 0.36 = 0.86.
+FARGATE_PII = {
+    "hub task": 58.40,
+    "load balancer": 21.90,
+    "hub state (EFS)": 0.60,
+    "logs": 0.86,
+    "secrets": 0.50,
+    "servers": 2.00,  # 50 h x 0.04
+}
+
+
+def test_shared_hub_fargate_by_hand(small):
+    data = cost_json(small)
+    fargate = option(data, "shared-hub-fargate")
+    pii = fargate["tiers"]["pii"]
+    assert lines(pii) == FARGATE_PII
+    assert pii["idle"] == 0.40  # 10 idle h x 0.04
+    assert pii["fixed"] == 82.26  # 58.40 + 21.90 + 0.60 + 0.86 + 0.50
+    assert pii["per_use"] == 2.00
+    assert fargate["total"] == 84.26
+
+
+def test_fargate_spot_share_by_hand(small):
+    # 50% Spot: 0.5 x 0.04 (on-demand) + 0.5 x (0.5 vCPU x 0.01 + 2 GB x 0.0025 = 0.01) = 0.025
+    # an hour; 50 h x 0.025 = 1.25, of which 10 h x 0.025 = 0.25 idle. The hub task stays
+    # on-demand.
+    spot = option(cost_json(small), "shared-hub-fargate-spot")
+    assert lines(spot["tiers"]["pii"])["servers"] == 1.25
+    assert spot["idle"] == 0.25
+    assert spot["total"] == 83.51  # 82.26 + 1.25
+
+
+def test_in_hub_and_original_design_by_hand(small):
+    data = cost_json(small)
+    # Peak: 1 user x 512:2048 + 256:512 for the hub = 768 cpu, 2560 MiB. The smallest allowed
+    # HubSize that holds it is 1024:4096 (1024:2048 has too little memory): 730 h x 0.08 = 58.40.
+    # In-hub drops the servers' log group but keeps the hub's: logs 0.86 as above.
+    in_hub = option(data, "shared-hub-in-hub")
+    assert lines(in_hub["tiers"]["pii"]) == {
+        "hub task": 58.40,
+        "load balancer": 21.90,
+        "hub state (EFS)": 0.60,
+        "logs": 0.86,
+        "secrets": 0.50,
+    }
+    assert in_hub["idle"] == 0.0
+    assert in_hub["total"] == 82.26
+    # The original design: the same task, but the tier attaches to one shared load balancer
+    # (LoadBalancer=existing creates none), counted once: 82.26 - 21.90 + 21.90.
+    original = option(data, "original-design")
+    assert "load balancer" not in lines(original["tiers"]["pii"])
+    assert lines(original["shared"]) == {"load balancer": 21.90}
+    assert original["total"] == 82.26
+
+
+def test_in_hub_says_when_the_peak_does_not_fit(small, tmp_path):
+    # 100 users at peak x 1 vCPU = 100 vCPU: more than the largest Fargate task (16 vCPU).
+    big = tmp_path / "big.yaml"
+    big.write_text(SMALL.replace("users: 1", "users: 100").replace('"512:2048"', '"1024:4096"'))
+    in_hub = option(cost_json(big), "shared-hub-in-hub")
+    assert in_hub["available"] is False
+    assert in_hub["total"] is None
+    assert "does not fit" in in_hub["tiers"]["pii"]["note"]
+
+
+def test_personal_hub_by_hand(small):
+    # Cheapest allowed, priced x86 CPU instance with >= 0.5 vCPU and 2 GB: m7i.large at 0.10
+    # (m7g.large is cheaper but Arm, g4dn.xlarge cheaper but a GPU instance).
+    # 50 h x 0.10 = 5.00 (10 idle h = 1.00). EBS, billed while stopped: root 40 GB (the
+    # template's mapping for m7i.large) + data 20 GB = 60 GB x 0.10 = 6.00. Idle-stop alarm 0.10.
+    hub = option(cost_json(small), "personal-hub")
+    pii = hub["tiers"]["pii"]
+    assert pii["note"] == "m7i.large"
+    assert lines(pii) == {"volumes (EBS gp3)": 6.00, "alarms": 0.10, "instances": 5.00}
+    assert pii["idle"] == 1.00
+    assert hub["total"] == 11.10
+
+
+def test_sagemaker_and_platform_by_hand(small):
+    data = cost_json(small)
+    # Cheapest ml.* with >= 0.5 vCPU and 2 GB: ml.t3.medium at 0.05; 50 h = 2.50, 10 idle h 0.50.
+    studio = option(data, "sagemaker-studio")
+    assert studio["tiers"]["pii"]["note"] == "ml.t3.medium"
+    assert studio["total"] == 2.50
+    assert studio["idle"] == 0.50
+    # Platform: 2 KMS keys x 1.00 + 10 GB S3 x 0.02 + 1 repository x 10 GB x 0.10 = 3.20.
+    assert data["platform"]["total"] == 3.20
+    assert data["cheapest"] == "sagemaker-studio"
+
+
+def test_an_existing_load_balancer_is_not_counted(small, tmp_path):
+    usage = tmp_path / "existing.yaml"
+    usage.write_text(SMALL.replace("shared-hub:\n", "shared-hub:\n  load_balancer: existing\n"))
+    fargate = option(cost_json(usage), "shared-hub-fargate")
+    assert "load balancer" not in lines(fargate["tiers"]["pii"])
+    assert fargate["total"] == 62.36  # 84.26 - 21.90
+
+
+def test_a_bigger_hub_task_in_the_templates_changes_the_estimate(small, tmp_path, monkeypatch):
+    """Build the templates with HubSize's default raised to 2048:8192; nothing else changes."""
+    from products.shared_hub import parameters
+
+    original = parameters.declared
+
+    def bigger_hub(portfolio):
+        found = original(portfolio)
+        for param in found:
+            if param.name == "HubSize":
+                param.settings["Default"] = "2048:8192"
+        return found
+
+    monkeypatch.setattr(parameters, "declared", bigger_hub)
+    build_dir = tmp_path / "build"
+    builder.write(builder.generate(load_portfolio(ROOT / "portfolio.yaml")), build_dir)
+    body = json.loads((build_dir / "shared-hub/1.0.0.template.json").read_text())
+    assert body["Parameters"]["HubSize"]["Default"] == "2048:8192"
+
+    fargate = option(cost_json(small, build_dir), "shared-hub-fargate")
+    # Hub task 730 h x (2 vCPU x 0.04 + 8 GB x 0.01 = 0.16) = 116.80, was 58.40: +58.40.
+    assert lines(fargate["tiers"]["pii"])["hub task"] == 116.80
+    assert fargate["total"] == 142.66  # 84.26 + 58.40
+
+
+def test_json_parses_and_matches_the_table(small):
+    common = ["--usage", str(small), "-p", str(ROOT / "portfolio.yaml"), "--prices", str(PRICES)]
+    data = json.loads(run(*common, "--format", "json").stdout)
+    table = run(*common).stdout
+    for item in data["options"]:
+        row = next(line for line in table.splitlines() if line.startswith(item["label"] + " "))
+        cells = row[len(item["label"]) :].split()
+        expected = [item["tiers"]["pii"]["total"], item["shared"]["total"]]
+        expected += [item["fixed"], item["per_use"], item["idle"], item["total"]]
+        assert cells == [f"{v:.2f}" for v in expected], row
+        assert all(isinstance(v, float) for v in expected)
+    assert f"cheapest: SageMaker Studio, {option(data, 'sagemaker-studio')['total']:.2f}" in table
+    assert data["assumptions"] and data["hours_per_month"] == 730
+
+
+BAD_USAGE = [
+    pytest.param(
+        SMALL.replace("users: 1\n", "users: one\n"),
+        "usage.yaml:4:12: tiers[0].users: must be a whole number",
+        id="wrong-type",
+    ),
+    pytest.param(
+        SMALL.replace("peak_concurrency: 1.0", "peak_concurrency: 1.5"),
+        "usage.yaml:8:23: tiers[0].peak_concurrency: must be at most 1",
+        id="out-of-range",
+    ),
+    pytest.param(
+        SMALL.replace("  hub_state_gb: 2\n", "  hub_state_gigs: 2\n"),
+        "usage.yaml:14:3: shared-hub.hub_state_gigs: unknown field 'hub_state_gigs'; allowed "
+        "here: fargate_spot_share, hub_state_gb, idle_timeout_minutes, in_hub_overhead, "
+        "load_balancer, load_balancer_lcus, log_gb_per_user",
+        id="unknown-key",
+    ),
+    pytest.param(
+        SMALL.replace("name: pii", "name: secret"),
+        "usage.yaml:3:11: tiers[0].name: tier 'secret' is not in the built templates; use one "
+        "of: pii, nonpii",
+        id="tier-not-in-templates",
+    ),
+    pytest.param(
+        SMALL.replace('"512:2048"', '"512:3000"'),
+        "usage.yaml:9:18: tiers[0].server_size: '512:3000' is not a size the shared-hub "
+        "template offers; use one of:",
+        id="size-not-offered",
+    ),
+    pytest.param(
+        SMALL.replace("schema: labcatalog-usage/v1\n", ""),
+        "usage.yaml:1:1: schema: missing required field; start the file with: "
+        "schema: labcatalog-usage/v1",
+        id="no-schema",
+    ),
+    pytest.param(
+        SMALL.replace("  - name: pii", "  - name: [pii"),
+        "usage.yaml:",
+        id="yaml-syntax",
+    ),
+]
+
+
+@pytest.mark.parametrize("text,expected", BAD_USAGE)
+def test_bad_usage_is_exit_2_with_file_and_line(tmp_path, text, expected):
+    (tmp_path / "usage.yaml").write_text(text)
+    result = run(
+        "--usage", "usage.yaml", "--build-dir", str(ROOT / "build"),
+        "-p", str(ROOT / "portfolio.yaml"), "--prices", str(PRICES), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.stderr.splitlines()[0].startswith(expected), result.stderr
+
+
+def test_missing_usage_file_is_exit_2(tmp_path):
+    result = run("--usage", str(tmp_path / "nope.yaml"), "-p", str(ROOT / "portfolio.yaml"))
+    assert result.exit_code == 2
+    assert "no such file; pass a usage file" in result.stderr
+
+
+def test_unknown_region_is_exit_2_listing_regions_with_prices(small):
+    result = run("--usage", str(small), "-p", str(ROOT / "portfolio.yaml"), "--region", "mars-1")
+    assert result.exit_code == 2
+    assert "no prices for region 'mars-1'" in result.stderr
+    assert "regions with prices: us-east-1" in result.stderr
+
+
+def test_missing_build_is_exit_2_with_a_hint(small, tmp_path):
+    result = run(
+        "--usage", str(small), "-p", str(ROOT / "portfolio.yaml"),
+        "--build-dir", str(tmp_path / "build"),
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "does not exist" in result.stderr and "labcatalog build" in result.stderr
+
+
+def test_edited_build_is_stale_exit_2(small, tmp_path):
+    build_dir = tmp_path / "build"
+    shutil.copytree(ROOT / "build", build_dir)
+    template = build_dir / "shared-hub" / "1.0.0.template.json"
+    template.write_text(template.read_text().replace('"1024:4096"', '"2048:8192"', 1))
+    result = run("--usage", str(small), "-p", str(ROOT / "portfolio.yaml"),
+                 "--build-dir", str(build_dir))  # fmt: skip
+    assert result.exit_code == 2
+    assert "stale" in result.stderr and "differs from the manifest" in result.stderr
+    assert "run: labcatalog build" in result.stderr
+
+
+def test_bad_price_list_is_exit_2_with_file_and_line(small, tmp_path):
+    prices = tmp_path / "prices.yaml"
+    prices.write_text(PRICES.read_text().replace("alb_hour: {price: 0.02", "alb_hour: {price: x"))
+    result = run("--usage", str(small), "-p", str(ROOT / "portfolio.yaml"),
+                 "--prices", str(prices))  # fmt: skip
+    assert result.exit_code == 2
+    assert re.match(r".*prices\.yaml:\d+:\d+: regions\.us-east-1\.alb_hour\.price: must be a "
+                    "number", result.stderr), result.stderr  # fmt: skip
+
+
+def test_help_explains_the_model():
+    result = CliRunner().invoke(main, ["cost", "--help"])
+    assert result.exit_code == 0
+    for words in ("--usage", "--region", "--format", "730 hours", "NAT gateways"):
+        assert words in result.output
+
+
+def test_every_shipped_price_has_a_source_and_a_date_or_a_note():
+    from generator.cost.prices import load_prices
+
+    prices = load_prices(None, "us-east-1")  # validation enforces source and as_of-or-note
+    allowed = json.loads((ROOT / "build/personal-hub/1.0.0.template.json").read_text())
+    for instance_type in allowed["Parameters"]["InstanceType"]["AllowedValues"]:
+        assert instance_type in prices.ec2, f"no price for {instance_type}"
