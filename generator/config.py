@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from generator.problems import InputError, Loc, Problem
+from generator.validation import describe, type_problems
 from generator.yamlsource import Source, load_source
 
 SCHEMA_VERSION = "labcatalog/v1"
@@ -328,76 +329,10 @@ def tag_option_problems(tag_options: dict[str, list[str]]) -> list[tuple[Loc, st
     return found
 
 
-_MESSAGES = {
-    "missing": "missing required field",
-    "string_type": "must be text",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "list_type": "must be a list, e.g. [a, b]",
-    "dict_type": "must be a mapping of keys to values",
-    "model_type": "must be a mapping of keys to values",
-    "model_attributes_type": "must be a mapping of keys to values",
-}
-
-
-def _allowed_keys(loc: Loc) -> list[str]:
-    """The keys a mapping at `loc` accepts, to suggest them for an unknown key."""
-    model: Any = Portfolio
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        fields = {f.alias or name: f for name, f in model.model_fields.items()}
-        field = fields.get(str(part))
-        if field is None:
-            return []
-        annotation = field.annotation
-        for candidate in (annotation, *getattr(annotation, "__args__", ())):
-            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
-                model = candidate
-                break
-            for inner in getattr(candidate, "__args__", ()):
-                if isinstance(inner, type) and issubclass(inner, BaseModel):
-                    model = inner
-                    break
-        else:
-            return []
-    return sorted(f.alias or name for name, f in model.model_fields.items())
-
-
-_LIMITS = {
-    "greater_than_equal": "must be at least {ge}",
-    "less_than_equal": "must be at most {le}",
-    "too_short": "must not be empty",
-    "string_too_short": "must not be empty",
-    "string_too_long": "must be at most {max_length} characters",
-}
-
-
 def _describe(error: dict[str, Any], source: Source) -> str:
-    kind = error["type"]
-    loc = tuple(error["loc"])
-    if kind in _LIMITS:
-        return _LIMITS[kind].format(**error.get("ctx", {}))
-    if kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
-        return f"unknown field {loc[-1]!r}{hint}"
-    if kind == "literal_error" and loc == ("schema",):
-        return (
-            f"unsupported schema {error['input']!r}; "
-            f"this version of labcatalog reads {SCHEMA_VERSION!r}"
-        )
-    if kind == "literal_error":
-        return f"{error['input']!r} is not one of {error['ctx']['expected']}"
-    if kind == "missing" and loc == ("schema",):
-        return f"missing required field; start the file with: schema: {SCHEMA_VERSION}"
-    if kind == "string_type" and loc in source.raw and not isinstance(error["input"], str):
-        return f"must be text; quote it in YAML: '{source.raw[loc]}'"
-    if kind == "value_error":
-        return str(error["ctx"]["error"])
-    if kind == "string_pattern_mismatch":
+    if error["type"] == "string_pattern_mismatch":
         return f"{error['input']!r} may contain only letters, digits, spaces and _.:/=+-@"
-    return _MESSAGES.get(kind, error["msg"][:1].lower() + error["msg"][1:])
+    return describe(error, Portfolio, source)
 
 
 def _partial_rules(data: dict[str, Any]) -> list[tuple[Loc, str]]:
@@ -415,28 +350,15 @@ def _partial_rules(data: dict[str, Any]) -> list[tuple[Loc, str]]:
 
 def validate_data(source: Source) -> Portfolio:
     """Turn parsed YAML into a `Portfolio`, or raise `InputError` listing every problem."""
-    problems = list(source.problems)
-    if not isinstance(source.data, dict):
-        problems.append(
-            source.problem((), "the file must be a mapping that starts with: schema: labcatalog/v1")
-        )
-        raise InputError(problems)
-    try:
-        portfolio = Portfolio.model_validate(source.data)
-    except ValidationError as err:
-        # A value YAML already could not read (bad tag, impossible date) is reported once.
-        reported = {(p.line, p.column) for p in source.problems}
-        for error in err.errors(include_url=False):
-            loc = tuple(error["loc"])
-            problem = source.problem(
-                loc, _describe(error, source), at_key=error["type"] == "extra_forbidden"
-            )
-            if (problem.line, problem.column) not in reported:
-                problems.append(problem)
+    portfolio, problems = type_problems(source, Portfolio, f"schema: {SCHEMA_VERSION}", _describe)
+    if portfolio is None:
         # Tiers that are well-formed on their own are still checked against each other, so a
         # type error elsewhere does not hide an overlap or a duplicate name.
-        problems += [source.problem(loc, message) for loc, message in _partial_rules(source.data)]
-        raise InputError(problems) from None
+        if isinstance(source.data, dict):
+            problems += [
+                source.problem(loc, message) for loc, message in _partial_rules(source.data)
+            ]
+        raise InputError(problems)
     problems += [source.problem(loc, message) for loc, message in rule_problems(portfolio)]
     if problems:
         raise InputError(problems)

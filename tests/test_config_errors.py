@@ -157,7 +157,10 @@ CASES = [
     ),
     pytest.param(
         edit("keep_versions: 3", "keep_versions: '3'"),
-        ["portfolio.yaml:33:20: products.shared-hub.keep_versions: must be a whole number"],
+        [
+            "portfolio.yaml:33:20: products.shared-hub.keep_versions: must be a whole number; "
+            "write it without quotes"
+        ],
         id="quoted-number",
     ),
     pytest.param(

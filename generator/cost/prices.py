@@ -11,8 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from generator.cost.validation import validate
 from generator.problems import InputError, Problem, UserError
+from generator.validation import validate
 from generator.yamlsource import load_source
 
 PRICES = Path(__file__).with_name("prices.yaml")

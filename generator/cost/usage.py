@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from generator.cost.prices import RegionPrices
-from generator.cost.validation import validate
 from generator.problems import InputError, Loc, Problem
+from generator.validation import validate
 from generator.yamlsource import Source, load_source
 
 SCHEMA = "labcatalog-usage/v1"

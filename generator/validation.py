@@ -1,12 +1,13 @@
 """Turn pydantic errors on a YAML file into `PATH:LINE:COL: field: message` problems.
 
-The same idea as the portfolio's validation (generator/config.py), for any strict model: the
-usage file and the price list both go through it.
+Every input file goes through it: portfolio.yaml (generator/config.py adds its rules across
+fields), the cost command's usage file and its price list.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -20,6 +21,7 @@ _MESSAGES = {
     "missing": "missing required field",
     "string_type": "must be text",
     "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
     "float_type": "must be a number",
     "bool_type": "must be true or false",
     "list_type": "must be a list, e.g. [a, b]",
@@ -33,6 +35,7 @@ _LIMITS = {
     "greater_than": "must be more than {gt}",
     "too_short": "must not be empty",
     "string_too_short": "must not be empty",
+    "string_too_long": "must be at most {max_length} characters",
 }
 
 
@@ -70,6 +73,11 @@ def describe(error: dict[str, Any], model: type[BaseModel], source: Source) -> s
         allowed = sorted(f.alias or n for n, f in inner.model_fields.items()) if inner else []
         hint = f"; allowed here: {', '.join(allowed)}" if allowed else ""
         return f"unknown field {loc[-1]!r}{hint}"
+    if kind == "literal_error" and loc == ("schema",):
+        return (
+            f"unsupported schema {error['input']!r}; "
+            f"this version of labcatalog reads {error['ctx']['expected']}"
+        )
     if kind == "literal_error":
         return f"{error['input']!r} is not one of {error['ctx']['expected']}"
     if kind == "string_type" and loc in source.raw and not isinstance(error["input"], str):
@@ -82,26 +90,44 @@ def describe(error: dict[str, Any], model: type[BaseModel], source: Source) -> s
     return _MESSAGES.get(kind, error["msg"][:1].lower() + error["msg"][1:])
 
 
-def validate(source: Source, model: type[M], start: str) -> M:
-    """`source` as a `model`, or `InputError` listing every problem with its place in the file."""
+Describe = Callable[[dict[str, Any], Source], str]
+
+
+def type_problems(
+    source: Source, model: type[M], start: str, describe_error: Describe | None = None
+) -> tuple[M | None, list[Problem]]:
+    """`source` as a `model` (None if it is not one) and every problem with its place in the file.
+
+    `start` is the first line the file must have (its schema); `describe_error` may word some
+    errors better for one model and fall back to `describe`.
+    """
     problems: list[Problem] = list(source.problems)
     if not isinstance(source.data, dict):
         problems.append(source.problem((), f"the file must be a mapping that starts with: {start}"))
-        raise InputError(problems)
+        return None, problems
     try:
         value = model.model_validate(source.data)
     except ValidationError as err:
+        # A value YAML already could not read (bad tag, impossible date) is reported once.
         reported = {(p.line, p.column) for p in problems}
         for error in err.errors(include_url=False):
             loc = tuple(error["loc"])
             if error["type"] == "missing" and loc == ("schema",):
                 message = f"missing required field; start the file with: {start}"
+            elif describe_error is not None:
+                message = describe_error(error, source)
             else:
                 message = describe(error, model, source)
             problem = source.problem(loc, message, at_key=error["type"] == "extra_forbidden")
             if (problem.line, problem.column) not in reported:
                 problems.append(problem)
-        raise InputError(problems) from None
-    if problems:
+        return None, problems
+    return value, problems
+
+
+def validate(source: Source, model: type[M], start: str) -> M:
+    """`source` as a `model`, or `InputError` listing every problem with its place in the file."""
+    value, problems = type_problems(source, model, start)
+    if value is None or problems:
         raise InputError(problems)
     return value
