@@ -105,6 +105,17 @@ def fargate_hourly(size: FargateSize, prices: RegionPrices, spot_share: float = 
     return (1 - spot_share) * on_demand + spot_share * spot
 
 
+def _instances(running: float, idle: float, hourly: float, chosen: str) -> Line:
+    """The per-use line of instances billed by the hour: `running` hours, `idle` of them idle."""
+    return Line(
+        "instances",
+        "per_use",
+        running * hourly,
+        idle * hourly,
+        detail=f"{running:g} h x {chosen} ({idle:g} h idle)",
+    )
+
+
 def match_instance(
     instances: dict[str, Instance],
     allowed: Iterable[str],
@@ -303,13 +314,7 @@ class Estimator:
             ),
             Line("secrets", "fixed", tier.users * hub.secrets * p.secret_month.price),
             Line("keys", "fixed", tier.users * hub.kms_keys * p.kms_key_month.price),
-            Line(
-                "instances",
-                "per_use",
-                running * hourly,
-                idle * hourly,
-                detail=f"{running:g} h x {chosen} ({idle:g} h idle)",
-            ),
+            _instances(running, idle, hourly, chosen),
         ]
         return Part([line for line in lines if line.amount or line.kind == "per_use"], note=chosen)
 
@@ -322,18 +327,7 @@ class Estimator:
         hourly = self.prices.sagemaker[chosen].price
         self.instances_used.add(f"sagemaker.{chosen}")
         running, idle = running_hours(tier, self.usage.managed_notebooks.idle_shutdown_minutes)
-        return Part(
-            [
-                Line(
-                    "instances",
-                    "per_use",
-                    running * hourly,
-                    idle * hourly,
-                    detail=f"{running:g} h x {chosen} ({idle:g} h idle)",
-                )
-            ],
-            note=chosen,
-        )
+        return Part([_instances(running, idle, hourly, chosen)], note=chosen)
 
     def platform(self) -> Part:
         stack = self.templates.platform()
