@@ -1,0 +1,95 @@
+"""The hub image step of `tox -e taskcat`, run between the platform test and the product tests.
+
+`publish`: zip products/hub_image, upload it where the platform's CodeBuild project reads its
+source, run the build, and publish the image's tag in SSM, where the shared hub tests (through
+`$[taskcat_ssm_...]`) and the personal hub read it. `remove`: delete the repository's images and
+that parameter, so that deleting the platform stack can delete the repository.
+This talks to a real account with the caller's credentials; no offline test runs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import io
+import time
+import zipfile
+from pathlib import Path
+
+import boto3
+
+SOURCE = Path(__file__).resolve().parents[2] / "products" / "hub_image"
+# The platform's names (products/hub_image/codebuild.py, products/personal_hub/names.py).
+PROJECT = "labcatalog-hub-image"
+REPOSITORY = "labcatalog/hub"
+SOURCE_KEY = "hub-image/source.zip"
+TEMPLATE_BUCKET_PARAMETER = "/labcatalog/platform/template-bucket"
+TAG_PARAMETER = "/labcatalog/platform/hub-image-tag"
+
+
+def source_files() -> dict[str, bytes]:
+    return {
+        path.relative_to(SOURCE).as_posix(): path.read_bytes()
+        for path in sorted(SOURCE.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def content_tag(files: dict[str, bytes]) -> str:
+    """The tag buildspec.yml computes: sha256sum of each file, sorted by path, hashed again."""
+    listing = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  ./{name}\n"
+        for name, data in sorted(files.items(), key=lambda item: item[0].encode())
+    )
+    return "src-" + hashlib.sha256(listing.encode()).hexdigest()[:16]
+
+
+def publish(session: boto3.Session) -> None:
+    files = source_files()
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for name, data in files.items():
+            zipped.writestr(name, data)
+    ssm = session.client("ssm")
+    bucket = ssm.get_parameter(Name=TEMPLATE_BUCKET_PARAMETER)["Parameter"]["Value"]
+    session.client("s3").put_object(Bucket=bucket, Key=SOURCE_KEY, Body=archive.getvalue())
+
+    codebuild = session.client("codebuild")
+    build_id = codebuild.start_build(projectName=PROJECT)["build"]["id"]
+    print(f"building the hub image: {build_id}", flush=True)
+    while (build := codebuild.batch_get_builds(ids=[build_id])["builds"][0])["buildStatus"] == (
+        "IN_PROGRESS"
+    ):
+        time.sleep(20)
+    if build["buildStatus"] != "SUCCEEDED":
+        raise SystemExit(f"hub image build {build_id} ended {build['buildStatus']}")
+
+    tag = content_tag(files)
+    session.client("ecr").describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])
+    ssm.put_parameter(Name=TAG_PARAMETER, Value=tag, Type="String", Overwrite=True)
+    print(f"{TAG_PARAMETER} = {tag}")
+
+
+def remove(session: boto3.Session) -> None:
+    ecr = session.client("ecr")
+    with contextlib.suppress(ecr.exceptions.RepositoryNotFoundException):  # no platform yet
+        for page in ecr.get_paginator("list_images").paginate(repositoryName=REPOSITORY):
+            if page["imageIds"]:
+                ecr.batch_delete_image(repositoryName=REPOSITORY, imageIds=page["imageIds"])
+    ssm = session.client("ssm")
+    with contextlib.suppress(ssm.exceptions.ParameterNotFound):
+        ssm.delete_parameter(Name=TAG_PARAMETER)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("step", choices=["publish", "remove"])
+    parser.add_argument("--region", required=True)
+    args = parser.parse_args()
+    session = boto3.Session(region_name=args.region)
+    {"publish": publish, "remove": remove}[args.step](session)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""taskcat lints .taskcat.yml, and its runner (`CFNTest`) creates and deletes every test on moto.
+
+What this proves: the taskcat config and its wiring. .taskcat.yml has a test for the platform and
+for each product and tier of portfolio.yaml, each on the template in build/; the parameters it
+gives, the overrides (taskcat_overrides.example.yml, every key filled) and the `$[taskcat_ssm_...]`
+pseudo-parameters fill every template parameter; and `tox -e taskcat`'s sequence works: the
+platform first and kept, the products on top of it created and deleted, then the platform deleted.
+What it does not prove: that AWS accepts the stacks or that the hubs run. moto skips some resource
+types and drops properties (tests/moto_cfn.py); only `tox -e taskcat` on a real account proves it.
+
+Nothing leaves the machine: every client taskcat builds goes to the moto server on 127.0.0.1
+(AWS_ENDPOINT_URL, honoured by botocore >= 1.31), and the proxy variables point anything else at a
+closed local port.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+import yaml
+from taskcat._cli_modules.lint import Lint
+from taskcat._config import Config
+from taskcat.testing import CFNTest
+
+from tests import test_shared_hub_deploy
+from tests.conftest import ROOT
+from tests.moto_server import MotoServer
+
+CONFIG = ROOT / ".taskcat.yml"
+OVERRIDES_EXAMPLE = ROOT / "taskcat_overrides.example.yml"
+# The VPC, subnets, hosted zone and certificate of the shared hub's moto deploy tests.
+network = test_shared_hub_deploy.network
+
+
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch) -> None:
+    """Any request not to 127.0.0.1 goes to a closed local port, and fails."""
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")  # the discard port: nothing listens
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    # Neither ~/.taskcat.yml nor ~/.aws/taskcat_global_override.json of this machine applies.
+    monkeypatch.setenv("HOME", str(tmp_path))
+
+
+def test_taskcat_lint_passes_strict(offline):
+    """`taskcat lint --strict` on .taskcat.yml, through the class the command runs: the `taskcat`
+    executable first asks PyPI for a newer version, and has no switch to skip that."""
+    Lint(input_file=CONFIG.name, project_root=str(ROOT), strict=True)  # raises on any finding
+
+
+@pytest.fixture
+def account(aws: MotoServer, example, network: dict, offline, tmp_path: Path, monkeypatch) -> Path:
+    """The account set-up the README asks for, in moto; returns the overrides file to use."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint_url)
+
+    ssm = aws.client("ssm")
+    for tier in example.tiers:
+        values = {
+            "hub-domain-name": f"{tier.name}.data.example.com",
+            "oidc-client-secret-arn": test_shared_hub_deploy.oidc(tier.name)["OidcClientSecretArn"],
+        }
+        for name, value in values.items():
+            ssm.put_parameter(
+                Name=f"/labcatalog/taskcat/{tier.name}/{name}", Value=value, Type="String"
+            )
+    # What `tox -e taskcat` publishes after the platform's CodeBuild project built the image.
+    ssm.put_parameter(Name="/labcatalog/platform/hub-image-tag", Value="src-0123", Type="String")
+
+    oidc = test_shared_hub_deploy.oidc(example.tiers[0].name)  # one app client for all tiers
+    filled = {
+        "VpcId": network["VpcId"],
+        "LoadBalancerSubnets": ",".join(network["LoadBalancerSubnets"]),
+        "TaskSubnets": ",".join(network["TaskSubnets"]),
+        "SubnetId": network["TaskSubnets"][0],
+        "HostedZoneId": network["HostedZoneId"],
+        "CertificateArn": network["CertificateArn"],
+        "OidcIssuerUrl": oidc["OidcIssuerUrl"],
+        "OidcIssuer": oidc["OidcIssuerUrl"],
+        "OidcClientId": oidc["OidcClientId"],
+        "CreateAlarmActionsRole": "true",
+    }
+    example = yaml.safe_load(OVERRIDES_EXAMPLE.read_text())
+    assert set(example) == set(filled), "the example overrides and this test name the same keys"
+    overrides = tmp_path / "taskcat_overrides.yml"
+    overrides.write_text(yaml.safe_dump(filled))
+    return overrides
+
+
+def taskcat_config(overrides: Path) -> Config:
+    """.taskcat.yml as `taskcat test run` reads it, with `overrides` as .taskcat_overrides.yml.
+
+    `Config.create` (what `CFNTest.from_file` calls) takes the overrides and global config paths
+    that `from_file` would take from the working and home directories. `s3_enable_sig_v2` is the
+    moto workaround: otherwise taskcat gives its artifact bucket a policy that denies SigV2
+    requests, and moto, which ignores policy conditions, then denies every template upload.
+    """
+    return Config.create(
+        project_root=ROOT,
+        project_config_path=CONFIG,
+        overrides_path=overrides,
+        global_config_path=overrides.parent / ".taskcat.yml",
+        args={"project": {"s3_enable_sig_v2": True}},
+        uid=uuid.uuid4(),
+    )
+
+
+def run(config: Config, tests: list[str], *, keep: bool) -> CFNTest:
+    """`taskcat test run --test-names ... [--no-delete]`, minus its cfn-lint step (linted above)."""
+    test = CFNTest(config, test_names=",".join(tests), lint_disable=True, no_delete=keep)
+    test.dont_wait_for_delete = False
+    test.run()
+    outcome = {stack.test_name: (stack.status, stack.status_reason) for stack in test.result}
+    assert {name: status for name, (status, _) in outcome.items()} == dict.fromkeys(
+        tests, "CREATE_COMPLETE"
+    ), outcome
+    return test
+
+
+def stack_ids(test: CFNTest) -> dict[str, str]:
+    """Test name -> the id of the stack taskcat created for it."""
+    return {stack.test_name: stack.id for stack in test.result}
+
+
+def test_taskcat_deploys_and_deletes_every_test_platform_first(aws, example, account):
+    manifest = json.loads((ROOT / "build" / "manifest.json").read_text())["templates"]
+    products = {key.split("/")[0] for key in manifest if "/" in key}
+    expected = {"platform"} | {f"{p}-{t.name}" for p in products for t in example.tiers}
+    # A run drops the tests it does not run from its config, so each run reads its own.
+    templates = {name: t.template for name, t in taskcat_config(account).config.tests.items()}
+    assert set(templates) == expected
+    assert {Path(t).relative_to("build").as_posix() for t in templates.values()} == set(manifest)
+    cfn = aws.client("cloudformation")
+
+    def stack(stack_id: str) -> dict:
+        return cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
+
+    platform = run(taskcat_config(account), ["platform"], keep=True)
+    product_tests = sorted(expected - {"platform"})
+    products = run(taskcat_config(account), product_tests, keep=False)
+    created = {**stack_ids(platform), **stack_ids(products)}
+    assert set(created) == expected
+    vpc = yaml.safe_load(account.read_text())["VpcId"]
+    for name, stack_id in created.items():
+        assert stack(stack_id)["StackStatus"] == "CREATE_COMPLETE", name
+        body = cfn.get_template(StackName=stack_id)["TemplateBody"]
+        body = json.loads(body) if isinstance(body, str) else body
+        assert body == json.loads((ROOT / templates[name]).read_text()), name
+        given = {p["ParameterKey"]: p["ParameterValue"] for p in stack(stack_id)["Parameters"]}
+        if name != "platform":
+            assert given["Tier"] == name.rsplit("-", 1)[1], name
+            assert given["VpcId"] == vpc, "from the overrides"
+            secret = test_shared_hub_deploy.oidc(given["Tier"])["OidcClientSecretArn"]
+            assert given["OidcClientSecretArn"] == secret, "from the tier's SSM parameter"
+
+    products.clean_up()
+    for name in product_tests:
+        assert stack(created[name])["StackStatus"] == "DELETE_COMPLETE", name
+    assert stack(created["platform"])["StackStatus"] == "CREATE_COMPLETE", "outlives the products"
+
+    platform.no_delete = False  # as `taskcat test clean labcatalog` in tox -e taskcat
+    platform.clean_up()
+    assert stack(created["platform"])["StackStatus"] == "DELETE_COMPLETE"
+    buckets = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
+    artifacts = {s.region.s3_bucket.name for s in [*platform.result, *products.result]}
+    assert len(artifacts) == 1 and artifacts <= buckets, "one artifact bucket, kept for reuse"
+    assert not [b for b in buckets if re.fullmatch(r"tcat-labcatalog-[a-z0-9]{8}", b)], "per run"
