@@ -115,6 +115,28 @@ def test_the_buildspec_tags_by_content_and_never_overwrites_a_tag():
     assert 'docker push "${REPOSITORY_URI}:${TAG}"' in commands
 
 
+def test_the_taskcat_image_step_computes_the_buildspec_tag(tmp_path):
+    """`tox -e taskcat` publishes the tag it expects CodeBuild to push: the same hash of the
+    same files as the buildspec's shell pipeline, run here on the files the step zips."""
+    from tests.taskcat.hub_image import content_tag, source_files
+
+    spec = yaml.safe_load((HUB_IMAGE / "buildspec.yml").read_text())
+    commands = [c for phase in spec["phases"].values() for c in phase["commands"]]
+    (tag_command,) = [c for c in commands if c.startswith('TAG="src-')]
+    files = source_files()
+    for name, data in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data)
+    shell = subprocess.run(
+        ["bash", "-c", f'{tag_command} && echo "$TAG"'],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert shell.stdout.strip() == content_tag(files)
+
+
 def test_the_platform_builds_from_its_template_bucket(example):
     """Wired into the platform, the source is the template bucket: no bucket parameter to fill."""
     from tests.conftest import platform_body
