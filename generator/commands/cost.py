@@ -40,7 +40,10 @@ API requests, free tier, Savings Plans, taxes. --format json lists every assumpt
     help="The usage profile, e.g. usage.yaml (users, hours, server size per tier).",
 )
 @click.option(
+    "-o",
+    "--outdir",
     "--build-dir",
+    "build_dir",
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("build"),
     show_default=True,
