@@ -226,6 +226,7 @@ def test_json_parses_and_matches_the_table(small):
         assert all(isinstance(v, float) for v in expected)
     assert f"cheapest: SageMaker Studio, {option(data, 'sagemaker-studio')['total']:.2f}" in table
     assert data["assumptions"] and data["hours_per_month"] == 730
+    assert data["prices_recorded"] == "2026-01-01" and "prices recorded 2026-01-01" in table
 
 
 BAD_USAGE = [
@@ -326,6 +327,13 @@ def test_bad_price_list_is_exit_2_with_file_and_line(small, tmp_path):
     assert result.exit_code == 2
     assert re.match(r".*prices\.yaml:\d+:\d+: regions\.us-east-1\.alb_hour\.price: must be a "
                     "number", result.stderr), result.stderr  # fmt: skip
+
+    undated = tmp_path / "undated.yaml"
+    undated.write_text(PRICES.read_text().replace('    recorded: "2026-01-01"\n', ""))
+    result = run("--usage", str(small), "-p", str(ROOT / "portfolio.yaml"),
+                 "--prices", str(undated))  # fmt: skip
+    assert result.exit_code == 2
+    assert "regions.us-east-1.recorded: missing required field" in result.stderr, result.stderr
 
 
 def test_help_explains_the_model():

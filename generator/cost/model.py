@@ -88,6 +88,7 @@ class Estimate:
     resources: dict
     assumptions: list[str]
     undated_prices: list[str]
+    prices_recorded: str
 
     @property
     def cheapest(self) -> Option | None:
@@ -492,4 +493,5 @@ def estimate(usage: Usage, templates: Templates, prices: RegionPrices, region: s
         resources=resources,
         assumptions=assumptions(usage),
         undated_prices=prices.undated(estimator.instances_used),
+        prices_recorded=prices.recorded,
     )

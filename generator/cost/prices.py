@@ -21,11 +21,12 @@ SCHEMA = "labcatalog-prices/v1"
 
 def _check_date(value: str | None) -> str | None:
     if value is not None and not re.fullmatch(r"\d{4}(-\d{2}(-\d{2})?)?", value):
-        raise ValueError("as_of must be a date such as '2026-03-10', '2026-03' or '2026' (quoted)")
+        raise ValueError("must be a date such as '2026-03-10', '2026-03' or '2026' (quoted)")
     return value
 
 
 AsOf = Annotated[str | None, AfterValidator(_check_date)]
+Recorded = Annotated[str, AfterValidator(_check_date)]
 
 
 class _Model(BaseModel):
@@ -67,6 +68,7 @@ class Instance(_Sourced):
 class RegionPrices(_Model):
     """Every figure the estimate needs, for one region."""
 
+    recorded: Recorded = Field(description="When these figures were entered or last checked.")
     fargate_vcpu_hour: Figure
     fargate_gb_hour: Figure
     fargate_spot_vcpu_hour: Figure

@@ -62,6 +62,7 @@ def to_data(estimate: Estimate, usage_name: str) -> dict:
         "resources": estimate.resources,
         "assumptions": estimate.assumptions,
         "undated_prices": estimate.undated_prices,
+        "prices_recorded": estimate.prices_recorded,
     }
 
 
@@ -94,7 +95,8 @@ def to_table(estimate: Estimate, usage_name: str) -> str:
         for o in options
     ]
     lines = [
-        f"Monthly cost (USD) in {data['region']} for {usage_name}",
+        f"Monthly cost (USD) in {data['region']} for {usage_name}, "
+        f"prices recorded {data['prices_recorded']}",
         "option".ljust(label_width)
         + "".join(f"{h:>{w}}" for h, w in zip(headers, widths, strict=True)),
     ]
