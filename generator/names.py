@@ -33,3 +33,8 @@ def tier_parameter(tier: str, name: str) -> str:
 def platform_parameter(name: str) -> str:
     """SSM name of an account-wide value the platform publishes."""
     return f"{SSM_PREFIX}/platform/{name}"
+
+
+# The hub image's current release: the platform's image build writes its tag here after each
+# build; products launched with an empty HubImageTag run it.
+HUB_IMAGE_TAG_PARAMETER = platform_parameter("hub-image-tag")

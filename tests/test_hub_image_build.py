@@ -52,7 +52,8 @@ def test_the_project_is_privileged_and_logs_to_a_retained_encrypted_group(templa
     project = template["Resources"]["HubImageBuild"]["Properties"]
     assert project["Environment"]["PrivilegedMode"] is True
     assert project["Environment"]["EnvironmentVariables"] == [
-        {"Name": "REPOSITORY_URI", "Value": {"Fn::GetAtt": ["HubRepository", "RepositoryUri"]}}
+        {"Name": "REPOSITORY_URI", "Value": {"Fn::GetAtt": ["HubRepository", "RepositoryUri"]}},
+        {"Name": "TAG_PARAMETER", "Value": "/labcatalog/platform/hub-image-tag"},
     ]
     assert project["Source"]["BuildSpec"] == "buildspec.yml"
     assert project["LogsConfig"]["CloudWatchLogs"]["GroupName"] == {"Ref": "HubImageBuildLogs"}
@@ -66,6 +67,14 @@ def test_the_role_pushes_only_to_the_repository(template):
     by_sid = statements(template)
     assert by_sid["PushHubImages"]["Resource"] == [{"Fn::GetAtt": ["HubRepository", "Arn"]}]
     assert "ecr:PutImage" in by_sid["PushHubImages"]["Action"]
+    publish = by_sid["PublishTheImageTag"]
+    assert publish["Action"] == ["ssm:PutParameter"]
+    assert publish["Resource"] == [
+        {
+            "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter"
+            "/labcatalog/platform/hub-image-tag"
+        }
+    ]
     wildcards = [sid for sid, s in by_sid.items() if "*" in s["Resource"]]
     assert wildcards == ["EcrLogin"]  # GetAuthorizationToken has no resource-level permission
     assert by_sid["EcrLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
@@ -113,6 +122,9 @@ def test_the_buildspec_tags_by_content_and_never_overwrites_a_tag():
     assert "sha256sum" in commands and 'TAG="src-' in commands
     assert "describe-images" in commands  # an existing (immutable) tag is not pushed again
     assert 'docker push "${REPOSITORY_URI}:${TAG}"' in commands
+    # ... and the built (or already present) tag becomes the release the products launch.
+    publish = 'aws ssm put-parameter --name "${TAG_PARAMETER}" --type String --overwrite'
+    assert publish + ' --value "${TAG}"' in commands
 
 
 def test_the_taskcat_image_step_computes_the_buildspec_tag(tmp_path):

@@ -18,6 +18,7 @@ import re
 
 import pytest
 
+from generator import names
 from generator.build import render
 from products.platform import template as platform
 from products.shared_hub import template as shared_hub
@@ -74,8 +75,20 @@ def oidc(tier: str) -> dict[str, str]:
     }
 
 
-def deploy(aws, portfolio, caplog, name: str, parameters: dict) -> dict[str, str]:
+# What the platform's image build publishes as the current release (products/hub_image).
+PUBLISHED_TAG = "src-0123456789abcdef"
+
+
+def deploy_platform(aws, portfolio) -> None:
+    """The platform, and the image release its CodeBuild project would publish."""
     deploy_stack(aws, "labcatalog-platform", render(platform.build(portfolio)))
+    aws.client("ssm").put_parameter(
+        Name=names.HUB_IMAGE_TAG_PARAMETER, Value=PUBLISHED_TAG, Type="String", Overwrite=True
+    )
+
+
+def deploy(aws, portfolio, caplog, name: str, parameters: dict) -> dict[str, str]:
+    deploy_platform(aws, portfolio)
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="moto")
     outputs = deploy_stack(aws, name, render(shared_hub.build(portfolio)), parameters)
@@ -105,7 +118,7 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     assert hub["networkMode"] == "awsvpc" and hub["cpu"] == "1024"
     (container,) = hub["containerDefinitions"]
     repository = aws.client("ecr").describe_repositories()["repositories"][0]["repositoryUri"]
-    assert container["image"] == f"{repository}:{example.products.shared_hub.version}"
+    assert container["image"] == f"{repository}:{PUBLISHED_TAG}", "the published release"
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert env["LABCATALOG_TIER"] == tier
     assert env["LABCATALOG_ECS_CLUSTER"] == cluster["clusterArn"]
@@ -193,6 +206,8 @@ def test_existing_listener_and_servers_inside_the_hub(aws, example, network, cap
         "ExistingLoadBalancerDnsName": balancer["DNSName"],
         "ExistingLoadBalancerZoneId": balancer["CanonicalHostedZoneId"],
         "ServerMode": "in-hub",
+        "HubImageRepository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/own/hub",
+        "HubImageTag": "pinned-2",
     }
     outputs = deploy(aws, example, caplog, "hub2", parameters)
 
@@ -203,6 +218,8 @@ def test_existing_listener_and_servers_inside_the_hub(aws, example, network, cap
     assert rule["Conditions"][0]["HostHeaderConfig"]["Values"] == ["hub.data.example.com"]
 
     hub = task_definition(aws, f"labcatalog-{tier}_hub_hub2")
+    image = hub["containerDefinitions"][0]["image"]
+    assert image == "123456789012.dkr.ecr.us-east-1.amazonaws.com/own/hub:pinned-2", "as given"
     notebook = aws.client("iam").get_role(RoleName=f"labcatalog-{tier}-notebook")["Role"]["Arn"]
     assert hub["taskRoleArn"] == notebook, "in-hub servers run with the tier's notebook role"
     env = {e["name"] for e in hub["containerDefinitions"][0]["environment"]}
@@ -222,7 +239,7 @@ def test_existing_listener_and_servers_inside_the_hub(aws, example, network, cap
 
 
 def test_every_tier_of_every_portfolio_deploys(aws, portfolio, network, caplog):
-    deploy_stack(aws, "labcatalog-platform", render(platform.build(portfolio)))
+    deploy_platform(aws, portfolio)
     body = render(shared_hub.build(portfolio))
     for n, tier in enumerate(portfolio.tiers):
         caplog.clear()

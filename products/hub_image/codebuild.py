@@ -4,7 +4,8 @@
 template (the platform stack's). The source is a zip of this folder in S3, which labcatalog
 uploads (`source="s3"`), or a repository reached through a CodeConnections connection
 (`source="repository"`); both are CloudFormation parameters. buildspec.yml (in this folder)
-tags each image with a hash of the folder's content; the repository's tags are immutable.
+tags each image with a hash of the folder's content (the repository's tags are immutable) and
+publishes that tag as the current release in SSM, where products launched without a tag find it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import awacs.ecr as ecr
 import awacs.kms as kms
 import awacs.logs as logs
 import awacs.s3 as s3
+import awacs.ssm as ssm
 from awacs.aws import Allow, PolicyDocument, Statement
 from troposphere import AWSHelperFn, GetAtt, Parameter, Ref, Sub, Template
 from troposphere.codebuild import (
@@ -32,6 +34,7 @@ from troposphere.iam import Role
 from troposphere.logs import LogGroup
 
 from generator import policies
+from generator.names import HUB_IMAGE_TAG_PARAMETER
 
 PROJECT_NAME = "labcatalog-hub-image"
 LOG_GROUP = f"/labcatalog/codebuild/{PROJECT_NAME}"
@@ -56,7 +59,8 @@ def build_role_policy(
     source: Literal["s3", "repository"],
     source_bucket: AWSHelperFn | None = None,
 ) -> PolicyDocument:
-    """Read the source, write the build's logs, push to one repository; nothing else."""
+    """Read the source, write the build's logs, push to one repository and publish the tag of
+    what it built; nothing else."""
     statements = [
         Statement(
             Sid="WriteBuildLogs",
@@ -79,6 +83,12 @@ def build_role_policy(
                 ecr.UploadLayerPart,
             ],
             Resource=[repository_arn],
+        ),
+        Statement(
+            Sid="PublishTheImageTag",
+            Effect=Allow,
+            Action=[ssm.PutParameter],
+            Resource=[policies.ssm_parameter_arn(HUB_IMAGE_TAG_PARAMETER)],
         ),
         Statement(
             Sid="UseTheBuildKey",
@@ -223,7 +233,8 @@ def add_hub_image_build(
                 Image=BUILD_IMAGE,
                 PrivilegedMode=True,  # docker build needs the Docker daemon
                 EnvironmentVariables=[
-                    EnvironmentVariable(Name="REPOSITORY_URI", Value=repository_uri)
+                    EnvironmentVariable(Name="REPOSITORY_URI", Value=repository_uri),
+                    EnvironmentVariable(Name="TAG_PARAMETER", Value=HUB_IMAGE_TAG_PARAMETER),
                 ],
             ),
             EncryptionKey=key_arn,

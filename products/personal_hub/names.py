@@ -6,6 +6,8 @@ touch by these names and tags; the template creates resources that carry them.
 
 from __future__ import annotations
 
+# Re-exported: the image release the platform's image build publishes, shared with the shared hub.
+from generator.names import HUB_IMAGE_TAG_PARAMETER as HUB_IMAGE_TAG_PARAMETER
 from generator.names import NAME_PREFIX, SSM_PREFIX
 
 PRODUCT = "personal-hub"
@@ -25,8 +27,6 @@ SECRETS = NAME_PREFIX + "/{tier}/personal-hub/"
 # Platform values the template reads through SSM dynamic references when it is launched.
 NOTEBOOK_BUCKET_PARAMETER = SSM_PREFIX + "/platform/notebook-bucket"
 HUB_REPOSITORY_PARAMETER = SSM_PREFIX + "/platform/hub-repository-uri"
-# Written by the hub image build (issue 4) each time it pushes a release of the image.
-HUB_IMAGE_TAG_PARAMETER = SSM_PREFIX + "/platform/hub-image-tag"
 
 # SSM Automation documents of the self-service actions, created once by the platform stack.
 DOCUMENT = NAME_PREFIX + "-PersonalHub-{action}"

@@ -1,6 +1,6 @@
 """The shared-hub console parameters: each declared once, with its group, label and constraint.
 
-Build-time settings (the tiers, the product version) come from portfolio.yaml; everything a
+Build-time settings (the tiers) come from portfolio.yaml; everything a
 team lead chooses at launch is a parameter here. The console shows them in the order of GROUPS.
 """
 
@@ -11,6 +11,7 @@ from typing import Any
 
 from troposphere import And, Condition, Equals, Not, Parameter, Ref, Template
 
+from generator import names
 from generator.config import Portfolio
 
 # Valid Fargate task sizes, "cpu:memory" in Fargate units (1024 = 1 vCPU; MiB).
@@ -94,7 +95,6 @@ def declared(portfolio: Portfolio) -> list[Param]:
     """Every parameter of the shared-hub template, in console order."""
     tiers = [t.name for t in portfolio.tiers]
     secret = _SECRET_ARN.replace("{tiers}", "(?:" + "|".join(tiers) + ")")
-    version = portfolio.products.shared_hub.version if portfolio.products.shared_hub else "latest"
     return [
         # Tier and name
         Param(
@@ -480,10 +480,9 @@ def declared(portfolio: Portfolio) -> list[Param]:
             "Image tag",
             _text(
                 r"[\w][\w.-]{0,127}",
-                "Tag of the hub image.",
+                "Leave empty for the release the platform's image build published "
+                f"({names.HUB_IMAGE_TAG_PARAMETER}).",
                 "must be an image tag",
-                default=version,
-                optional=False,
             ),
         ),
         # Operations
@@ -535,6 +534,7 @@ OIDC = "UseOidc"
 LDAP = "UseLdap"
 LDAP_PASSWORD = "LdapWithLookupPassword"
 PLATFORM_IMAGE = "UsePlatformImageRepository"
+PUBLISHED_TAG = "UsePublishedImageTag"
 FARGATE_SPOT = "UseFargateSpot"
 
 
@@ -550,6 +550,7 @@ def add_conditions(t: Template) -> None:
         And(Condition(LDAP), Not(Equals(Ref("LdapBindPasswordSecretArn"), ""))),
     )
     t.add_condition(PLATFORM_IMAGE, Equals(Ref("HubImageRepository"), ""))
+    t.add_condition(PUBLISHED_TAG, Equals(Ref("HubImageTag"), ""))
     t.add_condition(FARGATE_SPOT, Equals(Ref("FargateSpot"), "true"))
 
 

@@ -271,12 +271,16 @@ def _secrets(crypt_key: SecretsManagerSecret) -> list:
     ]
 
 
-def _image() -> If:
-    return If(
-        p.PLATFORM_IMAGE,
-        Sub(_platform_value("hub-repository-uri") + ":${HubImageTag}"),
-        Sub("${HubImageRepository}:${HubImageTag}"),
+def _image() -> Join:
+    repository = If(
+        p.PLATFORM_IMAGE, _platform_value("hub-repository-uri"), Ref("HubImageRepository")
     )
+    tag = If(
+        p.PUBLISHED_TAG,
+        "{{resolve:ssm:" + names.HUB_IMAGE_TAG_PARAMETER + "}}",
+        Ref("HubImageTag"),
+    )
+    return Join(":", [repository, tag])
 
 
 def _awslogs(group: LogGroup, prefix: str) -> LogConfiguration:

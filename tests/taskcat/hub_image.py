@@ -1,9 +1,9 @@
 """The hub image step of `tox -e taskcat`, run between the platform test and the product tests.
 
 `publish`: zip products/hub_image, upload it where the platform's CodeBuild project reads its
-source, run the build, and publish the image's tag in SSM, where the shared hub tests (through
-`$[taskcat_ssm_...]`) and the personal hub read it. `remove`: delete the repository's images and
-that parameter, so that deleting the platform stack can delete the repository.
+source, run the build, and check that the build published the tag of exactly these files in SSM,
+where the products launched with an empty HubImageTag read it. `remove`: delete the repository's
+images and that parameter, so that deleting the platform stack can delete the repository.
 This talks to a real account with the caller's credentials; no offline test runs it.
 """
 
@@ -67,7 +67,9 @@ def publish(session: boto3.Session) -> None:
 
     tag = content_tag(files)
     session.client("ecr").describe_images(repositoryName=REPOSITORY, imageIds=[{"imageTag": tag}])
-    ssm.put_parameter(Name=TAG_PARAMETER, Value=tag, Type="String", Overwrite=True)
+    published = ssm.get_parameter(Name=TAG_PARAMETER)["Parameter"]["Value"]
+    if published != tag:
+        raise SystemExit(f"the build published {published} at {TAG_PARAMETER}, expected {tag}")
     print(f"{TAG_PARAMETER} = {tag}")
 
 

@@ -68,7 +68,7 @@ def account(aws: MotoServer, example, network: dict, offline, tmp_path: Path, mo
             ssm.put_parameter(
                 Name=f"/labcatalog/taskcat/{tier.name}/{name}", Value=value, Type="String"
             )
-    # What `tox -e taskcat` publishes after the platform's CodeBuild project built the image.
+    # What the platform's CodeBuild project publishes after it built the image.
     ssm.put_parameter(Name="/labcatalog/platform/hub-image-tag", Value="src-0123", Type="String")
 
     oidc = test_shared_hub_deploy.oidc(example.tiers[0].name)  # one app client for all tiers
