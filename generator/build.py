@@ -173,6 +173,22 @@ def stale(artifacts: list[Artifact], outdir: Path) -> list[str]:
     return found
 
 
+def require_current(
+    portfolio: Portfolio, portfolio_path: Path, outdir: Path, risk: str, then: str = ""
+) -> None:
+    """`UserError` naming the stale files if `outdir` differs from what the code generates.
+
+    `risk` says what would go wrong with a stale build; `then` what to do after rebuilding.
+    """
+    found = stale(generate(portfolio), outdir)
+    if found:
+        listed = "\n".join(f"  {outdir / path}" for path in found)
+        raise UserError(
+            f"{outdir} is out of date with {portfolio_path} and the code, so {risk}:\n{listed}\n"
+            f"run: labcatalog build -p {portfolio_path} -o {outdir}{then}"
+        )
+
+
 def write(artifacts: list[Artifact], outdir: Path) -> list[Artifact]:
     """Write the files that changed, each atomically; return those written."""
     written = []

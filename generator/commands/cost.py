@@ -14,7 +14,6 @@ from generator.cost.model import estimate
 from generator.cost.prices import PRICES, load_prices
 from generator.cost.resources import Templates
 from generator.cost.usage import check_against, load_usage
-from generator.problems import UserError
 
 EPILOG = """\b
 The model:
@@ -84,14 +83,9 @@ def cost(
     prices = load_prices(prices_path, region)
     portfolio = load_portfolio(portfolio_path, str(portfolio_path))
     templates = Templates(build_dir)
-    stale = builder.stale(builder.generate(portfolio), build_dir)
-    if stale:
-        listed = "\n".join(f"  {build_dir / path}" for path in stale)
-        raise UserError(
-            f"{build_dir} is out of date with {portfolio_path} and the code, so the estimate "
-            f"would not be of what gets published:\n{listed}\n"
-            f"run: labcatalog build -p {portfolio_path} -o {build_dir}"
-        )
+    builder.require_current(
+        portfolio, portfolio_path, build_dir, "the estimate would not be of what gets published"
+    )
     check_against(
         usage,
         source,

@@ -20,15 +20,13 @@ BUCKET_PARAMETER = platform_parameter("template-bucket")
 
 def require_current_build(portfolio: Portfolio, portfolio_path: Path, outdir: Path) -> None:
     """Refuse to publish a build/ that differs from what the code generates (`build --check`)."""
-    stale = builder.stale(builder.generate(portfolio), outdir)
-    if stale:
-        listed = "\n".join(f"  {outdir / path}" for path in stale)
-        raise UserError(
-            f"{outdir} is out of date with {portfolio_path} and the code, so what would be "
-            f"published is not what was reviewed:\n{listed}\n"
-            f"run: labcatalog build -p {portfolio_path} -o {outdir}, review and commit the diff, "
-            "then plan and publish again"
-        )
+    builder.require_current(
+        portfolio,
+        portfolio_path,
+        outdir,
+        "what would be published is not what was reviewed",
+        ", review and commit the diff, then plan and publish again",
+    )
 
 
 def template_bucket(clients: Clients, bucket: str | None) -> str:
