@@ -35,6 +35,11 @@ def platform_parameter(name: str) -> str:
     return f"{SSM_PREFIX}/platform/{name}"
 
 
+def resolved(parameter: str) -> str:
+    """A dynamic reference: CloudFormation reads the SSM parameter when the stack is launched."""
+    return "{{resolve:ssm:" + parameter + "}}"
+
+
 # The hub image's current release: the platform's image build writes its tag here after each
 # build; products launched with an empty HubImageTag run it.
 HUB_IMAGE_TAG_PARAMETER = platform_parameter("hub-image-tag")

@@ -45,6 +45,7 @@ from troposphere.ec2 import (
 from troposphere.policies import CreationPolicy, ResourceSignal
 
 from generator.config import Portfolio
+from generator.names import resolved
 from products.personal_hub import instance_types, names
 
 DESCRIPTION = (
@@ -408,11 +409,6 @@ def _conditions(t: Template) -> None:
     t.add_condition("UseLdap", Equals(Ref("AuthType"), "ldap"))
 
 
-def _resolve(parameter: str) -> str:
-    """A dynamic reference: CloudFormation reads the SSM parameter when the stack is launched."""
-    return "{{resolve:ssm:" + parameter + "}}"
-
-
 def _tags(name: str) -> Tags:
     return Tags(
         {
@@ -468,15 +464,15 @@ def user_data() -> Base64:
     )
     repository = If(
         "UsePlatformRepository",
-        _resolve(names.HUB_REPOSITORY_PARAMETER),
+        resolved(names.HUB_REPOSITORY_PARAMETER),
         Ref("HubImageRepository"),
     )
-    tag = If("UsePublishedTag", _resolve(names.HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
+    tag = If("UsePublishedTag", resolved(names.HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
     return Base64(
         Sub(
             USER_DATA.read_text(),
             AllowedUsers=allowed_users,
-            NotebookBucket=_resolve(names.NOTEBOOK_BUCKET_PARAMETER),
+            NotebookBucket=resolved(names.NOTEBOOK_BUCKET_PARAMETER),
             HubImage=Join(":", [repository, tag]),
             IdleTimeoutMinutes=If("IdleStopEnabled", Ref("IdleStopMinutes"), DEFAULT_CULL_MINUTES),
             HubPort=str(names.HUB_PORT),
@@ -500,7 +496,7 @@ def _instance(t: Template, security_group: SecurityGroup) -> Instance:
             # The tier's instance profile from the platform stack: the launch role may pass only
             # this tier's role, and reads only this tier's parameters.
             IamInstanceProfile=Sub(
-                _resolve(names.INSTANCE_PROFILE_PARAMETER.format(tier="${Tier}"))
+                resolved(names.INSTANCE_PROFILE_PARAMETER.format(tier="${Tier}"))
             ),
             NetworkInterfaces=[
                 NetworkInterfaceProperty(

@@ -33,6 +33,7 @@ from troposphere.elasticloadbalancingv2 import (
     TargetGroupAttribute,
 )
 
+from generator import names
 from products.shared_hub import parameters as p
 
 HUB_PORT = 8000  # JupyterHub's proxy: what users reach through the load balancer
@@ -46,7 +47,7 @@ ANYWHERE = "0.0.0.0/0"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Jupyter keeps a websocket open per kernel; the default 60 s would cut quiet ones.
 IDLE_TIMEOUT_SECONDS = 300
-LOAD_BALANCER_LOG_BUCKET = "{{resolve:ssm:/labcatalog/platform/load-balancer-log-bucket}}"
+LOAD_BALANCER_LOG_BUCKET = names.resolved(names.platform_parameter("load-balancer-log-bucket"))
 LOAD_BALANCER_LOG_PREFIX = "shared-hub"
 # Nothing: replaces the default allow-all egress of a group that needs none.
 NO_EGRESS = SecurityGroupRule(

@@ -76,11 +76,11 @@ HEALTH_CHECK_GRACE_SECONDS = 300
 
 def _tier_value(name: str) -> Sub:
     """A per-tier value the platform publishes, resolved for the chosen Tier at deploy time."""
-    return Sub("{{resolve:ssm:" + names.tier_parameter("${Tier}", name) + "}}")
+    return Sub(names.resolved(names.tier_parameter("${Tier}", name)))
 
 
 def _platform_value(name: str) -> str:
-    return "{{resolve:ssm:" + names.platform_parameter(name) + "}}"
+    return names.resolved(names.platform_parameter(name))
 
 
 def _named(pattern: str, **extra: str) -> Sub:
@@ -277,7 +277,7 @@ def _image() -> Join:
     )
     tag = If(
         p.PUBLISHED_TAG,
-        "{{resolve:ssm:" + names.HUB_IMAGE_TAG_PARAMETER + "}}",
+        names.resolved(names.HUB_IMAGE_TAG_PARAMETER),
         Ref("HubImageTag"),
     )
     return Join(":", [repository, tag])
