@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +39,19 @@ def example() -> Portfolio:
 def platform_body(portfolio: Portfolio) -> dict:
     """The platform template as CloudFormation will read it."""
     return json.loads(render(platform.build(portfolio)))
+
+
+def assert_cfn_lint_clean(template: str | dict, folder: Path, name: str) -> None:
+    """cfn-lint (from this environment) finds nothing, at any level, in `template`."""
+    path = folder / name
+    path.write_text(template if isinstance(template, str) else json.dumps(template, indent=1))
+    result = subprocess.run(
+        [Path(sys.executable).with_name("cfn-lint"), "--non-zero-exit-code", "informational", path],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
@@ -20,6 +18,7 @@ from troposphere.ecr import Repository
 from troposphere.kms import Key
 
 from products.hub_image.codebuild import add_hub_image_build
+from tests.conftest import assert_cfn_lint_clean
 from tests.hub_services import HUB_IMAGE
 
 
@@ -105,14 +104,7 @@ def test_the_source_is_an_s3_object_or_a_connection_given_as_parameters():
 
 
 def test_the_standalone_template_passes_cfn_lint(template, tmp_path):
-    path = tmp_path / "build.template.json"
-    path.write_text(json.dumps(template))
-    result = subprocess.run(
-        [Path(sys.executable).with_name("cfn-lint"), "--non-zero-exit-code", "informational", path],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_cfn_lint_clean(template, tmp_path, "build.template.json")
 
 
 def test_the_buildspec_tags_by_content_and_never_overwrites_a_tag():

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 
 import pytest
 from awacs.aws import PolicyDocument
@@ -18,6 +16,7 @@ from generator import policies
 from generator.build import render
 from products.personal_hub import automation, instance_types, launch, names, platform
 from products.personal_hub import service_actions as actions
+from tests.conftest import assert_cfn_lint_clean
 from tests.personal_hub_support import body
 
 MANAGED_POLICY_LIMIT = 6_144  # IAM's limit for one managed policy, without whitespace
@@ -199,20 +198,7 @@ def test_alarm_actions_role_is_optional(added):
 
 
 def test_platform_additions_pass_cfn_lint(portfolio, tmp_path):
-    path = tmp_path / "platform-additions.json"
-    path.write_text(json.dumps(standalone(portfolio), indent=2))
-    result = subprocess.run(
-        [
-            shutil.which("cfn-lint") or "cfn-lint",
-            "--non-zero-exit-code",
-            "informational",
-            str(path),
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert_cfn_lint_clean(standalone(portfolio), tmp_path, "platform-additions.json")
 
 
 # Launch role statements
