@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from generator import names
 from generator.build import render
 from generator.config import Portfolio, load_portfolio
 from products.platform import template as platform
 from tests import moto_cfn
-from tests.moto_server import MotoServer, start_moto_server
+from tests.moto_server import MotoServer, deploy_stack, start_moto_server
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -39,6 +40,19 @@ def example() -> Portfolio:
 def platform_body(portfolio: Portfolio) -> dict:
     """The platform template as CloudFormation will read it."""
     return json.loads(render(platform.build(portfolio)))
+
+
+def deploy_platform(
+    server: MotoServer, portfolio: Portfolio, image_tag: str | None = None
+) -> dict[str, str]:
+    """The platform stack in moto, and its outputs; with `image_tag`, also the hub image release
+    that the platform's image build would publish (products launched without a tag run it)."""
+    outputs = deploy_stack(server, "labcatalog-platform", render(platform.build(portfolio)))
+    if image_tag is not None:
+        server.client("ssm").put_parameter(
+            Name=names.HUB_IMAGE_TAG_PARAMETER, Value=image_tag, Type="String", Overwrite=True
+        )
+    return outputs
 
 
 def assert_cfn_lint_clean(template: str | dict, folder: Path, name: str) -> None:

@@ -59,13 +59,11 @@ def deploy_platform_for_hub(moto, tier: str, lake_keys) -> HubPlatform:
     the tests themselves go through an IAM user allowed everything, because IAM enforcement
     also refuses moto's default `testing` keys.
     """
-    from generator.build import render
     from generator.config import load_portfolio
-    from products.platform import template as platform
-    from tests.moto_server import deploy_stack
+    from tests.conftest import deploy_platform
 
     example = load_portfolio(EXAMPLE)
-    outputs = deploy_stack(moto, "labcatalog-platform", render(platform.build(example)))
+    outputs = deploy_platform(moto, example)
     bucket, lake = outputs["NotebookBucketName"], example.data_lake.bucket
     s3, iam = moto.client("s3"), moto.client("iam")
     s3.delete_bucket_policy(Bucket=bucket)

@@ -19,10 +19,9 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from generator.build import render
 from generator.config import Portfolio, Tier
-from products.platform import template as platform
-from tests.moto_server import assume_role_credentials, deploy_stack
+from tests.conftest import deploy_platform
+from tests.moto_server import assume_role_credentials
 
 OPERATIONS = ("get", "put", "delete")
 
@@ -70,7 +69,7 @@ def attempt(s3, bucket: str, key: str, operation: str) -> bool:
 @pytest.fixture
 def deployed(aws, portfolio):
     """The platform deployed, the lake seeded, each tier's role assumed; enforcement still off."""
-    outputs = deploy_stack(aws, "labcatalog-platform", render(platform.build(portfolio)))
+    outputs = deploy_platform(aws, portfolio)
     buckets = {
         "lake": portfolio.data_lake.bucket,
         "notebooks": outputs["NotebookBucketName"],

@@ -19,7 +19,7 @@ from moto.ssm.models import ssm_backends
 
 from generator.build import render
 from products.personal_hub import names, template
-from products.platform import template as platform_template
+from tests import conftest
 from tests.moto_server import deploy_stack
 from tests.personal_hub_support import body, oidc_launch
 
@@ -30,13 +30,9 @@ SKIPPED_BY_MOTO = {"AWS::CloudFormation::WaitCondition", "AWS::CloudWatch::Alarm
 IMAGE_TAG = "sha-0123abcd"
 
 
-def platform_body(portfolio) -> str:
-    """The platform template, which holds the personal hub's roles and documents."""
-    return render(platform_template.build(portfolio))
-
-
 def deploy_platform(aws, portfolio) -> dict[str, str]:
-    outputs = deploy_stack(aws, "labcatalog-platform", platform_body(portfolio))
+    """The platform (which holds the personal hub's roles and documents) and the image release."""
+    outputs = conftest.deploy_platform(aws, portfolio, IMAGE_TAG)
     _repair_document_content()
     return outputs
 
@@ -55,9 +51,6 @@ def _repair_document_content() -> None:
 def deploy(aws, portfolio) -> tuple[dict, dict[str, dict]]:
     """Platform outputs, and each tier's personal-hub outputs and launch parameters."""
     outputs = deploy_platform(aws, portfolio)
-    aws.client("ssm").put_parameter(
-        Name=names.HUB_IMAGE_TAG_PARAMETER, Value=IMAGE_TAG, Type="String"
-    )
     ec2 = aws.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]

@@ -11,13 +11,7 @@ from __future__ import annotations
 
 import json
 
-from generator.build import render
-from products.platform import template as platform
-from tests.moto_server import deploy_stack
-
-
-def deploy_platform(aws, portfolio) -> dict[str, str]:
-    return deploy_stack(aws, "labcatalog-platform", render(platform.build(portfolio)))
+from tests.conftest import deploy_platform
 
 
 def test_notebook_bucket_is_versioned_encrypted_private_and_tls_only(aws, example):

@@ -18,10 +18,9 @@ import re
 
 import pytest
 
-from generator import names
 from generator.build import render
-from products.platform import template as platform
 from products.shared_hub import template as shared_hub
+from tests.conftest import deploy_platform
 from tests.moto_server import deploy_stack
 
 # Resource types moto 5.2 cannot create from CloudFormation (tests/moto_cfn.py adds the rest).
@@ -79,16 +78,8 @@ def oidc(tier: str) -> dict[str, str]:
 PUBLISHED_TAG = "src-0123456789abcdef"
 
 
-def deploy_platform(aws, portfolio) -> None:
-    """The platform, and the image release its CodeBuild project would publish."""
-    deploy_stack(aws, "labcatalog-platform", render(platform.build(portfolio)))
-    aws.client("ssm").put_parameter(
-        Name=names.HUB_IMAGE_TAG_PARAMETER, Value=PUBLISHED_TAG, Type="String", Overwrite=True
-    )
-
-
 def deploy(aws, portfolio, caplog, name: str, parameters: dict) -> dict[str, str]:
-    deploy_platform(aws, portfolio)
+    deploy_platform(aws, portfolio, PUBLISHED_TAG)
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="moto")
     outputs = deploy_stack(aws, name, render(shared_hub.build(portfolio)), parameters)
@@ -239,7 +230,7 @@ def test_existing_listener_and_servers_inside_the_hub(aws, example, network, cap
 
 
 def test_every_tier_of_every_portfolio_deploys(aws, portfolio, network, caplog):
-    deploy_platform(aws, portfolio)
+    deploy_platform(aws, portfolio, PUBLISHED_TAG)
     body = render(shared_hub.build(portfolio))
     for n, tier in enumerate(portfolio.tiers):
         caplog.clear()
