@@ -18,6 +18,8 @@ LOG_GROUP_PREFIX = "/labcatalog/"
 CLUSTER = "labcatalog-{tier}_{stack}"
 HUB_TASK_FAMILY = "labcatalog-{tier}_hub_{stack}"
 USER_TASK_FAMILY = "labcatalog-{tier}_user_{stack}"
+# The platform's ECR repository of hub images.
+HUB_REPOSITORY = "labcatalog/hub"
 # Log groups and Secrets Manager secrets of a tier live under the tier's own path.
 TIER_LOG_GROUPS = "/labcatalog/{tier}/"
 TIER_SECRETS = "labcatalog/{tier}/"

@@ -492,7 +492,7 @@ def add_hub_images(t: Template) -> Repository:
     repository = t.add_resource(
         Repository(
             "HubRepository",
-            RepositoryName=f"{NAME_PREFIX}/hub",
+            RepositoryName=names.HUB_REPOSITORY,
             ImageTagMutability="IMMUTABLE",
             ImageScanningConfiguration=ImageScanningConfiguration(ScanOnPush=True),
             EncryptionConfiguration=EncryptionConfiguration(EncryptionType="KMS"),

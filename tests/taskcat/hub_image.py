@@ -19,13 +19,13 @@ from pathlib import Path
 
 import boto3
 
+from generator.names import HUB_IMAGE_TAG_PARAMETER as TAG_PARAMETER
+from generator.names import HUB_REPOSITORY as REPOSITORY
+from generator.publish.publisher import BUCKET_PARAMETER as TEMPLATE_BUCKET_PARAMETER
+from products.hub_image.codebuild import DEFAULT_SOURCE_KEY as SOURCE_KEY
+from products.hub_image.codebuild import PROJECT_NAME as PROJECT
+
 SOURCE = Path(__file__).resolve().parents[2] / "products" / "hub_image"
-# The platform's names (products/hub_image/codebuild.py, products/personal_hub/names.py).
-PROJECT = "labcatalog-hub-image"
-REPOSITORY = "labcatalog/hub"
-SOURCE_KEY = "hub-image/source.zip"
-TEMPLATE_BUCKET_PARAMETER = "/labcatalog/platform/template-bucket"
-TAG_PARAMETER = "/labcatalog/platform/hub-image-tag"
 
 
 def source_files() -> dict[str, bytes]:

@@ -26,6 +26,7 @@ from taskcat._cli_modules.lint import Lint
 from taskcat._config import Config
 from taskcat.testing import CFNTest
 
+from generator import names
 from tests import test_shared_hub_deploy
 from tests.conftest import ROOT
 from tests.moto_server import MotoServer
@@ -69,7 +70,7 @@ def account(aws: MotoServer, example, network: dict, offline, tmp_path: Path, mo
                 Name=f"/labcatalog/taskcat/{tier.name}/{name}", Value=value, Type="String"
             )
     # What the platform's CodeBuild project publishes after it built the image.
-    ssm.put_parameter(Name="/labcatalog/platform/hub-image-tag", Value="src-0123", Type="String")
+    ssm.put_parameter(Name=names.HUB_IMAGE_TAG_PARAMETER, Value="src-0123", Type="String")
 
     oidc = test_shared_hub_deploy.oidc(example.tiers[0].name)  # one app client for all tiers
     filled = {
