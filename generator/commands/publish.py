@@ -8,13 +8,10 @@ from pathlib import Path
 import click
 
 from generator.commands.aws_failures import reported_aws_failures
-from generator.commands.publish_options import publish_options
-from generator.config import load_portfolio
+from generator.commands.publish_options import planned, publish_options
 from generator.problems import UserError
 from generator.publish import table
 from generator.publish.apply import apply
-from generator.publish.aws import connect
-from generator.publish.publisher import make_plan, require_current_build
 
 
 @click.command()
@@ -35,13 +32,9 @@ def publish(
     table of what it did. Safe to run again at any time: with nothing changed it makes no
     changes, and after an interruption it continues where it stopped.
     """
-    portfolio = load_portfolio(portfolio_path, str(portfolio_path))
-    require_current_build(portfolio, portfolio_path, outdir)
-    clients = connect(region, profile, endpoint_url)
-    with reported_aws_failures("nothing was changed; run publish again when AWS answers"):
-        the_plan, state = make_plan(portfolio, outdir, clients, bucket)
-    for note in the_plan.skipped:
-        click.echo(f"note: {note}", err=True)
+    the_plan, state, clients = planned(
+        "publish", portfolio_path, outdir, region, profile, endpoint_url, bucket
+    )
     changes = the_plan.changes
     if not changes:
         click.echo(table.render(the_plan.rows(), done=True))

@@ -1,4 +1,5 @@
-"""Options shared by `plan` and `publish`: the build folder and where AWS is."""
+"""What `plan` and `publish` share: their options (the build folder, where AWS is) and the
+planning step they both start with."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ from pathlib import Path
 
 import click
 
+from generator.commands.aws_failures import reported_aws_failures
 from generator.commands.options import portfolio_option
+from generator.config import load_portfolio
+from generator.publish.aws import Clients, connect
+from generator.publish.plan import Plan
+from generator.publish.publisher import make_plan, require_current_build
+from generator.publish.state import CatalogState
 
 
 def publish_options(command):
@@ -38,3 +45,26 @@ def publish_options(command):
     ):
         command = option(command)
     return command
+
+
+def planned(
+    verb: str,
+    portfolio_path: Path,
+    outdir: Path,
+    region: str | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    bucket: str | None,
+) -> tuple[Plan, CatalogState, Clients]:
+    """Validate the portfolio and build/, read Service Catalog, and plan; print the plan's notes.
+
+    Only reads; an AWS failure here says nothing was changed and to run `verb` again.
+    """
+    portfolio = load_portfolio(portfolio_path, str(portfolio_path))
+    require_current_build(portfolio, portfolio_path, outdir)
+    clients = connect(region, profile, endpoint_url)
+    with reported_aws_failures(f"nothing was changed; run {verb} again when AWS answers"):
+        the_plan, state = make_plan(portfolio, outdir, clients, bucket)
+    for note in the_plan.skipped:
+        click.echo(f"note: {note}", err=True)
+    return the_plan, state, clients
