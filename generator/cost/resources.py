@@ -18,8 +18,6 @@ from typing import Any
 from generator.build import MANIFEST
 from generator.problems import UserError
 
-_UNRESOLVED = object()
-
 
 @dataclass(frozen=True, order=True)
 class FargateSize:
