@@ -213,6 +213,19 @@ def tier_secrets_arn(tier: Tier) -> Sub:
     return regional_arn("secretsmanager", f"secret:{names.TIER_SECRETS.format(tier=tier.name)}*")
 
 
+def decrypt_through_secrets_manager(sid: str, key_arn: AWSHelperFn) -> Statement:
+    """Decrypt with `key_arn` only when Secrets Manager asks (reading a secret), never directly."""
+    return Statement(
+        Sid=sid,
+        Effect=Allow,
+        Action=[kms.Decrypt],
+        Resource=[key_arn],
+        Condition=Condition(
+            StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))
+        ),
+    )
+
+
 def task_execution_policy(
     tier: Tier, repository_arn: AWSHelperFn, hub_key_arn: AWSHelperFn
 ) -> PolicyDocument:
@@ -237,17 +250,7 @@ def task_execution_policy(
                 Action=[secretsmanager.GetSecretValue],
                 Resource=[tier_secrets_arn(tier)],
             ),
-            Statement(
-                Sid="DecryptHubSecretsThroughSecretsManager",
-                Effect=Allow,
-                Action=[kms.Decrypt],
-                Resource=[hub_key_arn],
-                Condition=Condition(
-                    StringEquals(
-                        "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")
-                    )
-                ),
-            ),
+            decrypt_through_secrets_manager("DecryptHubSecretsThroughSecretsManager", hub_key_arn),
         ],
     )
 

@@ -12,12 +12,11 @@ The platform builder calls, when `products.personal-hub` is configured:
 
 from __future__ import annotations
 
-import awacs.kms as kms
 import awacs.secretsmanager as secretsmanager
 import awacs.ssm as ssm
 import awacs.ssmmessages as ssmmessages
 import awacs.sts as sts
-from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
+from awacs.aws import Allow, PolicyDocument, Principal, Statement
 from troposphere import (
     AWSHelperFn,
     Equals,
@@ -25,7 +24,6 @@ from troposphere import (
     Output,
     Parameter,
     Ref,
-    Sub,
     Tags,
     Template,
 )
@@ -102,16 +100,8 @@ def instance_policy(
     ]
     if secrets_key_arn is not None:
         statements.append(
-            Statement(
-                Sid="DecryptSecretsThroughSecretsManager",
-                Effect=Allow,
-                Action=[kms.Decrypt],
-                Resource=[secrets_key_arn],
-                Condition=Condition(
-                    StringEquals(
-                        "kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com")
-                    )
-                ),
+            policies.decrypt_through_secrets_manager(
+                "DecryptSecretsThroughSecretsManager", secrets_key_arn
             )
         )
     return PolicyDocument(Version=policies.VERSION, Statement=statements)
