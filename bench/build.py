@@ -17,10 +17,10 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from generator import build as builder
+from generator.engine import build as builder
 from generator.cli import main
-from generator.config import load_portfolio
-from generator.problems import UserError
+from generator.model.config import load_portfolio
+from generator.model.problems import UserError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "portfolio.yaml"

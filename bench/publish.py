@@ -30,9 +30,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.config import Portfolio  # noqa: E402
-from generator.publish import desired as want  # noqa: E402
-from generator.publish.aws import Clients, caller, record_calls, template_url  # noqa: E402
+from generator.model.config import Portfolio  # noqa: E402
+from generator.engine.publish import desired as want  # noqa: E402
+from generator.engine.publish.aws import Clients, caller, record_calls, template_url  # noqa: E402
 from tests import moto_servicecatalog  # noqa: E402
 from tests.moto_server import start_moto_server  # noqa: E402
 from tests.publish_support import (  # noqa: E402

@@ -13,7 +13,7 @@ from generator.commands.plan import plan
 from generator.commands.publish import publish
 from generator.commands.schema import schema
 from generator.commands.validate import validate
-from generator.problems import InputError, UserError
+from generator.model.problems import InputError, UserError
 
 EXIT_BAD_INPUT = 2
 

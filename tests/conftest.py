@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from generator import names
-from generator.build import render
-from generator.config import Portfolio, load_portfolio
+from generator.cfn import names
+from generator.engine.build import render
+from generator.model.config import Portfolio, load_portfolio
 from products.platform import template as platform
 from tests import moto_cfn
 from tests.moto_server import MotoServer, deploy_stack, start_moto_server

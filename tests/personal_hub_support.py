@@ -8,8 +8,8 @@ import json
 import re
 from typing import Any
 
-from generator.build import render
-from generator.config import Portfolio
+from generator.engine.build import render
+from generator.model.config import Portfolio
 from products.personal_hub import template
 
 PSEUDO = {

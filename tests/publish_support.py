@@ -14,13 +14,13 @@ from typing import Any
 import botocore.exceptions
 import yaml
 
-from generator import build as builder
-from generator.config import Portfolio, load_portfolio
-from generator.publish.apply import apply
-from generator.publish.aws import Clients, connect, is_read, record_calls
-from generator.publish.desired import configured_products, template_path
-from generator.publish.plan import Plan
-from generator.publish.publisher import make_plan
+from generator.engine import build as builder
+from generator.model.config import Portfolio, load_portfolio
+from generator.engine.publish.apply import apply
+from generator.engine.publish.aws import Clients, connect, is_read, record_calls
+from generator.engine.publish.desired import configured_products, template_path
+from generator.engine.publish.plan import Plan
+from generator.engine.publish.publisher import make_plan
 from tests.moto_server import REGION, MotoServer
 
 BUCKET = "labcatalog-templates-test"

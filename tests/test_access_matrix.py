@@ -19,7 +19,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from generator.config import Portfolio, Tier
+from generator.model.config import Portfolio, Tier
 from tests.conftest import deploy_platform
 from tests.moto_server import assume_role_credentials
 

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator import build as builder
+from generator.engine import build as builder
 from generator.cli import main
-from generator.config import load_portfolio
+from generator.model.config import load_portfolio
 from tests.conftest import EXAMPLE, ROOT
 
 

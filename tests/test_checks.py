@@ -1,10 +1,10 @@
-"""Every checkov skip in build/ is one of the reasoned skips in generator/checks.py."""
+"""Every checkov skip in build/ is one of the reasoned skips in generator/cfn/checks.py."""
 
 from __future__ import annotations
 
 import json
 
-from generator.checks import CHECKOV_SKIPS
+from generator.cfn.checks import CHECKOV_SKIPS
 from tests.conftest import ROOT
 
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator import build as builder
+from generator.engine import build as builder
 from generator.cli import main
-from generator.config import load_portfolio
+from generator.model.config import load_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT / "tests" / "fixtures" / "cost" / "prices.yaml"
@@ -344,7 +344,7 @@ def test_help_explains_the_model():
 
 
 def test_every_shipped_price_has_a_source_and_a_date_or_a_note():
-    from generator.cost.prices import load_prices
+    from generator.engine.cost.prices import load_prices
 
     prices = load_prices(None, "us-east-1")  # validation enforces source and as_of-or-note
     allowed = json.loads((ROOT / "build/personal-hub/1.0.0.template.json").read_text())

@@ -17,7 +17,7 @@ import json
 from moto.cloudformation import parsing
 from moto.ssm.models import ssm_backends
 
-from generator.build import render
+from generator.engine.build import render
 from products.personal_hub import names, template
 from tests import conftest
 from tests.moto_server import deploy_stack

@@ -12,8 +12,8 @@ from awacs.aws import PolicyDocument
 from troposphere import Parameter, Ref, Template
 from troposphere.iam import ManagedPolicy, Role
 
-from generator import policies
-from generator.build import render
+from generator.cfn import policies
+from generator.engine.build import render
 from products.personal_hub import automation, instance_types, launch, names, platform
 from products.personal_hub import service_actions as actions
 from tests.conftest import assert_cfn_lint_clean

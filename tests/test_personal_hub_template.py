@@ -17,7 +17,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
-from generator.build import render
+from generator.engine.build import render
 from products.personal_hub import instance_types, names, template
 from tests.conftest import PORTFOLIOS, ROOT, assert_cfn_lint_clean
 from tests.personal_hub_support import (
@@ -361,7 +361,7 @@ def test_boot_script_sets_only_variables_of_the_hub_image_contract():
 
 @pytest.mark.parametrize("portfolio_name", sorted(PORTFOLIOS))
 def test_each_tier_gets_its_own_values_and_a_clean_script(portfolio_name, tmp_path):
-    from generator.config import load_portfolio
+    from generator.model.config import load_portfolio
 
     portfolio = load_portfolio(PORTFOLIOS[portfolio_name])
     hub = body(portfolio)

@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from troposphere import Parameter, Template
 from troposphere.cloudformation import WaitConditionHandle
 
-from generator import build as builder
+from generator.engine import build as builder
 from generator.cli import main
-from generator.config import Portfolio
-from generator.publish.desired import configured_products, template_path
-from generator.publish.publisher import BUCKET_PARAMETER
+from generator.model.config import Portfolio
+from generator.engine.publish.desired import configured_products, template_path
+from generator.engine.publish.publisher import BUCKET_PARAMETER
 from tests import moto_servicecatalog
 from tests.publish_support import BUCKET, Workspace, prepare_account
 
@@ -144,7 +144,7 @@ def test_a_changed_template_without_a_bump_stops_publish(env):
 
 
 def test_aws_region_variable_is_honoured(monkeypatch):
-    from generator.publish.aws import connect
+    from generator.engine.publish.aws import connect
 
     monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
     monkeypatch.setenv("AWS_REGION", "eu-west-1")

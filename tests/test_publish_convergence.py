@@ -13,20 +13,20 @@ import botocore.exceptions
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from generator.problems import UserError
-from generator.publish import actions as act
-from generator.publish.apply import apply
-from generator.publish.aws import caller, template_url
-from generator.publish.desired import (
+from generator.model.problems import UserError
+from generator.engine.publish import actions as act
+from generator.engine.publish.apply import apply
+from generator.engine.publish.aws import caller, template_url
+from generator.engine.publish.desired import (
     TIER_PARAMETER,
     desired_state,
     hash_in_description,
     read_templates,
 )
-from generator.publish.plan import diff
-from generator.publish.publisher import make_plan
-from generator.publish.service_actions import ServiceActionSpec
-from generator.publish.state import read_state
+from generator.engine.publish.plan import diff
+from generator.engine.publish.publisher import make_plan
+from generator.engine.publish.service_actions import ServiceActionSpec
+from generator.engine.publish.state import read_state
 from tests import moto_servicecatalog
 from tests.publish_support import (
     BUCKET,

@@ -20,7 +20,7 @@ README = ROOT / "README.md"
 
 
 def _reference() -> str:
-    from generator.reference import portfolio_reference
+    from generator.model.reference import portfolio_reference
 
     return portfolio_reference()
 
@@ -60,7 +60,7 @@ def test_readme_block_is_current(name):
 def test_reference_names_every_field_of_the_model():
     from pydantic import BaseModel
 
-    from generator.config import Portfolio
+    from generator.model.config import Portfolio
 
     text = _reference()
     seen: set[type[BaseModel]] = set()

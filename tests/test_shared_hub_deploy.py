@@ -18,7 +18,7 @@ import re
 
 import pytest
 
-from generator.build import render
+from generator.engine.build import render
 from products.shared_hub import template as shared_hub
 from tests.conftest import deploy_platform
 from tests.moto_server import deploy_stack

@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from generator.build import render
+from generator.engine.build import render
 from products.shared_hub import parameters
 from products.shared_hub import template as shared_hub
 from tests.conftest import ROOT, platform_body

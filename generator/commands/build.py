@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from generator import build as builder
+from generator.engine import build as builder
 from generator.commands.options import portfolio_option
-from generator.config import load_portfolio
+from generator.model.config import load_portfolio
 
 EXIT_STALE = 1
 

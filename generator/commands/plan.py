@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from generator.commands.publish_options import planned, publish_options
-from generator.publish import table
+from generator.engine.publish import table
 
 
 @click.command()

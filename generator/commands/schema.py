@@ -6,8 +6,8 @@ import json
 
 import click
 
-from generator.config import Portfolio
-from generator.reference import portfolio_reference
+from generator.model.config import Portfolio
+from generator.model.reference import portfolio_reference
 
 
 def portfolio_json_schema() -> str:
@@ -29,11 +29,11 @@ def portfolio_json_schema() -> str:
 def schema(fmt: str) -> None:
     """Print the JSON Schema of portfolio.yaml, or its Markdown reference (both from the model).
 
-    Editors use the copy in generator/schema/portfolio-v1.schema.json, and the README carries the
+    Editors use the copy in generator/model/schema/portfolio-v1.schema.json, and the README carries the
     Markdown reference; tests keep both equal to this output. Regenerate them with:
 
     \b
-      labcatalog schema > generator/schema/portfolio-v1.schema.json
+      labcatalog schema > generator/model/schema/portfolio-v1.schema.json
       labcatalog schema --format markdown   # paste between the README's reference markers
     """
     click.echo(portfolio_json_schema() if fmt == "json" else portfolio_reference(), nl=False)

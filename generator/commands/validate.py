@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from generator.commands.options import portfolio_option
-from generator.config import load_portfolio
+from generator.model.config import load_portfolio
 
 
 @click.command()

@@ -33,8 +33,8 @@ from troposphere.codebuild import LogsConfig as ProjectLogs
 from troposphere.iam import Role
 from troposphere.logs import LogGroup
 
-from generator import policies
-from generator.names import HUB_IMAGE_TAG_PARAMETER
+from generator.cfn import policies
+from generator.cfn.names import HUB_IMAGE_TAG_PARAMETER
 
 PROJECT_NAME = "labcatalog-hub-image"
 LOG_GROUP = f"/labcatalog/codebuild/{PROJECT_NAME}"

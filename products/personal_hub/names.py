@@ -7,8 +7,8 @@ touch by these names and tags; the template creates resources that carry them.
 from __future__ import annotations
 
 # Re-exported: the image release the platform's image build publishes, shared with the shared hub.
-from generator.names import HUB_IMAGE_TAG_PARAMETER as HUB_IMAGE_TAG_PARAMETER
-from generator.names import NAME_PREFIX, SSM_PREFIX
+from generator.cfn.names import HUB_IMAGE_TAG_PARAMETER as HUB_IMAGE_TAG_PARAMETER
+from generator.cfn.names import NAME_PREFIX, SSM_PREFIX
 
 PRODUCT = "personal-hub"
 

@@ -32,8 +32,8 @@ from troposphere.iam import Policy as RolePolicy
 from troposphere.ssm import Document
 from troposphere.ssm import Parameter as SsmParameter
 
-from generator import policies
-from generator.config import Tier
+from generator.cfn import policies
+from generator.model.config import Tier
 from products.personal_hub import automation, names
 
 ALARM_ROLE_PARAMETER = "CreateAlarmActionsRole"

@@ -59,10 +59,10 @@ from troposphere.s3 import (
 )
 from troposphere.ssm import Parameter as SsmParameter
 
-from generator import names, policies
-from generator.checks import skip_checks
-from generator.config import Portfolio, Tier
-from generator.names import NAME_PREFIX, SSM_PREFIX
+from generator.cfn import names, policies
+from generator.cfn.checks import skip_checks
+from generator.model.config import Portfolio, Tier
+from generator.cfn.names import NAME_PREFIX, SSM_PREFIX
 from products.hub_image.codebuild import add_hub_image_build
 from products.personal_hub import launch as personal_hub_launch
 from products.personal_hub import platform as personal_hub_platform

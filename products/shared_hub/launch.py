@@ -7,7 +7,7 @@ would repeat per tier, which pushes the platform template past its 1 MB limit at
 tiers, and IAM caps a role's inline policies at 10,240 characters.
 
 Every statement is limited to this account and region; where a service names resources we
-choose, to this tier's names (`generator.names`); where it names them itself (load balancers,
+choose, to this tier's names (`generator.cfn.names`); where it names them itself (load balancers,
 target groups, file systems, security groups), to that resource type. `*` is used only for
 control-plane actions that AWS documents without a resource type (listings, Describe calls,
 task definition registration); none of them reads or writes data.
@@ -26,9 +26,9 @@ import awacs.secretsmanager as secretsmanager
 from awacs.aws import Allow, Bool, Condition, Statement, StringEquals
 from troposphere import AWSHelperFn, Sub
 
-from generator import names
-from generator.config import Tier
-from generator.policies import regional_arn, tier_secrets_arn
+from generator.cfn import names
+from generator.model.config import Tier
+from generator.cfn.policies import regional_arn, tier_secrets_arn
 
 
 def _ecs(tier: Tier, kind: str, suffix: str = "") -> Sub:

@@ -33,7 +33,7 @@ from troposphere.elasticloadbalancingv2 import (
     TargetGroupAttribute,
 )
 
-from generator import names
+from generator.cfn import names
 from products.shared_hub import parameters as p
 
 HUB_PORT = 8000  # JupyterHub's proxy: what users reach through the load balancer

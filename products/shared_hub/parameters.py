@@ -11,8 +11,8 @@ from typing import Any
 
 from troposphere import And, Condition, Equals, Not, Parameter, Ref, Template
 
-from generator import names
-from generator.config import Portfolio
+from generator.cfn import names
+from generator.model.config import Portfolio
 
 # Valid Fargate task sizes, "cpu:memory" in Fargate units (1024 = 1 vCPU; MiB).
 FARGATE_SIZES = (

@@ -58,8 +58,8 @@ from troposphere.route53 import AliasTarget, RecordSetType
 from troposphere.secretsmanager import GenerateSecretString
 from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
-from generator import names
-from generator.config import Portfolio
+from generator.cfn import names
+from generator.model.config import Portfolio
 from products.shared_hub import network
 from products.shared_hub import parameters as p
 
@@ -84,7 +84,7 @@ def _platform_value(name: str) -> str:
 
 
 def _named(pattern: str, **extra: str) -> Sub:
-    """A name from `generator.names`, for this stack's tier."""
+    """A name from `generator.cfn.names`, for this stack's tier."""
     return Sub(pattern.format(tier="${Tier}", stack="${AWS::StackName}", **extra))
 
 

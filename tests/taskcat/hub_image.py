@@ -19,9 +19,9 @@ from pathlib import Path
 
 import boto3
 
-from generator.names import HUB_IMAGE_TAG_PARAMETER as TAG_PARAMETER
-from generator.names import HUB_REPOSITORY as REPOSITORY
-from generator.publish.publisher import BUCKET_PARAMETER as TEMPLATE_BUCKET_PARAMETER
+from generator.cfn.names import HUB_IMAGE_TAG_PARAMETER as TAG_PARAMETER
+from generator.cfn.names import HUB_REPOSITORY as REPOSITORY
+from generator.engine.publish.publisher import BUCKET_PARAMETER as TEMPLATE_BUCKET_PARAMETER
 from products.hub_image.codebuild import DEFAULT_SOURCE_KEY as SOURCE_KEY
 from products.hub_image.codebuild import PROJECT_NAME as PROJECT
 

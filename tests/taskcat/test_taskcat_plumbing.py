@@ -26,7 +26,7 @@ from taskcat._cli_modules.lint import Lint
 from taskcat._config import Config
 from taskcat.testing import CFNTest
 
-from generator import names
+from generator.cfn import names
 from tests import test_shared_hub_deploy
 from tests.conftest import ROOT
 from tests.moto_server import MotoServer

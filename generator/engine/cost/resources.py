@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from generator.build import MANIFEST
-from generator.problems import UserError
+from generator.engine.build import MANIFEST
+from generator.model.problems import UserError
 
 
 @dataclass(frozen=True, order=True)

@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from generator.problems import InputError, Problem, UserError
-from generator.validation import validate
-from generator.yamlsource import load_source
+from generator.model.problems import InputError, Problem, UserError
+from generator.model.validation import validate
+from generator.model.yamlsource import load_source
 
 PRICES = Path(__file__).with_name("prices.yaml")
 SCHEMA = "labcatalog-prices/v1"

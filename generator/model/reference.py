@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from generator.config import Portfolio
+from generator.model.config import Portfolio
 
 Node = dict[str, Any]
 

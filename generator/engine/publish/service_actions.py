@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from generator.config import Portfolio
+    from generator.model.config import Portfolio
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from generator.publish.actions import Change, Row
+from generator.engine.publish.actions import Change, Row
 
 _ORDER = [Change.CREATE, Change.UPDATE, Change.DEPRECATE, Change.DELETE, Change.UNCHANGED]
 

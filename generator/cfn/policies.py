@@ -33,9 +33,9 @@ from awacs.aws import (
 from troposphere import AWSHelperFn, Sub
 from troposphere.iam import Policy as RolePolicy
 
-from generator import names
-from generator.config import DataLake, Tier
-from generator.names import SSM_PREFIX
+from generator.cfn import names
+from generator.model.config import DataLake, Tier
+from generator.cfn.names import SSM_PREFIX
 
 VERSION = "2012-10-17"
 # Names of AWS services as IAM knows them (trust principals, iam:PassedToService, kms:ViaService).
@@ -262,7 +262,7 @@ def hub_task_policy(
 
     The platform stack exists before any hub, so it cannot name a hub's cluster or task
     definition by ARN. The shared-hub product therefore names them with the fixed patterns in
-    `generator.names` (`labcatalog-<tier>_...`), and this policy allows exactly those names.
+    `generator.cfn.names` (`labcatalog-<tier>_...`), and this policy allows exactly those names.
     """
     clusters = regional_arn(
         "ecs", "cluster/" + names.CLUSTER.format(tier=tier.name, stack=names.WILDCARD)

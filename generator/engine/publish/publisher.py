@@ -6,14 +6,14 @@ from pathlib import Path
 
 import botocore.exceptions
 
-from generator import build as builder
-from generator.config import Portfolio
-from generator.names import platform_parameter
-from generator.problems import UserError
-from generator.publish.aws import Clients, caller, template_url
-from generator.publish.desired import desired_state, read_templates
-from generator.publish.plan import Plan, diff
-from generator.publish.state import CatalogState, read_state
+from generator.engine import build as builder
+from generator.model.config import Portfolio
+from generator.cfn.names import platform_parameter
+from generator.model.problems import UserError
+from generator.engine.publish.aws import Clients, caller, template_url
+from generator.engine.publish.desired import desired_state, read_templates
+from generator.engine.publish.plan import Plan, diff
+from generator.engine.publish.state import CatalogState, read_state
 
 BUCKET_PARAMETER = platform_parameter("template-bucket")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from troposphere import Template
 
-from generator.config import Portfolio
-from generator.problems import UserError
+from generator.model.config import Portfolio
+from generator.model.problems import UserError
 from products.personal_hub import template as personal_hub
 from products.platform import template as platform
 from products.shared_hub import template as shared_hub

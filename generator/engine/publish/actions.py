@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
-from generator.publish.desired import PortfolioSpec, ProductSpec, TemplateFile, VersionSpec
-from generator.publish.service_actions import ServiceActionSpec
+from generator.engine.publish.desired import PortfolioSpec, ProductSpec, TemplateFile, VersionSpec
+from generator.engine.publish.service_actions import ServiceActionSpec
 
 
 class Change(StrEnum):

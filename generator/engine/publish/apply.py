@@ -7,11 +7,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import singledispatch
 
-from generator.publish import actions as act
-from generator.publish.aws import Clients
-from generator.publish.desired import PortfolioSpec, ProductSpec, VersionSpec
-from generator.publish.plan import Plan
-from generator.publish.state import CatalogState
+from generator.engine.publish import actions as act
+from generator.engine.publish.aws import Clients
+from generator.engine.publish.desired import PortfolioSpec, ProductSpec, VersionSpec
+from generator.engine.publish.plan import Plan
+from generator.engine.publish.state import CatalogState
 
 CFN = "CLOUD_FORMATION_TEMPLATE"
 

@@ -12,7 +12,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from generator.problems import UserError
+from generator.model.problems import UserError
 
 # Service Catalog throttles its admin APIs at a few calls per second; adaptive mode adds
 # client-side rate limiting on top of the standard mode's backoff for throttles and 5xx.

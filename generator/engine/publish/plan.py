@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from generator.problems import UserError
-from generator.publish import actions as act
-from generator.publish.desired import (
+from generator.model.problems import UserError
+from generator.engine.publish import actions as act
+from generator.engine.publish.desired import (
     Desired,
     PortfolioSpec,
     ProductSpec,
@@ -22,7 +22,7 @@ from generator.publish.desired import (
     launch_constraint_parameters,
     template_constraint_rules,
 )
-from generator.publish.state import CatalogState, ConstraintState, ProductState
+from generator.engine.publish.state import CatalogState, ConstraintState, ProductState
 
 DEPRECATED, DEFAULT = "DEPRECATED", "DEFAULT"
 OURS = "labcatalog: "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import textwrap
 
-from generator.cost.model import HOURS_PER_MONTH, Estimate, Option, Part
+from generator.engine.cost.model import HOURS_PER_MONTH, Estimate, Option, Part
 
 COLUMNS = ("fixed", "per_use", "idle", "total")
 

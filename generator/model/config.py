@@ -20,9 +20,9 @@ from pydantic import (
     ValidationError,
 )
 
-from generator.problems import InputError, Loc, Problem
-from generator.validation import describe, type_problems
-from generator.yamlsource import Source, load_source
+from generator.model.problems import InputError, Loc, Problem
+from generator.model.validation import describe, type_problems
+from generator.model.yamlsource import Source, load_source
 
 SCHEMA_VERSION = "labcatalog/v1"
 PRODUCT_KEYS = ("shared-hub", "personal-hub")

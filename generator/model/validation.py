@@ -1,6 +1,6 @@
 """Turn pydantic errors on a YAML file into `PATH:LINE:COL: field: message` problems.
 
-Every input file goes through it: portfolio.yaml (generator/config.py adds its rules across
+Every input file goes through it: portfolio.yaml (generator/model/config.py adds its rules across
 fields), the cost command's usage file and its price list.
 """
 
@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from generator.problems import InputError, Loc, Problem
-from generator.yamlsource import Source
+from generator.model.problems import InputError, Loc, Problem
+from generator.model.yamlsource import Source
 
 M = TypeVar("M", bound=BaseModel)
 

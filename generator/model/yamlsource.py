@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from generator.problems import InputError, Loc, Problem, field_name
+from generator.model.problems import InputError, Loc, Problem, field_name
 
 
 @dataclass(frozen=True)

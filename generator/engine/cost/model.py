@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from generator.cost.prices import Instance, RegionPrices
-from generator.cost.resources import FargateSize, SharedHub, Templates
-from generator.cost.usage import TierUsage, Usage
+from generator.engine.cost.prices import Instance, RegionPrices
+from generator.engine.cost.resources import FargateSize, SharedHub, Templates
+from generator.engine.cost.usage import TierUsage, Usage
 
 HOURS_PER_MONTH = 730.0  # AWS's own convention for a month of an always-on resource
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24

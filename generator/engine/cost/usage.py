@@ -13,10 +13,10 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from generator.cost.prices import RegionPrices
-from generator.problems import InputError, Loc, Problem
-from generator.validation import validate
-from generator.yamlsource import Source, load_source
+from generator.engine.cost.prices import RegionPrices
+from generator.model.problems import InputError, Loc, Problem
+from generator.model.validation import validate
+from generator.model.yamlsource import Source, load_source
 
 SCHEMA = "labcatalog-usage/v1"
 
