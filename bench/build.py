@@ -17,8 +17,8 @@ from pathlib import Path
 import yaml
 from click.testing import CliRunner
 
-from generator.engine import build as builder
 from generator.cli import main
+from generator.engine import build as builder
 from generator.model.config import load_portfolio
 from generator.model.problems import UserError
 

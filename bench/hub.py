@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import moto_cfn
-from tests.hub_services import (
+from tests.support import moto_cfn
+from tests.support.hub_services import (
     CredentialsEndpoint,
     Hub,
     OidcProvider,
@@ -30,7 +30,7 @@ from tests.hub_services import (
     oidc_hub_environment,
     wait_for,
 )
-from tests.moto_server import assume_role_credentials, start_moto_server
+from tests.support.moto_server import assume_role_credentials, start_moto_server
 
 RUNS = 5
 IDLE_MINUTES = 0.1  # 6 s

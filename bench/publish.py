@@ -3,7 +3,8 @@
 Run with: python bench/publish.py   (in the tox `py` env or the dev venv: needs moto[server])
 
 Everything runs against a moto server on 127.0.0.1 extended with the local Service Catalog of
-tests/moto_servicecatalog.py (page size 20, AWS's default), so no AWS account is used. For each
+tests/support/moto_servicecatalog.py (page size 20, AWS's default), so no AWS account is used.
+For each
 portfolio it counts calls (changing / read-only, one per operation, retries excluded) of:
 
 - a first publish into an empty account,
@@ -30,12 +31,12 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from generator.model.config import Portfolio  # noqa: E402
 from generator.engine.publish import desired as want  # noqa: E402
 from generator.engine.publish.aws import Clients, caller, record_calls, template_url  # noqa: E402
-from tests import moto_servicecatalog  # noqa: E402
-from tests.moto_server import start_moto_server  # noqa: E402
-from tests.publish_support import (  # noqa: E402
+from generator.model.config import Portfolio  # noqa: E402
+from tests.support import moto_servicecatalog  # noqa: E402
+from tests.support.moto_server import start_moto_server  # noqa: E402
+from tests.support.publish_support import (  # noqa: E402
     BUCKET,
     Workspace,
     clients_for,

@@ -14,8 +14,8 @@ from generator.cfn import names
 from generator.engine.build import render
 from generator.model.config import Portfolio, load_portfolio
 from products.platform import template as platform
-from tests import moto_cfn
-from tests.moto_server import MotoServer, deploy_stack, start_moto_server
+from tests.support import moto_cfn
+from tests.support.moto_server import MotoServer, deploy_stack, start_moto_server
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from generator.model.config import Portfolio, Tier
 from tests.conftest import deploy_platform
-from tests.moto_server import assume_role_credentials
+from tests.support.moto_server import assume_role_credentials
 
 OPERATIONS = ("get", "put", "delete")
 

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from generator.engine import build as builder
 from generator.cli import main
+from generator.engine import build as builder
 from generator.model.config import load_portfolio
 from tests.conftest import EXAMPLE, ROOT
 

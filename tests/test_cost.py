@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from generator.engine import build as builder
 from generator.cli import main
+from generator.engine import build as builder
 from generator.model.config import load_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from tests.hub_services import (
+from tests.support.hub_services import (
     CredentialsEndpoint,
     Hub,
     OidcProvider,
@@ -32,7 +32,7 @@ from tests.hub_services import (
     oidc_hub_environment,
     wait_for,
 )
-from tests.moto_server import assume_role_credentials
+from tests.support.moto_server import assume_role_credentials
 
 TIER, OTHER = "pii", "nonpii"
 IDLE_MINUTES = 0.3  # 18 s: short enough to watch a cull, long enough for the other tests

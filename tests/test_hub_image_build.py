@@ -19,7 +19,7 @@ from troposphere.kms import Key
 
 from products.hub_image.codebuild import add_hub_image_build
 from tests.conftest import assert_cfn_lint_clean
-from tests.hub_services import HUB_IMAGE
+from tests.support.hub_services import HUB_IMAGE
 
 
 def standalone(source: str) -> dict:

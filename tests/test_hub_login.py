@@ -1,6 +1,7 @@
 """LDAP login, and the test-only local mode, through the image's jupyterhub_config.py.
 
-LDAP: a directory served by ldaptor (tests/ldap_server.py, a pure-Python server from PyPI, so
+LDAP: a directory served by ldaptor (tests/support/ldap_server.py, a pure-Python server from PyPI,
+so
 the default `tox` run needs no apt packages). Proves: a user binds with their DN template, their
 groups are found by membership under the group base and become hub groups, the admin group
 makes an admin, and someone outside the tier group gets a 403 that says why. Does not prove:
@@ -16,7 +17,7 @@ import sys
 
 import pytest
 
-from tests.hub_services import Hub, wait_for
+from tests.support.hub_services import Hub, wait_for
 
 PEOPLE, GROUPS = "ou=people,dc=example,dc=com", "ou=groups,dc=example,dc=com"
 DIRECTORY = f"""\
@@ -77,7 +78,7 @@ def ldap_hub(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ldap")
     (folder / "directory.ldif").write_text(DIRECTORY)
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.ldap_server", str(folder / "directory.ldif")],
+        [sys.executable, "-m", "tests.support.ldap_server", str(folder / "directory.ldif")],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from products.hub_image.labcatalog_hub.settings import HubSettings, ServerSize, SettingsError
-from tests.hub_services import HUB_IMAGE
+from tests.support.hub_services import HUB_IMAGE
 
 CONTRACT = HUB_IMAGE / "environment.md"
 

@@ -20,8 +20,8 @@ from moto.ssm.models import ssm_backends
 from generator.engine.build import render
 from products.personal_hub import names, template
 from tests import conftest
-from tests.moto_server import deploy_stack
-from tests.personal_hub_support import body, oidc_launch
+from tests.support.moto_server import deploy_stack
+from tests.support.personal_hub_support import body, oidc_launch
 
 # Types in the template that moto's CloudFormation does not create. A new one must be added here
 # on purpose, with what checks it instead: the wait condition and the alarm are checked as data

@@ -17,7 +17,7 @@ from generator.engine.build import render
 from products.personal_hub import automation, instance_types, launch, names, platform
 from products.personal_hub import service_actions as actions
 from tests.conftest import assert_cfn_lint_clean
-from tests.personal_hub_support import body
+from tests.support.personal_hub_support import body
 
 MANAGED_POLICY_LIMIT = 6_144  # IAM's limit for one managed policy, without whitespace
 

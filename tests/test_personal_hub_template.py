@@ -20,7 +20,7 @@ import pytest
 from generator.engine.build import render
 from products.personal_hub import instance_types, names, template
 from tests.conftest import PORTFOLIOS, ROOT, assert_cfn_lint_clean
-from tests.personal_hub_support import (
+from tests.support.personal_hub_support import (
     body,
     launch_values,
     oidc_launch,

@@ -2,7 +2,7 @@
 
 What this proves: the template parses, its references resolve and the resources moto supports
 are created with these settings. moto drops several S3 settings and bucket policies from
-CloudFormation; tests/moto_cfn.py maps them onto moto's own S3 calls (see its docstring).
+CloudFormation; tests/support/moto_cfn.py maps them onto moto's own S3 calls (see its docstring).
 What it does not prove: that AWS itself accepts the template (cfn-lint checks it against the
 resource specifications; only a real account run proves it).
 """

@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from troposphere import Parameter, Template
 from troposphere.cloudformation import WaitConditionHandle
 
-from generator.engine import build as builder
 from generator.cli import main
-from generator.model.config import Portfolio
+from generator.engine import build as builder
 from generator.engine.publish.desired import configured_products, template_path
 from generator.engine.publish.publisher import BUCKET_PARAMETER
-from tests import moto_servicecatalog
-from tests.publish_support import BUCKET, Workspace, prepare_account
+from generator.model.config import Portfolio
+from tests.support import moto_servicecatalog
+from tests.support.publish_support import BUCKET, Workspace, prepare_account
 
 
 def tiny_product(product: str, portfolio: Portfolio) -> Template:

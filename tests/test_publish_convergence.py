@@ -1,6 +1,6 @@
 """The publisher against a stateful local Service Catalog: it converges and stays idempotent.
 
-The catalog is moto's server extended by tests/moto_servicecatalog.py (see its docstring for
+The catalog is moto's server extended by tests/support/moto_servicecatalog.py (see its docstring for
 what it does and does not prove). Calls are counted with botocore event hooks on the clients.
 """
 
@@ -13,7 +13,6 @@ import botocore.exceptions
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from generator.model.problems import UserError
 from generator.engine.publish import actions as act
 from generator.engine.publish.apply import apply
 from generator.engine.publish.aws import caller, template_url
@@ -27,8 +26,9 @@ from generator.engine.publish.plan import diff
 from generator.engine.publish.publisher import make_plan
 from generator.engine.publish.service_actions import ServiceActionSpec
 from generator.engine.publish.state import read_state
-from tests import moto_servicecatalog
-from tests.publish_support import (
+from generator.model.problems import UserError
+from tests.support import moto_servicecatalog
+from tests.support.publish_support import (
     BUCKET,
     Interrupt,
     Workspace,

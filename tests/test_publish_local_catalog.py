@@ -7,8 +7,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from tests import moto_servicecatalog
-from tests.publish_support import BUCKET, prepare_account
+from tests.support import moto_servicecatalog
+from tests.support.publish_support import BUCKET, prepare_account
 
 TEMPLATE = {
     "Parameters": {"Tier": {"Type": "String"}},

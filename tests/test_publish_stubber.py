@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from botocore.stub import ANY, Stubber
 
-from generator.model.problems import UserError
 from generator.engine.publish import actions as act
 from generator.engine.publish.apply import Context, Ids, apply, run
 from generator.engine.publish.aws import RETRY_CONFIG, Caller, Clients, PermissionDenied, connect
@@ -22,7 +21,8 @@ from generator.engine.publish.desired import desired_state, read_templates
 from generator.engine.publish.plan import Plan, diff
 from generator.engine.publish.publisher import BUCKET_PARAMETER, make_plan, template_bucket
 from generator.engine.publish.state import CatalogState, read_state
-from tests.publish_support import BUCKET, Workspace
+from generator.model.problems import UserError
+from tests.support.publish_support import BUCKET, Workspace
 
 ACCOUNT = "111122223333"
 CALLER = {

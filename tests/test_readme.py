@@ -78,14 +78,16 @@ def test_reference_names_every_field_of_the_model():
 
 
 def test_readme_diagrams_parse_with_mermaid(tmp_path):
-    """Each ```mermaid block parses with Mermaid's parser (installed by tox from tests/mermaid).
+    """Each ```mermaid block parses with Mermaid's parser (installed by tox from
+    tests/support/mermaid).
 
     Parsing is what decides whether GitHub shows a picture or an error box; the layout itself
     is not checked. A broken copy of the README must fail, so the check is shown to bite.
     """
     folder = Path(sys.prefix) / "mermaid"
     assert (folder / "node_modules" / "mermaid").is_dir(), (
-        "Mermaid is missing: run the tests through tox, which runs npm ci from tests/mermaid"
+        "Mermaid is missing: run the tests through tox, which runs npm ci from "
+        "tests/support/mermaid"
     )
 
     def parse(markdown: Path) -> subprocess.CompletedProcess[str]:

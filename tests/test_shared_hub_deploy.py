@@ -21,9 +21,10 @@ import pytest
 from generator.engine.build import render
 from products.shared_hub import template as shared_hub
 from tests.conftest import deploy_platform
-from tests.moto_server import deploy_stack
+from tests.support.moto_server import deploy_stack
 
-# Resource types moto 5.2 cannot create from CloudFormation (tests/moto_cfn.py adds the rest).
+# Resource types moto 5.2 cannot create from CloudFormation (tests/support/moto_cfn.py adds the
+# rest).
 # A new type in the template that moto skips fails the test until it is listed here.
 EXPECTED_SKIPPED = {"AWS::SecretsManager::Secret"}
 SKIPPED = re.compile(r"No Moto CloudFormation support for (\S+)")

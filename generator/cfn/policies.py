@@ -34,8 +34,8 @@ from troposphere import AWSHelperFn, Sub
 from troposphere.iam import Policy as RolePolicy
 
 from generator.cfn import names
-from generator.model.config import DataLake, Tier
 from generator.cfn.names import SSM_PREFIX
+from generator.model.config import DataLake, Tier
 
 VERSION = "2012-10-17"
 # Names of AWS services as IAM knows them (trust principals, iam:PassedToService, kms:ViaService).

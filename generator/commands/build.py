@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from generator.engine import build as builder
 from generator.commands.options import portfolio_option
+from generator.engine import build as builder
 from generator.model.config import load_portfolio
 
 EXIT_STALE = 1

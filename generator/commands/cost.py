@@ -6,14 +6,14 @@ from pathlib import Path
 
 import click
 
-from generator.engine import build as builder
 from generator.commands.options import portfolio_option
-from generator.model.config import load_portfolio
+from generator.engine import build as builder
 from generator.engine.cost import report
 from generator.engine.cost.model import estimate
 from generator.engine.cost.prices import PRICES, load_prices
 from generator.engine.cost.resources import Templates
 from generator.engine.cost.usage import check_against, load_usage
+from generator.model.config import load_portfolio
 
 EPILOG = """\b
 The model:

@@ -9,9 +9,9 @@ import click
 
 from generator.commands.aws_failures import reported_aws_failures
 from generator.commands.publish_options import planned, publish_options
-from generator.model.problems import UserError
 from generator.engine.publish import table
 from generator.engine.publish.apply import apply
+from generator.model.problems import UserError
 
 
 @click.command()

@@ -9,11 +9,11 @@ import click
 
 from generator.commands.aws_failures import reported_aws_failures
 from generator.commands.options import portfolio_option
-from generator.model.config import load_portfolio
 from generator.engine.publish.aws import Clients, connect
 from generator.engine.publish.plan import Plan
 from generator.engine.publish.publisher import make_plan, require_current_build
 from generator.engine.publish.state import CatalogState
+from generator.model.config import load_portfolio
 
 
 def publish_options(command):

@@ -29,7 +29,8 @@ def portfolio_json_schema() -> str:
 def schema(fmt: str) -> None:
     """Print the JSON Schema of portfolio.yaml, or its Markdown reference (both from the model).
 
-    Editors use the copy in generator/model/schema/portfolio-v1.schema.json, and the README carries the
+    Editors use the copy in generator/model/schema/portfolio-v1.schema.json, and the README
+    carries the
     Markdown reference; tests keep both equal to this output. Regenerate them with:
 
     \b

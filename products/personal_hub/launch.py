@@ -26,8 +26,8 @@ import awacs.ssm as ssm
 from awacs.aws import Allow, Bool, Condition, Statement, StringEquals
 from troposphere import Sub
 
-from generator.model.config import Tier
 from generator.cfn.policies import regional_arn
+from generator.model.config import Tier
 from products.personal_hub import names
 
 TEMPLATE_ALARM_SUFFIX = "-idle-stop"  # the template names its alarm `${AWS::StackName}-idle-stop`

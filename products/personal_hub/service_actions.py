@@ -1,6 +1,7 @@
 """The personal hub's self-service actions, as the publisher registers them.
 
-`SERVICE_ACTIONS` is the hook `generator.engine.publish.service_actions` reads: every action this product
+`SERVICE_ACTIONS` is the hook `generator.engine.publish.service_actions` reads: every action this
+product
 defines. `configured(portfolio)` is the subset that `products.personal-hub.self_service_actions`
 in portfolio.yaml turns on. Each runs its SSM Automation document (created by the platform stack,
 see `automation.py`) with the provisioned product's launch role (`AssumeRole: LAUNCH_ROLE`).
@@ -8,8 +9,8 @@ see `automation.py`) with the provisioned product's launch role (`AssumeRole: LA
 
 from __future__ import annotations
 
-from generator.model.config import Portfolio
 from generator.engine.publish.service_actions import ServiceActionSpec
+from generator.model.config import Portfolio
 from products.personal_hub import automation
 
 # Service Catalog's own value for "the launch role of the provisioned product".

@@ -44,8 +44,8 @@ from troposphere.ec2 import (
 )
 from troposphere.policies import CreationPolicy, ResourceSignal
 
-from generator.model.config import Portfolio
 from generator.cfn.names import resolved
+from generator.model.config import Portfolio
 from products.personal_hub import instance_types, names
 
 DESCRIPTION = (

@@ -61,8 +61,8 @@ from troposphere.ssm import Parameter as SsmParameter
 
 from generator.cfn import names, policies
 from generator.cfn.checks import skip_checks
-from generator.model.config import Portfolio, Tier
 from generator.cfn.names import NAME_PREFIX, SSM_PREFIX
+from generator.model.config import Portfolio, Tier
 from products.hub_image.codebuild import add_hub_image_build
 from products.personal_hub import launch as personal_hub_launch
 from products.personal_hub import platform as personal_hub_platform

@@ -27,8 +27,8 @@ from awacs.aws import Allow, Bool, Condition, Statement, StringEquals
 from troposphere import AWSHelperFn, Sub
 
 from generator.cfn import names
-from generator.model.config import Tier
 from generator.cfn.policies import regional_arn, tier_secrets_arn
+from generator.model.config import Tier
 
 
 def _ecs(tier: Tier, kind: str, suffix: str = "") -> Sub:

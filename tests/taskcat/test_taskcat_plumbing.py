@@ -6,7 +6,8 @@ gives, the overrides (taskcat_overrides.example.yml, every key filled) and the `
 pseudo-parameters fill every template parameter; and `tox -e taskcat`'s sequence works: the
 platform first and kept, the products on top of it created and deleted, then the platform deleted.
 What it does not prove: that AWS accepts the stacks or that the hubs run. moto skips some resource
-types and drops properties (tests/moto_cfn.py); only `tox -e taskcat` on a real account proves it.
+types and drops properties (tests/support/moto_cfn.py); only `tox -e taskcat` on a real account
+proves it.
 
 Nothing leaves the machine: every client taskcat builds goes to the moto server on 127.0.0.1
 (AWS_ENDPOINT_URL, honoured by botocore >= 1.31), and the proxy variables point anything else at a
@@ -29,7 +30,7 @@ from taskcat.testing import CFNTest
 from generator.cfn import names
 from tests import test_shared_hub_deploy
 from tests.conftest import ROOT
-from tests.moto_server import MotoServer
+from tests.support.moto_server import MotoServer
 
 CONFIG = ROOT / ".taskcat.yml"
 OVERRIDES_EXAMPLE = ROOT / "taskcat_overrides.example.yml"

@@ -8,11 +8,11 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator.model.config import Portfolio, Product, Tier
 from generator.cfn.names import NAME_PREFIX
-from generator.model.problems import UserError
 from generator.engine.publish.aws import Caller
 from generator.engine.publish.service_actions import ServiceActionSpec, product_service_actions
+from generator.model.config import Portfolio, Product, Tier
+from generator.model.problems import UserError
 
 MANAGED_TAG = {"Key": "managed-by", "Value": "labcatalog"}
 TIER_TAG_KEY = "labcatalog:tier"

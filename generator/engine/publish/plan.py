@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from generator.model.problems import UserError
 from generator.engine.publish import actions as act
 from generator.engine.publish.desired import (
     Desired,
@@ -23,6 +22,7 @@ from generator.engine.publish.desired import (
     template_constraint_rules,
 )
 from generator.engine.publish.state import CatalogState, ConstraintState, ProductState
+from generator.model.problems import UserError
 
 DEPRECATED, DEFAULT = "DEPRECATED", "DEFAULT"
 OURS = "labcatalog: "

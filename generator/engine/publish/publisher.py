@@ -6,14 +6,14 @@ from pathlib import Path
 
 import botocore.exceptions
 
-from generator.engine import build as builder
-from generator.model.config import Portfolio
 from generator.cfn.names import platform_parameter
-from generator.model.problems import UserError
+from generator.engine import build as builder
 from generator.engine.publish.aws import Clients, caller, template_url
 from generator.engine.publish.desired import desired_state, read_templates
 from generator.engine.publish.plan import Plan, diff
 from generator.engine.publish.state import CatalogState, read_state
+from generator.model.config import Portfolio
+from generator.model.problems import UserError
 
 BUCKET_PARAMETER = platform_parameter("template-bucket")
 

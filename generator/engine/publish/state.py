@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 
 import botocore.exceptions
 
-from generator.model.problems import UserError
 from generator.engine.publish.aws import Clients
 from generator.engine.publish.desired import MANAGED_TAG, Desired
+from generator.model.problems import UserError
 
 
 @dataclass

@@ -15,13 +15,13 @@ import botocore.exceptions
 import yaml
 
 from generator.engine import build as builder
-from generator.model.config import Portfolio, load_portfolio
 from generator.engine.publish.apply import apply
 from generator.engine.publish.aws import Clients, connect, is_read, record_calls
 from generator.engine.publish.desired import configured_products, template_path
 from generator.engine.publish.plan import Plan
 from generator.engine.publish.publisher import make_plan
-from tests.moto_server import REGION, MotoServer
+from generator.model.config import Portfolio, load_portfolio
+from tests.support.moto_server import REGION, MotoServer
 
 BUCKET = "labcatalog-templates-test"
 

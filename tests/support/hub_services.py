@@ -38,8 +38,8 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
 
-HUB_IMAGE = Path(__file__).parent.parent / "products" / "hub_image"
-EXAMPLE = Path(__file__).parent.parent / "portfolio.yaml"
+HUB_IMAGE = Path(__file__).parents[2] / "products" / "hub_image"
+EXAMPLE = Path(__file__).parents[2] / "portfolio.yaml"
 
 
 @dataclass(frozen=True)
@@ -434,7 +434,7 @@ class HubUser:
 
     def run_code(self, code: str, timeout: float = 60) -> str:
         """Run `code` in a new Python kernel of this user's server; return what it printed."""
-        from tests.kernel_client import execute
+        from tests.support.kernel_client import execute
 
         response = self.api.post(self.server_url("api/kernels"), json={"name": "python3"})
         response.raise_for_status()

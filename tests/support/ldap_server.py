@@ -1,6 +1,6 @@
 """A small LDAP directory for the LDAP login test, served by ldaptor (pure Python, from PyPI).
 
-Run as `python -m tests.ldap_server DIRECTORY.ldif`: it listens on 127.0.0.1 on a free port,
+Run as `python -m tests.support.ldap_server DIRECTORY.ldif`: it listens on 127.0.0.1 on a free port,
 prints the port on one line, and serves until it is terminated. It runs in its own process
 because Twisted's reactor can be started only once per process. Why not Debian's slapd: the
 suite's only set-up is `tox`, which installs from PyPI and npm, not apt.

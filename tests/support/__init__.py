@@ -1,0 +1,1 @@
+"""Test support: local servers (moto, JupyterHub, OIDC, LDAP), fakes and helpers; no tests here."""
