@@ -26,6 +26,12 @@ TIER_SECRETS = "labcatalog/{tier}/"
 
 WILDCARD = "*"
 
+# Tag keys: the publisher finds what it manages by them, IAM conditions and people filter by them.
+STACK_TAG = "labcatalog:stack"
+TIER_TAG = "labcatalog:tier"
+PRODUCT_TAG = "labcatalog:product"
+OWNER_TAG = "labcatalog:owner"
+
 
 def tier_parameter(tier: str, name: str) -> str:
     """SSM name of a per-tier value the platform publishes, e.g. the tier's notebook role."""

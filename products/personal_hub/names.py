@@ -10,12 +10,13 @@ from __future__ import annotations
 from generator.cfn.names import HUB_IMAGE_TAG_PARAMETER as HUB_IMAGE_TAG_PARAMETER
 from generator.cfn.names import NAME_PREFIX, SSM_PREFIX
 
+# Tags on every resource of a personal hub; IAM conditions in the launch role match the first.
+from generator.cfn.names import OWNER_TAG as OWNER_TAG
+from generator.cfn.names import PRODUCT_TAG as PRODUCT_TAG
+from generator.cfn.names import TIER_TAG as TIER_TAG
+
 PRODUCT = "personal-hub"
 
-# Tags on every resource of a personal hub; IAM conditions in the launch role match the first.
-TIER_TAG = "labcatalog:tier"
-PRODUCT_TAG = "labcatalog:product"
-OWNER_TAG = "labcatalog:owner"
 
 # The tier's instance role and profile, created by the platform (the launch role cannot).
 INSTANCE_ROLE = NAME_PREFIX + "-{tier}-personal-hub"

@@ -33,6 +33,7 @@ from troposphere.ssm import Document
 from troposphere.ssm import Parameter as SsmParameter
 
 from generator.cfn import policies
+from generator.cfn.tags import stack_tags
 from generator.model.config import Tier
 from products.personal_hub import automation, names
 
@@ -41,7 +42,7 @@ ALARM_ROLE_CONDITION = "CreateAlarmActionsRole"
 
 
 def _tags(**extra: str) -> Tags:
-    return Tags({"labcatalog:stack": "platform", names.PRODUCT_TAG: names.PRODUCT, **extra})
+    return stack_tags("platform", **{names.PRODUCT_TAG: names.PRODUCT}, **extra)
 
 
 def instance_trust_policy() -> PolicyDocument:

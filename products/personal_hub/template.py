@@ -45,6 +45,7 @@ from troposphere.ec2 import (
 from troposphere.policies import CreationPolicy, ResourceSignal
 
 from generator.cfn.names import resolved
+from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio
 from products.personal_hub import instance_types, names
 
@@ -410,13 +411,14 @@ def _conditions(t: Template) -> None:
 
 
 def _tags(name: str) -> Tags:
-    return Tags(
-        {
-            "Name": Sub(f"${{AWS::StackName}}-{name}"),
+    return stack_tags(
+        None,
+        name=name,
+        **{
             names.TIER_TAG: Ref("Tier"),
             names.PRODUCT_TAG: names.PRODUCT,
             names.OWNER_TAG: Ref("Owner"),
-        }
+        },
     )
 
 

@@ -62,6 +62,7 @@ from troposphere.ssm import Parameter as SsmParameter
 from generator.cfn import names, policies
 from generator.cfn.checks import skip_checks
 from generator.cfn.names import NAME_PREFIX, SSM_PREFIX
+from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio, Tier
 from products.hub_image.codebuild import add_hub_image_build
 from products.personal_hub import launch as personal_hub_launch
@@ -79,7 +80,7 @@ MULTIPART_UPLOAD_DAYS = 7
 
 
 def _tags(**extra: str) -> Tags:
-    return Tags({"labcatalog:stack": "platform", **extra})
+    return stack_tags("platform", **extra)
 
 
 def _retain(resource):
@@ -557,7 +558,7 @@ def add_tier_task_roles(t: Template, tier: Tier, shared: Shared, notebook_role: 
                     policies.task_execution_policy(tier, shared.repository_arn, shared.hub_key_arn),
                 )
             ],
-            Tags=_tags(**{"labcatalog:tier": tier.name}),
+            Tags=_tags(**{names.TIER_TAG: tier.name}),
         )
     )
     hub = t.add_resource(
@@ -576,7 +577,7 @@ def add_tier_task_roles(t: Template, tier: Tier, shared: Shared, notebook_role: 
                     ),
                 )
             ],
-            Tags=_tags(**{"labcatalog:tier": tier.name}),
+            Tags=_tags(**{names.TIER_TAG: tier.name}),
         )
     )
     return execution, hub
@@ -605,7 +606,7 @@ def add_tier(t: Template, portfolio: Portfolio, tier: Tier, shared: Shared) -> N
                     ),
                 ),
             ],
-            Tags=_tags(**{"labcatalog:tier": tier.name}),
+            Tags=_tags(**{names.TIER_TAG: tier.name}),
         )
     )
     profile = t.add_resource(
@@ -657,7 +658,7 @@ def add_tier(t: Template, portfolio: Portfolio, tier: Tier, shared: Shared) -> N
                 )
             ],
             ManagedPolicyArns=managed,
-            Tags=_tags(**{"labcatalog:tier": tier.name}),
+            Tags=_tags(**{names.TIER_TAG: tier.name}),
         )
     )
     parameters = {

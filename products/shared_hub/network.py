@@ -34,6 +34,7 @@ from troposphere.elasticloadbalancingv2 import (
 )
 
 from generator.cfn import names
+from generator.cfn.tags import stack_tags
 from products.shared_hub import parameters as p
 
 HUB_PORT = 8000  # JupyterHub's proxy: what users reach through the load balancer
@@ -49,6 +50,7 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 IDLE_TIMEOUT_SECONDS = 300
 LOAD_BALANCER_LOG_BUCKET = names.resolved(names.platform_parameter("load-balancer-log-bucket"))
 LOAD_BALANCER_LOG_PREFIX = "shared-hub"
+STACK = "shared-hub"  # the labcatalog:stack tag of the product's resources
 # Nothing: replaces the default allow-all egress of a group that needs none.
 NO_EGRESS = SecurityGroupRule(
     CidrIp="127.0.0.1/32", IpProtocol="-1", Description="no egress (replaces allow-all)"
@@ -56,13 +58,7 @@ NO_EGRESS = SecurityGroupRule(
 
 
 def tags(name: str) -> Tags:
-    return Tags(
-        {
-            "Name": Sub(f"${{AWS::StackName}}-{name}"),
-            "labcatalog:stack": "shared-hub",
-            "labcatalog:tier": Ref("Tier"),
-        }
-    )
+    return stack_tags(STACK, name=name, **{names.TIER_TAG: Ref("Tier")})
 
 
 def _https_out(why: str) -> SecurityGroupRule:

@@ -59,6 +59,7 @@ from troposphere.secretsmanager import GenerateSecretString
 from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
 from generator.cfn import names
+from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio
 from products.shared_hub import network
 from products.shared_hub import parameters as p
@@ -89,7 +90,7 @@ def _named(pattern: str, **extra: str) -> Sub:
 
 
 def _tags(**extra) -> Tags:
-    return Tags({"labcatalog:stack": "shared-hub", "labcatalog:tier": Ref("Tier"), **extra})
+    return stack_tags(network.STACK, **{names.TIER_TAG: Ref("Tier")}, **extra)
 
 
 def _cpu(size_parameter: str) -> Select:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator.cfn import names
 from generator.cfn.names import NAME_PREFIX
 from generator.engine.publish.aws import Caller
 from generator.engine.publish.service_actions import ServiceActionSpec, product_service_actions
@@ -15,8 +16,8 @@ from generator.model.config import Portfolio, Product, Tier
 from generator.model.problems import UserError
 
 MANAGED_TAG = {"Key": "managed-by", "Value": "labcatalog"}
-TIER_TAG_KEY = "labcatalog:tier"
-PRODUCT_TAG_KEY = "labcatalog:product"
+TIER_TAG_KEY = names.TIER_TAG
+PRODUCT_TAG_KEY = names.PRODUCT_TAG
 # The parameter every product template declares and the template constraint pins.
 TIER_PARAMETER = "Tier"
 TEMPLATE_KEY_PREFIX = "templates/sha256"
