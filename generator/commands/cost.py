@@ -82,10 +82,10 @@ def cost(
     usage, source = load_usage(usage_path, str(usage_path))
     prices = load_prices(prices_path, region)
     portfolio = load_portfolio(portfolio_path, str(portfolio_path))
-    templates = Templates(build_dir)
-    builder.require_current(
+    build = builder.require_current(
         portfolio, portfolio_path, build_dir, "the estimate would not be of what gets published"
     )
+    templates = Templates(build)
     check_against(
         usage,
         source,
