@@ -147,6 +147,7 @@ class Templates:
     """The templates of a build (generated just now, or read by `build_folder.read`), by stack."""
 
     def __init__(self, build: Build):
+        self.paths = {template.stack: template.path for template in build.templates}
         self.bodies = {template.stack: json.loads(template.text) for template in build.templates}
 
     def has(self, product: str) -> bool:
