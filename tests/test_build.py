@@ -128,6 +128,24 @@ def test_build_removes_templates_it_no_longer_produces_and_check_names_them(tmp_
     assert run("build", "-p", str(EXAMPLE), "-o", str(out), "--check").exit_code == 0
 
 
+def test_a_build_of_the_layout_before_one_path_per_stack_is_moved_over(tmp_path):
+    """A folder written before the manifest's v2 (one file per version) is still the build's."""
+    (tmp_path / "shared-hub").mkdir()
+    (tmp_path / "shared-hub" / "1.0.0.template.json").write_text("{}\n")
+    manifest = {
+        "schema": "labcatalog-manifest/v1",
+        "templates": {"shared-hub/1.0.0.template.json": {}},
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert run("build", "-p", str(EXAMPLE), "-o", str(tmp_path)).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "manifest.json",
+        "personal-hub.template.json",
+        "platform.template.json",
+        "shared-hub.template.json",
+    ]
+
+
 def test_a_folder_without_a_manifest_is_not_cleaned(tmp_path):
     """`-o` pointed at a folder that is not a build (no manifest.json) removes nothing."""
     (tmp_path / "someone-elses.template.json").write_text("{}\n")
