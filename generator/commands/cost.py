@@ -46,7 +46,7 @@ API requests, free tier, Savings Plans, taxes. --format json lists every assumpt
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("build"),
     show_default=True,
-    help="The build folder whose templates are read.",
+    help="The build folder; it must match a fresh build, whose templates are estimated.",
 )
 @portfolio_option
 @click.option("--region", default="us-east-1", show_default=True, help="Region of the prices.")
