@@ -31,6 +31,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from generator.engine import build_folder  # noqa: E402
 from generator.engine.publish import desired as want  # noqa: E402
 from generator.engine.publish.aws import Clients, caller, record_calls, template_url  # noqa: E402
 from generator.model.config import Portfolio  # noqa: E402
@@ -62,7 +63,7 @@ def five_tiers() -> dict:
 def naive_publish(portfolio: Portfolio, outdir: Path, clients: Clients, run: int) -> None:
     """The factory's way: every run re-creates versions and constraints, re-associates all."""
     sc = clients.servicecatalog
-    templates, _ = want.read_templates(portfolio, outdir)
+    templates, _ = want.read_templates(portfolio, build_folder.read(outdir))
     spec = want.desired_state(portfolio, templates, caller(clients))
     for template in templates:
         clients.s3.put_object(Bucket=BUCKET, Key=template.key, Body=template.body)

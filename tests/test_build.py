@@ -12,7 +12,9 @@ from click.testing import CliRunner
 
 from generator.cli import main
 from generator.engine import build as builder
+from generator.engine import build_folder
 from generator.model.config import load_portfolio
+from generator.model.problems import UserError
 from tests.conftest import EXAMPLE, ROOT
 
 
@@ -48,9 +50,9 @@ def test_building_twice_gives_identical_bytes(tmp_path):
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert files == [
         Path("manifest.json"),
-        Path("personal-hub/1.0.0.template.json"),
+        Path("personal-hub.template.json"),
         Path("platform.template.json"),
-        Path("shared-hub/1.0.0.template.json"),
+        Path("shared-hub.template.json"),
     ]
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes()
@@ -59,11 +61,132 @@ def test_building_twice_gives_identical_bytes(tmp_path):
 def test_manifest_records_hash_size_and_resources(tmp_path):
     assert run("build", "-p", str(EXAMPLE), "-o", str(tmp_path)).exit_code == 0
     manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["schema"] == build_folder.MANIFEST_SCHEMA
     entry = manifest["templates"]["platform.template.json"]
     body = (tmp_path / "platform.template.json").read_bytes()
     assert entry["sha256"] == hashlib.sha256(body).hexdigest()
     assert entry["size"] == len(body)
     assert entry["resources"] == len(json.loads(body)["Resources"])
+    assert entry["stack"] == "platform" and "version" not in entry
+
+
+def test_manifest_and_template_record_each_products_version(tmp_path):
+    assert run("build", "-p", str(EXAMPLE), "-o", str(tmp_path)).exit_code == 0
+    entries = json.loads((tmp_path / "manifest.json").read_text())["templates"]
+    configured = yaml.safe_load(EXAMPLE.read_text())["products"]
+    assert configured
+    for key, product in configured.items():
+        entry = entries[f"{key}.template.json"]
+        assert (entry["stack"], entry["version"]) == (key, product["version"])
+        body = json.loads((tmp_path / f"{key}.template.json").read_text())
+        assert body["Metadata"]["labcatalog"] == {"product": key, "version": product["version"]}
+
+
+def test_a_version_bump_keeps_the_path_and_changes_manifest_and_metadata(tmp_path):
+    out = tmp_path / "build"
+    assert run("build", "-p", str(EXAMPLE), "-o", str(out)).exit_code == 0
+    before = {p.name: p.read_text() for p in out.iterdir()}
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["products"]["shared-hub"]["version"] = "1.1.0"
+    bumped = tmp_path / "portfolio.yaml"
+    bumped.write_text(yaml.safe_dump(data))
+    result = run("build", "-p", str(bumped), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    after = {p.name: p.read_text() for p in out.iterdir()}
+    assert sorted(after) == sorted(before)  # same files: no new path for the new version
+    assert after["platform.template.json"] == before["platform.template.json"]
+    assert after["personal-hub.template.json"] == before["personal-hub.template.json"]
+    manifest = json.loads(after["manifest.json"])["templates"]["shared-hub.template.json"]
+    assert manifest["version"] == "1.1.0"
+    body = json.loads(after["shared-hub.template.json"])
+    assert body["Metadata"]["labcatalog"] == {"product": "shared-hub", "version": "1.1.0"}
+    assert f"wrote     {out / 'shared-hub.template.json'} (version 1.1.0," in result.stdout
+
+
+def test_build_removes_templates_it_no_longer_produces_and_check_names_them(tmp_path):
+    out = tmp_path / "build"
+    assert run("build", "-p", str(EXAMPLE), "-o", str(out)).exit_code == 0
+    # A product dropped from the portfolio, and the layout before one path per stack.
+    (out / "retired-hub.template.json").write_text("{}\n")
+    (out / "shared-hub").mkdir()
+    (out / "shared-hub" / "1.0.0.template.json").write_text("{}\n")
+    (out / "README.txt").write_text("not the build's\n")
+
+    check = run("build", "-p", str(EXAMPLE), "-o", str(out), "--check")
+    assert check.exit_code == 1
+    assert f"{out / 'retired-hub.template.json'} (stray: no longer produced)" in check.stderr
+    assert f"{out / 'shared-hub/1.0.0.template.json'} (stray: no longer produced)" in check.stderr
+    assert "README.txt" not in check.stderr
+    assert (out / "retired-hub.template.json").exists(), "--check must not remove"
+
+    result = run("build", "-p", str(EXAMPLE), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"removed   {out / 'retired-hub.template.json'} (no longer produced)" in result.stdout
+    assert not (out / "retired-hub.template.json").exists()
+    assert not (out / "shared-hub").exists(), "the folder the stray leaves empty goes too"
+    assert (out / "README.txt").read_text() == "not the build's\n"
+    assert run("build", "-p", str(EXAMPLE), "-o", str(out), "--check").exit_code == 0
+
+
+def test_a_build_of_the_layout_before_one_path_per_stack_is_moved_over(tmp_path):
+    """A folder written before the manifest's v2 (one file per version) is still the build's."""
+    (tmp_path / "shared-hub").mkdir()
+    (tmp_path / "shared-hub" / "1.0.0.template.json").write_text("{}\n")
+    manifest = {
+        "schema": "labcatalog-manifest/v1",
+        "templates": {"shared-hub/1.0.0.template.json": {}},
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert run("build", "-p", str(EXAMPLE), "-o", str(tmp_path)).exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "manifest.json",
+        "personal-hub.template.json",
+        "platform.template.json",
+        "shared-hub.template.json",
+    ]
+
+
+def test_a_folder_without_a_manifest_is_not_cleaned(tmp_path):
+    """`-o` pointed at a folder that is not a build (no manifest.json) removes nothing."""
+    (tmp_path / "someone-elses.template.json").write_text("{}\n")
+    assert run("build", "-p", str(EXAMPLE), "-o", str(tmp_path)).exit_code == 0
+    assert (tmp_path / "someone-elses.template.json").read_text() == "{}\n"
+
+
+def test_a_failed_generation_leaves_the_folder_and_its_strays_untouched(tmp_path):
+    out = tmp_path / "build"
+    assert run("build", "-p", str(EXAMPLE), "-o", str(out)).exit_code == 0
+    (out / "retired-hub.template.json").write_text("{}\n")
+    before = {p: p.read_bytes() for p in out.rglob("*")}
+    portfolio = tmp_path / "portfolio.yaml"
+    portfolio.write_text(yaml.safe_dump(many_tiers(100)))
+    assert run("build", "-p", str(portfolio), "-o", str(out)).exit_code == 2
+    assert {p: p.read_bytes() for p in out.rglob("*")} == before
+
+
+def test_read_finds_each_stacks_template_and_version(tmp_path):
+    artifacts = builder.generate(load_portfolio(EXAMPLE))
+    build_folder.write(artifacts, tmp_path)
+    build = build_folder.read(tmp_path)
+    assert sorted(build.files, key=lambda a: a.path) == sorted(artifacts, key=lambda a: a.path)
+    shared = build.template("shared-hub")
+    assert (shared.path, shared.version) == ("shared-hub.template.json", "1.0.0")
+    assert build.version("platform") is None and build.template("no-such-product") is None
+
+
+def test_read_refuses_an_edited_template_and_another_manifest_schema(tmp_path):
+    build_folder.write(builder.generate(load_portfolio(EXAMPLE)), tmp_path)
+    template = tmp_path / "shared-hub.template.json"
+    template.write_text(template.read_text().replace("1.0.0", "9.9.9"))
+    with pytest.raises(UserError, match=r"shared-hub\.template\.json \(differs from the manifest"):
+        build_folder.read(tmp_path)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(manifest.read_text().replace("manifest/v2", "manifest/v1"))
+    with pytest.raises(UserError, match="written by another version of labcatalog"):
+        build_folder.read(tmp_path)
+    manifest.unlink()
+    with pytest.raises(UserError, match=r"manifest\.json does not exist"):
+        build_folder.read(tmp_path)
 
 
 def test_check_names_stale_and_missing_files_and_exits_1(tmp_path):
@@ -137,14 +260,14 @@ def test_role_policy_size_limit(tmp_path, case, prefix_count, expected):
 def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
     assert run("build", "-p", str(EXAMPLE), "-o", str(tmp_path)).exit_code == 0
     before = (tmp_path / "platform.template.json").read_bytes()
-    artifacts = [builder.Artifact("platform.template.json", "{}\n")]
+    artifacts = [build_folder.Artifact("platform.template.json", "{}\n")]
 
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(builder.os, "replace", broken_replace)
+    monkeypatch.setattr(build_folder.os, "replace", broken_replace)
     with pytest.raises(OSError):
-        builder.write(artifacts, tmp_path)
+        build_folder.write(artifacts, tmp_path)
     assert (tmp_path / "platform.template.json").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 

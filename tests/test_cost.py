@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from generator.cli import main
 from generator.engine import build as builder
+from generator.engine import build_folder
 from generator.model.config import load_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -203,8 +204,8 @@ def test_a_bigger_hub_task_in_the_templates_changes_the_estimate(small, tmp_path
 
     monkeypatch.setattr(parameters, "declared", bigger_hub)
     build_dir = tmp_path / "build"
-    builder.write(builder.generate(load_portfolio(ROOT / "portfolio.yaml")), build_dir)
-    body = json.loads((build_dir / "shared-hub/1.0.0.template.json").read_text())
+    build_folder.write(builder.generate(load_portfolio(ROOT / "portfolio.yaml")), build_dir)
+    body = json.loads((build_dir / "shared-hub.template.json").read_text())
     assert body["Parameters"]["HubSize"]["Default"] == "2048:8192"
 
     fargate = option(cost_json(small, build_dir), "shared-hub-fargate")
@@ -304,19 +305,42 @@ def test_missing_build_is_exit_2_with_a_hint(small, tmp_path):
         "--build-dir", str(tmp_path / "build"),
     )  # fmt: skip
     assert result.exit_code == 2
-    assert "does not exist" in result.stderr and "labcatalog build" in result.stderr
+    assert f"{tmp_path / 'build' / 'manifest.json'} (missing)" in result.stderr
+    assert "run: labcatalog build" in result.stderr
 
 
 def test_edited_build_is_stale_exit_2(small, tmp_path):
     build_dir = tmp_path / "build"
     shutil.copytree(ROOT / "build", build_dir)
-    template = build_dir / "shared-hub" / "1.0.0.template.json"
+    template = build_dir / "shared-hub.template.json"
     template.write_text(template.read_text().replace('"1024:4096"', '"2048:8192"', 1))
     result = run("--usage", str(small), "-p", str(ROOT / "portfolio.yaml"),
                  "--build-dir", str(build_dir))  # fmt: skip
     assert result.exit_code == 2
-    assert "stale" in result.stderr and "differs from the manifest" in result.stderr
+    assert "out of date" in result.stderr and f"{template} (differs)" in result.stderr
     assert "run: labcatalog build" in result.stderr
+
+
+def test_the_estimate_uses_the_build_it_checked_and_reads_build_no_more(
+    small, tmp_path, monkeypatch
+):
+    """The stale-build check generates the build in memory and compares it with the folder; the
+    estimate is made from that build. The folder is removed right after the check, so a second
+    read would fail; the figures are those of the committed build."""
+    build_dir = tmp_path / "build"
+    shutil.copytree(ROOT / "build", build_dir)
+    checked = build_folder.require_current
+
+    def check_then_remove(*args, **kwargs):
+        build = checked(*args, **kwargs)
+        shutil.rmtree(build_dir)
+        return build
+
+    monkeypatch.setattr(build_folder, "require_current", check_then_remove)
+    estimate = cost_json(small, build_dir)
+    assert not build_dir.exists()
+    monkeypatch.undo()
+    assert estimate == cost_json(small)
 
 
 def test_bad_price_list_is_exit_2_with_file_and_line(small, tmp_path):
@@ -347,6 +371,6 @@ def test_every_shipped_price_has_a_source_and_a_date_or_a_note():
     from generator.engine.cost.prices import load_prices
 
     prices = load_prices(None, "us-east-1")  # validation enforces source and as_of-or-note
-    allowed = json.loads((ROOT / "build/personal-hub/1.0.0.template.json").read_text())
+    allowed = json.loads((ROOT / "build/personal-hub.template.json").read_text())
     for instance_type in allowed["Parameters"]["InstanceType"]["AllowedValues"]:
         assert instance_type in prices.ec2, f"no price for {instance_type}"

@@ -6,6 +6,9 @@ stand-ins (so these tests hold whatever the real product templates become).
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+from dataclasses import replace
 from functools import partial
 
 import pytest
@@ -15,7 +18,7 @@ from troposphere.cloudformation import WaitConditionHandle
 
 from generator.cli import main
 from generator.engine import build as builder
-from generator.engine.publish.desired import configured_products, template_path
+from generator.engine import build_folder
 from generator.engine.publish.publisher import BUCKET_PARAMETER
 from generator.model.config import Portfolio
 from tests.support import moto_servicecatalog
@@ -32,10 +35,15 @@ def tiny_product(product: str, portfolio: Portfolio) -> Template:
     return template
 
 
+REAL_STACKS = builder.stacks
+
+
 def tiny_stacks(portfolio: Portfolio) -> list[builder.Stack]:
+    """The products' stacks (their paths and versions) with stand-in builders; no platform."""
     return [
-        builder.Stack(template_path(key, product.version), partial(tiny_product, key))
-        for key, product in configured_products(portfolio).items()
+        replace(stack, build=partial(tiny_product, stack.key))
+        for stack in REAL_STACKS(portfolio)
+        if stack.version is not None
     ]
 
 
@@ -105,12 +113,33 @@ def test_publish_without_a_terminal_needs_yes(env):
 
 def test_a_stale_build_is_refused(env):
     work, server = env
-    target = work.outdir / "shared-hub" / "1.0.0.template.json"
+    target = work.template("shared-hub")
     target.write_text(target.read_text().replace("stand-in", "edited by hand"))
     result = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert result.exit_code == 2
-    assert "is out of date" in result.output and "shared-hub/1.0.0.template.json" in result.output
+    assert "is out of date" in result.output
+    assert f"{target} (differs)" in result.output
     assert "run: labcatalog build" in result.output
+
+
+def test_publish_sends_the_build_it_checked_and_reads_build_no_more(env, monkeypatch):
+    """The stale-build check generates the build in memory and compares it with build/; publish
+    then uploads those bytes. build/ is removed right after the check, so a second read fails."""
+    work, server = env
+    expected = work.template("shared-hub").read_bytes()
+    checked = build_folder.require_current
+
+    def check_then_remove(*args, **kwargs):
+        build = checked(*args, **kwargs)
+        shutil.rmtree(work.outdir)
+        return build
+
+    monkeypatch.setattr(build_folder, "require_current", check_then_remove)
+    result = run(work, "publish", "--yes", endpoint=server.endpoint_url)
+    assert result.exit_code == 0, result.output
+    assert not work.outdir.exists()
+    key = f"templates/sha256/{hashlib.sha256(expected).hexdigest()}.template.json"
+    assert server.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read() == expected
 
 
 def test_no_platform_stack_and_no_bucket_is_explained(env):

@@ -80,7 +80,7 @@ def test_first_publish_creates_everything_as_configured(catalog, workspace):
     versions = {p[0]: p[4] for p in state["products"]}
     (version,) = versions["Team hub"]
     assert version[0] == "1.0.0" and version[2] == "DEFAULT"
-    body = (workspace.outdir / "shared-hub" / "1.0.0.template.json").read_bytes()
+    body = workspace.template("shared-hub").read_bytes()
     sha = hash_in_description(version[1])
     assert version[1].startswith("First release") and sha is not None
     assert version[4].endswith(f"/{BUCKET}/templates/sha256/{sha}.template.json")
@@ -251,7 +251,7 @@ def test_interrupted_at_every_step_a_rerun_converges(catalog, tmp_path, workspac
         portfolio = change(work)
         clients = clients_for(catalog)
         interrupt_at(clients, step, after)
-        plan, state = make_plan(portfolio, work.outdir, clients, BUCKET)
+        plan, state = make_plan(portfolio, work.build(), clients, BUCKET)
         with pytest.raises((Interrupt, botocore.exceptions.EndpointConnectionError)):
             apply(plan, clients, state)
         rerun = publish(portfolio, work.outdir, catalog)
@@ -276,7 +276,7 @@ def test_throttling_is_retried(catalog, workspace):
         return None
 
     clients.servicecatalog.meta.events.register("before-send", throttle)
-    plan, state = make_plan(workspace.write(), workspace.outdir, clients, BUCKET)
+    plan, state = make_plan(workspace.write(), workspace.build(), clients, BUCKET)
     apply(plan, clients, state)
     assert throttled["left"] == 0
     assert len(moto_servicecatalog.snapshot()["portfolios"]) == 2
@@ -295,7 +295,7 @@ class _Raw:
 def test_self_service_actions_are_created_and_associated_once(catalog, workspace):
     portfolio = workspace.write()
     clients = clients_for(catalog)
-    plan, _ = make_plan(portfolio, workspace.outdir, clients, BUCKET)
+    plan, _ = make_plan(portfolio, workspace.build(), clients, BUCKET)
     restart = ServiceActionSpec(
         name="labcatalog-restart-hub",
         description="Restart your hub",
@@ -311,7 +311,7 @@ def test_self_service_actions_are_created_and_associated_once(catalog, workspace
         return replace(desired, products=products)
 
     def run_once():
-        templates, _ = read_templates(portfolio, workspace.outdir)
+        templates, _ = read_templates(portfolio, workspace.build())
         desired = with_actions(desired_state(portfolio, templates, caller(clients)))
         state = read_state(clients, desired, BUCKET)
         the_plan = diff(desired, state, BUCKET, lambda t: template_url(clients, BUCKET, t.key))

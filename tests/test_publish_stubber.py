@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from contextlib import ExitStack
-from pathlib import Path
+from dataclasses import replace
 
 import pytest
 from botocore.stub import ANY, Stubber
 
+from generator.engine.build_folder import Build
 from generator.engine.publish import actions as act
 from generator.engine.publish.apply import Context, Ids, apply, run
 from generator.engine.publish.aws import RETRY_CONFIG, Caller, Clients, PermissionDenied, connect
@@ -90,7 +91,7 @@ def test_first_plan_reads_only_and_expands_principals(clients, stubs, workspace)
     stubs["servicecatalog"].add_response(
         "search_products_as_admin", {"ProductViewDetails": []}, {"ProductSource": "ACCOUNT"}
     )
-    plan, _ = make_plan(portfolio, workspace.outdir, clients)
+    plan, _ = make_plan(portfolio, workspace.build(), clients)
     principal = next(a for a in plan.actions if isinstance(a, act.AssociatePrincipal))
     assert principal.arn == f"arn:aws-us-gov:iam::{ACCOUNT}:role/Team0"
     upload = next(a for a in plan.actions if isinstance(a, act.UploadTemplate))
@@ -103,7 +104,7 @@ def test_first_plan_reads_only_and_expands_principals(clients, stubs, workspace)
 
 def _first_plan(workspace: Workspace) -> Plan:
     portfolio = workspace.write()
-    templates, _ = read_templates(portfolio, workspace.outdir)
+    templates, _ = read_templates(portfolio, workspace.build())
     desired = desired_state(portfolio, templates, Caller(ACCOUNT, "aws"))
     return diff(desired, CatalogState(), BUCKET, lambda t: f"https://example/{t.key}")
 
@@ -235,7 +236,7 @@ def test_permission_errors_name_the_missing_action(
 def test_denied_head_object_names_get_object(clients, stubs, workspace):
     stubs["s3"].add_client_error("head_object", "403", "Forbidden", 403)
     portfolio = workspace.write()
-    templates, _ = read_templates(portfolio, workspace.outdir)
+    templates, _ = read_templates(portfolio, workspace.build())
     desired = desired_state(portfolio, templates, Caller(ACCOUNT, "aws"))
     with pytest.raises(PermissionDenied, match="s3:GetObject"):
         read_state(clients, desired, BUCKET)
@@ -251,22 +252,32 @@ def test_bucket_option_wins_without_a_call(clients, stubs):
     assert template_bucket(clients, "given") == "given"
 
 
+def without(build: Build, product: str) -> Build:
+    return Build(tuple(f for f in build.files if f.stack != product))
+
+
 def test_a_template_without_a_tier_parameter_is_refused(workspace):
     portfolio = workspace.write()
-    path = Path(workspace.outdir / "shared-hub" / "1.0.0.template.json")
-    body = json.loads(path.read_text())
+    build = workspace.build()
+    template = build.template("shared-hub")
+    body = json.loads(template.text)
     del body["Parameters"]["Tier"]
-    path.write_text(json.dumps(body))
-    with pytest.raises(UserError, match="no 'Tier' parameter"):
-        read_templates(portfolio, workspace.outdir)
+    edited = replace(template, text=json.dumps(body))
+    with pytest.raises(UserError, match=r"shared-hub\.template\.json has no 'Tier' parameter"):
+        read_templates(portfolio, Build((*without(build, "shared-hub").files, edited)))
 
 
 def test_a_product_without_a_template_yet_is_skipped_with_a_note(workspace):
     portfolio = workspace.write()
-    (workspace.outdir / "shared-hub" / "1.0.0.template.json").unlink()
-    templates, skipped = read_templates(portfolio, workspace.outdir)
+    templates, skipped = read_templates(portfolio, without(workspace.build(), "shared-hub"))
     assert templates == []
-    assert skipped == [
-        f"shared-hub 1.0.0: no {workspace.outdir}/shared-hub/1.0.0.template.json in the build "
-        "yet; not published"
-    ]
+    assert skipped == ["shared-hub 1.0.0: no template in the build yet; not published"]
+
+
+def test_a_build_of_another_version_is_refused(workspace):
+    workspace.write()
+    build = workspace.build()
+    workspace.set_version("shared-hub", "1.1.0")
+    portfolio = workspace.write()
+    with pytest.raises(UserError, match=r"holds shared-hub 1\.0\.0 .* the portfolio says 1\.1\.0"):
+        read_templates(portfolio, build)

@@ -9,6 +9,7 @@ import click
 
 from generator.commands.options import portfolio_option
 from generator.engine import build as builder
+from generator.engine import build_folder
 from generator.model.config import load_portfolio
 
 EXIT_STALE = 1
@@ -27,19 +28,23 @@ EXIT_STALE = 1
 @click.option(
     "--check",
     is_flag=True,
-    help="Write nothing; exit 1 naming the stale files if OUTDIR differs from a fresh build.",
+    help="Write nothing; exit 1 naming the missing, differing and stray files if OUTDIR differs "
+    "from a fresh build.",
 )
 def build(portfolio_path: Path, outdir: Path, check: bool) -> None:
     """Generate the CloudFormation templates for a portfolio into OUTDIR.
 
     Output is deterministic: the same portfolio and code give byte-identical files, so build/
-    can be committed and reviewed as a diff. Nothing is written unless every template is valid
-    and within CloudFormation's limits.
+    can be committed and reviewed as a diff. Each stack keeps one path across versions
+    (OUTDIR/<stack>.template.json; manifest.json records the versions). Nothing is written unless
+    every template is valid and within CloudFormation's limits; templates the portfolio no longer
+    produces are then removed from OUTDIR (only *.template.json files, only in a folder that holds
+    a labcatalog manifest.json).
     """
     portfolio = load_portfolio(portfolio_path, str(portfolio_path))
     artifacts = builder.generate(portfolio)
     if check:
-        stale = builder.stale(artifacts, outdir)
+        stale = build_folder.differences(artifacts, outdir)
         if stale:
             click.echo(f"{outdir} is out of date with {portfolio_path} and the code:", err=True)
             for path in stale:
@@ -48,8 +53,12 @@ def build(portfolio_path: Path, outdir: Path, check: bool) -> None:
             sys.exit(EXIT_STALE)
         click.echo(f"{outdir} is up to date ({len(artifacts)} files)")
         return
-    written = {a.path for a in builder.write(artifacts, outdir)}
+    done = build_folder.write(artifacts, outdir)
+    written = {a.path for a in done.files}
     for artifact in artifacts:
         state = "wrote" if artifact.path in written else "unchanged"
         detail = f"{artifact.resources} resources, " if artifact.resources is not None else ""
-        click.echo(f"{state:9} {outdir / artifact.path} ({detail}{artifact.size:,} bytes)")
+        version = f"version {artifact.version}, " if artifact.version is not None else ""
+        click.echo(f"{state:9} {outdir / artifact.path} ({version}{detail}{artifact.size:,} bytes)")
+    for path in done.removed:
+        click.echo(f"{'removed':9} {outdir / path} (no longer produced)")

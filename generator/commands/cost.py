@@ -46,7 +46,7 @@ API requests, free tier, Savings Plans, taxes. --format json lists every assumpt
     type=click.Path(path_type=Path, file_okay=False),
     default=Path("build"),
     show_default=True,
-    help="The build folder whose templates are read.",
+    help="The build folder; it must match a fresh build, whose templates are estimated.",
 )
 @portfolio_option
 @click.option("--region", default="us-east-1", show_default=True, help="Region of the prices.")
@@ -82,10 +82,10 @@ def cost(
     usage, source = load_usage(usage_path, str(usage_path))
     prices = load_prices(prices_path, region)
     portfolio = load_portfolio(portfolio_path, str(portfolio_path))
-    templates = Templates(build_dir)
-    builder.require_current(
+    build = builder.require_current(
         portfolio, portfolio_path, build_dir, "the estimate would not be of what gets published"
     )
+    templates = Templates(build)
     check_against(
         usage,
         source,

@@ -61,10 +61,10 @@ def planned(
     Only reads; an AWS failure here says nothing was changed and to run `verb` again.
     """
     portfolio = load_portfolio(portfolio_path, str(portfolio_path))
-    require_current_build(portfolio, portfolio_path, outdir)
+    build = require_current_build(portfolio, portfolio_path, outdir)
     clients = connect(region, profile, endpoint_url)
     with reported_aws_failures(f"nothing was changed; run {verb} again when AWS answers"):
-        the_plan, state = make_plan(portfolio, outdir, clients, bucket)
+        the_plan, state = make_plan(portfolio, build, clients, bucket)
     for note in the_plan.skipped:
         click.echo(f"note: {note}", err=True)
     return the_plan, state, clients

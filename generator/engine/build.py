@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from troposphere import Template
 
+from generator.engine import build_folder
+from generator.engine.build_folder import Artifact, Build
 from generator.model.config import Portfolio
 from generator.model.problems import UserError
 from products.personal_hub import template as personal_hub
 from products.platform import template as platform
 from products.shared_hub import template as shared_hub
-
-MANIFEST = "manifest.json"
-MANIFEST_SCHEMA = "labcatalog-manifest/v1"
 
 # CloudFormation's quotas for one template (uploaded through S3).
 MAX_RESOURCES = 500
@@ -29,51 +25,55 @@ MAX_BODY_BYTES = 1_000_000
 # IAM's quotas, counted without whitespace: all inline policies of one role; one managed policy.
 MAX_ROLE_INLINE_POLICY_CHARS = 10_240
 MAX_MANAGED_POLICY_CHARS = 6_144
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One generated file: its path under the output folder and its exact text."""
-
-    path: str
-    text: str
-    resources: int | None = None
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
-
-    @property
-    def size(self) -> int:
-        return len(self.text.encode())
+# The template Metadata key under which the build records a product's key and version.
+METADATA_KEY = "labcatalog"
 
 
 @dataclass(frozen=True)
 class Stack:
-    """A template that the build produces: where it goes and the pure function that makes it."""
+    """A template that the build produces: where it goes, the pure function that makes it, its
+    key (`platform` or the product's key in portfolio.yaml) and, for a product, its version."""
 
     path: str
     build: Callable[[Portfolio], Template]
+    key: str
+    version: str | None = None
 
 
 def stacks(portfolio: Portfolio) -> list[Stack]:
-    """Every template this portfolio produces (products join as they land)."""
-    found = [Stack("platform.template.json", platform.build)]
+    """Every template this portfolio produces (products join as they land).
+
+    The one place a template's path in build/ is made: `<key>.template.json`, the same for every
+    version, so a version bump shows in review as a diff of one file.
+    """
+    found = [Stack("platform.template.json", platform.build, "platform")]
     if portfolio.products.shared_hub is not None:
         found.append(
             Stack(
-                f"shared-hub/{portfolio.products.shared_hub.version}.template.json",
+                "shared-hub.template.json",
                 shared_hub.build,
+                "shared-hub",
+                portfolio.products.shared_hub.version,
             )
         )
     if portfolio.products.personal_hub is not None:
         found.append(
             Stack(
-                f"personal-hub/{portfolio.products.personal_hub.version}.template.json",
+                "personal-hub.template.json",
                 personal_hub.build,
+                "personal-hub",
+                portfolio.products.personal_hub.version,
             )
         )
     return found
+
+
+def stamp(template: Template, stack: Stack) -> Template:
+    """Record a product's key and version in its template's Metadata (key `labcatalog`), so the
+    version shows in the template itself, whose path does not change between versions."""
+    if stack.version is not None:
+        template.metadata[METADATA_KEY] = {"product": stack.key, "version": stack.version}
+    return template
 
 
 def render(template: Template) -> str:
@@ -118,12 +118,13 @@ def check_limits(path: str, template: Template, text: str) -> list[str]:
 
 
 def generate(portfolio: Portfolio) -> list[Artifact]:
-    """Every file of the build, in memory; raise `UserError` if a template breaks a quota."""
-    artifacts = []
+    """Every file of the build, in memory, the manifest last; raise `UserError` if a template
+    breaks a quota."""
+    templates = []
     problems = []
     for stack in stacks(portfolio):
         try:
-            template = stack.build(portfolio)
+            template = stamp(stack.build(portfolio), stack)
         except ValueError as err:
             # troposphere refuses a template past CloudFormation's counts as it is built.
             if not str(err).startswith("Maximum"):
@@ -141,69 +142,21 @@ def generate(portfolio: Portfolio) -> list[Artifact]:
                 for p in found
             ]
             continue
-        artifacts.append(Artifact(stack.path, text, len(template.resources)))
+        templates.append(
+            Artifact(stack.path, text, len(template.resources), stack.key, stack.version)
+        )
     if problems:
         raise UserError("\n".join(problems))
-    artifacts.append(manifest(artifacts))
-    return artifacts
-
-
-def manifest(artifacts: list[Artifact]) -> Artifact:
-    """`manifest.json`: each template's sha256, size and resource count."""
-    entries = {
-        a.path: {"resources": a.resources, "sha256": a.sha256, "size": a.size}
-        for a in sorted(artifacts, key=lambda a: a.path)
-    }
-    text = json.dumps({"schema": MANIFEST_SCHEMA, "templates": entries}, indent=2, sort_keys=True)
-    return Artifact(MANIFEST, text + "\n")
-
-
-def stale(artifacts: list[Artifact], outdir: Path) -> list[str]:
-    """Paths under `outdir` that are missing or differ from what the code generates now."""
-    found = []
-    for artifact in artifacts:
-        target = outdir / artifact.path
-        try:
-            current = target.read_bytes()
-        except OSError:
-            found.append(f"{artifact.path} (missing)")
-            continue
-        if current != artifact.text.encode():
-            found.append(f"{artifact.path} (differs)")
-    return found
+    return list(Build.of(templates).files)
 
 
 def require_current(
     portfolio: Portfolio, portfolio_path: Path, outdir: Path, risk: str, then: str = ""
-) -> None:
-    """`UserError` naming the stale files if `outdir` differs from what the code generates.
+) -> Build:
+    """Generate the build in memory and return it if `outdir` holds exactly it; otherwise
+    `UserError` naming the missing, differing and stray files (`build_folder.require_current`).
 
-    `risk` says what would go wrong with a stale build; `then` what to do after rebuilding.
+    Publish and cost go on with the build returned, without reading `outdir` again.
     """
-    found = stale(generate(portfolio), outdir)
-    if found:
-        listed = "\n".join(f"  {outdir / path}" for path in found)
-        raise UserError(
-            f"{outdir} is out of date with {portfolio_path} and the code, so {risk}:\n{listed}\n"
-            f"run: labcatalog build -p {portfolio_path} -o {outdir}{then}"
-        )
-
-
-def write(artifacts: list[Artifact], outdir: Path) -> list[Artifact]:
-    """Write the files that changed, each atomically; return those written."""
-    written = []
-    for artifact in artifacts:
-        target = outdir / artifact.path
-        if target.is_file() and target.read_bytes() == artifact.text.encode():
-            continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-                handle.write(artifact.text)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        written.append(artifact)
-    return written
+    build = Build(tuple(generate(portfolio)))
+    return build_folder.require_current(build, portfolio_path, outdir, risk, then)

@@ -15,9 +15,10 @@ import botocore.exceptions
 import yaml
 
 from generator.engine import build as builder
+from generator.engine import build_folder
+from generator.engine.build_folder import Artifact, Build
 from generator.engine.publish.apply import apply
 from generator.engine.publish.aws import Clients, connect, is_read, record_calls
-from generator.engine.publish.desired import configured_products, template_path
 from generator.engine.publish.plan import Plan
 from generator.engine.publish.publisher import make_plan
 from generator.model.config import Portfolio, load_portfolio
@@ -91,16 +92,28 @@ class Workspace:
         return self.root / "build"
 
     def write(self) -> Portfolio:
-        """Write portfolio.yaml and a build/ holding each configured product's template."""
+        """Write portfolio.yaml and a build/ holding each configured product's template (a tiny
+        stand-in, at the path and version the build gives it)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.portfolio_path.write_text(yaml.safe_dump(self.data, sort_keys=False))
         portfolio = load_portfolio(self.portfolio_path)
-        artifacts = []
-        for key, product in configured_products(portfolio).items():
-            text = tiny_template(portfolio, key, product.version, self.variants.get(key, ""))
-            artifacts.append(builder.Artifact(template_path(key, product.version), text))
-        builder.write([*artifacts, builder.manifest(artifacts)], self.outdir)
+        templates = []
+        for stack in builder.stacks(portfolio):
+            if stack.version is None:  # the platform: the publisher does not read it
+                continue
+            variant = self.variants.get(stack.key, "")
+            text = tiny_template(portfolio, stack.key, stack.version, variant)
+            templates.append(Artifact(stack.path, text, 1, stack.key, stack.version))
+        build_folder.write(Build.of(templates).files, self.outdir)
         return portfolio
+
+    def build(self) -> Build:
+        """The build as written, read back from build/."""
+        return build_folder.read(self.outdir)
+
+    def template(self, product: str) -> Path:
+        """Where build/ holds a product's template (from the manifest)."""
+        return self.outdir / self.build().template(product).path
 
     def set_version(self, product: str, version: str, variant: str | None = None) -> None:
         self.data["products"][product]["version"] = version
@@ -127,7 +140,7 @@ def publish(portfolio: Portfolio, outdir: Path, server: MotoServer) -> Run:
     """Plan and apply with fresh clients, counting the calls made."""
     clients = clients_for(server)
     log = record_calls(clients)
-    plan, state = make_plan(portfolio, outdir, clients, BUCKET)
+    plan, state = make_plan(portfolio, build_folder.read(outdir), clients, BUCKET)
     apply(plan, clients, state)
     return Run(plan, log.changes, log.reads)
 

@@ -55,6 +55,24 @@ def test_taskcat_lint_passes_strict(offline):
     Lint(input_file=CONFIG.name, project_root=str(ROOT), strict=True)  # raises on any finding
 
 
+def test_every_test_runs_its_stacks_template_of_the_build():
+    """Each test's template exists, is in build/manifest.json, and is its stack's: the platform
+    test on the platform's, `<product>-<tier>` on the product's (one path for every version)."""
+    build = ROOT / "build"
+    stacks = {
+        path: entry["stack"]
+        for path, entry in json.loads((build / "manifest.json").read_text())["templates"].items()
+    }
+    tests = yaml.safe_load(CONFIG.read_text())["tests"]
+    assert tests
+    for name, test in tests.items():
+        template = ROOT / test["template"]
+        assert template.is_file(), f"{name}: {test['template']} does not exist"
+        path = template.relative_to(build).as_posix()
+        assert path in stacks, f"{name}: {path} is not in build/manifest.json"
+        assert name == stacks[path] or name.startswith(f"{stacks[path]}-"), (name, path)
+
+
 @pytest.fixture
 def account(aws: MotoServer, example, network: dict, offline, tmp_path: Path, monkeypatch) -> Path:
     """The account set-up the README asks for, in moto; returns the overrides file to use."""
@@ -130,7 +148,7 @@ def stack_ids(test: CFNTest) -> dict[str, str]:
 
 def test_taskcat_deploys_and_deletes_every_test_platform_first(aws, example, account):
     manifest = json.loads((ROOT / "build" / "manifest.json").read_text())["templates"]
-    products = {key.split("/")[0] for key in manifest if "/" in key}
+    products = {entry["stack"] for entry in manifest.values() if "version" in entry}
     expected = {"platform"} | {f"{p}-{t.name}" for p in products for t in example.tiers}
     # A run drops the tests it does not run from its config, so each run reads its own.
     templates = {name: t.template for name, t in taskcat_config(account).config.tests.items()}

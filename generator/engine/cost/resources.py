@@ -1,4 +1,4 @@
-"""What the built templates create, read from build/ (never from a hand-kept list).
+"""What the built templates create, read from the build (never from a hand-kept list).
 
 A small evaluator resolves the parts of a template that decide cost: parameter defaults (or
 the values a usage profile sets), conditions (a new or an existing load balancer, servers as
@@ -9,13 +9,11 @@ or `Fn::GetAtt`, resolves to None: no cost depends on it.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from generator.engine.build import MANIFEST
+from generator.engine.build_folder import Build
 from generator.model.problems import UserError
 
 
@@ -146,15 +144,11 @@ class Platform:
 
 
 class Templates:
-    """The templates of a build folder, found through its manifest."""
+    """The templates of a build (generated just now, or read by `build_folder.read`), by stack."""
 
-    def __init__(self, build_dir: Path):
-        self.build_dir = build_dir
-        self.paths = _checked_manifest(build_dir)
-        self.bodies = {
-            key: json.loads((build_dir / path).read_text(encoding="utf-8"))
-            for key, path in self.paths.items()
-        }
+    def __init__(self, build: Build):
+        self.paths = {template.stack: template.path for template in build.templates}
+        self.bodies = {template.stack: json.loads(template.text) for template in build.templates}
 
     def has(self, product: str) -> bool:
         return product in self.bodies
@@ -162,8 +156,8 @@ class Templates:
     def stack(self, product: str, **values: Any) -> Stack:
         if product not in self.bodies:
             raise UserError(
-                f"{self.build_dir}/{MANIFEST} lists no {product} template; add the product to "
-                "portfolio.yaml and run: labcatalog build"
+                f"the build has no {product} template; add the product to portfolio.yaml and "
+                "run: labcatalog build"
             )
         return Stack(self.bodies[product], values)
 
@@ -248,38 +242,3 @@ def _task_size(stack: Stack, definition: dict[str, Any]) -> FargateSize:
     return FargateSize(
         int(stack.resolve(definition["Cpu"])), int(stack.resolve(definition["Memory"]))
     )
-
-
-def product_key(path: str) -> str:
-    """`shared-hub/1.0.0.template.json` -> `shared-hub`; `platform.template.json` -> `platform`."""
-    return path.split("/", 1)[0] if "/" in path else path.split(".", 1)[0]
-
-
-def _checked_manifest(build_dir: Path) -> dict[str, str]:
-    """The templates manifest.json lists, after checking each file still has its hash."""
-    hint = f"run: labcatalog build -o {build_dir}"
-    manifest = build_dir / MANIFEST
-    try:
-        entries = json.loads(manifest.read_text(encoding="utf-8"))["templates"]
-    except FileNotFoundError:
-        raise UserError(
-            f"{manifest} does not exist, so there is nothing to estimate; {hint}"
-        ) from None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise UserError(f"{manifest} cannot be read ({err}); {hint}") from None
-    stale = []
-    for path, entry in sorted(entries.items()):
-        try:
-            digest = hashlib.sha256((build_dir / path).read_bytes()).hexdigest()
-        except OSError:
-            stale.append(f"{build_dir / path} (missing)")
-            continue
-        if digest != entry.get("sha256"):
-            stale.append(f"{build_dir / path} (differs from the manifest)")
-    if stale:
-        listed = "\n".join(f"  {line}" for line in stale)
-        raise UserError(f"{build_dir} is stale or incomplete:\n{listed}\n{hint}")
-    found: dict[str, str] = {}
-    for path in sorted(entries):
-        found[product_key(path)] = path  # one version per product in a build
-    return found

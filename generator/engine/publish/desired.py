@@ -1,4 +1,4 @@
-"""What Service Catalog should hold: computed from portfolio.yaml, build/ and the caller."""
+"""What Service Catalog should hold: computed from portfolio.yaml, the build and the caller."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from generator.cfn import names
 from generator.cfn.names import NAME_PREFIX
+from generator.engine.build_folder import Build
 from generator.engine.publish.aws import Caller
 from generator.engine.publish.service_actions import ServiceActionSpec, product_service_actions
 from generator.model.config import Portfolio, Product, Tier
@@ -39,7 +39,7 @@ def hash_in_description(description: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class TemplateFile:
-    """A product template of build/: which product and version, and its exact bytes."""
+    """A product template of the build: which product and version, and its exact bytes."""
 
     product: str
     version: str
@@ -149,27 +149,26 @@ def configured_products(portfolio: Portfolio) -> dict[str, Product]:
     }
 
 
-def template_path(product: str, version: str) -> str:
-    """Where the build writes a product version's template, relative to build/."""
-    return f"{product}/{version}.template.json"
-
-
-def read_templates(portfolio: Portfolio, outdir: Path) -> tuple[list[TemplateFile], list[str]]:
-    """The configured products' templates in `outdir`, and notes on products without one."""
+def read_templates(portfolio: Portfolio, build: Build) -> tuple[list[TemplateFile], list[str]]:
+    """The configured products' templates in `build`, and notes on products without one."""
     found, skipped = [], []
     for key, product in configured_products(portfolio).items():
-        path = outdir / template_path(key, product.version)
-        if not path.is_file():
-            skipped.append(f"{key} {product.version}: no {path} in the build yet; not published")
+        template = build.template(key)
+        if template is None:
+            skipped.append(f"{key} {product.version}: no template in the build yet; not published")
             continue
-        body = path.read_bytes()
-        parameters = json.loads(body).get("Parameters", {})
+        if template.version != product.version:
+            raise UserError(
+                f"the build holds {key} {template.version} ({template.path}), but the portfolio "
+                f"says {product.version}; run: labcatalog build"
+            )
+        parameters = json.loads(template.text).get("Parameters", {})
         if TIER_PARAMETER not in parameters:
             raise UserError(
-                f"{path} has no {TIER_PARAMETER!r} parameter; every product template needs one "
-                "so that each tier's portfolio can pin it"
+                f"{template.path} has no {TIER_PARAMETER!r} parameter; every product template "
+                "needs one so that each tier's portfolio can pin it"
             )
-        found.append(TemplateFile(key, product.version, body))
+        found.append(TemplateFile(key, product.version, template.text.encode()))
     return found, skipped
 
 

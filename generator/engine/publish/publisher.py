@@ -8,6 +8,7 @@ import botocore.exceptions
 
 from generator.cfn.names import platform_parameter
 from generator.engine import build as builder
+from generator.engine.build_folder import Build
 from generator.engine.publish.aws import Clients, caller, template_url
 from generator.engine.publish.desired import desired_state, read_templates
 from generator.engine.publish.plan import Plan, diff
@@ -18,9 +19,10 @@ from generator.model.problems import UserError
 BUCKET_PARAMETER = platform_parameter("template-bucket")
 
 
-def require_current_build(portfolio: Portfolio, portfolio_path: Path, outdir: Path) -> None:
-    """Refuse to publish a build/ that differs from what the code generates (`build --check`)."""
-    builder.require_current(
+def require_current_build(portfolio: Portfolio, portfolio_path: Path, outdir: Path) -> Build:
+    """The build to publish, generated in memory; refused if `outdir` differs from it (what
+    `build --check` says), so what is published is what was reviewed."""
+    return builder.require_current(
         portfolio,
         portfolio_path,
         outdir,
@@ -46,10 +48,10 @@ def template_bucket(clients: Clients, bucket: str | None) -> str:
 
 
 def make_plan(
-    portfolio: Portfolio, outdir: Path, clients: Clients, bucket: str | None = None
+    portfolio: Portfolio, build: Build, clients: Clients, bucket: str | None = None
 ) -> tuple[Plan, CatalogState]:
-    """Read build/ and the catalog; return what publish would do and the state it starts from."""
-    templates, skipped = read_templates(portfolio, outdir)
+    """Read the catalog; return what publish would do for `build` and the state it starts from."""
+    templates, skipped = read_templates(portfolio, build)
     who = caller(clients)
     desired = desired_state(portfolio, templates, who, skipped)
     bucket = template_bucket(clients, bucket)
