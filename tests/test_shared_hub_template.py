@@ -449,4 +449,14 @@ def test_build_is_deterministic(example):
 
 def test_parameter_groups_follow_the_declared_order(example):
     groups = hub_body(example)["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
-    assert [g["Label"]["default"] for g in groups] == list(parameters.GROUPS)
+    assert [g["Label"]["default"] for g in groups] == [
+        "Tier and name",
+        "Network",
+        "Load balancer",
+        "Users' notebook servers",
+        "Authentication",
+        "Hub image",
+        "Operations",
+    ]
+    console = parameters.declared(example)
+    assert [g["Parameters"] for g in groups] == [[p.name for p in g.params] for g in console.groups]
