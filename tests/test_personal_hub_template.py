@@ -19,6 +19,7 @@ import pytest
 
 from generator.engine.build import render
 from products.personal_hub import instance_types, names, template
+from products.shared_hub import template as shared_hub
 from tests.conftest import PORTFOLIOS, ROOT, assert_cfn_lint_clean
 from tests.support.personal_hub_support import (
     body,
@@ -95,6 +96,36 @@ def test_defaults_satisfy_their_own_constraints(hub):
             assert default in slot["AllowedValues"], name
 
 
+# Settings both products ask for; each has one name in both (it once differed: AuthType and
+# OidcIssuer here, AuthMode and OidcIssuerUrl in the shared hub).
+SHARED_SETTINGS = {
+    "Tier",
+    "VpcId",
+    "AuthMode",
+    "TierGroup",
+    "AdminGroup",
+    "OidcIssuerUrl",
+    "OidcClientId",
+    "OidcClientSecretArn",
+    "OidcUsernameClaim",
+    "OidcGroupsClaim",
+    "LdapUrl",
+    "LdapBindDnTemplate",
+    "LdapGroupSearchBase",
+    "LdapBindUserDn",
+    "LdapBindPasswordSecretArn",
+    "HubImageRepository",
+    "HubImageTag",
+}
+
+
+def test_a_setting_has_the_same_name_as_in_the_shared_hub(hub, portfolio):
+    shared = json.loads(render(shared_hub.build(portfolio)))
+    assert set(hub["Parameters"]) & set(shared["Parameters"]) == SHARED_SETTINGS
+    assert hub["Parameters"]["AuthMode"]["AllowedValues"] == ["oidc", "ldap"]
+    assert shared["Parameters"]["AuthMode"]["AllowedValues"] == ["oidc", "ldap"]
+
+
 def user_data_parameters(hub: dict) -> set[str]:
     text, variables = hub["Resources"]["HubInstance"]["Properties"]["UserData"]["Fn::Base64"][
         "Fn::Sub"
@@ -118,7 +149,7 @@ PREFIXES = [
 def test_values_in_the_boot_script_cannot_break_out_of_their_quotes(hub):
     """Every parameter the user data uses rejects quotes, `$`, backslashes and line breaks."""
     used = user_data_parameters(hub)
-    assert {"Tier", "Owner", "Collaborators", "OidcIssuer", "TierGroup"} <= used
+    assert {"Tier", "Owner", "Collaborators", "OidcIssuerUrl", "TierGroup"} <= used
     for name in used:
         slot = hub["Parameters"][name]
         if "AllowedValues" in slot:
@@ -320,8 +351,8 @@ def test_rules_refuse_incomplete_sign_in_settings(hub):
         a["Assert"]["Fn::Not"][0]["Fn::Equals"][0]["Ref"]
         for a in rules["OidcSettings"]["Assertions"]
     ]
-    assert oidc == ["OidcIssuer", "OidcClientId", "OidcClientSecretArn"]
-    assert rules["LdapSettings"]["RuleCondition"] == {"Fn::Equals": [{"Ref": "AuthType"}, "ldap"]}
+    assert oidc == ["OidcIssuerUrl", "OidcClientId", "OidcClientSecretArn"]
+    assert rules["LdapSettings"]["RuleCondition"] == {"Fn::Equals": [{"Ref": "AuthMode"}, "ldap"]}
     assert "SubnetInVpc" in rules
 
 
@@ -423,7 +454,7 @@ def test_ldap_launch_reads_the_bind_password_secret(example):
         Owner="alice",
         VpcId="vpc-0123456789abcdef0",
         SubnetId="subnet-0123456789abcdef0",
-        AuthType="ldap",
+        AuthMode="ldap",
         LdapUrl="ldaps://ad.example.com:636",
         LdapBindDnTemplate="uid={username},ou=people,dc=example,dc=com",
         LdapBindPasswordSecretArn=(

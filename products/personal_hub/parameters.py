@@ -106,7 +106,7 @@ def declared(portfolio: Portfolio) -> Console:
         Group(
             "Sign-in (your platform team gives you these values)",
             Param(
-                "AuthType",
+                "AuthMode",
                 "Identity provider type",
                 "How users log in: an OIDC provider (such as Cognito) or LDAP/AD.",
                 default="oidc",
@@ -130,7 +130,7 @@ def declared(portfolio: Portfolio) -> Console:
                 constraint=_GROUP_NAME,
             ),
             Param(
-                "OidcIssuer",
+                "OidcIssuerUrl",
                 "OIDC issuer URL",
                 "OIDC: issuer URL, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID.",
                 default="",
@@ -268,20 +268,20 @@ def _rules(t: Template, console: Console) -> None:
     t.add_rule(
         "OidcSettings",
         {
-            "RuleCondition": Equals(Ref("AuthType"), "oidc"),
+            "RuleCondition": Equals(Ref("AuthMode"), "oidc"),
             "Assertions": [
                 {
                     "Assert": not_empty(name),
                     "AssertDescription": f"OIDC sign-in needs {console.label(name)}",
                 }
-                for name in ("OidcIssuer", "OidcClientId", "OidcClientSecretArn")
+                for name in ("OidcIssuerUrl", "OidcClientId", "OidcClientSecretArn")
             ],
         },
     )
     t.add_rule(
         "LdapSettings",
         {
-            "RuleCondition": Equals(Ref("AuthType"), "ldap"),
+            "RuleCondition": Equals(Ref("AuthMode"), "ldap"),
             "Assertions": [
                 {
                     "Assert": not_empty(name),

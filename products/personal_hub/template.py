@@ -89,7 +89,7 @@ def _conditions(t: Template) -> None:
     t.add_condition("HasCollaborators", Not(Equals(Ref("Collaborators"), "")))
     t.add_condition("UsePlatformRepository", Equals(Ref("HubImageRepository"), ""))
     t.add_condition("UsePublishedTag", Equals(Ref("HubImageTag"), ""))
-    t.add_condition("UseLdap", Equals(Ref("AuthType"), "ldap"))
+    t.add_condition("UseLdap", Equals(Ref("AuthMode"), "ldap"))
 
 
 def _tags(name: str) -> Tags:

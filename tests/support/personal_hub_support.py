@@ -120,7 +120,7 @@ def oidc_launch(body: dict, tier: str, **more: str) -> dict[str, str]:
         "Collaborators": "bob@example.com,carol",
         "VpcId": "vpc-0123456789abcdef0",
         "SubnetId": "subnet-0123456789abcdef0",
-        "OidcIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf",
+        "OidcIssuerUrl": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf",
         "OidcClientId": "3n4b5urk1ft4fl3mg5e62d9ado",
         "OidcClientSecretArn": (
             f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:labcatalog/{tier}/"
