@@ -36,14 +36,13 @@ from troposphere.ec2 import (
     MetadataOptions,
     NetworkInterfaceProperty,
     SecurityGroup,
-    SecurityGroupEgress,
-    SecurityGroupRule,
     Volume,
     VolumeAttachment,
 )
 from troposphere.policies import CreationPolicy, ResourceSignal
 
 from generator.cfn.names import resolved
+from generator.cfn.network import ANYWHERE, egress, tcp_out
 from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio
 from products.personal_hub import instance_types, names, parameters
@@ -67,6 +66,8 @@ SIGNAL_RESOURCE = "HubReady"
 BOOT_TIMEOUT = "PT30M"
 IDLE_PERIOD_SECONDS = 60
 DEFAULT_CULL_MINUTES = "60"  # the hub's idle culler when the instance never stops itself
+HTTPS_PORT = 443
+LDAP_PORTS = ((636, "LDAPS to the directory"), (389, "LDAP with StartTLS"))
 
 
 def _mappings(t: Template) -> None:
@@ -112,28 +113,24 @@ def _security_group(t: Template) -> SecurityGroup:
             GroupDescription="labcatalog personal hub: no inbound access; HTTPS (and LDAP) out",
             VpcId=Ref("VpcId"),
             SecurityGroupEgress=[
-                SecurityGroupRule(
-                    IpProtocol="tcp",
-                    FromPort=443,
-                    ToPort=443,
-                    CidrIp="0.0.0.0/0",
-                    Description="HTTPS: AWS APIs (SSM, ECR, S3, Secrets Manager), OIDC, packages",
+                tcp_out(
+                    HTTPS_PORT,
+                    "HTTPS: AWS APIs (SSM, ECR, S3, Secrets Manager), OIDC, packages",
+                    cidr=ANYWHERE,
                 )
             ],
             Tags=_tags("hub"),
         )
     )
-    for port, description in ((636, "LDAPS to the directory"), (389, "LDAP with StartTLS")):
+    for port, description in LDAP_PORTS:
         t.add_resource(
-            SecurityGroupEgress(
+            egress(
                 f"HubLdapEgress{port}",
+                Ref(group),
+                port,
+                description,
+                cidr=ANYWHERE,
                 Condition="UseLdap",
-                GroupId=Ref(group),
-                IpProtocol="tcp",
-                FromPort=port,
-                ToPort=port,
-                CidrIp="0.0.0.0/0",
-                Description=description,
             )
         )
     return group

@@ -169,7 +169,7 @@ def add_state(t: Template, groups: dict) -> tuple[FileSystem, AccessPoint]:
                 f"HubStateMountTarget{n + 1}",
                 FileSystemId=Ref(file_system),
                 SubnetId=subnet,
-                SecurityGroups=[GetAtt(groups["state"], "GroupId")],
+                SecurityGroups=[GetAtt(groups.state, "GroupId")],
             )
         )
     access_point = t.add_resource(
@@ -379,7 +379,7 @@ def add_compute(t: Template, groups: dict, logs: dict, state: tuple, rule) -> di
                         PortMapping(ContainerPort=network.HUB_PORT, Protocol="tcp"),
                         PortMapping(ContainerPort=network.HUB_API_PORT, Protocol="tcp"),
                     ],
-                    Environment=_environment(cluster, servers, groups["servers"]),
+                    Environment=_environment(cluster, servers, groups.servers),
                     Secrets=_secrets(add_crypt_key(t)),
                     MountPoints=[
                         MountPoint(
@@ -413,7 +413,7 @@ def add_compute(t: Template, groups: dict, logs: dict, state: tuple, rule) -> di
             NetworkConfiguration=NetworkConfiguration(
                 AwsvpcConfiguration=AwsvpcConfiguration(
                     Subnets=_first_two_task_subnets(),
-                    SecurityGroups=[GetAtt(groups["hub"], "GroupId")],
+                    SecurityGroups=[GetAtt(groups.hub, "GroupId")],
                     AssignPublicIp="DISABLED",
                 )
             ),
@@ -434,7 +434,7 @@ def add_compute(t: Template, groups: dict, logs: dict, state: tuple, rule) -> di
 
 
 def add_dns(t: Template, load_balancing: dict) -> RecordSetType:
-    balancer = load_balancing["balancer"]
+    balancer = load_balancing.balancer
     return t.add_resource(
         RecordSetType(
             "HubDnsRecord",
@@ -465,10 +465,10 @@ def build(portfolio: Portfolio) -> Template:
     t.set_version("2010-09-09")
     p.add_parameters(t, portfolio)
     groups = network.add_security_groups(t)
-    load_balancing = network.add_load_balancing(t, groups["balancer"])
+    load_balancing = network.add_load_balancing(t, groups.balancer)
     logs = add_logs(t)
     state = add_state(t, groups)
-    compute = add_compute(t, groups, logs, state, load_balancing["rule"])
+    compute = add_compute(t, groups, logs, state, load_balancing.rule)
     add_dns(t, load_balancing)
     t.add_output(Output("HubUrl", Description="Open this", Value=Sub("https://${HubDomainName}")))
     t.add_output(Output("ClusterName", Value=Ref(compute["cluster"])))
@@ -479,7 +479,7 @@ def build(portfolio: Portfolio) -> Template:
         Output(
             "LoadBalancerDnsName",
             Condition=p.NEW_LOAD_BALANCER,
-            Value=GetAtt(load_balancing["balancer"], "DNSName"),
+            Value=GetAtt(load_balancing.balancer, "DNSName"),
         )
     )
     return t
