@@ -17,6 +17,7 @@ from pathlib import Path
 import botocore.session
 import pytest
 
+from generator.cfn import names as contract
 from generator.engine.build import render
 from products.personal_hub import instance_types, names, template
 from products.shared_hub import template as shared_hub
@@ -241,15 +242,12 @@ def test_imdsv2_is_required_with_the_hop_limit_the_container_needs(hub):
 
 def test_instance_profile_is_the_tiers_own(hub, portfolio):
     profile = hub["Resources"]["HubInstance"]["Properties"]["IamInstanceProfile"]
-    assert profile == {
-        "Fn::Sub": "{{resolve:ssm:/labcatalog/tiers/${Tier}/personal-hub-instance-profile-name}}"
-    }
+    parameter = contract.PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER
+    assert profile == {"Fn::Sub": contract.resolved(parameter.format(tier="${Tier}"))}
     for tier in portfolio.tiers:
         resolved = profile["Fn::Sub"].replace("${Tier}", tier.name)
-        assert (
-            resolved
-            == "{{resolve:ssm:" + names.INSTANCE_PROFILE_PARAMETER.format(tier=tier.name) + "}}"
-        )
+        assert resolved == contract.resolved(parameter.format(tier=tier.name))
+        assert resolved.endswith(f"/tiers/{tier.name}/personal-hub-instance-profile-name}}}}")
 
 
 def test_no_public_address_and_only_the_hub_security_group(hub):
@@ -402,11 +400,8 @@ def test_each_tier_gets_its_own_values_and_a_clean_script(portfolio_name, tmp_pa
         assert f"readonly env_tier='{tier.name}'" in script
         assert f"readonly env_tier_group='ds-{tier.name}'" in script
         assert "readonly env_allowed_users='alice@example.com,bob@example.com,carol'" in script
-        assert (
-            f"readonly env_notebook_bucket='{ssm['/labcatalog/platform/notebook-bucket']}'"
-            in script
-        )
-        image = ssm["/labcatalog/platform/hub-repository-uri"] + ":sha-0123abcd"
+        assert f"readonly env_notebook_bucket='{ssm[contract.NOTEBOOK_BUCKET_PARAMETER]}'" in script
+        image = ssm[contract.HUB_REPOSITORY_PARAMETER] + ":sha-0123abcd"
         assert f"readonly hub_image='{image}'" in script
         assert f"secret:labcatalog/{tier.name}/personal-hub/" in script
         assert "readonly signal_resource='HubReady'" in script

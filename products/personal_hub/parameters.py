@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from troposphere import Equals, Not, Ref, Template
 
+from generator.cfn.names import HUB_IMAGE_TAG_PARAMETER
 from generator.cfn.parameters import Console, Group, Param
 from generator.model.config import Portfolio
 from products.personal_hub import instance_types, names
@@ -229,7 +230,7 @@ def declared(portfolio: Portfolio) -> Console:
                 "HubImageTag",
                 "Hub image tag",
                 "Tag of the hub image; empty for the release the platform team publishes in SSM "
-                f"at {names.HUB_IMAGE_TAG_PARAMETER}.",
+                f"at {HUB_IMAGE_TAG_PARAMETER}.",
                 default="",
                 allowed_pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$",
                 constraint="a Docker tag: letters, digits and _.-",

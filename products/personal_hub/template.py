@@ -41,7 +41,13 @@ from troposphere.ec2 import (
 )
 from troposphere.policies import CreationPolicy, ResourceSignal
 
-from generator.cfn.names import resolved
+from generator.cfn.names import (
+    HUB_IMAGE_TAG_PARAMETER,
+    HUB_REPOSITORY_PARAMETER,
+    NOTEBOOK_BUCKET_PARAMETER,
+    PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER,
+    resolved,
+)
 from generator.cfn.network import ANYWHERE, egress, tcp_out
 from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio
@@ -145,15 +151,15 @@ def user_data() -> Base64:
     )
     repository = If(
         "UsePlatformRepository",
-        resolved(names.HUB_REPOSITORY_PARAMETER),
+        resolved(HUB_REPOSITORY_PARAMETER),
         Ref("HubImageRepository"),
     )
-    tag = If("UsePublishedTag", resolved(names.HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
+    tag = If("UsePublishedTag", resolved(HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
     return Base64(
         Sub(
             USER_DATA.read_text(),
             AllowedUsers=allowed_users,
-            NotebookBucket=resolved(names.NOTEBOOK_BUCKET_PARAMETER),
+            NotebookBucket=resolved(NOTEBOOK_BUCKET_PARAMETER),
             HubImage=Join(":", [repository, tag]),
             IdleTimeoutMinutes=If("IdleStopEnabled", Ref("IdleStopMinutes"), DEFAULT_CULL_MINUTES),
             HubPort=str(names.HUB_PORT),
@@ -177,7 +183,7 @@ def _instance(t: Template, security_group: SecurityGroup) -> Instance:
             # The tier's instance profile from the platform stack: the launch role may pass only
             # this tier's role, and reads only this tier's parameters.
             IamInstanceProfile=Sub(
-                resolved(names.INSTANCE_PROFILE_PARAMETER.format(tier="${Tier}"))
+                resolved(PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER.format(tier="${Tier}"))
             ),
             NetworkInterfaces=[
                 NetworkInterfaceProperty(

@@ -46,8 +46,7 @@ LDAP_PORTS = (389, 636)
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Jupyter keeps a websocket open per kernel; the default 60 s would cut quiet ones.
 IDLE_TIMEOUT_SECONDS = 300
-LOAD_BALANCER_LOG_BUCKET = names.resolved(names.platform_parameter("load-balancer-log-bucket"))
-LOAD_BALANCER_LOG_PREFIX = "shared-hub"
+LOAD_BALANCER_LOG_BUCKET = names.resolved(names.LOAD_BALANCER_LOG_BUCKET_PARAMETER)
 STACK = "shared-hub"  # the labcatalog:stack tag of the product's resources
 
 
@@ -232,7 +231,7 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
                     ("access_logs.s3.bucket", LOAD_BALANCER_LOG_BUCKET),
                     (
                         "access_logs.s3.prefix",
-                        Sub(f"{LOAD_BALANCER_LOG_PREFIX}/${{AWS::StackName}}"),
+                        Sub(f"{names.LOAD_BALANCER_LOG_PREFIX}/${{AWS::StackName}}"),
                     ),
                 ]
             ],

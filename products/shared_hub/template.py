@@ -9,6 +9,9 @@ the hub task). Every IAM role comes from the platform stack, found through SSM p
 
 from __future__ import annotations
 
+import awacs.elasticfilesystem as efs
+from awacs import AWSHelperFn
+from awacs.aws import Allow, Bool, Condition, PolicyDocument, Principal, Statement
 from troposphere import (
     GetAtt,
     If,
@@ -59,6 +62,7 @@ from troposphere.secretsmanager import GenerateSecretString
 from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
 from generator.cfn import names
+from generator.cfn.policies import VERSION
 from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio
 from products.shared_hub import network
@@ -75,13 +79,9 @@ STATE_UID = 1000  # every file of the hub state belongs to this user, whatever t
 HEALTH_CHECK_GRACE_SECONDS = 300
 
 
-def _tier_value(name: str) -> Sub:
-    """A per-tier value the platform publishes, resolved for the chosen Tier at deploy time."""
-    return Sub(names.resolved(names.tier_parameter("${Tier}", name)))
-
-
-def _platform_value(name: str) -> str:
-    return names.resolved(names.platform_parameter(name))
+def _tier_value(parameter: str) -> Sub:
+    """A per-tier value the platform publishes (a `names` pattern), for the chosen Tier."""
+    return Sub(names.resolved(parameter.format(tier="${Tier}")))
 
 
 def _named(pattern: str, **extra: str) -> Sub:
@@ -116,7 +116,7 @@ def add_logs(t: Template) -> dict[str, LogGroup]:
             f"{part.capitalize()}LogGroup",
             LogGroupName=_named(names.TIER_LOG_GROUPS + "{stack}/" + part),
             RetentionInDays=Ref("LogRetentionDays"),
-            KmsKeyId=_platform_value("hub-key-arn"),
+            KmsKeyId=names.resolved(names.HUB_KEY_PARAMETER),
             Tags=_tags(),
             **extra,
         )
@@ -126,40 +126,54 @@ def add_logs(t: Template) -> dict[str, LogGroup]:
     return groups
 
 
+class _ThisFileSystem(AWSHelperFn):
+    """The Resource of a file-system policy: the only resource it can name is its own file
+    system, whose ARN does not exist before the policy does; written as "*", not ["*"]."""
+
+    def JSONrepr(self) -> str:
+        return "*"
+
+
+def hub_state_policy(hub_role: If) -> PolicyDocument:
+    """Only the hub's role may mount the hub state, over TLS, through a mount target."""
+    return PolicyDocument(
+        Version=VERSION,
+        Statement=[
+            Statement(
+                Sid="OnlyTheHubMountsOverTls",
+                Effect=Allow,
+                Principal=Principal("AWS", hub_role),
+                Action=[efs.ClientMount, efs.ClientWrite],
+                Resource=_ThisFileSystem(),
+                Condition=Condition(
+                    Bool(
+                        {
+                            "aws:SecureTransport": "true",
+                            "elasticfilesystem:AccessedViaMountTarget": "true",
+                        }
+                    )
+                ),
+            )
+        ],
+    )
+
+
 def add_state(t: Template, groups: dict) -> tuple[FileSystem, AccessPoint]:
     """The hub's database and cookie secret on encrypted EFS, reachable only by the hub."""
     hub_role = If(
-        p.IN_HUB_SERVERS, _tier_value("notebook-role-arn"), _tier_value("hub-task-role-arn")
+        p.IN_HUB_SERVERS,
+        _tier_value(names.NOTEBOOK_ROLE_PARAMETER),
+        _tier_value(names.HUB_TASK_ROLE_PARAMETER),
     )
     file_system = t.add_resource(
         FileSystem(
             "HubStateFileSystem",
             Encrypted=True,
-            KmsKeyId=_platform_value("hub-key-arn"),
+            KmsKeyId=names.resolved(names.HUB_KEY_PARAMETER),
             BackupPolicy=BackupPolicy(Status="ENABLED"),
             PerformanceMode="generalPurpose",
             ThroughputMode="elastic",
-            FileSystemPolicy={
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Sid": "OnlyTheHubMountsOverTls",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": hub_role},
-                        "Action": [
-                            "elasticfilesystem:ClientMount",
-                            "elasticfilesystem:ClientWrite",
-                        ],
-                        "Resource": "*",
-                        "Condition": {
-                            "Bool": {
-                                "aws:SecureTransport": "true",
-                                "elasticfilesystem:AccessedViaMountTarget": "true",
-                            }
-                        },
-                    }
-                ],
-            },
+            FileSystemPolicy=hub_state_policy(hub_role).JSONrepr(),
             FileSystemTags=_tags(Name=Sub("${AWS::StackName}-hub-state")),
         )
     )
@@ -196,7 +210,7 @@ def add_crypt_key(t: Template) -> SecretsManagerSecret:
             "HubCryptKeySecret",
             Name=_named(names.TIER_SECRETS + "{stack}/crypt-key"),
             Description="Encrypts authentication state in the JupyterHub database",
-            KmsKeyId=_platform_value("hub-key-arn"),
+            KmsKeyId=names.resolved(names.HUB_KEY_PARAMETER),
             GenerateSecretString=GenerateSecretString(
                 PasswordLength=64,
                 ExcludePunctuation=True,
@@ -222,7 +236,7 @@ def _environment(cluster: Cluster, servers, server_group) -> list:
         "LABCATALOG_SERVER_SIZES": Join(",", Ref("ServerSizes")),
         "LABCATALOG_DEFAULT_SERVER_SIZE": Ref("DefaultServerSize"),
         "LABCATALOG_IDLE_TIMEOUT_MINUTES": Ref("IdleTimeoutMinutes"),
-        "LABCATALOG_NOTEBOOK_BUCKET": _platform_value("notebook-bucket"),
+        "LABCATALOG_NOTEBOOK_BUCKET": names.resolved(names.NOTEBOOK_BUCKET_PARAMETER),
     }
     when = {
         p.OIDC: {
@@ -274,7 +288,7 @@ def _secrets(crypt_key: SecretsManagerSecret) -> list:
 
 def _image() -> Join:
     repository = If(
-        p.PLATFORM_IMAGE, _platform_value("hub-repository-uri"), Ref("HubImageRepository")
+        p.PLATFORM_IMAGE, names.resolved(names.HUB_REPOSITORY_PARAMETER), Ref("HubImageRepository")
     )
     tag = If(
         p.PUBLISHED_TAG,
@@ -322,8 +336,8 @@ def add_compute(t: Template, groups: dict, logs: dict, state: tuple, rule) -> di
             # The size users pick at spawn time overrides these (RunTask overrides).
             Cpu=_cpu("DefaultServerSize"),
             Memory=_memory("DefaultServerSize"),
-            TaskRoleArn=_tier_value("notebook-role-arn"),
-            ExecutionRoleArn=_tier_value("task-execution-role-arn"),
+            TaskRoleArn=_tier_value(names.NOTEBOOK_ROLE_PARAMETER),
+            ExecutionRoleArn=_tier_value(names.TASK_EXECUTION_ROLE_PARAMETER),
             ContainerDefinitions=[
                 ContainerDefinition(
                     Name=SERVER_CONTAINER,
@@ -353,10 +367,10 @@ def add_compute(t: Template, groups: dict, logs: dict, state: tuple, rule) -> di
             # start, watch and stop this tier's user tasks.
             TaskRoleArn=If(
                 p.IN_HUB_SERVERS,
-                _tier_value("notebook-role-arn"),
-                _tier_value("hub-task-role-arn"),
+                _tier_value(names.NOTEBOOK_ROLE_PARAMETER),
+                _tier_value(names.HUB_TASK_ROLE_PARAMETER),
             ),
-            ExecutionRoleArn=_tier_value("task-execution-role-arn"),
+            ExecutionRoleArn=_tier_value(names.TASK_EXECUTION_ROLE_PARAMETER),
             Volumes=[
                 Volume(
                     Name="hub-state",
