@@ -14,7 +14,7 @@ import pytest
 
 from generator.cfn import names
 from generator.engine.build import render
-from products.shared_hub import parameters
+from products.shared_hub import compute, parameters
 from products.shared_hub import template as shared_hub
 from tests.conftest import ROOT, platform_body
 from tests.test_platform_template import role_policy, statements
@@ -364,9 +364,9 @@ def test_hub_state_is_on_encrypted_efs_through_an_access_point(example):
         "IAM": "ENABLED",
     }
     (mount,) = hub_container(body)["MountPoints"]
-    assert mount["ContainerPath"] == shared_hub.STATE_DIR
+    assert mount["ContainerPath"] == compute.STATE_DIR
     env = conditional_items(hub_container(body)["Environment"])
-    assert env["LABCATALOG_STATE_DIR"][1]["Value"] == shared_hub.STATE_DIR
+    assert env["LABCATALOG_STATE_DIR"][1]["Value"] == compute.STATE_DIR
 
 
 def test_log_groups_have_retention_and_the_hub_key(example):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, If, Ref, Sub, Tags, Template
+from troposphere import GetAtt, If, Ref, Sub, Template
 from troposphere.ec2 import SecurityGroup
 from troposphere.elasticloadbalancingv2 import (
     Action,
@@ -32,8 +32,7 @@ from troposphere.elasticloadbalancingv2 import (
 
 from generator.cfn import names
 from generator.cfn.network import ANYWHERE, egress, ingress, no_egress, tcp_in, tcp_out
-from generator.cfn.tags import stack_tags
-from products.shared_hub import parameters as p
+from products.shared_hub import conditions, stack
 
 HUB_PORT = 8000  # JupyterHub's proxy: what users reach through the load balancer
 HUB_API_PORT = 8081  # the hub API that users' servers report to
@@ -46,8 +45,7 @@ LDAP_PORTS = (389, 636)
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Jupyter keeps a websocket open per kernel; the default 60 s would cut quiet ones.
 IDLE_TIMEOUT_SECONDS = 300
-LOAD_BALANCER_LOG_BUCKET = names.resolved(names.LOAD_BALANCER_LOG_BUCKET_PARAMETER)
-STACK = "shared-hub"  # the labcatalog:stack tag of the product's resources
+LOAD_BALANCER_LOG_BUCKET = stack.platform_value(names.LOAD_BALANCER_LOG_BUCKET_PARAMETER)
 
 
 @dataclass(frozen=True)
@@ -65,17 +63,13 @@ class LoadBalancing:
     rule: ListenerRule
 
 
-def tags(name: str) -> Tags:
-    return stack_tags(STACK, name=name, **{names.TIER_TAG: Ref("Tier")})
-
-
 def add_security_groups(t: Template) -> SecurityGroups:
     """The groups of the load balancer (when created), the hub, users' servers and EFS."""
     clients = Ref("AllowedCidr")
     balancer = t.add_resource(
         SecurityGroup(
             "LoadBalancerSecurityGroup",
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
             GroupDescription="Hub load balancer: HTTPS from the allowed CIDR",
             VpcId=Ref("VpcId"),
             SecurityGroupIngress=[
@@ -83,7 +77,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
                 tcp_in(HTTP_PORT, "clients, redirected to HTTPS", cidr=clients),
             ],
             SecurityGroupEgress=[no_egress()],
-            Tags=tags("load-balancer"),
+            Tags=stack.tags("load-balancer"),
         )
     )
     hub = t.add_resource(
@@ -94,13 +88,13 @@ def add_security_groups(t: Template) -> SecurityGroups:
             SecurityGroupEgress=[
                 tcp_out(HTTPS_PORT, "AWS APIs and the identity provider", cidr=ANYWHERE)
             ],
-            Tags=tags("hub"),
+            Tags=stack.tags("hub"),
         )
     )
     servers = t.add_resource(
         SecurityGroup(
             "ServerSecurityGroup",
-            Condition=p.FARGATE_SERVERS,
+            Condition=conditions.FARGATE_SERVERS,
             GroupDescription="User notebook servers: from the hub only",
             VpcId=Ref("VpcId"),
             SecurityGroupIngress=[tcp_in(SERVER_PORT, "the hub's proxy", group=hub)],
@@ -112,7 +106,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
                 ),
                 tcp_out(HUB_API_PORT, "report to the hub API", group=hub),
             ],
-            Tags=tags("servers"),
+            Tags=stack.tags("servers"),
         )
     )
     state = t.add_resource(
@@ -122,7 +116,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
             VpcId=Ref("VpcId"),
             SecurityGroupIngress=[tcp_in(NFS_PORT, "the hub", group=hub)],
             SecurityGroupEgress=[no_egress()],
-            Tags=tags("hub-state"),
+            Tags=stack.tags("hub-state"),
         )
     )
     t.add_resource(
@@ -132,7 +126,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
             HUB_PORT,
             "the load balancer",
             group=balancer,
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
         )
     )
     t.add_resource(
@@ -142,7 +136,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
             HUB_PORT,
             "the shared load balancer",
             group=Ref("ExistingLoadBalancerSecurityGroup"),
-            Condition=p.EXISTING_LISTENER,
+            Condition=conditions.EXISTING_LISTENER,
             # cfn-lint checks the Ref against the parameter's default, which is empty because
             # the parameter is unused with a new load balancer; the rule
             # ExistingListenerIsDescribed makes it a non-empty sg-... id whenever this exists.
@@ -156,7 +150,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
             HUB_PORT,
             "the hub",
             group=hub,
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
         )
     )
     t.add_resource(
@@ -166,7 +160,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
             HUB_API_PORT,
             "users' servers report to the hub API",
             group=servers,
-            Condition=p.FARGATE_SERVERS,
+            Condition=conditions.FARGATE_SERVERS,
         )
     )
     t.add_resource(
@@ -176,7 +170,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
             SERVER_PORT,
             "the proxy to users' servers",
             group=servers,
-            Condition=p.FARGATE_SERVERS,
+            Condition=conditions.FARGATE_SERVERS,
         )
     )
     for port in LDAP_PORTS:
@@ -187,7 +181,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
                 port,
                 "the LDAP directory (its address is not known here)",
                 cidr=ANYWHERE,
-                Condition=p.LDAP,
+                Condition=conditions.LDAP,
             )
         )
     t.add_resource(egress("HubToFileSystem", hub, NFS_PORT, "hub state on EFS", group=state))
@@ -210,13 +204,13 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
                 # One hub task: no need to wait five minutes for connections to drain.
                 TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value="30")
             ],
-            Tags=tags("hub"),
+            Tags=stack.tags("hub"),
         )
     )
     balancer = t.add_resource(
         LoadBalancer(
             "HubLoadBalancer",
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
             Type="application",
             Scheme=Ref("LoadBalancerScheme"),
             Subnets=Ref("LoadBalancerSubnets"),
@@ -235,13 +229,13 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
                     ),
                 ]
             ],
-            Tags=tags("hub"),
+            Tags=stack.tags("hub"),
         )
     )
     https = t.add_resource(
         Listener(
             "HttpsListener",
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
             LoadBalancerArn=Ref(balancer),
             Port=HTTPS_PORT,
             Protocol="HTTPS",
@@ -261,7 +255,7 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
     t.add_resource(
         Listener(
             "HttpRedirectListener",
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
             LoadBalancerArn=Ref(balancer),
             Port=HTTP_PORT,
             Protocol="HTTP",
@@ -278,8 +272,8 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
     rule = t.add_resource(
         ListenerRule(
             "HubListenerRule",
-            ListenerArn=If(p.NEW_LOAD_BALANCER, Ref(https), Ref("ExistingListenerArn")),
-            Priority=If(p.NEW_LOAD_BALANCER, 1, Ref("ExistingListenerRulePriority")),
+            ListenerArn=If(conditions.NEW_LOAD_BALANCER, Ref(https), Ref("ExistingListenerArn")),
+            Priority=If(conditions.NEW_LOAD_BALANCER, 1, Ref("ExistingListenerRulePriority")),
             Conditions=[
                 Condition(
                     Field="host-header",
