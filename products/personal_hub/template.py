@@ -76,10 +76,20 @@ HTTPS_PORT = 443
 LDAP_PORTS = ((636, "LDAPS to the directory"), (389, "LDAP with StartTLS"))
 
 
+# Condition names.
+IDLE_STOP = "IdleStopEnabled"
+COLLABORATORS = "HasCollaborators"
+PLATFORM_REPOSITORY = "UsePlatformRepository"
+PUBLISHED_TAG = "UsePublishedTag"
+LDAP = "UseLdap"
+# The mapping of what the template derives from each instance type.
+INSTANCE_TYPES = "InstanceTypes"
+
+
 def _mappings(t: Template) -> None:
     """Per instance type: which AMI parameter (x86_64, arm64 or GPU), root size, idle CPU."""
     t.add_mapping(
-        "InstanceTypes",
+        INSTANCE_TYPES,
         {
             it.name: {
                 "AmiParameter": instance_types.AMI_PARAMETERS[it.image],
@@ -92,11 +102,12 @@ def _mappings(t: Template) -> None:
 
 
 def _conditions(t: Template) -> None:
-    t.add_condition("IdleStopEnabled", Not(Equals(Ref("IdleStopMinutes"), 0)))
-    t.add_condition("HasCollaborators", Not(Equals(Ref("Collaborators"), "")))
-    t.add_condition("UsePlatformRepository", Equals(Ref("HubImageRepository"), ""))
-    t.add_condition("UsePublishedTag", Equals(Ref("HubImageTag"), ""))
-    t.add_condition("UseLdap", Equals(Ref("AuthMode"), "ldap"))
+    """What a launch's parameters switch on or off."""
+    t.add_condition(IDLE_STOP, Not(Equals(Ref("IdleStopMinutes"), 0)))
+    t.add_condition(COLLABORATORS, Not(Equals(Ref("Collaborators"), "")))
+    t.add_condition(PLATFORM_REPOSITORY, Equals(Ref("HubImageRepository"), ""))
+    t.add_condition(PUBLISHED_TAG, Equals(Ref("HubImageTag"), ""))
+    t.add_condition(LDAP, Equals(Ref("AuthMode"), "ldap"))
 
 
 def _tags(name: str) -> Tags:
@@ -136,7 +147,7 @@ def _security_group(t: Template) -> SecurityGroup:
                 port,
                 description,
                 cidr=ANYWHERE,
-                Condition="UseLdap",
+                Condition=LDAP,
             )
         )
     return group
@@ -145,23 +156,23 @@ def _security_group(t: Template) -> SecurityGroup:
 def user_data() -> Base64:
     """The boot script, with CloudFormation's values for its ${...} placeholders."""
     allowed_users = If(
-        "HasCollaborators",
+        COLLABORATORS,
         Join(",", [Ref("Owner"), Ref("Collaborators")]),
         Ref("Owner"),
     )
     repository = If(
-        "UsePlatformRepository",
+        PLATFORM_REPOSITORY,
         resolved(HUB_REPOSITORY_PARAMETER),
         Ref("HubImageRepository"),
     )
-    tag = If("UsePublishedTag", resolved(HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
+    tag = If(PUBLISHED_TAG, resolved(HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
     return Base64(
         Sub(
             USER_DATA.read_text(),
             AllowedUsers=allowed_users,
             NotebookBucket=resolved(NOTEBOOK_BUCKET_PARAMETER),
             HubImage=Join(":", [repository, tag]),
-            IdleTimeoutMinutes=If("IdleStopEnabled", Ref("IdleStopMinutes"), DEFAULT_CULL_MINUTES),
+            IdleTimeoutMinutes=If(IDLE_STOP, Ref("IdleStopMinutes"), DEFAULT_CULL_MINUTES),
             HubPort=str(names.HUB_PORT),
             DataDevice=DATA_DEVICE,
             SignalResource=SIGNAL_RESOURCE,
@@ -177,7 +188,7 @@ def _instance(t: Template, security_group: SecurityGroup) -> Instance:
             # AL2023 for this type's architecture (or the GPU build), from AWS's public parameters.
             ImageId=Sub(
                 "{{resolve:ssm:${AmiParameter}}}",
-                AmiParameter=FindInMap("InstanceTypes", instance_type, "AmiParameter"),
+                AmiParameter=FindInMap(INSTANCE_TYPES, instance_type, "AmiParameter"),
             ),
             InstanceType=instance_type,
             # The tier's instance profile from the platform stack: the launch role may pass only
@@ -209,7 +220,7 @@ def _instance(t: Template, security_group: SecurityGroup) -> Instance:
                     DeviceName=ROOT_DEVICE,
                     Ebs=EbsBlockDevice(
                         VolumeType="gp3",
-                        VolumeSize=FindInMap("InstanceTypes", instance_type, "RootVolumeSize"),
+                        VolumeSize=FindInMap(INSTANCE_TYPES, instance_type, "RootVolumeSize"),
                         Encrypted=True,
                         DeleteOnTermination=True,
                     ),
@@ -252,7 +263,7 @@ def _data_volume(t: Template, instance: Instance) -> None:
     t.add_resource(
         WaitCondition(
             SIGNAL_RESOURCE,
-            DependsOn=[attachment.title],
+            DependsOn=[attachment],
             CreationPolicy=CreationPolicy(
                 ResourceSignal=ResourceSignal(Count=1, Timeout=BOOT_TIMEOUT)
             ),
@@ -265,7 +276,7 @@ def _idle_alarm(t: Template, instance: Instance) -> None:
     t.add_resource(
         Alarm(
             "IdleStopAlarm",
-            Condition="IdleStopEnabled",
+            Condition=IDLE_STOP,
             AlarmName=Sub("${AWS::StackName}-idle-stop"),
             AlarmDescription=Sub(
                 "Stops the personal hub of ${Owner} after ${IdleStopMinutes} idle minutes"
@@ -276,7 +287,7 @@ def _idle_alarm(t: Template, instance: Instance) -> None:
             Statistic="Average",
             Period=IDLE_PERIOD_SECONDS,
             EvaluationPeriods=Ref("IdleStopMinutes"),
-            Threshold=FindInMap("InstanceTypes", Ref("InstanceType"), "IdleCpuPercent"),
+            Threshold=FindInMap(INSTANCE_TYPES, Ref("InstanceType"), "IdleCpuPercent"),
             ComparisonOperator="LessThanThreshold",
             # A stopped instance sends no data: that must not count, nor block the next stop.
             TreatMissingData="notBreaching",
@@ -293,7 +304,8 @@ def _outputs(t: Template, instance: Instance) -> None:
             "PortForwardCommand",
             Description="Run this (AWS CLI + Session Manager plugin), then open HubUrl",
             Value=Sub(
-                "aws ssm start-session --region ${AWS::Region} --target ${HubInstance} "
+                "aws ssm start-session --region ${AWS::Region} "
+                f"--target ${{{instance.title}}} "
                 "--document-name AWS-StartPortForwardingSession "
                 f"--parameters portNumber={port},localPortNumber={port}"
             ),
