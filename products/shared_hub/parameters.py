@@ -34,9 +34,7 @@ FARGATE_SIZES = (
 DEFAULT_HUB_SIZE = "1024:4096"
 LOG_RETENTION_DAYS = (30, 60, 90, 180, 365, 731, 1827, 3653)
 
-_SECRET_ARN = (
-    r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:labcatalog/{tiers}/[\w/+=.@-]+"
-)
+_SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:{path}[\w/+=.@-]+"
 _OPTIONAL = "^$|^(?:{})$"
 _REQUIRED = "^(?:{})$"
 _GROUP_NAME = r"[\w .,=@:/+-]{1,256}"
@@ -78,7 +76,9 @@ def _choice(name: str, label: str, values: tuple, default: str, description: str
 def declared(portfolio: Portfolio) -> Console:
     """Every parameter of the shared-hub template, in console order."""
     tiers = [t.name for t in portfolio.tiers]
-    secret = _SECRET_ARN.replace("{tiers}", "(?:" + "|".join(tiers) + ")")
+    # A secret under any tier's path; the hub's execution role reads only its own tier's.
+    tier_secrets = names.TIER_SECRETS.format(tier="(?:" + "|".join(tiers) + ")")
+    secret = _SECRET_ARN.replace("{path}", tier_secrets)
     return Console(
         Group(
             "Tier and name",
