@@ -76,7 +76,7 @@ def _choice(name: str, label: str, values: tuple, default: str, description: str
 def declared(portfolio: Portfolio) -> Console:
     """Every parameter of the shared-hub template, in console order."""
     tiers = [t.name for t in portfolio.tiers]
-    # A secret under any tier's path; the hub's execution role reads only its own tier's.
+    # A secret under any tier's path; the task execution role resolves only its own tier's.
     tier_secrets = names.TIER_SECRETS.format(tier="(?:" + "|".join(tiers) + ")")
     secret = _SECRET_ARN.replace("{path}", tier_secrets)
     return Console(
