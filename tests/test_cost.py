@@ -193,16 +193,7 @@ def test_a_bigger_hub_task_in_the_templates_changes_the_estimate(small, tmp_path
     """Build the templates with HubSize's default raised to 2048:8192; nothing else changes."""
     from products.shared_hub import parameters
 
-    original = parameters.declared
-
-    def bigger_hub(portfolio):
-        found = original(portfolio)
-        for param in found:
-            if param.name == "HubSize":
-                param.settings["Default"] = "2048:8192"
-        return found
-
-    monkeypatch.setattr(parameters, "declared", bigger_hub)
+    monkeypatch.setattr(parameters, "DEFAULT_HUB_SIZE", "2048:8192")
     build_dir = tmp_path / "build"
     build_folder.write(builder.generate(load_portfolio(ROOT / "portfolio.yaml")), build_dir)
     body = json.loads((build_dir / "shared-hub.template.json").read_text())

@@ -17,8 +17,10 @@ from pathlib import Path
 import botocore.session
 import pytest
 
+from generator.cfn import names as contract
 from generator.engine.build import render
 from products.personal_hub import instance_types, names, template
+from products.shared_hub import template as shared_hub
 from tests.conftest import PORTFOLIOS, ROOT, assert_cfn_lint_clean
 from tests.support.personal_hub_support import (
     body,
@@ -95,6 +97,36 @@ def test_defaults_satisfy_their_own_constraints(hub):
             assert default in slot["AllowedValues"], name
 
 
+# Settings both products ask for; each has one name in both (it once differed: AuthType and
+# OidcIssuer here, AuthMode and OidcIssuerUrl in the shared hub).
+SHARED_SETTINGS = {
+    "Tier",
+    "VpcId",
+    "AuthMode",
+    "TierGroup",
+    "AdminGroup",
+    "OidcIssuerUrl",
+    "OidcClientId",
+    "OidcClientSecretArn",
+    "OidcUsernameClaim",
+    "OidcGroupsClaim",
+    "LdapUrl",
+    "LdapBindDnTemplate",
+    "LdapGroupSearchBase",
+    "LdapBindUserDn",
+    "LdapBindPasswordSecretArn",
+    "HubImageRepository",
+    "HubImageTag",
+}
+
+
+def test_a_setting_has_the_same_name_as_in_the_shared_hub(hub, portfolio):
+    shared = json.loads(render(shared_hub.build(portfolio)))
+    assert set(hub["Parameters"]) & set(shared["Parameters"]) == SHARED_SETTINGS
+    assert hub["Parameters"]["AuthMode"]["AllowedValues"] == ["oidc", "ldap"]
+    assert shared["Parameters"]["AuthMode"]["AllowedValues"] == ["oidc", "ldap"]
+
+
 def user_data_parameters(hub: dict) -> set[str]:
     text, variables = hub["Resources"]["HubInstance"]["Properties"]["UserData"]["Fn::Base64"][
         "Fn::Sub"
@@ -118,7 +150,7 @@ PREFIXES = [
 def test_values_in_the_boot_script_cannot_break_out_of_their_quotes(hub):
     """Every parameter the user data uses rejects quotes, `$`, backslashes and line breaks."""
     used = user_data_parameters(hub)
-    assert {"Tier", "Owner", "Collaborators", "OidcIssuer", "TierGroup"} <= used
+    assert {"Tier", "Owner", "Collaborators", "OidcIssuerUrl", "TierGroup"} <= used
     for name in used:
         slot = hub["Parameters"][name]
         if "AllowedValues" in slot:
@@ -210,15 +242,12 @@ def test_imdsv2_is_required_with_the_hop_limit_the_container_needs(hub):
 
 def test_instance_profile_is_the_tiers_own(hub, portfolio):
     profile = hub["Resources"]["HubInstance"]["Properties"]["IamInstanceProfile"]
-    assert profile == {
-        "Fn::Sub": "{{resolve:ssm:/labcatalog/tiers/${Tier}/personal-hub-instance-profile-name}}"
-    }
+    parameter = contract.PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER
+    assert profile == {"Fn::Sub": contract.resolved(parameter.format(tier="${Tier}"))}
     for tier in portfolio.tiers:
         resolved = profile["Fn::Sub"].replace("${Tier}", tier.name)
-        assert (
-            resolved
-            == "{{resolve:ssm:" + names.INSTANCE_PROFILE_PARAMETER.format(tier=tier.name) + "}}"
-        )
+        assert resolved == contract.resolved(parameter.format(tier=tier.name))
+        assert resolved.endswith(f"/tiers/{tier.name}/personal-hub-instance-profile-name}}}}")
 
 
 def test_no_public_address_and_only_the_hub_security_group(hub):
@@ -320,8 +349,8 @@ def test_rules_refuse_incomplete_sign_in_settings(hub):
         a["Assert"]["Fn::Not"][0]["Fn::Equals"][0]["Ref"]
         for a in rules["OidcSettings"]["Assertions"]
     ]
-    assert oidc == ["OidcIssuer", "OidcClientId", "OidcClientSecretArn"]
-    assert rules["LdapSettings"]["RuleCondition"] == {"Fn::Equals": [{"Ref": "AuthType"}, "ldap"]}
+    assert oidc == ["OidcIssuerUrl", "OidcClientId", "OidcClientSecretArn"]
+    assert rules["LdapSettings"]["RuleCondition"] == {"Fn::Equals": [{"Ref": "AuthMode"}, "ldap"]}
     assert "SubnetInVpc" in rules
 
 
@@ -371,11 +400,8 @@ def test_each_tier_gets_its_own_values_and_a_clean_script(portfolio_name, tmp_pa
         assert f"readonly env_tier='{tier.name}'" in script
         assert f"readonly env_tier_group='ds-{tier.name}'" in script
         assert "readonly env_allowed_users='alice@example.com,bob@example.com,carol'" in script
-        assert (
-            f"readonly env_notebook_bucket='{ssm['/labcatalog/platform/notebook-bucket']}'"
-            in script
-        )
-        image = ssm["/labcatalog/platform/hub-repository-uri"] + ":sha-0123abcd"
+        assert f"readonly env_notebook_bucket='{ssm[contract.NOTEBOOK_BUCKET_PARAMETER]}'" in script
+        image = ssm[contract.HUB_REPOSITORY_PARAMETER] + ":sha-0123abcd"
         assert f"readonly hub_image='{image}'" in script
         assert f"secret:labcatalog/{tier.name}/personal-hub/" in script
         assert "readonly signal_resource='HubReady'" in script
@@ -423,7 +449,7 @@ def test_ldap_launch_reads_the_bind_password_secret(example):
         Owner="alice",
         VpcId="vpc-0123456789abcdef0",
         SubnetId="subnet-0123456789abcdef0",
-        AuthType="ldap",
+        AuthMode="ldap",
         LdapUrl="ldaps://ad.example.com:636",
         LdapBindDnTemplate="uid={username},ou=people,dc=example,dc=com",
         LdapBindPasswordSecretArn=(

@@ -18,6 +18,7 @@ import re
 
 import pytest
 
+from generator.cfn import names
 from generator.engine.build import render
 from products.shared_hub import template as shared_hub
 from tests.conftest import deploy_platform
@@ -117,7 +118,7 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     servers = task_definition(aws, f"labcatalog-{tier}_user_hub1")
     assert env["LABCATALOG_ECS_TASK_DEFINITION"] == servers["taskDefinitionArn"]
     assert (servers["taskRoleArn"], servers["executionRoleArn"]) == (notebook, execution)
-    bucket = aws.client("ssm").get_parameter(Name="/labcatalog/platform/notebook-bucket")
+    bucket = aws.client("ssm").get_parameter(Name=names.NOTEBOOK_BUCKET_PARAMETER)
     assert env["LABCATALOG_NOTEBOOK_BUCKET"] == bucket["Parameter"]["Value"]
 
     (service,) = ecs.describe_services(

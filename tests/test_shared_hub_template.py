@@ -12,8 +12,9 @@ import re
 
 import pytest
 
+from generator.cfn import names
 from generator.engine.build import render
-from products.shared_hub import parameters
+from products.shared_hub import compute, parameters
 from products.shared_hub import template as shared_hub
 from tests.conftest import ROOT, platform_body
 from tests.test_platform_template import role_policy, statements
@@ -164,7 +165,7 @@ def test_new_load_balancer_is_https_only_tls12_plus_logged_and_drops_bad_headers
     assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
     assert attributes["access_logs.s3.enabled"] == "true"
     assert attributes["access_logs.s3.bucket"] == (
-        "{{resolve:ssm:/labcatalog/platform/load-balancer-log-bucket}}"
+        names.resolved(names.LOAD_BALANCER_LOG_BUCKET_PARAMETER)
     )
     assert attributes["deletion_protection.enabled"] == {"Ref": "DeletionProtection"}
     rule = props(body, "HubListenerRule")
@@ -240,20 +241,24 @@ def test_nothing_is_open_to_the_world_except_the_load_balancer_to_the_allowed_ci
         assert no_egress["CidrIp"] == "127.0.0.1/32"  # replaces the default allow-all
 
 
+def tier_value(parameter: str) -> dict:
+    """A value the platform publishes for each tier, read for the launch's Tier."""
+    return {"Fn::Sub": names.resolved(parameter.format(tier="${Tier}"))}
+
+
 def test_task_roles_come_from_the_platform_for_the_chosen_tier(example):
     body = hub_body(example)
-    tier_value = "{{{{resolve:ssm:/labcatalog/tiers/${{Tier}}/{}}}}}"
     hub = props(body, "HubTaskDefinition")
     assert hub["TaskRoleArn"] == {
         "Fn::If": [
             "ServersInsideTheHub",
-            {"Fn::Sub": tier_value.format("notebook-role-arn")},
-            {"Fn::Sub": tier_value.format("hub-task-role-arn")},
+            tier_value(names.NOTEBOOK_ROLE_PARAMETER),
+            tier_value(names.HUB_TASK_ROLE_PARAMETER),
         ]
     }
-    assert hub["ExecutionRoleArn"] == {"Fn::Sub": tier_value.format("task-execution-role-arn")}
+    assert hub["ExecutionRoleArn"] == tier_value(names.TASK_EXECUTION_ROLE_PARAMETER)
     servers = props(body, "ServerTaskDefinition")
-    assert servers["TaskRoleArn"] == {"Fn::Sub": tier_value.format("notebook-role-arn")}
+    assert servers["TaskRoleArn"] == tier_value(names.NOTEBOOK_ROLE_PARAMETER)
     assert not resources_of(body, "AWS::IAM::Role"), "product stacks create no IAM roles"
     assert not resources_of(body, "AWS::IAM::Policy")
 
@@ -359,9 +364,9 @@ def test_hub_state_is_on_encrypted_efs_through_an_access_point(example):
         "IAM": "ENABLED",
     }
     (mount,) = hub_container(body)["MountPoints"]
-    assert mount["ContainerPath"] == shared_hub.STATE_DIR
+    assert mount["ContainerPath"] == compute.STATE_DIR
     env = conditional_items(hub_container(body)["Environment"])
-    assert env["LABCATALOG_STATE_DIR"][1]["Value"] == shared_hub.STATE_DIR
+    assert env["LABCATALOG_STATE_DIR"][1]["Value"] == compute.STATE_DIR
 
 
 def test_log_groups_have_retention_and_the_hub_key(example):
@@ -370,8 +375,9 @@ def test_log_groups_have_retention_and_the_hub_key(example):
     assert sorted(groups) == ["HubLogGroup", "ServersLogGroup"]
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-        assert group["Properties"]["KmsKeyId"] == "{{resolve:ssm:/labcatalog/platform/hub-key-arn}}"
-        assert group["Properties"]["LogGroupName"]["Fn::Sub"].startswith("/labcatalog/${Tier}/")
+        assert group["Properties"]["KmsKeyId"] == names.resolved(names.HUB_KEY_PARAMETER)
+        log_groups = names.TIER_LOG_GROUPS.format(tier="${Tier}")
+        assert group["Properties"]["LogGroupName"]["Fn::Sub"].startswith(log_groups)
 
 
 def test_outputs_give_the_url_cluster_and_logs(example):
@@ -449,4 +455,14 @@ def test_build_is_deterministic(example):
 
 def test_parameter_groups_follow_the_declared_order(example):
     groups = hub_body(example)["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
-    assert [g["Label"]["default"] for g in groups] == list(parameters.GROUPS)
+    assert [g["Label"]["default"] for g in groups] == [
+        "Tier and name",
+        "Network",
+        "Load balancer",
+        "Users' notebook servers",
+        "Authentication",
+        "Hub image",
+        "Operations",
+    ]
+    console = parameters.declared(example)
+    assert [g["Parameters"] for g in groups] == [[p.name for p in g.params] for g in console.groups]

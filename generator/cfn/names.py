@@ -51,3 +51,20 @@ def resolved(parameter: str) -> str:
 # The hub image's current release: the platform's image build writes its tag here after each
 # build; products launched with an empty HubImageTag run it.
 HUB_IMAGE_TAG_PARAMETER = platform_parameter("hub-image-tag")
+
+# What the platform publishes in SSM and the products read when they are launched. A per-tier
+# name is a pattern: a product fills it with `tier="${Tier}"`, the platform with the tier's name.
+NOTEBOOK_BUCKET_PARAMETER = platform_parameter("notebook-bucket")
+HUB_REPOSITORY_PARAMETER = platform_parameter("hub-repository-uri")
+HUB_KEY_PARAMETER = platform_parameter("hub-key-arn")
+LOAD_BALANCER_LOG_BUCKET_PARAMETER = platform_parameter("load-balancer-log-bucket")
+NOTEBOOK_ROLE_PARAMETER = tier_parameter("{tier}", "notebook-role-arn")
+HUB_TASK_ROLE_PARAMETER = tier_parameter("{tier}", "hub-task-role-arn")
+TASK_EXECUTION_ROLE_PARAMETER = tier_parameter("{tier}", "task-execution-role-arn")
+PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER = tier_parameter(
+    "{tier}", "personal-hub-instance-profile-name"
+)
+
+# Where a shared hub's load balancer writes its access logs in the platform's log bucket
+# (`<prefix>/<stack>/`); the bucket's policy lets the load balancers write only there.
+LOAD_BALANCER_LOG_PREFIX = "shared-hub"

@@ -22,7 +22,6 @@ from troposphere import (
     Join,
     Not,
     Output,
-    Parameter,
     Ref,
     Sub,
     Tags,
@@ -37,17 +36,22 @@ from troposphere.ec2 import (
     MetadataOptions,
     NetworkInterfaceProperty,
     SecurityGroup,
-    SecurityGroupEgress,
-    SecurityGroupRule,
     Volume,
     VolumeAttachment,
 )
 from troposphere.policies import CreationPolicy, ResourceSignal
 
-from generator.cfn.names import resolved
+from generator.cfn.names import (
+    HUB_IMAGE_TAG_PARAMETER,
+    HUB_REPOSITORY_PARAMETER,
+    NOTEBOOK_BUCKET_PARAMETER,
+    PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER,
+    resolved,
+)
+from generator.cfn.network import ANYWHERE, egress, tcp_out
 from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio
-from products.personal_hub import instance_types, names
+from products.personal_hub import instance_types, names, parameters
 
 DESCRIPTION = (
     "labcatalog personal-hub: your own JupyterHub on an EC2 instance, reached through SSM port "
@@ -67,330 +71,25 @@ SIGNAL_RESOURCE = "HubReady"
 # First boot installs Docker and pulls a multi-GB image; give it time before calling it broken.
 BOOT_TIMEOUT = "PT30M"
 IDLE_PERIOD_SECONDS = 60
-MAX_IDLE_MINUTES = 1440  # CloudWatch evaluates at most one day of periods
 DEFAULT_CULL_MINUTES = "60"  # the hub's idle culler when the instance never stops itself
-
-# Parameter values end up in the user data between single quotes and in an env file, one per
-# line: every pattern below excludes quotes, `$`, backslashes and line breaks.
-USERNAME = r"[A-Za-z0-9._%+@-]{1,128}"
-NAME_LIST = rf"^({USERNAME}(,{USERNAME}){{0,19}})?$"
-SECRET_ARN = r"^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+)?$"
-GROUP = r"^[A-Za-z0-9 ._:=,/@-]{0,256}$"
+HTTPS_PORT = 443
+LDAP_PORTS = ((636, "LDAPS to the directory"), (389, "LDAP with StartTLS"))
 
 
-def _parameters(t: Template, portfolio: Portfolio) -> dict[str, Parameter]:
-    """Every console parameter, with its constraint; returned by name."""
-    p: dict[str, Parameter] = {}
-
-    def add(name: str, **kwargs) -> None:
-        kwargs.setdefault("Type", "String")
-        p[name] = t.add_parameter(Parameter(name, **kwargs))
-
-    add(
-        "Tier",
-        AllowedValues=[tier.name for tier in portfolio.tiers],
-        Description="Data tier whose data this hub may use; your portfolio fixes it.",
-        ConstraintDescription="must be one of this portfolio's tiers",
-    )
-    add(
-        "Owner",
-        AllowedPattern=f"^{USERNAME}$",
-        Description="Your user name at the identity provider (for example your email address).",
-        ConstraintDescription="a user name or email address: letters, digits and ._%+@-",
-    )
-    add(
-        "Collaborators",
-        Default="",
-        AllowedPattern=NAME_LIST,
-        Description="Other users who may log in to this hub, comma-separated; empty for none.",
-        ConstraintDescription="up to 20 user names separated by commas, no spaces",
-    )
-    add(
-        "InstanceType",
-        Default=instance_types.DEFAULT,
-        AllowedValues=[it.name for it in instance_types.CURATED],
-        Description=(
-            "Size of your instance: m7i general purpose, r7i more memory, c7i more compute, "
-            "g4dn/g5/g6 NVIDIA GPUs, m7g/r7g/c7g Graviton (Arm, cheaper; arm64 packages only)."
-        ),
-        ConstraintDescription="must be one of the listed instance types",
-    )
-    add(
-        "DataVolumeSize",
-        Type="Number",
-        Default="100",
-        MinValue=10,
-        MaxValue=4096,
-        Description="Size of your data volume in GiB (hub state and files outside S3).",
-        ConstraintDescription="a whole number of GiB between 10 and 4096",
-    )
-    add(
-        "IdleStopMinutes",
-        Type="Number",
-        Default="60",
-        MinValue=0,
-        MaxValue=MAX_IDLE_MINUTES,
-        Description=(
-            "Stop the instance after this many minutes of low CPU; start it again from the "
-            "console. 0 never stops it (you pay while it runs)."
-        ),
-        ConstraintDescription=f"a whole number of minutes between 0 and {MAX_IDLE_MINUTES}",
-    )
-    add(
-        "VpcId",
-        Type="AWS::EC2::VPC::Id",
-        Description="VPC of the subnet below.",
-        ConstraintDescription="must be a VPC of this account",
-    )
-    add(
-        "SubnetId",
-        Type="AWS::EC2::Subnet::Id",
-        Description=(
-            "A private subnet with outbound HTTPS (a NAT gateway or VPC endpoints for SSM, ECR, "
-            "S3, Secrets Manager and CloudFormation). The instance gets no public address."
-        ),
-        ConstraintDescription="must be a subnet of the VPC above",
-    )
-    add(
-        "AuthType",
-        Default="oidc",
-        AllowedValues=["oidc", "ldap"],
-        Description="How users log in: an OIDC provider (such as Cognito) or LDAP/AD.",
-        ConstraintDescription="oidc or ldap",
-    )
-    add(
-        "OidcIssuer",
-        Default="",
-        AllowedPattern=r"^(https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/+-]*)?)?$",
-        Description="OIDC: issuer URL, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID.",
-        ConstraintDescription="an https:// URL, or empty for LDAP",
-    )
-    add(
-        "OidcClientId",
-        Default="",
-        AllowedPattern=r"^[A-Za-z0-9._:-]{0,256}$",
-        Description="OIDC: client id (its redirect URL is http://localhost:8000/hub/oauth_callback).",
-        ConstraintDescription="letters, digits and ._:-",
-    )
-    add(
-        "OidcClientSecretArn",
-        Default="",
-        AllowedPattern=SECRET_ARN,
-        Description=(
-            "OIDC: ARN of the Secrets Manager secret holding the client secret, under "
-            f"{names.SECRETS.format(tier='TIER')}; read at boot, never stored in the template."
-        ),
-        ConstraintDescription="a Secrets Manager secret ARN, or empty",
-    )
-    add(
-        "OidcUsernameClaim",
-        Default="email",
-        AllowedPattern=r"^[A-Za-z0-9:._-]{1,128}$",
-        Description="OIDC: claim used as the user name.",
-        ConstraintDescription="a claim name: letters, digits and :._-",
-    )
-    add(
-        "OidcGroupsClaim",
-        Default="cognito:groups",
-        AllowedPattern=r"^[A-Za-z0-9:._-]{1,128}$",
-        Description="OIDC: claim that lists the user's groups.",
-        ConstraintDescription="a claim name: letters, digits and :._-",
-    )
-    add(
-        "LdapUrl",
-        Default="",
-        AllowedPattern=r"^(ldaps?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)?$",
-        Description="LDAP: server URL, e.g. ldaps://ad.example.com:636.",
-        ConstraintDescription="an ldap:// or ldaps:// URL, or empty for OIDC",
-    )
-    add(
-        "LdapBindDnTemplate",
-        Default="",
-        AllowedPattern=r"^[A-Za-z0-9 ._=,;{}@-]{0,512}$",
-        Description="LDAP: bind DN template(s), e.g. uid={username},ou=people,dc=example,dc=com.",
-        ConstraintDescription="a DN template: letters, digits, spaces and ._=,;{}@-",
-    )
-    add(
-        "LdapGroupSearchBase",
-        Default="",
-        AllowedPattern=GROUP,
-        Description="LDAP: where users' groups are looked up, e.g. ou=groups,dc=example,dc=com.",
-        ConstraintDescription="a DN: letters, digits, spaces and ._:=,/@-",
-    )
-    add(
-        "LdapBindUserDn",
-        Default="",
-        AllowedPattern=GROUP,
-        Description="LDAP: lookup account DN, if the server needs one.",
-        ConstraintDescription="a DN: letters, digits, spaces and ._:=,/@-",
-    )
-    add(
-        "LdapBindPasswordSecretArn",
-        Default="",
-        AllowedPattern=SECRET_ARN,
-        Description=(
-            "LDAP: ARN of the Secrets Manager secret holding the lookup account's password, under "
-            f"{names.SECRETS.format(tier='TIER')}; empty if none."
-        ),
-        ConstraintDescription="a Secrets Manager secret ARN, or empty",
-    )
-    add(
-        "TierGroup",
-        AllowedPattern=r"^[A-Za-z0-9 ._:=,/@-]{1,256}$",
-        Description=(
-            "Group at the identity provider whose members may use this tier: the owner and "
-            "collaborators must also belong to it."
-        ),
-        ConstraintDescription="a group name or DN: letters, digits, spaces and ._:=,/@-",
-    )
-    add(
-        "AdminGroup",
-        Default="",
-        AllowedPattern=GROUP,
-        Description="Group whose members are admins of this hub; empty for none.",
-        ConstraintDescription="a group name or DN: letters, digits, spaces and ._:=,/@-",
-    )
-    add(
-        "HubImageRepository",
-        Default="",
-        AllowedPattern=r"^([0-9]{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+)?$",
-        Description=(
-            "ECR repository of the hub image; empty for the platform's repository (the only one "
-            "the instance role may pull from)."
-        ),
-        ConstraintDescription="an ECR repository URI, or empty",
-    )
-    add(
-        "HubImageTag",
-        Default="",
-        AllowedPattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$",
-        Description=(
-            "Tag of the hub image; empty for the release the platform team publishes in SSM at "
-            f"{names.HUB_IMAGE_TAG_PARAMETER}."
-        ),
-        ConstraintDescription="a Docker tag: letters, digits and _.-",
-    )
-    return p
-
-
-PARAMETER_GROUPS = [
-    ("Your hub", ["Tier", "Owner", "Collaborators"]),
-    ("Instance", ["InstanceType", "DataVolumeSize", "IdleStopMinutes"]),
-    ("Network", ["VpcId", "SubnetId"]),
-    (
-        "Sign-in (your platform team gives you these values)",
-        [
-            "AuthType",
-            "TierGroup",
-            "AdminGroup",
-            "OidcIssuer",
-            "OidcClientId",
-            "OidcClientSecretArn",
-            "OidcUsernameClaim",
-            "OidcGroupsClaim",
-            "LdapUrl",
-            "LdapBindDnTemplate",
-            "LdapGroupSearchBase",
-            "LdapBindUserDn",
-            "LdapBindPasswordSecretArn",
-        ],
-    ),
-    ("Hub image", ["HubImageRepository", "HubImageTag"]),
-]
-PARAMETER_LABELS = {
-    "Tier": "Data tier",
-    "Owner": "Your user name",
-    "Collaborators": "Collaborators",
-    "InstanceType": "Instance type",
-    "DataVolumeSize": "Data volume (GiB)",
-    "IdleStopMinutes": "Stop when idle for (minutes)",
-    "VpcId": "VPC",
-    "SubnetId": "Private subnet",
-    "AuthType": "Identity provider type",
-    "TierGroup": "Tier group",
-    "AdminGroup": "Admin group",
-    "OidcIssuer": "OIDC issuer URL",
-    "OidcClientId": "OIDC client id",
-    "OidcClientSecretArn": "OIDC client secret (Secrets Manager ARN)",
-    "OidcUsernameClaim": "OIDC user name claim",
-    "OidcGroupsClaim": "OIDC groups claim",
-    "LdapUrl": "LDAP server URL",
-    "LdapBindDnTemplate": "LDAP bind DN template",
-    "LdapGroupSearchBase": "LDAP group search base",
-    "LdapBindUserDn": "LDAP lookup account DN",
-    "LdapBindPasswordSecretArn": "LDAP lookup password (Secrets Manager ARN)",
-    "HubImageRepository": "Hub image repository",
-    "HubImageTag": "Hub image tag",
-}
-
-
-def _interface(t: Template) -> None:
-    t.set_metadata(
-        {
-            "AWS::CloudFormation::Interface": {
-                "ParameterGroups": [
-                    {"Label": {"default": label}, "Parameters": members}
-                    for label, members in PARAMETER_GROUPS
-                ],
-                "ParameterLabels": {
-                    name: {"default": label} for name, label in PARAMETER_LABELS.items()
-                },
-            }
-        }
-    )
-
-
-def _rules(t: Template) -> None:
-    """Refuse a launch whose settings cannot work, before anything is created."""
-    not_empty = lambda name: Not(Equals(Ref(name), ""))  # noqa: E731
-    t.add_rule(
-        "SubnetInVpc",
-        {
-            "Assertions": [
-                {
-                    "Assert": {
-                        "Fn::EachMemberEquals": [
-                            {"Fn::ValueOfAll": ["AWS::EC2::Subnet::Id", "VpcId"]},
-                            Ref("VpcId"),
-                        ]
-                    },
-                    "AssertDescription": "The subnet must be in the chosen VPC",
-                }
-            ]
-        },
-    )
-    t.add_rule(
-        "OidcSettings",
-        {
-            "RuleCondition": Equals(Ref("AuthType"), "oidc"),
-            "Assertions": [
-                {
-                    "Assert": not_empty(name),
-                    "AssertDescription": f"OIDC sign-in needs {PARAMETER_LABELS[name]}",
-                }
-                for name in ("OidcIssuer", "OidcClientId", "OidcClientSecretArn")
-            ],
-        },
-    )
-    t.add_rule(
-        "LdapSettings",
-        {
-            "RuleCondition": Equals(Ref("AuthType"), "ldap"),
-            "Assertions": [
-                {
-                    "Assert": not_empty(name),
-                    "AssertDescription": f"LDAP sign-in needs {PARAMETER_LABELS[name]}",
-                }
-                for name in ("LdapUrl", "LdapBindDnTemplate")
-            ],
-        },
-    )
+# Condition names.
+IDLE_STOP = "IdleStopEnabled"
+COLLABORATORS = "HasCollaborators"
+PLATFORM_REPOSITORY = "UsePlatformRepository"
+PUBLISHED_TAG = "UsePublishedTag"
+LDAP = "UseLdap"
+# The mapping of what the template derives from each instance type.
+INSTANCE_TYPES = "InstanceTypes"
 
 
 def _mappings(t: Template) -> None:
     """Per instance type: which AMI parameter (x86_64, arm64 or GPU), root size, idle CPU."""
     t.add_mapping(
-        "InstanceTypes",
+        INSTANCE_TYPES,
         {
             it.name: {
                 "AmiParameter": instance_types.AMI_PARAMETERS[it.image],
@@ -403,11 +102,12 @@ def _mappings(t: Template) -> None:
 
 
 def _conditions(t: Template) -> None:
-    t.add_condition("IdleStopEnabled", Not(Equals(Ref("IdleStopMinutes"), 0)))
-    t.add_condition("HasCollaborators", Not(Equals(Ref("Collaborators"), "")))
-    t.add_condition("UsePlatformRepository", Equals(Ref("HubImageRepository"), ""))
-    t.add_condition("UsePublishedTag", Equals(Ref("HubImageTag"), ""))
-    t.add_condition("UseLdap", Equals(Ref("AuthType"), "ldap"))
+    """What a launch's parameters switch on or off."""
+    t.add_condition(IDLE_STOP, Not(Equals(Ref("IdleStopMinutes"), 0)))
+    t.add_condition(COLLABORATORS, Not(Equals(Ref("Collaborators"), "")))
+    t.add_condition(PLATFORM_REPOSITORY, Equals(Ref("HubImageRepository"), ""))
+    t.add_condition(PUBLISHED_TAG, Equals(Ref("HubImageTag"), ""))
+    t.add_condition(LDAP, Equals(Ref("AuthMode"), "ldap"))
 
 
 def _tags(name: str) -> Tags:
@@ -430,28 +130,24 @@ def _security_group(t: Template) -> SecurityGroup:
             GroupDescription="labcatalog personal hub: no inbound access; HTTPS (and LDAP) out",
             VpcId=Ref("VpcId"),
             SecurityGroupEgress=[
-                SecurityGroupRule(
-                    IpProtocol="tcp",
-                    FromPort=443,
-                    ToPort=443,
-                    CidrIp="0.0.0.0/0",
-                    Description="HTTPS: AWS APIs (SSM, ECR, S3, Secrets Manager), OIDC, packages",
+                tcp_out(
+                    HTTPS_PORT,
+                    "HTTPS: AWS APIs (SSM, ECR, S3, Secrets Manager), OIDC, packages",
+                    cidr=ANYWHERE,
                 )
             ],
             Tags=_tags("hub"),
         )
     )
-    for port, description in ((636, "LDAPS to the directory"), (389, "LDAP with StartTLS")):
+    for port, description in LDAP_PORTS:
         t.add_resource(
-            SecurityGroupEgress(
+            egress(
                 f"HubLdapEgress{port}",
-                Condition="UseLdap",
-                GroupId=Ref(group),
-                IpProtocol="tcp",
-                FromPort=port,
-                ToPort=port,
-                CidrIp="0.0.0.0/0",
-                Description=description,
+                Ref(group),
+                port,
+                description,
+                cidr=ANYWHERE,
+                Condition=LDAP,
             )
         )
     return group
@@ -460,23 +156,23 @@ def _security_group(t: Template) -> SecurityGroup:
 def user_data() -> Base64:
     """The boot script, with CloudFormation's values for its ${...} placeholders."""
     allowed_users = If(
-        "HasCollaborators",
+        COLLABORATORS,
         Join(",", [Ref("Owner"), Ref("Collaborators")]),
         Ref("Owner"),
     )
     repository = If(
-        "UsePlatformRepository",
-        resolved(names.HUB_REPOSITORY_PARAMETER),
+        PLATFORM_REPOSITORY,
+        resolved(HUB_REPOSITORY_PARAMETER),
         Ref("HubImageRepository"),
     )
-    tag = If("UsePublishedTag", resolved(names.HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
+    tag = If(PUBLISHED_TAG, resolved(HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
     return Base64(
         Sub(
             USER_DATA.read_text(),
             AllowedUsers=allowed_users,
-            NotebookBucket=resolved(names.NOTEBOOK_BUCKET_PARAMETER),
+            NotebookBucket=resolved(NOTEBOOK_BUCKET_PARAMETER),
             HubImage=Join(":", [repository, tag]),
-            IdleTimeoutMinutes=If("IdleStopEnabled", Ref("IdleStopMinutes"), DEFAULT_CULL_MINUTES),
+            IdleTimeoutMinutes=If(IDLE_STOP, Ref("IdleStopMinutes"), DEFAULT_CULL_MINUTES),
             HubPort=str(names.HUB_PORT),
             DataDevice=DATA_DEVICE,
             SignalResource=SIGNAL_RESOURCE,
@@ -492,13 +188,13 @@ def _instance(t: Template, security_group: SecurityGroup) -> Instance:
             # AL2023 for this type's architecture (or the GPU build), from AWS's public parameters.
             ImageId=Sub(
                 "{{resolve:ssm:${AmiParameter}}}",
-                AmiParameter=FindInMap("InstanceTypes", instance_type, "AmiParameter"),
+                AmiParameter=FindInMap(INSTANCE_TYPES, instance_type, "AmiParameter"),
             ),
             InstanceType=instance_type,
             # The tier's instance profile from the platform stack: the launch role may pass only
             # this tier's role, and reads only this tier's parameters.
             IamInstanceProfile=Sub(
-                resolved(names.INSTANCE_PROFILE_PARAMETER.format(tier="${Tier}"))
+                resolved(PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER.format(tier="${Tier}"))
             ),
             NetworkInterfaces=[
                 NetworkInterfaceProperty(
@@ -524,7 +220,7 @@ def _instance(t: Template, security_group: SecurityGroup) -> Instance:
                     DeviceName=ROOT_DEVICE,
                     Ebs=EbsBlockDevice(
                         VolumeType="gp3",
-                        VolumeSize=FindInMap("InstanceTypes", instance_type, "RootVolumeSize"),
+                        VolumeSize=FindInMap(INSTANCE_TYPES, instance_type, "RootVolumeSize"),
                         Encrypted=True,
                         DeleteOnTermination=True,
                     ),
@@ -567,7 +263,7 @@ def _data_volume(t: Template, instance: Instance) -> None:
     t.add_resource(
         WaitCondition(
             SIGNAL_RESOURCE,
-            DependsOn=[attachment.title],
+            DependsOn=[attachment],
             CreationPolicy=CreationPolicy(
                 ResourceSignal=ResourceSignal(Count=1, Timeout=BOOT_TIMEOUT)
             ),
@@ -580,7 +276,7 @@ def _idle_alarm(t: Template, instance: Instance) -> None:
     t.add_resource(
         Alarm(
             "IdleStopAlarm",
-            Condition="IdleStopEnabled",
+            Condition=IDLE_STOP,
             AlarmName=Sub("${AWS::StackName}-idle-stop"),
             AlarmDescription=Sub(
                 "Stops the personal hub of ${Owner} after ${IdleStopMinutes} idle minutes"
@@ -591,7 +287,7 @@ def _idle_alarm(t: Template, instance: Instance) -> None:
             Statistic="Average",
             Period=IDLE_PERIOD_SECONDS,
             EvaluationPeriods=Ref("IdleStopMinutes"),
-            Threshold=FindInMap("InstanceTypes", Ref("InstanceType"), "IdleCpuPercent"),
+            Threshold=FindInMap(INSTANCE_TYPES, Ref("InstanceType"), "IdleCpuPercent"),
             ComparisonOperator="LessThanThreshold",
             # A stopped instance sends no data: that must not count, nor block the next stop.
             TreatMissingData="notBreaching",
@@ -608,7 +304,8 @@ def _outputs(t: Template, instance: Instance) -> None:
             "PortForwardCommand",
             Description="Run this (AWS CLI + Session Manager plugin), then open HubUrl",
             Value=Sub(
-                "aws ssm start-session --region ${AWS::Region} --target ${HubInstance} "
+                "aws ssm start-session --region ${AWS::Region} "
+                f"--target ${{{instance.title}}} "
                 "--document-name AWS-StartPortForwardingSession "
                 f"--parameters portNumber={port},localPortNumber={port}"
             ),
@@ -627,9 +324,7 @@ def build(portfolio: Portfolio) -> Template:
     """The personal-hub template for a validated portfolio; pure (reads only its own script)."""
     t = Template(Description=DESCRIPTION)
     t.set_version("2010-09-09")
-    _parameters(t, portfolio)
-    _interface(t)
-    _rules(t)
+    parameters.add_parameters(t, portfolio)
     _mappings(t)
     _conditions(t)
     security_group = _security_group(t)

@@ -21,7 +21,7 @@ set -euo pipefail
   readonly hub_image='${HubImage}'
   readonly hub_port='${HubPort}'
   readonly data_device='${DataDevice}'
-  readonly auth='${AuthType}'
+  readonly auth='${AuthMode}'
   readonly oidc_secret_arn='${OidcClientSecretArn}'
   readonly ldap_secret_arn='${LdapBindPasswordSecretArn}'
 
@@ -32,7 +32,7 @@ set -euo pipefail
   readonly env_admin_group='${AdminGroup}'
   readonly env_idle_timeout='${IdleTimeoutMinutes}'
   readonly env_notebook_bucket='${NotebookBucket}'
-  readonly env_oidc_issuer='${OidcIssuer}'
+  readonly env_oidc_issuer='${OidcIssuerUrl}'
   readonly env_oidc_client_id='${OidcClientId}'
   readonly env_oidc_username_claim='${OidcUsernameClaim}'
   readonly env_oidc_groups_claim='${OidcGroupsClaim}'

@@ -9,13 +9,10 @@ resources, so no two groups depend on each other.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, If, Ref, Sub, Tags, Template
-from troposphere.ec2 import (
-    SecurityGroup,
-    SecurityGroupEgress,
-    SecurityGroupIngress,
-    SecurityGroupRule,
-)
+from dataclasses import dataclass
+
+from troposphere import GetAtt, If, Ref, Sub, Template
+from troposphere.ec2 import SecurityGroup
 from troposphere.elasticloadbalancingv2 import (
     Action,
     Certificate,
@@ -34,60 +31,53 @@ from troposphere.elasticloadbalancingv2 import (
 )
 
 from generator.cfn import names
-from generator.cfn.tags import stack_tags
-from products.shared_hub import parameters as p
+from generator.cfn.network import ANYWHERE, egress, ingress, no_egress, tcp_in, tcp_out
+from products.shared_hub import conditions, stack
 
 HUB_PORT = 8000  # JupyterHub's proxy: what users reach through the load balancer
 HUB_API_PORT = 8081  # the hub API that users' servers report to
 SERVER_PORT = 8888  # a user's notebook server
 NFS_PORT = 2049
 HTTPS_PORT = 443
+HTTP_PORT = 80
 LDAP_PORTS = (389, 636)
-ANYWHERE = "0.0.0.0/0"
 # A modern TLS policy: TLS 1.3 and 1.2 only, forward-secret ciphers.
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # Jupyter keeps a websocket open per kernel; the default 60 s would cut quiet ones.
 IDLE_TIMEOUT_SECONDS = 300
-LOAD_BALANCER_LOG_BUCKET = names.resolved(names.platform_parameter("load-balancer-log-bucket"))
-LOAD_BALANCER_LOG_PREFIX = "shared-hub"
-STACK = "shared-hub"  # the labcatalog:stack tag of the product's resources
-# Nothing: replaces the default allow-all egress of a group that needs none.
-NO_EGRESS = SecurityGroupRule(
-    CidrIp="127.0.0.1/32", IpProtocol="-1", Description="no egress (replaces allow-all)"
-)
+LOAD_BALANCER_LOG_BUCKET = stack.platform_value(names.LOAD_BALANCER_LOG_BUCKET_PARAMETER)
 
 
-def tags(name: str) -> Tags:
-    return stack_tags(STACK, name=name, **{names.TIER_TAG: Ref("Tier")})
+@dataclass(frozen=True)
+class SecurityGroups:
+    balancer: SecurityGroup  # only with a new load balancer
+    hub: SecurityGroup
+    servers: SecurityGroup  # only with Fargate servers
+    state: SecurityGroup  # the hub state's EFS mount targets
 
 
-def _https_out(why: str) -> SecurityGroupRule:
-    return SecurityGroupRule(
-        IpProtocol="tcp", FromPort=HTTPS_PORT, ToPort=HTTPS_PORT, CidrIp=ANYWHERE, Description=why
-    )
+@dataclass(frozen=True)
+class LoadBalancing:
+    target: TargetGroup
+    balancer: LoadBalancer  # only with a new load balancer
+    rule: ListenerRule
 
 
-def _tcp(port: int) -> dict:
-    return {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
-
-
-def add_security_groups(t: Template) -> dict[str, SecurityGroup]:
+def add_security_groups(t: Template) -> SecurityGroups:
     """The groups of the load balancer (when created), the hub, users' servers and EFS."""
-    clients = [
-        SecurityGroupRule(CidrIp=Ref("AllowedCidr"), Description="clients, HTTPS", **_tcp(443)),
-        SecurityGroupRule(
-            CidrIp=Ref("AllowedCidr"), Description="clients, redirected to HTTPS", **_tcp(80)
-        ),
-    ]
+    clients = Ref("AllowedCidr")
     balancer = t.add_resource(
         SecurityGroup(
             "LoadBalancerSecurityGroup",
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
             GroupDescription="Hub load balancer: HTTPS from the allowed CIDR",
             VpcId=Ref("VpcId"),
-            SecurityGroupIngress=clients,
-            SecurityGroupEgress=[NO_EGRESS],
-            Tags=tags("load-balancer"),
+            SecurityGroupIngress=[
+                tcp_in(HTTPS_PORT, "clients, HTTPS", cidr=clients),
+                tcp_in(HTTP_PORT, "clients, redirected to HTTPS", cidr=clients),
+            ],
+            SecurityGroupEgress=[no_egress()],
+            Tags=stack.tags("load-balancer"),
         )
     )
     hub = t.add_resource(
@@ -95,32 +85,28 @@ def add_security_groups(t: Template) -> dict[str, SecurityGroup]:
             "HubSecurityGroup",
             GroupDescription="JupyterHub: from the load balancer and the user servers only",
             VpcId=Ref("VpcId"),
-            SecurityGroupEgress=[_https_out("AWS APIs and the identity provider")],
-            Tags=tags("hub"),
+            SecurityGroupEgress=[
+                tcp_out(HTTPS_PORT, "AWS APIs and the identity provider", cidr=ANYWHERE)
+            ],
+            Tags=stack.tags("hub"),
         )
     )
     servers = t.add_resource(
         SecurityGroup(
             "ServerSecurityGroup",
-            Condition=p.FARGATE_SERVERS,
+            Condition=conditions.FARGATE_SERVERS,
             GroupDescription="User notebook servers: from the hub only",
             VpcId=Ref("VpcId"),
-            SecurityGroupIngress=[
-                SecurityGroupRule(
-                    SourceSecurityGroupId=GetAtt(hub, "GroupId"),
-                    Description="the hub's proxy",
-                    **_tcp(SERVER_PORT),
-                )
-            ],
+            SecurityGroupIngress=[tcp_in(SERVER_PORT, "the hub's proxy", group=hub)],
             SecurityGroupEgress=[
-                _https_out("AWS APIs (S3 data and notebooks) and package indexes"),
-                SecurityGroupRule(
-                    DestinationSecurityGroupId=GetAtt(hub, "GroupId"),
-                    Description="report to the hub API",
-                    **_tcp(HUB_API_PORT),
+                tcp_out(
+                    HTTPS_PORT,
+                    "AWS APIs (S3 data and notebooks) and package indexes",
+                    cidr=ANYWHERE,
                 ),
+                tcp_out(HUB_API_PORT, "report to the hub API", group=hub),
             ],
-            Tags=tags("servers"),
+            Tags=stack.tags("servers"),
         )
     )
     state = t.add_resource(
@@ -128,35 +114,29 @@ def add_security_groups(t: Template) -> dict[str, SecurityGroup]:
             "FileSystemSecurityGroup",
             GroupDescription="Hub state on EFS: NFS from the hub only",
             VpcId=Ref("VpcId"),
-            SecurityGroupIngress=[
-                SecurityGroupRule(
-                    SourceSecurityGroupId=GetAtt(hub, "GroupId"),
-                    Description="the hub",
-                    **_tcp(NFS_PORT),
-                )
-            ],
-            SecurityGroupEgress=[NO_EGRESS],
-            Tags=tags("hub-state"),
+            SecurityGroupIngress=[tcp_in(NFS_PORT, "the hub", group=hub)],
+            SecurityGroupEgress=[no_egress()],
+            Tags=stack.tags("hub-state"),
         )
     )
     t.add_resource(
-        SecurityGroupIngress(
+        ingress(
             "HubFromLoadBalancer",
-            Condition=p.NEW_LOAD_BALANCER,
-            GroupId=GetAtt(hub, "GroupId"),
-            SourceSecurityGroupId=GetAtt(balancer, "GroupId"),
-            Description="the load balancer",
-            **_tcp(HUB_PORT),
+            hub,
+            HUB_PORT,
+            "the load balancer",
+            group=balancer,
+            Condition=conditions.NEW_LOAD_BALANCER,
         )
     )
     t.add_resource(
-        SecurityGroupIngress(
+        ingress(
             "HubFromExistingLoadBalancer",
-            Condition=p.EXISTING_LISTENER,
-            GroupId=GetAtt(hub, "GroupId"),
-            SourceSecurityGroupId=Ref("ExistingLoadBalancerSecurityGroup"),
-            Description="the shared load balancer",
-            **_tcp(HUB_PORT),
+            hub,
+            HUB_PORT,
+            "the shared load balancer",
+            group=Ref("ExistingLoadBalancerSecurityGroup"),
+            Condition=conditions.EXISTING_LISTENER,
             # cfn-lint checks the Ref against the parameter's default, which is empty because
             # the parameter is unused with a new load balancer; the rule
             # ExistingListenerIsDescribed makes it a non-empty sg-... id whenever this exists.
@@ -164,59 +144,51 @@ def add_security_groups(t: Template) -> dict[str, SecurityGroup]:
         )
     )
     t.add_resource(
-        SecurityGroupEgress(
+        egress(
             "LoadBalancerToHub",
-            Condition=p.NEW_LOAD_BALANCER,
-            GroupId=GetAtt(balancer, "GroupId"),
-            DestinationSecurityGroupId=GetAtt(hub, "GroupId"),
-            Description="the hub",
-            **_tcp(HUB_PORT),
+            balancer,
+            HUB_PORT,
+            "the hub",
+            group=hub,
+            Condition=conditions.NEW_LOAD_BALANCER,
         )
     )
     t.add_resource(
-        SecurityGroupIngress(
+        ingress(
             "HubApiFromServers",
-            Condition=p.FARGATE_SERVERS,
-            GroupId=GetAtt(hub, "GroupId"),
-            SourceSecurityGroupId=GetAtt(servers, "GroupId"),
-            Description="users' servers report to the hub API",
-            **_tcp(HUB_API_PORT),
+            hub,
+            HUB_API_PORT,
+            "users' servers report to the hub API",
+            group=servers,
+            Condition=conditions.FARGATE_SERVERS,
         )
     )
     t.add_resource(
-        SecurityGroupEgress(
+        egress(
             "HubToServers",
-            Condition=p.FARGATE_SERVERS,
-            GroupId=GetAtt(hub, "GroupId"),
-            DestinationSecurityGroupId=GetAtt(servers, "GroupId"),
-            Description="the proxy to users' servers",
-            **_tcp(SERVER_PORT),
+            hub,
+            SERVER_PORT,
+            "the proxy to users' servers",
+            group=servers,
+            Condition=conditions.FARGATE_SERVERS,
         )
     )
     for port in LDAP_PORTS:
         t.add_resource(
-            SecurityGroupEgress(
+            egress(
                 f"HubToLdap{port}",
-                Condition=p.LDAP,
-                GroupId=GetAtt(hub, "GroupId"),
-                CidrIp=ANYWHERE,
-                Description="the LDAP directory (its address is not known here)",
-                **_tcp(port),
+                hub,
+                port,
+                "the LDAP directory (its address is not known here)",
+                cidr=ANYWHERE,
+                Condition=conditions.LDAP,
             )
         )
-    t.add_resource(
-        SecurityGroupEgress(
-            "HubToFileSystem",
-            GroupId=GetAtt(hub, "GroupId"),
-            DestinationSecurityGroupId=GetAtt(state, "GroupId"),
-            Description="hub state on EFS",
-            **_tcp(NFS_PORT),
-        )
-    )
-    return {"balancer": balancer, "hub": hub, "servers": servers, "state": state}
+    t.add_resource(egress("HubToFileSystem", hub, NFS_PORT, "hub state on EFS", group=state))
+    return SecurityGroups(balancer=balancer, hub=hub, servers=servers, state=state)
 
 
-def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> dict:
+def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalancing:
     """The target group, the load balancer and its listeners (new mode), and the host rule."""
     target = t.add_resource(
         TargetGroup(
@@ -232,13 +204,13 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> dict:
                 # One hub task: no need to wait five minutes for connections to drain.
                 TargetGroupAttribute(Key="deregistration_delay.timeout_seconds", Value="30")
             ],
-            Tags=tags("hub"),
+            Tags=stack.tags("hub"),
         )
     )
     balancer = t.add_resource(
         LoadBalancer(
             "HubLoadBalancer",
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
             Type="application",
             Scheme=Ref("LoadBalancerScheme"),
             Subnets=Ref("LoadBalancerSubnets"),
@@ -253,17 +225,17 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> dict:
                     ("access_logs.s3.bucket", LOAD_BALANCER_LOG_BUCKET),
                     (
                         "access_logs.s3.prefix",
-                        Sub(f"{LOAD_BALANCER_LOG_PREFIX}/${{AWS::StackName}}"),
+                        Sub(f"{names.LOAD_BALANCER_LOG_PREFIX}/${{AWS::StackName}}"),
                     ),
                 ]
             ],
-            Tags=tags("hub"),
+            Tags=stack.tags("hub"),
         )
     )
     https = t.add_resource(
         Listener(
             "HttpsListener",
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
             LoadBalancerArn=Ref(balancer),
             Port=HTTPS_PORT,
             Protocol="HTTPS",
@@ -283,9 +255,9 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> dict:
     t.add_resource(
         Listener(
             "HttpRedirectListener",
-            Condition=p.NEW_LOAD_BALANCER,
+            Condition=conditions.NEW_LOAD_BALANCER,
             LoadBalancerArn=Ref(balancer),
-            Port=80,
+            Port=HTTP_PORT,
             Protocol="HTTP",
             DefaultActions=[
                 Action(
@@ -300,8 +272,8 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> dict:
     rule = t.add_resource(
         ListenerRule(
             "HubListenerRule",
-            ListenerArn=If(p.NEW_LOAD_BALANCER, Ref(https), Ref("ExistingListenerArn")),
-            Priority=If(p.NEW_LOAD_BALANCER, 1, Ref("ExistingListenerRulePriority")),
+            ListenerArn=If(conditions.NEW_LOAD_BALANCER, Ref(https), Ref("ExistingListenerArn")),
+            Priority=If(conditions.NEW_LOAD_BALANCER, 1, Ref("ExistingListenerRulePriority")),
             Conditions=[
                 Condition(
                     Field="host-header",
@@ -311,4 +283,4 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> dict:
             Actions=[ListenerRuleAction(Type="forward", TargetGroupArn=Ref(target))],
         )
     )
-    return {"target": target, "balancer": balancer, "rule": rule}
+    return LoadBalancing(target=target, balancer=balancer, rule=rule)

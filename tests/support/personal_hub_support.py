@@ -8,6 +8,7 @@ import json
 import re
 from typing import Any
 
+from generator.cfn import names
 from generator.engine.build import render
 from generator.model.config import Portfolio
 from products.personal_hub import template
@@ -101,12 +102,12 @@ class Evaluator:
 def platform_ssm(tier: str) -> dict[str, str]:
     """The SSM values a launch of `tier` reads, as the platform and AWS publish them."""
     return {
-        "/labcatalog/platform/notebook-bucket": "labcatalog-notebooks-123456789012",
-        "/labcatalog/platform/hub-repository-uri": (
+        names.NOTEBOOK_BUCKET_PARAMETER: "labcatalog-notebooks-123456789012",
+        names.HUB_REPOSITORY_PARAMETER: (
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/labcatalog/hub"
         ),
-        "/labcatalog/platform/hub-image-tag": "sha-0123abcd",
-        f"/labcatalog/tiers/{tier}/personal-hub-instance-profile-name": (
+        names.HUB_IMAGE_TAG_PARAMETER: "sha-0123abcd",
+        names.PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER.format(tier=tier): (
             f"labcatalog-{tier}-personal-hub"
         ),
     }
@@ -120,7 +121,7 @@ def oidc_launch(body: dict, tier: str, **more: str) -> dict[str, str]:
         "Collaborators": "bob@example.com,carol",
         "VpcId": "vpc-0123456789abcdef0",
         "SubnetId": "subnet-0123456789abcdef0",
-        "OidcIssuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf",
+        "OidcIssuerUrl": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf",
         "OidcClientId": "3n4b5urk1ft4fl3mg5e62d9ado",
         "OidcClientSecretArn": (
             f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:labcatalog/{tier}/"

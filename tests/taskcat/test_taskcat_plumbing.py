@@ -100,7 +100,6 @@ def account(aws: MotoServer, example, network: dict, offline, tmp_path: Path, mo
         "HostedZoneId": network["HostedZoneId"],
         "CertificateArn": network["CertificateArn"],
         "OidcIssuerUrl": oidc["OidcIssuerUrl"],
-        "OidcIssuer": oidc["OidcIssuerUrl"],
         "OidcClientId": oidc["OidcClientId"],
         "CreateAlarmActionsRole": "true",
     }

@@ -1,0 +1,287 @@
+"""Where the shared hub runs: the ECS cluster, the hub's and the users' task definitions, and
+the hub service (exactly one task).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from troposphere import GetAtt, If, Join, NoValue, Ref, Select, Split, Sub, Template
+from troposphere.ec2 import SecurityGroup
+from troposphere.ecs import (
+    AuthorizationConfig,
+    AwsvpcConfiguration,
+    CapacityProviderStrategyItem,
+    Cluster,
+    ClusterSetting,
+    ContainerDefinition,
+    DeploymentCircuitBreaker,
+    DeploymentConfiguration,
+    EFSVolumeConfiguration,
+    Environment,
+    LoadBalancer,
+    LogConfiguration,
+    MountPoint,
+    NetworkConfiguration,
+    PortMapping,
+    RuntimePlatform,
+    Secret,
+    Service,
+    TaskDefinition,
+    Volume,
+)
+from troposphere.logs import LogGroup
+from troposphere.secretsmanager import Secret as SecretsManagerSecret
+
+from generator.cfn import names
+from products.shared_hub import conditions, network, stack
+from products.shared_hub.network import LoadBalancing, SecurityGroups
+from products.shared_hub.storage import HubState, Logs
+
+STATE_DIR = "/srv/jupyterhub/state"  # LABCATALOG_STATE_DIR in the hub image contract
+HUB_CONTAINER = "hub"
+SERVER_CONTAINER = "notebook"
+HEALTH_CHECK_GRACE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Compute:
+    cluster: Cluster
+    service: Service
+
+
+def _cpu(size_parameter: str) -> Select:
+    return Select(0, Split(":", Ref(size_parameter)))
+
+
+def _memory(size_parameter: str) -> Select:
+    return Select(1, Split(":", Ref(size_parameter)))
+
+
+def _environment(cluster: Cluster, servers: TaskDefinition, server_group: SecurityGroup) -> list:
+    """The hub container's variables, named exactly as products/hub_image/environment.md says."""
+    always = {
+        "LABCATALOG_TIER": Ref("Tier"),
+        "LABCATALOG_PUBLIC_URL": Sub("https://${HubDomainName}"),
+        "LABCATALOG_STATE_DIR": STATE_DIR,
+        "LABCATALOG_AUTH": Ref("AuthMode"),
+        "LABCATALOG_TIER_GROUP": Ref("TierGroup"),
+        "LABCATALOG_ADMIN_GROUP": Ref("AdminGroup"),
+        "LABCATALOG_SERVER_MODE": Ref("ServerMode"),
+        "LABCATALOG_SERVER_SIZES": Join(",", Ref("ServerSizes")),
+        "LABCATALOG_DEFAULT_SERVER_SIZE": Ref("DefaultServerSize"),
+        "LABCATALOG_IDLE_TIMEOUT_MINUTES": Ref("IdleTimeoutMinutes"),
+        "LABCATALOG_NOTEBOOK_BUCKET": stack.platform_value(names.NOTEBOOK_BUCKET_PARAMETER),
+    }
+    when = {
+        conditions.OIDC: {
+            "LABCATALOG_OIDC_ISSUER": Ref("OidcIssuerUrl"),
+            "LABCATALOG_OIDC_CLIENT_ID": Ref("OidcClientId"),
+            "LABCATALOG_OIDC_GROUPS_CLAIM": Ref("OidcGroupsClaim"),
+            "LABCATALOG_OIDC_USERNAME_CLAIM": Ref("OidcUsernameClaim"),
+        },
+        conditions.LDAP: {
+            "LABCATALOG_LDAP_URL": Ref("LdapUrl"),
+            "LABCATALOG_LDAP_BIND_DN_TEMPLATE": Ref("LdapBindDnTemplate"),
+            "LABCATALOG_LDAP_GROUP_SEARCH_BASE": Ref("LdapGroupSearchBase"),
+            "LABCATALOG_LDAP_BIND_USER_DN": Ref("LdapBindUserDn"),
+        },
+        conditions.FARGATE_SERVERS: {
+            "LABCATALOG_ECS_CLUSTER": GetAtt(cluster, "Arn"),
+            "LABCATALOG_ECS_TASK_DEFINITION": Ref(servers),
+            "LABCATALOG_ECS_SUBNETS": Join(",", Ref("TaskSubnets")),
+            "LABCATALOG_ECS_SECURITY_GROUPS": GetAtt(server_group, "GroupId"),
+            "LABCATALOG_ECS_CAPACITY_PROVIDER": If(
+                conditions.FARGATE_SPOT, "FARGATE_SPOT", "FARGATE"
+            ),
+        },
+    }
+    variables = [Environment(Name=k, Value=v) for k, v in sorted(always.items())]
+    for condition, values in when.items():
+        variables += [
+            If(condition, Environment(Name=k, Value=v), NoValue) for k, v in sorted(values.items())
+        ]
+    return variables
+
+
+def _secrets(crypt_key: SecretsManagerSecret) -> list:
+    """Secrets reach the container from Secrets Manager, never as plain text in the template."""
+    return [
+        Secret(Name="JUPYTERHUB_CRYPT_KEY", ValueFrom=Ref(crypt_key)),
+        If(
+            conditions.OIDC,
+            Secret(Name="LABCATALOG_OIDC_CLIENT_SECRET", ValueFrom=Ref("OidcClientSecretArn")),
+            NoValue,
+        ),
+        If(
+            conditions.LDAP_PASSWORD,
+            Secret(
+                Name="LABCATALOG_LDAP_BIND_PASSWORD", ValueFrom=Ref("LdapBindPasswordSecretArn")
+            ),
+            NoValue,
+        ),
+    ]
+
+
+def _image() -> Join:
+    """The hub image: the platform's repository and release unless the launch names others."""
+    repository = If(
+        conditions.PLATFORM_IMAGE,
+        stack.platform_value(names.HUB_REPOSITORY_PARAMETER),
+        Ref("HubImageRepository"),
+    )
+    tag = If(
+        conditions.PUBLISHED_TAG,
+        stack.platform_value(names.HUB_IMAGE_TAG_PARAMETER),
+        Ref("HubImageTag"),
+    )
+    return Join(":", [repository, tag])
+
+
+def _awslogs(group: LogGroup, prefix: str) -> LogConfiguration:
+    return LogConfiguration(
+        LogDriver="awslogs",
+        Options={
+            "awslogs-group": Ref(group),
+            "awslogs-region": Ref("AWS::Region"),
+            "awslogs-stream-prefix": prefix,
+        },
+    )
+
+
+def add_compute(
+    t: Template,
+    groups: SecurityGroups,
+    load_balancing: LoadBalancing,
+    logs: Logs,
+    state: HubState,
+    crypt_key: SecretsManagerSecret,
+) -> Compute:
+    """The cluster, the users' and the hub's task definitions, and the one-task hub service."""
+    cluster = t.add_resource(
+        Cluster(
+            "HubCluster",
+            ClusterName=stack.named(names.CLUSTER),
+            ClusterSettings=[ClusterSetting(Name="containerInsights", Value="enabled")],
+            CapacityProviders=["FARGATE", "FARGATE_SPOT"],
+            DefaultCapacityProviderStrategy=[
+                CapacityProviderStrategyItem(CapacityProvider="FARGATE", Weight=1)
+            ],
+            Tags=stack.tags(),
+        )
+    )
+    servers = t.add_resource(
+        TaskDefinition(
+            "ServerTaskDefinition",
+            Condition=conditions.FARGATE_SERVERS,
+            Family=stack.named(names.USER_TASK_FAMILY),
+            RequiresCompatibilities=["FARGATE"],
+            NetworkMode="awsvpc",
+            RuntimePlatform=RuntimePlatform(
+                OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
+            ),
+            # The size users pick at spawn time overrides these (RunTask overrides).
+            Cpu=_cpu("DefaultServerSize"),
+            Memory=_memory("DefaultServerSize"),
+            TaskRoleArn=stack.tier_value(names.NOTEBOOK_ROLE_PARAMETER),
+            ExecutionRoleArn=stack.tier_value(names.TASK_EXECUTION_ROLE_PARAMETER),
+            ContainerDefinitions=[
+                ContainerDefinition(
+                    Name=SERVER_CONTAINER,
+                    Image=_image(),
+                    Essential=True,
+                    Privileged=False,
+                    PortMappings=[PortMapping(ContainerPort=network.SERVER_PORT, Protocol="tcp")],
+                    LogConfiguration=_awslogs(logs.servers, "server"),
+                )
+            ],
+            Tags=stack.tags(),
+        )
+    )
+    hub_task = t.add_resource(
+        TaskDefinition(
+            "HubTaskDefinition",
+            Family=stack.named(names.HUB_TASK_FAMILY),
+            RequiresCompatibilities=["FARGATE"],
+            NetworkMode="awsvpc",
+            RuntimePlatform=RuntimePlatform(
+                OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
+            ),
+            Cpu=_cpu("HubSize"),
+            Memory=_memory("HubSize"),
+            TaskRoleArn=stack.hub_role(),
+            ExecutionRoleArn=stack.tier_value(names.TASK_EXECUTION_ROLE_PARAMETER),
+            Volumes=[
+                Volume(
+                    Name="hub-state",
+                    EFSVolumeConfiguration=EFSVolumeConfiguration(
+                        FilesystemId=Ref(state.file_system),
+                        TransitEncryption="ENABLED",
+                        AuthorizationConfig=AuthorizationConfig(
+                            AccessPointId=Ref(state.access_point), IAM="ENABLED"
+                        ),
+                    ),
+                )
+            ],
+            ContainerDefinitions=[
+                ContainerDefinition(
+                    Name=HUB_CONTAINER,
+                    Image=_image(),
+                    Essential=True,
+                    Privileged=False,
+                    PortMappings=[
+                        PortMapping(ContainerPort=network.HUB_PORT, Protocol="tcp"),
+                        PortMapping(ContainerPort=network.HUB_API_PORT, Protocol="tcp"),
+                    ],
+                    Environment=_environment(cluster, servers, groups.servers),
+                    Secrets=_secrets(crypt_key),
+                    MountPoints=[
+                        MountPoint(
+                            SourceVolume="hub-state", ContainerPath=STATE_DIR, ReadOnly=False
+                        )
+                    ],
+                    LogConfiguration=_awslogs(logs.hub, "hub"),
+                )
+            ],
+            Tags=stack.tags(),
+        )
+    )
+    # The hub service never scales: JupyterHub keeps its proxy routes and users' server
+    # records in one process, so a second hub task would have its own, diverging state.
+    # Capacity comes from the users' own Fargate tasks instead. Hence DesiredCount 1 and no
+    # Application Auto Scaling target, and a deployment that stops the old hub before it
+    # starts the new one (MaximumPercent 100, MinimumHealthyPercent 0).
+    service = t.add_resource(
+        Service(
+            "HubService",
+            DependsOn=[load_balancing.rule, *state.mount_targets],
+            Cluster=Ref(cluster),
+            TaskDefinition=Ref(hub_task),
+            LaunchType="FARGATE",
+            DesiredCount=1,
+            DeploymentConfiguration=DeploymentConfiguration(
+                MaximumPercent=100,
+                MinimumHealthyPercent=0,
+                DeploymentCircuitBreaker=DeploymentCircuitBreaker(Enable=True, Rollback=True),
+            ),
+            NetworkConfiguration=NetworkConfiguration(
+                AwsvpcConfiguration=AwsvpcConfiguration(
+                    Subnets=stack.hub_subnets(),
+                    SecurityGroups=[GetAtt(groups.hub, "GroupId")],
+                    AssignPublicIp="DISABLED",
+                )
+            ),
+            LoadBalancers=[
+                LoadBalancer(
+                    ContainerName=HUB_CONTAINER,
+                    ContainerPort=network.HUB_PORT,
+                    TargetGroupArn=Ref(load_balancing.target),
+                )
+            ],
+            HealthCheckGracePeriodSeconds=HEALTH_CHECK_GRACE_SECONDS,
+            EnableECSManagedTags=True,
+            PropagateTags="SERVICE",
+            Tags=stack.tags(),
+        )
+    )
+    return Compute(cluster, service)
