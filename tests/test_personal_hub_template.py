@@ -361,7 +361,7 @@ def test_boot_script_sets_only_variables_of_the_hub_image_contract():
 
 @pytest.mark.parametrize("portfolio_name", sorted(PORTFOLIOS))
 def test_each_tier_gets_its_own_values_and_a_clean_script(portfolio_name, tmp_path):
-    from generator.model.config import load_portfolio
+    from generator.engine.registry import load_portfolio
 
     portfolio = load_portfolio(PORTFOLIOS[portfolio_name])
     hub = body(portfolio)

@@ -12,7 +12,7 @@ import re
 import pytest
 
 from generator.model.config import Portfolio
-from products.platform.template import ELB_LOG_ACCOUNTS, ELB_LOG_ACCOUNTS_MAP, LEGACY_ELB_REGION
+from products.platform.storage import ELB_LOG_ACCOUNTS, ELB_LOG_ACCOUNTS_MAP, LEGACY_ELB_REGION
 from tests.conftest import platform_body
 
 DATA_ACTION = re.compile(

@@ -9,7 +9,7 @@ import click
 
 from generator.commands.options import portfolio_option
 from generator.engine import build as builder
-from generator.model.config import load_portfolio
+from generator.engine.registry import load_portfolio
 
 EXIT_STALE = 1
 

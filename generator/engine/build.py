@@ -12,11 +12,9 @@ from pathlib import Path
 
 from troposphere import Template
 
+from generator.engine.registry import Registry, discover
 from generator.model.config import Portfolio
 from generator.model.problems import UserError
-from products.personal_hub import template as personal_hub
-from products.platform import template as platform
-from products.shared_hub import template as shared_hub
 
 MANIFEST = "manifest.json"
 MANIFEST_SCHEMA = "labcatalog-manifest/v1"
@@ -56,23 +54,12 @@ class Stack:
     build: Callable[[Portfolio], Template]
 
 
-def stacks(portfolio: Portfolio) -> list[Stack]:
-    """Every template this portfolio produces (products join as they land)."""
-    found = [Stack("platform.template.json", platform.build)]
-    if portfolio.products.shared_hub is not None:
-        found.append(
-            Stack(
-                f"shared-hub/{portfolio.products.shared_hub.version}.template.json",
-                shared_hub.build,
-            )
-        )
-    if portfolio.products.personal_hub is not None:
-        found.append(
-            Stack(
-                f"personal-hub/{portfolio.products.personal_hub.version}.template.json",
-                personal_hub.build,
-            )
-        )
+def stacks(portfolio: Portfolio, registry: Registry | None = None) -> list[Stack]:
+    """Every template this portfolio produces: the platform and each configured product."""
+    registry = registry or discover()
+    found = [Stack("platform.template.json", registry.build_platform)]
+    for product, entry in registry.configured(portfolio):
+        found.append(Stack(f"{product.key}/{entry.version}.template.json", product.build))
     return found
 
 
@@ -117,11 +104,11 @@ def check_limits(path: str, template: Template, text: str) -> list[str]:
     return found
 
 
-def generate(portfolio: Portfolio) -> list[Artifact]:
+def generate(portfolio: Portfolio, registry: Registry | None = None) -> list[Artifact]:
     """Every file of the build, in memory; raise `UserError` if a template breaks a quota."""
     artifacts = []
     problems = []
-    for stack in stacks(portfolio):
+    for stack in stacks(portfolio, registry):
         try:
             template = stack.build(portfolio)
         except ValueError as err:

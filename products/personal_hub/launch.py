@@ -27,7 +27,6 @@ from awacs.aws import Allow, Bool, Condition, Statement, StringEquals
 from troposphere import Sub
 
 from generator.cfn.policies import regional_arn
-from generator.model.config import Tier
 from products.personal_hub import names
 
 TEMPLATE_ALARM_SUFFIX = "-idle-stop"  # the template names its alarm `${AWS::StackName}-idle-stop`
@@ -43,14 +42,14 @@ def _ec2(resource: str) -> Sub:
     return regional_arn("ec2", resource)
 
 
-def launch_statements(tier: Tier) -> list[Statement]:
+def launch_statements(tier: str) -> list[Statement]:
     """The personal-hub statements of `tier`'s launch role."""
     request_tag = f"aws:RequestTag/{names.TIER_TAG}"
-    tagged_at_creation = StringEquals(request_tag, tier.name)
-    tagged = Condition(StringEquals(f"aws:ResourceTag/{names.TIER_TAG}", tier.name))
+    tagged_at_creation = StringEquals(request_tag, tier)
+    tagged = Condition(StringEquals(f"aws:ResourceTag/{names.TIER_TAG}", tier))
     profile = Sub(
         "arn:${AWS::Partition}:iam::${AWS::AccountId}:instance-profile/"
-        + names.INSTANCE_ROLE.format(tier=tier.name)
+        + names.INSTANCE_ROLE.format(tier=tier)
     )
     return [
         Statement(
@@ -62,7 +61,7 @@ def launch_statements(tier: Tier) -> list[Statement]:
             Condition=Condition(
                 StringEquals(
                     {
-                        request_tag: tier.name,
+                        request_tag: tier,
                         "ec2:InstanceProfile": profile,
                         "ec2:MetadataHttpTokens": "required",
                     }
