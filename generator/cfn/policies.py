@@ -6,7 +6,7 @@ them), so the same template works in any partition, account and region.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import awacs.cloudformation as cfn
 import awacs.ecr as ecr
@@ -165,7 +165,8 @@ def tls_only_bucket_policy(bucket: Bucket) -> PolicyDocument:
 
 
 def notebook_role_trust_policy() -> PolicyDocument:
-    """ECS tasks of this account (confused-deputy guard) and EC2 instances may assume it."""
+    """ECS tasks of this account (confused-deputy guard) may assume it: the shared hub's user
+    servers run with it. Nothing else does (a personal hub's instance has a role of its own)."""
     return PolicyDocument(
         Version=VERSION,
         Statement=[
@@ -175,12 +176,6 @@ def notebook_role_trust_policy() -> PolicyDocument:
                 Principal=Principal("Service", [ECS_TASKS]),
                 Action=[sts.AssumeRole],
                 Condition=Condition(StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}"))),
-            ),
-            Statement(
-                Sid="Ec2Instances",
-                Effect=Allow,
-                Principal=Principal("Service", [EC2]),
-                Action=[sts.AssumeRole],
             ),
         ],
     )
@@ -278,16 +273,37 @@ _IAM_WRITES = [
 ]
 
 
+def _service_id(service: str) -> str:
+    """ "ecs-tasks.amazonaws.com" -> "EcsTasks", for statement ids."""
+    return "".join(part.capitalize() for part in service.split(".")[0].split("-"))
+
+
+def pass_roles_statements(passable: Mapping[str, Sequence[AWSHelperFn]]) -> list[Statement]:
+    """PassRole on exactly these roles, each only to the service that runs it; one statement
+    per service (sorted), so no role can be passed to a service no product needs."""
+    return [
+        Statement(
+            Sid=f"PassOnlyThisTiersRolesTo{_service_id(service)}",
+            Effect=Allow,
+            Action=[iam.PassRole],
+            Resource=list(passable[service]),
+            Condition=Condition(StringEquals("iam:PassedToService", service)),
+        )
+        for service in sorted(passable)
+        if passable[service]
+    ]
+
+
 def launch_role_policy(
     tier: str,
-    passable_role_arns: Sequence[AWSHelperFn],
-    passed_to: Sequence[str],
+    passable: Mapping[str, Sequence[AWSHelperFn]],
     product_statements: Sequence[Statement] = (),
 ) -> PolicyDocument:
     """What Service Catalog may do when it launches a product for `tier`.
 
     It runs the product's stack, reads labcatalog's parameters, and passes only this tier's
-    roles to the services in `passed_to`. The products add the statements their resources need.
+    roles, each to its service (`passable`: service -> role ARNs). The products add the
+    statements their resources need.
     """
     stack_arn = Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*")
     statements = [
@@ -335,13 +351,7 @@ def launch_role_policy(
                 ssm_parameter_arn(names.TIER_PARAMETERS.format(tier=tier)),
             ],
         ),
-        Statement(
-            Sid="PassOnlyThisTiersRoles",
-            Effect=Allow,
-            Action=[iam.PassRole],
-            Resource=list(passable_role_arns),
-            Condition=Condition(StringEquals("iam:PassedToService", list(passed_to))),
-        ),
+        *pass_roles_statements(passable),
         *product_statements,
         Statement(
             Sid="NeverChangeIam",

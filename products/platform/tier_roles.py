@@ -10,13 +10,12 @@ from collections.abc import Sequence
 
 from awacs.aws import PolicyDocument
 from troposphere import GetAtt, Output, Ref, Template
-from troposphere.iam import InstanceProfile, ManagedPolicy, Role
+from troposphere.iam import ManagedPolicy, Role
 from troposphere.ssm import Parameter as SsmParameter
 
 from generator.cfn import names, policies
 from generator.cfn.product import (
     LaunchPolicy,
-    PassableRole,
     PlatformContext,
     Product,
     SsmValue,
@@ -116,13 +115,9 @@ def add_launch_role(
 ) -> GetAtt:
     """The role Service Catalog launches the tier's products with; returns its ARN."""
     tid = tier.logical_id
-    passable: list[PassableRole] = [
-        r
-        for service in (policies.ECS_TASKS, policies.EC2)
-        for c in contributions
-        for r in c.passable_roles
-        if r.service == service
-    ]
+    passable: dict[str, list] = {}
+    for role in (r for c in contributions for r in c.passable_roles):
+        passable.setdefault(role.service, []).append(role.arn)
     managed = list(account_policies) + [
         add_launch_policy(t, policy) for c in contributions for policy in c.launch_policies
     ]
@@ -138,8 +133,7 @@ def add_launch_role(
                     "launch-products",
                     policies.launch_role_policy(
                         tier.name,
-                        passable_role_arns=[r.arn for r in passable],
-                        passed_to=[policies.ECS_TASKS, policies.EC2],
+                        passable=passable,
                         product_statements=[s for c in contributions for s in c.launch_statements],
                     ),
                 )
@@ -162,24 +156,11 @@ def add_tier(
 ) -> None:
     """A tier's notebook role, what each configured product adds, and the tier's launch role."""
     context = add_notebook_role(t, tier, portfolio.data_lake, platform)
-    profile = t.add_resource(
-        InstanceProfile(
-            f"{tier.logical_id}InstanceProfile",
-            InstanceProfileName=names.NOTEBOOK_ROLE.format(tier=tier.name),
-            Roles=[Ref(f"{tier.logical_id}NotebookRole")],
-        )
-    )
     contributions = [product.add_to_tier(t, context) for product in configured]
     launch_arn = add_launch_role(t, tier, contributions, account_policies)
     parameters = [
         _tier_parameter(
             tier, "NotebookRoleArn", names.NOTEBOOK_ROLE_ARN_PARAMETER, context.notebook_role_arn
-        ),
-        _tier_parameter(
-            tier,
-            "InstanceProfileName",
-            names.tier_parameter("{tier}", "instance-profile-name"),
-            Ref(profile),
         ),
         _tier_parameter(tier, "LaunchRoleArn", names.LAUNCH_ROLE_ARN_PARAMETER, launch_arn),
     ]
