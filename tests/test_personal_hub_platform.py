@@ -72,7 +72,7 @@ def test_each_tier_gets_an_instance_role_profile_and_parameter(added, portfolio)
     for tier in portfolio.tiers:
         tid = tier.logical_id
         role = added["Resources"][f"{tid}PersonalHubRole"]
-        assert role["Properties"]["RoleName"] == f"labcatalog-{tier.name}-personal-hub"
+        assert role["Properties"]["RoleName"] == names.INSTANCE_ROLE.format(tier=tier.name)
         (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert trust["Principal"] == {"Service": ["ec2.amazonaws.com"]}
         profile = added["Resources"][f"{tid}PersonalHubInstanceProfile"]["Properties"]
@@ -249,7 +249,7 @@ def test_instances_need_this_tiers_profile_imdsv2_and_no_public_address(portfoli
     for tier in portfolio.tiers:
         statements = statements_by_sid(launch_document(tier))
         run = statements["PersonalHubLaunchInstances"]["Condition"]["StringEquals"]
-        assert run["aws:RequestTag/labcatalog:tier"] == tier.name
+        assert run[f"aws:RequestTag/{names.TIER_TAG}"] == tier.name
         assert run["ec2:MetadataHttpTokens"] == "required"
         assert run["ec2:InstanceProfile"]["Fn::Sub"].endswith(
             f":instance-profile/labcatalog-{tier.name}-personal-hub"

@@ -77,7 +77,9 @@ def test_hub_repository_and_execution_role_exist(aws, example):
     ]
     assert repo["repositoryUri"] == outputs["HubRepositoryUri"]
     for tier in example.tiers:
-        role = aws.client("iam").get_role(RoleName=f"labcatalog-{tier.name}-task-execution")
+        role = aws.client("iam").get_role(RoleName=names.TASK_EXECUTION_ROLE.format(tier=tier.name))
         assert role["Role"]["Arn"] == outputs[f"{tier.logical_id}TaskExecutionRoleArn"]
-        hub = aws.client("iam").get_role(RoleName=f"labcatalog-{tier.name}-hub")["Role"]
+        hub = aws.client("iam").get_role(RoleName=names.HUB_TASK_ROLE.format(tier=tier.name))[
+            "Role"
+        ]
         assert hub["Arn"] == outputs[f"{tier.logical_id}HubTaskRoleArn"]

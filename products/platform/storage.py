@@ -101,7 +101,6 @@ ELB_LOG_ACCOUNTS = {
 }
 ELB_LOG_ACCOUNTS_MAP = "ElbLogDeliveryAccounts"
 LEGACY_ELB_REGION = "RegionDeliversElbLogsFromAnAccount"
-LOAD_BALANCER_LOG_PREFIX = "shared-hub"
 
 
 def _any_region(t: Template, regions: list[str]) -> None:
