@@ -68,11 +68,17 @@ def make(products: list[Product] | tuple[Product, ...], platform: PlatformBuilde
 @cache
 def discover() -> Registry:
     """The installed registry: every `labcatalog.products` entry point and the platform's."""
+    platforms = entry_points(group=PLATFORM_GROUP)
+    if len(platforms) != 1:
+        raise RuntimeError(
+            f"{len(platforms)} entry points in group {PLATFORM_GROUP} (one expected): is "
+            "labcatalog installed in this environment? (pip install -e . or tox -e py)"
+        )
     products = [ep.load() for ep in entry_points(group=PRODUCTS_GROUP)]
     for product in products:
         if not isinstance(product, Product):
             raise TypeError(f"{PRODUCTS_GROUP} entry point gives {product!r}, not a Product")
-    (platform,) = entry_points(group=PLATFORM_GROUP)
+    (platform,) = platforms
     return make(products, platform.load())
 
 

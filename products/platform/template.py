@@ -74,5 +74,5 @@ def build(portfolio: Portfolio, products: Sequence[Product]) -> Template:
     for value in (p for c in contributions for p in c.parameters):
         tier_roles.add_parameter(t, value)
     for tier in portfolio.tiers:
-        tier_roles.add_tier(t, portfolio, tier, platform, configured, account_policies)
+        tier_roles.add_tier(t, portfolio.data_lake, tier, platform, configured, account_policies)
     return t

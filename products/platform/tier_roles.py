@@ -22,7 +22,7 @@ from generator.cfn.product import (
     TierContext,
     TierContribution,
 )
-from generator.model.config import DataLake, Portfolio, Tier
+from generator.model.config import DataLake, Tier
 from products.platform.common import tags
 
 
@@ -148,14 +148,14 @@ def add_launch_role(
 
 def add_tier(
     t: Template,
-    portfolio: Portfolio,
+    lake: DataLake,
     tier: Tier,
     platform: PlatformContext,
     configured: Sequence[Product],
     account_policies: Sequence[Ref],
 ) -> None:
     """A tier's notebook role, what each configured product adds, and the tier's launch role."""
-    context = add_notebook_role(t, tier, portfolio.data_lake, platform)
+    context = add_notebook_role(t, tier, lake, platform)
     contributions = [product.add_to_tier(t, context) for product in configured]
     launch_arn = add_launch_role(t, tier, contributions, account_policies)
     parameters = [
