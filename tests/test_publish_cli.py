@@ -32,10 +32,10 @@ def tiny_product(product: str, portfolio: Portfolio) -> Template:
     return template
 
 
-def tiny_stacks(portfolio: Portfolio) -> list[builder.Stack]:
+def tiny_stacks(portfolio: Portfolio, registry=None) -> list[builder.Stack]:
     return [
         builder.Stack(template_path(key, product.version), partial(tiny_product, key))
-        for key, product in configured_products(portfolio).items()
+        for key, product in configured_products(portfolio, registry).items()
     ]
 
 
@@ -83,7 +83,7 @@ def test_plan_then_publish_then_nothing_left(env, monkeypatch):
 
     published = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert published.exit_code == 0, published.output
-    assert "[1/28] create template shared-hub 1.0.0" in published.output
+    assert "[1/28] create template personal-hub 1.0.0" in published.output
     assert published.output.rstrip().endswith("published: 30 created")
 
     # AWS_ENDPOINT_URL is honoured like --endpoint-url.

@@ -1,9 +1,9 @@
 """What a tier's Service Catalog launch role may do for a personal hub, scoped as EC2 allows.
 
-Passed by the platform builder to `policies.launch_role_policy(product_statements=...)`. The
-common part of that policy already runs the stack, reads this tier's `/labcatalog/` parameters
-and passes this tier's roles; these statements add the EC2, CloudWatch and SSM actions of the
-personal-hub template and of its self-service actions (which run with the launch role).
+They form a managed policy of the tier's launch role (`platform.add_to_tier`). The launch
+role's own policy already runs the stack, reads this tier's `/labcatalog/` parameters and passes
+the personal hub's instance role to EC2; these statements add the EC2, CloudWatch and SSM actions
+of the personal-hub template and of its self-service actions (which run with the launch role).
 
 The scope, by resource:
 - what the stack creates (instances, volumes, security groups) must carry this tier's tag when
