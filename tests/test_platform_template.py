@@ -12,6 +12,8 @@ import re
 import pytest
 
 from generator.cfn import names
+from generator.engine.build import render
+from generator.engine.registry import discover
 from generator.model.config import Portfolio
 from products.platform.storage import ELB_LOG_ACCOUNTS, ELB_LOG_ACCOUNTS_MAP, LEGACY_ELB_REGION
 from tests.conftest import platform_body
@@ -429,3 +431,24 @@ def test_launch_roles_share_the_account_wide_shared_hub_policies(portfolio):
                     re.match(r"^[a-z0-9-]+:(Describe|List|Get|Register|Deregister)", a)
                     for a in statement["Action"]
                 ), statement
+
+
+def test_every_parameter_a_product_reads_is_one_the_platform_publishes(portfolio):
+    """The cross-stack contract: each `{{resolve:ssm:...}}` of a product template, for every
+    tier, names a parameter of the platform stack (or the image build's release tag)."""
+    registry = discover()
+    platform = platform_body(portfolio)
+    published = {
+        r["Properties"]["Name"]
+        for r in platform["Resources"].values()
+        if r["Type"] == "AWS::SSM::Parameter"
+    } | {names.HUB_IMAGE_TAG_PARAMETER}
+    read = set()
+    for product, _ in registry.configured(portfolio):
+        text = render(product.build(portfolio))
+        found = re.findall(r"\{\{resolve:ssm:(/(?:[^}$]|\$\{Tier\})+)\}\}", text)
+        assert found, product.key
+        for tier in portfolio.tiers:
+            read |= {name.replace("${Tier}", tier.name) for name in found}
+    assert read <= published, read - published
+    assert any("/tiers/" in name for name in read)
