@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from generator.cli import main
 from generator.engine import build as builder
-from generator.model.config import load_portfolio
+from generator.engine.registry import load_portfolio
 from generator.model.problems import UserError
 
 ROOT = Path(__file__).resolve().parent.parent

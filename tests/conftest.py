@@ -12,8 +12,8 @@ import pytest
 
 from generator.cfn import names
 from generator.engine.build import render
-from generator.model.config import Portfolio, load_portfolio
-from products.platform import template as platform
+from generator.engine.registry import discover, load_portfolio
+from generator.model.config import Portfolio
 from tests.support import moto_cfn
 from tests.support.moto_server import MotoServer, deploy_stack, start_moto_server
 
@@ -39,7 +39,7 @@ def example() -> Portfolio:
 
 def platform_body(portfolio: Portfolio) -> dict:
     """The platform template as CloudFormation will read it."""
-    return json.loads(render(platform.build(portfolio)))
+    return json.loads(render(discover().build_platform(portfolio)))
 
 
 def deploy_platform(
@@ -47,7 +47,9 @@ def deploy_platform(
 ) -> dict[str, str]:
     """The platform stack in moto, and its outputs; with `image_tag`, also the hub image release
     that the platform's image build would publish (products launched without a tag run it)."""
-    outputs = deploy_stack(server, "labcatalog-platform", render(platform.build(portfolio)))
+    outputs = deploy_stack(
+        server, "labcatalog-platform", render(discover().build_platform(portfolio))
+    )
     if image_tag is not None:
         server.client("ssm").put_parameter(
             Name=names.HUB_IMAGE_TAG_PARAMETER, Value=image_tag, Type="String", Overwrite=True

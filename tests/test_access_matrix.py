@@ -19,6 +19,7 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
+from generator.cfn import names
 from generator.model.config import Portfolio, Tier
 from tests.conftest import deploy_platform
 from tests.support.moto_server import assume_role_credentials
@@ -92,7 +93,7 @@ def deployed(aws, portfolio):
     iam = aws.client("iam")
     credentials = {}
     for tier in portfolio.tiers:
-        role = iam.get_role(RoleName=f"labcatalog-{tier.name}-notebook")["Role"]
+        role = iam.get_role(RoleName=names.NOTEBOOK_ROLE.format(tier=tier.name))["Role"]
         iam.delete_role_policy(RoleName=role["RoleName"], PolicyName="require-tls")
         credentials[tier.name] = assume_role_credentials(aws, role["Arn"])
     return buckets, probes, credentials

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from generator.cli import main
 from generator.engine import build as builder
 from generator.engine import build_folder
-from generator.model.config import load_portfolio
+from generator.engine.registry import load_portfolio
 from generator.model.problems import UserError
 from tests.conftest import EXAMPLE, ROOT
 

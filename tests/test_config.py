@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 
 from generator.cli import main
 from generator.commands.schema import portfolio_json_schema
-from generator.model.config import load_portfolio, problems_of
+from generator.engine.registry import load_portfolio, problems_of
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "portfolio.yaml"
@@ -102,5 +102,5 @@ def test_validate_prints_a_one_line_summary(monkeypatch):
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert result.stdout == (
-        "portfolio.yaml: valid (2 tiers: pii, nonpii; products: shared-hub, personal-hub)\n"
+        "portfolio.yaml: valid (2 tiers: pii, nonpii; products: personal-hub, shared-hub)\n"
     )

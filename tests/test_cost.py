@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from generator.cli import main
 from generator.engine import build as builder
 from generator.engine import build_folder
-from generator.model.config import load_portfolio
+from generator.engine.registry import load_portfolio
 
 ROOT = Path(__file__).resolve().parents[1]
 PRICES = ROOT / "tests" / "fixtures" / "cost" / "prices.yaml"

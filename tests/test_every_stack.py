@@ -14,7 +14,7 @@ import pytest
 
 from generator.cfn.checks import CHECKOV_SKIPS
 from generator.engine import build as builder
-from generator.model.config import load_portfolio
+from generator.engine.registry import load_portfolio
 from tests.conftest import PORTFOLIOS, assert_cfn_lint_clean
 
 # Actions that read or change data, or decrypt it: none may be allowed on every resource.

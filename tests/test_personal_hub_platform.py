@@ -10,48 +10,41 @@ import re
 import pytest
 from awacs.aws import PolicyDocument
 from troposphere import Parameter, Ref, Template
-from troposphere.iam import ManagedPolicy, Role
+from troposphere.iam import ManagedPolicy
 
-from generator.cfn import policies
+from generator.cfn.product import AccountContribution, PlatformContext
 from generator.engine.build import render
-from products.personal_hub import automation, instance_types, launch, names, platform
+from products.personal_hub import PRODUCT, automation, instance_types, launch, names, platform
 from products.personal_hub import service_actions as actions
+from products.platform import tier_roles
 from tests.conftest import assert_cfn_lint_clean
 from tests.support.personal_hub_support import body
 
 MANAGED_POLICY_LIMIT = 6_144  # IAM's limit for one managed policy, without whitespace
 
 
-def notebook_role(tier, portfolio) -> Role:
-    """The tier's notebook role as the platform builds it: data access and TLS only."""
-    return Role(
-        f"{tier.logical_id}NotebookRole",
-        AssumeRolePolicyDocument=policies.notebook_role_trust_policy(),
-        Policies=[
-            policies.inline(
-                "data-access",
-                policies.tier_data_access_policy(
-                    tier, portfolio.data_lake, Ref("NotebookBucket"), Ref("NotebookKeyArn")
-                ),
-            ),
-            policies.inline(
-                "require-tls",
-                policies.require_tls_policy([portfolio.data_lake.bucket, Ref("NotebookBucket")]),
-            ),
-        ],
-    )
+PLATFORM = PlatformContext(
+    notebook_bucket=Ref("NotebookBucket"),
+    notebook_key_arn=Ref("NotebookKeyArn"),
+    hub_key_arn=Ref("HubKeyArn"),
+    repository_arn=Ref("RepositoryArn"),
+)
 
 
 def standalone(portfolio) -> dict:
-    """A template with only the personal hub's platform parts (and stand-ins they refer to)."""
+    """A template with only the personal hub's platform parts, the tiers' notebook roles they
+    build on (as the platform makes them), and stand-ins for the platform's other values."""
     t = Template()
-    t.add_parameter(Parameter("NotebookBucket", Type="String"))
-    t.add_parameter(Parameter("NotebookKeyArn", Type="String"))
-    t.add_parameter(Parameter("RepositoryArn", Type="String"))
-    platform.add_documents(t)
-    platform.add_alarm_actions_role(t)
+    for name in ("NotebookBucket", "NotebookKeyArn", "HubKeyArn", "RepositoryArn"):
+        t.add_parameter(Parameter(name, Type="String"))
+    assert PRODUCT.add_to_platform(t, PLATFORM) == AccountContribution()
     for tier in portfolio.tiers:
-        platform.add_tier(t, tier, notebook_role(tier, portfolio), Ref("RepositoryArn"))
+        context = tier_roles.add_notebook_role(t, tier, portfolio.data_lake, PLATFORM)
+        contribution = PRODUCT.add_to_tier(t, context)
+        for parameter in contribution.parameters:
+            tier_roles.add_parameter(t, parameter)
+        for policy in contribution.launch_policies:
+            tier_roles.add_launch_policy(t, policy)
     return json.loads(render(t))
 
 
@@ -79,7 +72,7 @@ def test_each_tier_gets_an_instance_role_profile_and_parameter(added, portfolio)
     for tier in portfolio.tiers:
         tid = tier.logical_id
         role = added["Resources"][f"{tid}PersonalHubRole"]
-        assert role["Properties"]["RoleName"] == f"labcatalog-{tier.name}-personal-hub"
+        assert role["Properties"]["RoleName"] == names.INSTANCE_ROLE.format(tier=tier.name)
         (trust,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         assert trust["Principal"] == {"Service": ["ec2.amazonaws.com"]}
         profile = added["Resources"][f"{tid}PersonalHubInstanceProfile"]["Properties"]
@@ -98,8 +91,9 @@ def test_instance_role_has_the_tiers_data_access_and_nothing_of_other_tiers(adde
         role = added["Resources"][f"{tier.logical_id}PersonalHubRole"]
         documents = role_policies(role)
         assert sorted(documents) == ["data-access", "personal-hub-instance", "require-tls"]
-        expected = as_data(notebook_role(tier, portfolio).properties["Policies"][0].PolicyDocument)
-        assert documents["data-access"] == expected
+        notebook_role = added["Resources"][f"{tier.logical_id}NotebookRole"]
+        assert documents["data-access"] == role_policies(notebook_role)["data-access"]
+        assert documents["require-tls"] == role_policies(notebook_role)["require-tls"]
         text = json.dumps(documents)
         for other in portfolio.tiers:
             if other.name != tier.name:
@@ -111,6 +105,7 @@ def test_instance_policy_is_session_manager_image_pull_and_own_secrets_only(adde
         role = added["Resources"][f"{tier.logical_id}PersonalHubRole"]
         statements = statements_by_sid(role_policies(role)["personal-hub-instance"])
         assert sorted(statements) == [
+            "DecryptSecretsThroughSecretsManager",
             "EcrLogin",
             "PullHubImage",
             "ReadPersonalHubSecrets",
@@ -130,7 +125,7 @@ def test_instance_policy_is_session_manager_image_pull_and_own_secrets_only(adde
 
 def test_secrets_key_grant_is_through_secrets_manager_only(portfolio):
     document = as_data(
-        platform.instance_policy(portfolio.tiers[0], Ref("Repository"), Ref("HubKeyArn"))
+        platform.instance_policy(portfolio.tiers[0].name, Ref("Repository"), Ref("HubKeyArn"))
     )
     decrypt = statements_by_sid(document)["DecryptSecretsThroughSecretsManager"]
     assert decrypt["Action"] == ["kms:Decrypt"]
@@ -205,7 +200,9 @@ def test_platform_additions_pass_cfn_lint(portfolio, tmp_path):
 
 
 def launch_document(tier) -> dict:
-    return as_data(PolicyDocument(Version="2012-10-17", Statement=launch.launch_statements(tier)))
+    return as_data(
+        PolicyDocument(Version="2012-10-17", Statement=launch.launch_statements(tier.name))
+    )
 
 
 def text_of(resource) -> str:
@@ -252,7 +249,7 @@ def test_instances_need_this_tiers_profile_imdsv2_and_no_public_address(portfoli
     for tier in portfolio.tiers:
         statements = statements_by_sid(launch_document(tier))
         run = statements["PersonalHubLaunchInstances"]["Condition"]["StringEquals"]
-        assert run["aws:RequestTag/labcatalog:tier"] == tier.name
+        assert run[f"aws:RequestTag/{names.TIER_TAG}"] == tier.name
         assert run["ec2:MetadataHttpTokens"] == "required"
         assert run["ec2:InstanceProfile"]["Fn::Sub"].endswith(
             f":instance-profile/labcatalog-{tier.name}-personal-hub"
@@ -319,7 +316,8 @@ def test_service_actions_run_the_platforms_documents():
 
 
 def test_portfolio_chooses_which_actions_are_offered(portfolio):
-    configured = actions.configured(portfolio)
+    configured = actions.configured(portfolio.products.personal_hub)
+    assert PRODUCT.service_actions(portfolio.products.personal_hub) == configured
     wanted = portfolio.products.personal_hub.self_service_actions
     assert [a.name.rsplit("-", 1)[1] for a in configured] == [
         a for a in automation.ACTIONS if a in wanted

@@ -390,7 +390,7 @@ def test_boot_script_sets_only_variables_of_the_hub_image_contract():
 
 @pytest.mark.parametrize("portfolio_name", sorted(PORTFOLIOS))
 def test_each_tier_gets_its_own_values_and_a_clean_script(portfolio_name, tmp_path):
-    from generator.model.config import load_portfolio
+    from generator.engine.registry import load_portfolio
 
     portfolio = load_portfolio(PORTFOLIOS[portfolio_name])
     hub = body(portfolio)
@@ -401,7 +401,7 @@ def test_each_tier_gets_its_own_values_and_a_clean_script(portfolio_name, tmp_pa
         assert f"readonly env_tier_group='ds-{tier.name}'" in script
         assert "readonly env_allowed_users='alice@example.com,bob@example.com,carol'" in script
         assert f"readonly env_notebook_bucket='{ssm[contract.NOTEBOOK_BUCKET_PARAMETER]}'" in script
-        image = ssm[contract.HUB_REPOSITORY_PARAMETER] + ":sha-0123abcd"
+        image = ssm[contract.HUB_REPOSITORY_URI_PARAMETER] + ":sha-0123abcd"
         assert f"readonly hub_image='{image}'" in script
         assert f"secret:labcatalog/{tier.name}/personal-hub/" in script
         assert "readonly signal_resource='HubReady'" in script

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from generator.cfn import names
 from tests.conftest import deploy_platform
 
 
@@ -40,12 +41,12 @@ def test_notebook_bucket_is_versioned_encrypted_private_and_tls_only(aws, exampl
     assert aws.client("kms").get_key_rotation_status(KeyId=key["KeyId"])["KeyRotationEnabled"]
 
 
-def test_tier_roles_exist_with_their_policies_and_profiles(aws, portfolio):
+def test_tier_roles_exist_with_their_policies(aws, portfolio):
     outputs = deploy_platform(aws, portfolio)
     iam = aws.client("iam")
     bucket = outputs["NotebookBucketName"]
     for tier in portfolio.tiers:
-        role = iam.get_role(RoleName=f"labcatalog-{tier.name}-notebook")["Role"]
+        role = iam.get_role(RoleName=names.NOTEBOOK_ROLE.format(tier=tier.name))["Role"]
         assert role["Arn"] == outputs[f"{tier.logical_id}NotebookRoleArn"]
         assert sorted(iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]) == [
             "data-access",
@@ -55,19 +56,17 @@ def test_tier_roles_exist_with_their_policies_and_profiles(aws, portfolio):
         resources = {r for s in document["PolicyDocument"]["Statement"] for r in s["Resource"]}
         # References were resolved to this stack's real bucket and this tier's prefix.
         assert f"arn:aws:s3:::{bucket}/{tier.name}/*" in resources
-        profile = iam.get_instance_profile(InstanceProfileName=f"labcatalog-{tier.name}-notebook")
-        assert [r["RoleName"] for r in profile["InstanceProfile"]["Roles"]] == [role["RoleName"]]
-        launch = iam.get_role(RoleName=f"labcatalog-{tier.name}-launch")["Role"]
+        launch = iam.get_role(RoleName=names.LAUNCH_ROLE.format(tier=tier.name))["Role"]
         passing = iam.get_role_policy(RoleName=launch["RoleName"], PolicyName="launch-products")
         passed = next(
             s["Resource"]
             for s in passing["PolicyDocument"]["Statement"]
-            if s.get("Sid") == "PassOnlyThisTiersRoles"
+            if s.get("Sid") == "PassOnlyThisTiersRolesToEcsTasks"
         )
         assert role["Arn"] in passed
 
         ssm = aws.client("ssm")
-        parameter = ssm.get_parameter(Name=f"/labcatalog/tiers/{tier.name}/notebook-role-arn")
+        parameter = ssm.get_parameter(Name=names.NOTEBOOK_ROLE_ARN_PARAMETER.format(tier=tier.name))
         assert parameter["Parameter"]["Value"] == role["Arn"]
 
 
@@ -78,7 +77,9 @@ def test_hub_repository_and_execution_role_exist(aws, example):
     ]
     assert repo["repositoryUri"] == outputs["HubRepositoryUri"]
     for tier in example.tiers:
-        role = aws.client("iam").get_role(RoleName=f"labcatalog-{tier.name}-task-execution")
+        role = aws.client("iam").get_role(RoleName=names.TASK_EXECUTION_ROLE.format(tier=tier.name))
         assert role["Role"]["Arn"] == outputs[f"{tier.logical_id}TaskExecutionRoleArn"]
-        hub = aws.client("iam").get_role(RoleName=f"labcatalog-{tier.name}-hub")["Role"]
+        hub = aws.client("iam").get_role(RoleName=names.HUB_TASK_ROLE.format(tier=tier.name))[
+            "Role"
+        ]
         assert hub["Arn"] == outputs[f"{tier.logical_id}HubTaskRoleArn"]

@@ -11,8 +11,11 @@ import re
 
 import pytest
 
+from generator.cfn import names
+from generator.engine.build import render
+from generator.engine.registry import discover
 from generator.model.config import Portfolio
-from products.platform.template import ELB_LOG_ACCOUNTS, ELB_LOG_ACCOUNTS_MAP, LEGACY_ELB_REGION
+from products.platform.storage import ELB_LOG_ACCOUNTS, ELB_LOG_ACCOUNTS_MAP, LEGACY_ELB_REGION
 from tests.conftest import platform_body
 
 DATA_ACTION = re.compile(
@@ -157,44 +160,53 @@ def test_no_data_action_is_allowed_on_every_resource(portfolio):
             }
 
 
-def test_notebook_role_is_assumed_by_ecs_tasks_of_this_account_and_ec2(portfolio):
+def test_notebook_role_is_assumed_by_ecs_tasks_of_this_account_only(portfolio):
     body = platform_body(portfolio)
     for tier in portfolio.tiers:
         role = body["Resources"][f"{tier.logical_id}NotebookRole"]["Properties"]
-        assert role["RoleName"] == f"labcatalog-{tier.name}-notebook"
-        trust = statements(role["AssumeRolePolicyDocument"])
-        assert trust["EcsTasksOfThisAccount"]["Principal"] == {
-            "Service": ["ecs-tasks.amazonaws.com"]
-        }
-        assert trust["EcsTasksOfThisAccount"]["Condition"] == {
+        assert role["RoleName"] == names.NOTEBOOK_ROLE.format(tier=tier.name)
+        (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+        assert trust["Sid"] == "EcsTasksOfThisAccount"
+        assert trust["Principal"] == {"Service": ["ecs-tasks.amazonaws.com"]}
+        assert trust["Condition"] == {
             "StringEquals": {"aws:SourceAccount": {"Fn::Sub": "${AWS::AccountId}"}}
         }
-        assert trust["Ec2Instances"]["Principal"] == {"Service": ["ec2.amazonaws.com"]}
-        profile = body["Resources"][f"{tier.logical_id}InstanceProfile"]["Properties"]
-        assert profile["Roles"] == [{"Ref": f"{tier.logical_id}NotebookRole"}]
+    # No product runs the notebook role on EC2 (a personal hub has a role of its own), so the
+    # platform makes no instance profile for it.
+    profiles = [r for r in body["Resources"].values() if r["Type"] == "AWS::IAM::InstanceProfile"]
+    assert all(p["Properties"]["Roles"][0]["Ref"].endswith("PersonalHubRole") for p in profiles), (
+        profiles
+    )
 
 
-def test_launch_role_passes_only_its_own_tiers_roles(portfolio):
+def test_launch_role_passes_only_its_own_tiers_roles_each_to_its_service(portfolio):
     body = platform_body(portfolio)
     for tier in portfolio.tiers:
-        role = body["Resources"][f"{tier.logical_id}LaunchRole"]["Properties"]
-        assert role["RoleName"] == f"labcatalog-{tier.name}-launch"
+        tid = tier.logical_id
+        role = body["Resources"][f"{tid}LaunchRole"]["Properties"]
+        assert role["RoleName"] == names.LAUNCH_ROLE.format(tier=tier.name)
         (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
         assert trust["Principal"] == {"Service": ["servicecatalog.amazonaws.com"]}
-        found = statements(role_policy(body, f"{tier.logical_id}LaunchRole", "launch-products"))
-        passing = found["PassOnlyThisTiersRoles"]
-        assert passing["Action"] == ["iam:PassRole"]
-        own_roles = ["NotebookRole", "HubTaskRole", "TaskExecutionRole"]
+        found = statements(role_policy(body, f"{tid}LaunchRole", "launch-products"))
+        passing = {sid: s for sid, s in found.items() if "iam:PassRole" in s["Action"]}
+        expected = {}
+        if portfolio.products.shared_hub is not None:
+            # A shared hub's task definitions name the hub, execution and user server roles.
+            expected["PassOnlyThisTiersRolesToEcsTasks"] = (
+                "ecs-tasks.amazonaws.com",
+                [f"{{GetAtt:{tid}{r}.Arn}}" for r in ("NotebookRole", "HubTaskRole")]
+                + [f"{{GetAtt:{tid}TaskExecutionRole.Arn}}"],
+            )
         if portfolio.products.personal_hub is not None:
-            own_roles.append("PersonalHubRole")
-        assert resources(passing) == sorted(
-            f"{{GetAtt:{tier.logical_id}{role}.Arn}}" for role in own_roles
-        )
-        assert passing["Condition"] == {
-            "StringEquals": {
-                "iam:PassedToService": ["ecs-tasks.amazonaws.com", "ec2.amazonaws.com"]
-            }
-        }
+            expected["PassOnlyThisTiersRolesToEc2"] = (
+                "ec2.amazonaws.com",
+                [f"{{GetAtt:{tid}PersonalHubRole.Arn}}"],
+            )
+        assert sorted(passing) == sorted(expected)
+        for sid, (service, roles) in expected.items():
+            assert passing[sid]["Action"] == ["iam:PassRole"]
+            assert resources(passing[sid]) == sorted(roles)
+            assert passing[sid]["Condition"] == {"StringEquals": {"iam:PassedToService": service}}
         allowed = [a for s in found.values() if s["Effect"] == "Allow" for a in s["Action"]]
         assert not [a for a in allowed if a.startswith("iam:") and a != "iam:PassRole"]
         never = found["NeverChangeIam"]
@@ -311,36 +323,31 @@ def test_hub_repository_is_immutable_scanned_and_pruned(example):
 
 def test_products_find_the_platform_through_ssm_parameters(portfolio):
     body = platform_body(portfolio)
-    names = {
+    published = {
         r["Properties"]["Name"]
         for r in body["Resources"].values()
         if r["Type"] == "AWS::SSM::Parameter"
     }
     expected = {
-        f"/labcatalog/platform/{n}"
-        for n in [
-            "notebook-bucket",
-            "notebook-key-arn",
-            "hub-repository-uri",
-            "hub-key-arn",
-            "load-balancer-log-bucket",
-            "template-bucket",
-        ]
+        names.NOTEBOOK_BUCKET_PARAMETER,
+        names.NOTEBOOK_KEY_ARN_PARAMETER,
+        names.HUB_REPOSITORY_URI_PARAMETER,
+        names.HUB_KEY_ARN_PARAMETER,
+        names.LOAD_BALANCER_LOG_BUCKET_PARAMETER,
+        names.TEMPLATE_BUCKET_PARAMETER,
     }
+    assert all(n.startswith("/labcatalog/platform/") for n in expected)
     for tier in portfolio.tiers:
-        expected |= {
-            f"/labcatalog/tiers/{tier.name}/{n}"
-            for n in [
-                "notebook-role-arn",
-                "instance-profile-name",
-                "launch-role-arn",
-                "hub-task-role-arn",
-                "task-execution-role-arn",
-            ]
-        }
+        per_tier = [names.NOTEBOOK_ROLE_ARN_PARAMETER, names.LAUNCH_ROLE_ARN_PARAMETER]
+        if portfolio.products.shared_hub is not None:
+            per_tier += [names.HUB_TASK_ROLE_ARN_PARAMETER, names.TASK_EXECUTION_ROLE_ARN_PARAMETER]
         if portfolio.products.personal_hub is not None:
-            expected.add(f"/labcatalog/tiers/{tier.name}/personal-hub-instance-profile-name")
-    assert names == expected
+            per_tier.append(names.PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER)
+        for pattern in per_tier:
+            name = pattern.format(tier=tier.name)
+            assert name.startswith(f"/labcatalog/tiers/{tier.name}/")
+            expected.add(name)
+    assert published == expected
 
 
 @pytest.mark.parametrize(
@@ -424,3 +431,24 @@ def test_launch_roles_share_the_account_wide_shared_hub_policies(portfolio):
                     re.match(r"^[a-z0-9-]+:(Describe|List|Get|Register|Deregister)", a)
                     for a in statement["Action"]
                 ), statement
+
+
+def test_every_parameter_a_product_reads_is_one_the_platform_publishes(portfolio):
+    """The cross-stack contract: each `{{resolve:ssm:...}}` of a product template, for every
+    tier, names a parameter of the platform stack (or the image build's release tag)."""
+    registry = discover()
+    platform = platform_body(portfolio)
+    published = {
+        r["Properties"]["Name"]
+        for r in platform["Resources"].values()
+        if r["Type"] == "AWS::SSM::Parameter"
+    } | {names.HUB_IMAGE_TAG_PARAMETER}
+    read = set()
+    for product, _ in registry.configured(portfolio):
+        text = render(product.build(portfolio))
+        found = re.findall(r"\{\{resolve:ssm:(/(?:[^}$]|\$\{Tier\})+)\}\}", text)
+        assert found, product.key
+        for tier in portfolio.tiers:
+            read |= {name.replace("${Tier}", tier.name) for name in found}
+    assert read <= published, read - published
+    assert any("/tiers/" in name for name in read)

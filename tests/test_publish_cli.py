@@ -38,11 +38,11 @@ def tiny_product(product: str, portfolio: Portfolio) -> Template:
 REAL_STACKS = builder.stacks
 
 
-def tiny_stacks(portfolio: Portfolio) -> list[builder.Stack]:
+def tiny_stacks(portfolio: Portfolio, registry=None) -> list[builder.Stack]:
     """The products' stacks (their paths and versions) with stand-in builders; no platform."""
     return [
         replace(stack, build=partial(tiny_product, stack.key))
-        for stack in REAL_STACKS(portfolio)
+        for stack in REAL_STACKS(portfolio, registry)
         if stack.version is not None
     ]
 
@@ -91,7 +91,7 @@ def test_plan_then_publish_then_nothing_left(env, monkeypatch):
 
     published = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert published.exit_code == 0, published.output
-    assert "[1/28] create template shared-hub 1.0.0" in published.output
+    assert "[1/28] create template personal-hub 1.0.0" in published.output
     assert published.output.rstrip().endswith("published: 30 created")
 
     # AWS_ENDPOINT_URL is honoured like --endpoint-url.

@@ -20,9 +20,10 @@ README = ROOT / "README.md"
 
 
 def _reference() -> str:
+    from generator.engine.registry import discover
     from generator.model.reference import portfolio_reference
 
-    return portfolio_reference()
+    return portfolio_reference(discover().portfolio_model)
 
 
 def _cost() -> str:
@@ -60,11 +61,11 @@ def test_readme_block_is_current(name):
 def test_reference_names_every_field_of_the_model():
     from pydantic import BaseModel
 
-    from generator.model.config import Portfolio
+    from generator.engine.registry import discover
 
     text = _reference()
     seen: set[type[BaseModel]] = set()
-    models: list[type[BaseModel]] = [Portfolio]
+    models: list[type[BaseModel]] = [discover().portfolio_model]
     while models:
         model = models.pop()
         seen.add(model)

@@ -252,13 +252,13 @@ def test_task_roles_come_from_the_platform_for_the_chosen_tier(example):
     assert hub["TaskRoleArn"] == {
         "Fn::If": [
             "ServersInsideTheHub",
-            tier_value(names.NOTEBOOK_ROLE_PARAMETER),
-            tier_value(names.HUB_TASK_ROLE_PARAMETER),
+            tier_value(names.NOTEBOOK_ROLE_ARN_PARAMETER),
+            tier_value(names.HUB_TASK_ROLE_ARN_PARAMETER),
         ]
     }
-    assert hub["ExecutionRoleArn"] == tier_value(names.TASK_EXECUTION_ROLE_PARAMETER)
+    assert hub["ExecutionRoleArn"] == tier_value(names.TASK_EXECUTION_ROLE_ARN_PARAMETER)
     servers = props(body, "ServerTaskDefinition")
-    assert servers["TaskRoleArn"] == tier_value(names.NOTEBOOK_ROLE_PARAMETER)
+    assert servers["TaskRoleArn"] == tier_value(names.NOTEBOOK_ROLE_ARN_PARAMETER)
     assert not resources_of(body, "AWS::IAM::Role"), "product stacks create no IAM roles"
     assert not resources_of(body, "AWS::IAM::Policy")
 
@@ -375,7 +375,7 @@ def test_log_groups_have_retention_and_the_hub_key(example):
     assert sorted(groups) == ["HubLogGroup", "ServersLogGroup"]
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
-        assert group["Properties"]["KmsKeyId"] == names.resolved(names.HUB_KEY_PARAMETER)
+        assert group["Properties"]["KmsKeyId"] == names.resolved(names.HUB_KEY_ARN_PARAMETER)
         log_groups = names.TIER_LOG_GROUPS.format(tier="${Tier}")
         assert group["Properties"]["LogGroupName"]["Fn::Sub"].startswith(log_groups)
 

@@ -52,18 +52,40 @@ def resolved(parameter: str) -> str:
 # build; products launched with an empty HubImageTag run it.
 HUB_IMAGE_TAG_PARAMETER = platform_parameter("hub-image-tag")
 
-# What the platform publishes in SSM and the products read when they are launched. A per-tier
-# name is a pattern: a product fills it with `tier="${Tier}"`, the platform with the tier's name.
+# Every SSM parameter the platform publishes, named once. Account-wide values:
 NOTEBOOK_BUCKET_PARAMETER = platform_parameter("notebook-bucket")
-HUB_REPOSITORY_PARAMETER = platform_parameter("hub-repository-uri")
-HUB_KEY_PARAMETER = platform_parameter("hub-key-arn")
+NOTEBOOK_KEY_ARN_PARAMETER = platform_parameter("notebook-key-arn")
+HUB_REPOSITORY_URI_PARAMETER = platform_parameter("hub-repository-uri")
+HUB_KEY_ARN_PARAMETER = platform_parameter("hub-key-arn")
 LOAD_BALANCER_LOG_BUCKET_PARAMETER = platform_parameter("load-balancer-log-bucket")
-NOTEBOOK_ROLE_PARAMETER = tier_parameter("{tier}", "notebook-role-arn")
-HUB_TASK_ROLE_PARAMETER = tier_parameter("{tier}", "hub-task-role-arn")
-TASK_EXECUTION_ROLE_PARAMETER = tier_parameter("{tier}", "task-execution-role-arn")
+TEMPLATE_BUCKET_PARAMETER = platform_parameter("template-bucket")
+# Per tier, as patterns: `.format(tier="pii")` in the platform, `tier="${Tier}"` in a product.
+NOTEBOOK_ROLE_ARN_PARAMETER = tier_parameter("{tier}", "notebook-role-arn")
+LAUNCH_ROLE_ARN_PARAMETER = tier_parameter("{tier}", "launch-role-arn")
+HUB_TASK_ROLE_ARN_PARAMETER = tier_parameter("{tier}", "hub-task-role-arn")
+TASK_EXECUTION_ROLE_ARN_PARAMETER = tier_parameter("{tier}", "task-execution-role-arn")
 PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER = tier_parameter(
     "{tier}", "personal-hub-instance-profile-name"
 )
+# What a launch role may read: every platform value and its own tier's.
+PLATFORM_PARAMETERS = platform_parameter("*")
+TIER_PARAMETERS = tier_parameter("{tier}", "*")
+
+# IAM role names of a tier, made by the platform. Service Catalog's launch constraints name the
+# launch role (LocalRoleName), so the publisher and the platform must agree on it.
+LAUNCH_ROLE = NAME_PREFIX + "-{tier}-launch"
+NOTEBOOK_ROLE = NAME_PREFIX + "-{tier}-notebook"
+TASK_EXECUTION_ROLE = NAME_PREFIX + "-{tier}-task-execution"
+HUB_TASK_ROLE = NAME_PREFIX + "-{tier}-hub"
+PERSONAL_HUB_ROLE = NAME_PREFIX + "-{tier}-personal-hub"
+# Managed policies attached to launch roles: account-wide ones and one tier's own.
+LAUNCH_POLICY = NAME_PREFIX + "-launch-{name}"
+TIER_LAUNCH_POLICY = NAME_PREFIX + "-{tier}-launch-{name}"
+# Secrets Manager: a personal hub reads only these (the shared hub's are the rest of TIER_SECRETS).
+PERSONAL_HUB_SECRETS = TIER_SECRETS + "personal-hub/"
+# KMS aliases of the platform's keys.
+NOTEBOOK_KEY_ALIAS = f"alias/{NAME_PREFIX}-notebooks"
+HUB_KEY_ALIAS = f"alias/{NAME_PREFIX}-hub"
 
 # Where a shared hub's load balancer writes its access logs in the platform's log bucket
 # (`<prefix>/<stack>/`); the bucket's policy lets the load balancers write only there.

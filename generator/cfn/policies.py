@@ -6,21 +6,17 @@ them), so the same template works in any partition, account and region.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import awacs.cloudformation as cfn
 import awacs.ecr as ecr
-import awacs.ecs as ecs
 import awacs.iam as iam
 import awacs.kms as kms
-import awacs.logs as logs
 import awacs.s3 as s3
-import awacs.secretsmanager as secretsmanager
 import awacs.ssm as ssm
 import awacs.sts as sts
 from awacs.aws import (
     Allow,
-    ArnLike,
     Bool,
     Condition,
     Deny,
@@ -34,8 +30,6 @@ from troposphere import AWSHelperFn, Sub
 from troposphere.iam import Policy as RolePolicy
 
 from generator.cfn import names
-from generator.cfn.names import SSM_PREFIX
-from generator.model.config import DataLake, Tier
 
 VERSION = "2012-10-17"
 # Names of AWS services as IAM knows them (trust principals, iam:PassedToService, kms:ViaService).
@@ -64,40 +58,48 @@ def prefix_condition(prefixes: Iterable[str]) -> Condition:
     return Condition(StringLike("s3:prefix", patterns))
 
 
-def notebook_prefix(tier: Tier) -> str:
+def notebook_prefix(tier: str) -> str:
     """Where a tier's notebooks live in the notebook bucket: `<tier>/`."""
-    return f"{tier.name}/"
+    return f"{tier}/"
 
 
 def tier_data_access_policy(
-    tier: Tier, lake: DataLake, notebook_bucket: Bucket, notebook_key_arn: AWSHelperFn
+    *,
+    lake_bucket: Bucket,
+    lake_key_arn: str | None,
+    read: Sequence[str],
+    write: Sequence[str],
+    notebooks: str,
+    notebook_bucket: Bucket,
+    notebook_key_arn: AWSHelperFn,
 ) -> PolicyDocument:
-    """What a tier's notebook servers may do: its lake prefixes and its notebook prefix, no more."""
+    """What a tier's notebook servers may do: read (and write) these lake prefixes and their
+    notebooks under the `notebooks` prefix of the notebook bucket, no more."""
     statements = [
         Statement(
             Sid="ListLakeUnderReadPrefixes",
             Effect=Allow,
             Action=[s3.ListBucket],
-            Resource=[s3_arn(lake.bucket)],
-            Condition=prefix_condition(tier.read),
+            Resource=[s3_arn(lake_bucket)],
+            Condition=prefix_condition(read),
         ),
         Statement(
             Sid="ReadLakeObjects",
             Effect=Allow,
             Action=[s3.GetObject, s3.GetObjectVersion],
-            Resource=objects_under(lake.bucket, tier.read),
+            Resource=objects_under(lake_bucket, read),
         ),
     ]
-    if tier.write:
+    if write:
         statements.append(
             Statement(
                 Sid="WriteLakeObjects",
                 Effect=Allow,
                 Action=[s3.PutObject, s3.DeleteObject, s3.AbortMultipartUpload],
-                Resource=objects_under(lake.bucket, tier.write),
+                Resource=objects_under(lake_bucket, write),
             )
         )
-    home = notebook_prefix(tier)
+    home = notebooks
     statements += [
         Statement(
             Sid="ListNotebooks",
@@ -121,8 +123,8 @@ def tier_data_access_policy(
         ),
     ]
     keys: list[str | AWSHelperFn] = [notebook_key_arn]
-    if lake.kms_key_arn:
-        keys.append(lake.kms_key_arn)
+    if lake_key_arn:
+        keys.append(lake_key_arn)
     statements.append(
         Statement(
             Sid="UseKeysOnlyThroughS3",
@@ -163,7 +165,8 @@ def tls_only_bucket_policy(bucket: Bucket) -> PolicyDocument:
 
 
 def notebook_role_trust_policy() -> PolicyDocument:
-    """ECS tasks of this account (confused-deputy guard) and EC2 instances may assume it."""
+    """ECS tasks of this account (confused-deputy guard) may assume it: the shared hub's user
+    servers run with it. Nothing else does (a personal hub's instance has a role of its own)."""
     return PolicyDocument(
         Version=VERSION,
         Statement=[
@@ -173,12 +176,6 @@ def notebook_role_trust_policy() -> PolicyDocument:
                 Principal=Principal("Service", [ECS_TASKS]),
                 Action=[sts.AssumeRole],
                 Condition=Condition(StringEquals("aws:SourceAccount", Sub("${AWS::AccountId}"))),
-            ),
-            Statement(
-                Sid="Ec2Instances",
-                Effect=Allow,
-                Principal=Principal("Service", [EC2]),
-                Action=[sts.AssumeRole],
             ),
         ],
     )
@@ -208,9 +205,9 @@ def regional_arn(service: str, resource: str, *, account: bool = True) -> Sub:
     return Sub(f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:{owner}:{resource}")
 
 
-def tier_secrets_arn(tier: Tier) -> Sub:
+def tier_secrets_arn(tier: str) -> Sub:
     """Every Secrets Manager secret of a tier: names under `labcatalog/<tier>/`."""
-    return regional_arn("secretsmanager", f"secret:{names.TIER_SECRETS.format(tier=tier.name)}*")
+    return regional_arn("secretsmanager", f"secret:{names.TIER_SECRETS.format(tier=tier)}*")
 
 
 def decrypt_through_secrets_manager(sid: str, key_arn: AWSHelperFn) -> Statement:
@@ -223,92 +220,6 @@ def decrypt_through_secrets_manager(sid: str, key_arn: AWSHelperFn) -> Statement
         Condition=Condition(
             StringEquals("kms:ViaService", Sub("secretsmanager.${AWS::Region}.amazonaws.com"))
         ),
-    )
-
-
-def task_execution_policy(
-    tier: Tier, repository_arn: AWSHelperFn, hub_key_arn: AWSHelperFn
-) -> PolicyDocument:
-    """What ECS needs to start a tier's hub or user task: image, logs, and the tier's secrets."""
-    log_groups = names.TIER_LOG_GROUPS.format(tier=tier.name)
-    return PolicyDocument(
-        Version=VERSION,
-        Statement=[
-            ecr_login_statement(),
-            pull_image_statement(repository_arn),
-            Statement(
-                Sid="WriteTaskLogs",
-                Effect=Allow,
-                Action=[logs.CreateLogStream, logs.PutLogEvents],
-                Resource=[regional_arn("logs", f"log-group:{log_groups}*:log-stream:*")],
-            ),
-            Statement(
-                Sid="ReadThisTiersHubSecrets",
-                Effect=Allow,
-                # A hub's task definition names its secrets; this role can only resolve the ones
-                # under its own tier's path, whatever ARN a launch parameter carries.
-                Action=[secretsmanager.GetSecretValue],
-                Resource=[tier_secrets_arn(tier)],
-            ),
-            decrypt_through_secrets_manager("DecryptHubSecretsThroughSecretsManager", hub_key_arn),
-        ],
-    )
-
-
-def hub_task_policy(
-    tier: Tier, notebook_role_arn: AWSHelperFn, execution_role_arn: AWSHelperFn
-) -> PolicyDocument:
-    """What a tier's hub may do: start, watch and stop its users' Fargate tasks, nothing else.
-
-    The platform stack exists before any hub, so it cannot name a hub's cluster or task
-    definition by ARN. The shared-hub product therefore names them with the fixed patterns in
-    `generator.cfn.names` (`labcatalog-<tier>_...`), and this policy allows exactly those names.
-    """
-    clusters = regional_arn(
-        "ecs", "cluster/" + names.CLUSTER.format(tier=tier.name, stack=names.WILDCARD)
-    )
-    in_tier_clusters = Condition(ArnLike("ecs:cluster", clusters))
-    user_task_definitions = regional_arn(
-        "ecs",
-        "task-definition/"
-        + names.USER_TASK_FAMILY.format(tier=tier.name, stack=names.WILDCARD)
-        + ":*",
-    )
-    tasks = regional_arn(
-        "ecs", "task/" + names.CLUSTER.format(tier=tier.name, stack=names.WILDCARD) + "/*"
-    )
-    return PolicyDocument(
-        Version=VERSION,
-        Statement=[
-            Statement(
-                Sid="RunUserServersInThisTiersClusters",
-                Effect=Allow,
-                Action=[ecs.RunTask],
-                Resource=[user_task_definitions],
-                Condition=in_tier_clusters,
-            ),
-            Statement(
-                Sid="WatchAndStopTasksInThisTiersClusters",
-                Effect=Allow,
-                Action=[ecs.DescribeTasks, ecs.StopTask],
-                Resource=[tasks],
-                Condition=in_tier_clusters,
-            ),
-            Statement(
-                Sid="TagUserServersAtLaunch",
-                Effect=Allow,
-                Action=[ecs.TagResource],
-                Resource=[tasks],
-                Condition=Condition(StringEquals("ecs:CreateAction", "RunTask")),
-            ),
-            Statement(
-                Sid="PassOnlyThisTiersTaskRoles",
-                Effect=Allow,
-                Action=[iam.PassRole],
-                Resource=[notebook_role_arn, execution_role_arn],
-                Condition=Condition(StringEquals("iam:PassedToService", ECS_TASKS)),
-            ),
-        ],
     )
 
 
@@ -362,15 +273,37 @@ _IAM_WRITES = [
 ]
 
 
+def _service_id(service: str) -> str:
+    """ "ecs-tasks.amazonaws.com" -> "EcsTasks", for statement ids."""
+    return "".join(part.capitalize() for part in service.split(".")[0].split("-"))
+
+
+def pass_roles_statements(passable: Mapping[str, Sequence[AWSHelperFn]]) -> list[Statement]:
+    """PassRole on exactly these roles, each only to the service that runs it; one statement
+    per service (sorted), so no role can be passed to a service no product needs."""
+    return [
+        Statement(
+            Sid=f"PassOnlyThisTiersRolesTo{_service_id(service)}",
+            Effect=Allow,
+            Action=[iam.PassRole],
+            Resource=list(passable[service]),
+            Condition=Condition(StringEquals("iam:PassedToService", service)),
+        )
+        for service in sorted(passable)
+        if passable[service]
+    ]
+
+
 def launch_role_policy(
-    tier: Tier,
-    passable_role_arns: Sequence[AWSHelperFn],
+    tier: str,
+    passable: Mapping[str, Sequence[AWSHelperFn]],
     product_statements: Sequence[Statement] = (),
 ) -> PolicyDocument:
     """What Service Catalog may do when it launches a product for `tier`.
 
     It runs the product's stack, reads labcatalog's parameters, and passes only this tier's
-    roles to ECS and EC2. The products add the statements their resources need.
+    roles, each to its service (`passable`: service -> role ARNs). The products add the
+    statements their resources need.
     """
     stack_arn = Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*")
     statements = [
@@ -414,17 +347,11 @@ def launch_role_policy(
             Effect=Allow,
             Action=[ssm.GetParameter, ssm.GetParameters],
             Resource=[
-                ssm_parameter_arn(f"{SSM_PREFIX}/platform/*"),
-                ssm_parameter_arn(f"{SSM_PREFIX}/tiers/{tier.name}/*"),
+                ssm_parameter_arn(names.PLATFORM_PARAMETERS),
+                ssm_parameter_arn(names.TIER_PARAMETERS.format(tier=tier)),
             ],
         ),
-        Statement(
-            Sid="PassOnlyThisTiersRoles",
-            Effect=Allow,
-            Action=[iam.PassRole],
-            Resource=list(passable_role_arns),
-            Condition=Condition(StringEquals("iam:PassedToService", [ECS_TASKS, EC2])),
-        ),
+        *pass_roles_statements(passable),
         *product_statements,
         Statement(
             Sid="NeverChangeIam",

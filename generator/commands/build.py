@@ -10,7 +10,7 @@ import click
 from generator.commands.options import portfolio_option
 from generator.engine import build as builder
 from generator.engine import build_folder
-from generator.model.config import load_portfolio
+from generator.engine.registry import load_portfolio
 
 EXIT_STALE = 1
 

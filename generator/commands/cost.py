@@ -13,7 +13,7 @@ from generator.engine.cost.model import estimate
 from generator.engine.cost.prices import PRICES, load_prices
 from generator.engine.cost.resources import Templates
 from generator.engine.cost.usage import check_against, load_usage
-from generator.model.config import load_portfolio
+from generator.engine.registry import load_portfolio
 
 EPILOG = """\b
 The model:

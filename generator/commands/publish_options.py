@@ -13,7 +13,7 @@ from generator.engine.publish.aws import Clients, connect
 from generator.engine.publish.plan import Plan
 from generator.engine.publish.publisher import make_plan, require_current_build
 from generator.engine.publish.state import CatalogState
-from generator.model.config import load_portfolio
+from generator.engine.registry import load_portfolio
 
 
 def publish_options(command):

@@ -6,14 +6,14 @@ import json
 
 import click
 
-from generator.model.config import Portfolio
+from generator.engine.registry import Registry, discover
 from generator.model.reference import portfolio_reference
 
 
-def portfolio_json_schema() -> str:
-    """The JSON Schema generated from the model, as stable text."""
+def portfolio_json_schema(registry: Registry | None = None) -> str:
+    """The JSON Schema generated from the model of the registered products, as stable text."""
     document = {"$schema": "https://json-schema.org/draft/2020-12/schema"}
-    document.update(Portfolio.model_json_schema(by_alias=True))
+    document.update((registry or discover()).portfolio_model.model_json_schema(by_alias=True))
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
@@ -37,4 +37,7 @@ def schema(fmt: str) -> None:
       labcatalog schema > generator/model/schema/portfolio-v1.schema.json
       labcatalog schema --format markdown   # paste between the README's reference markers
     """
-    click.echo(portfolio_json_schema() if fmt == "json" else portfolio_reference(), nl=False)
+    if fmt == "json":
+        click.echo(portfolio_json_schema(), nl=False)
+    else:
+        click.echo(portfolio_reference(discover().portfolio_model), nl=False)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from generator.commands.options import portfolio_option
-from generator.model.config import load_portfolio
+from generator.engine.registry import load_portfolio
 
 
 @click.command()

@@ -11,11 +11,9 @@ from troposphere import Template
 
 from generator.engine import build_folder
 from generator.engine.build_folder import Artifact, Build
+from generator.engine.registry import Registry, discover
 from generator.model.config import Portfolio
 from generator.model.problems import UserError
-from products.personal_hub import template as personal_hub
-from products.platform import template as platform
-from products.shared_hub import template as shared_hub
 
 # CloudFormation's quotas for one template (uploaded through S3).
 MAX_RESOURCES = 500
@@ -40,30 +38,17 @@ class Stack:
     version: str | None = None
 
 
-def stacks(portfolio: Portfolio) -> list[Stack]:
-    """Every template this portfolio produces (products join as they land).
+def stacks(portfolio: Portfolio, registry: Registry | None = None) -> list[Stack]:
+    """Every template this portfolio produces: the platform and each configured product.
 
     The one place a template's path in build/ is made: `<key>.template.json`, the same for every
     version, so a version bump shows in review as a diff of one file.
     """
-    found = [Stack("platform.template.json", platform.build, "platform")]
-    if portfolio.products.shared_hub is not None:
+    registry = registry or discover()
+    found = [Stack("platform.template.json", registry.build_platform, "platform")]
+    for product, entry in registry.configured(portfolio):
         found.append(
-            Stack(
-                "shared-hub.template.json",
-                shared_hub.build,
-                "shared-hub",
-                portfolio.products.shared_hub.version,
-            )
-        )
-    if portfolio.products.personal_hub is not None:
-        found.append(
-            Stack(
-                "personal-hub.template.json",
-                personal_hub.build,
-                "personal-hub",
-                portfolio.products.personal_hub.version,
-            )
+            Stack(f"{product.key}.template.json", product.build, product.key, entry.version)
         )
     return found
 
@@ -117,12 +102,12 @@ def check_limits(path: str, template: Template, text: str) -> list[str]:
     return found
 
 
-def generate(portfolio: Portfolio) -> list[Artifact]:
+def generate(portfolio: Portfolio, registry: Registry | None = None) -> list[Artifact]:
     """Every file of the build, in memory, the manifest last; raise `UserError` if a template
     breaks a quota."""
     templates = []
     problems = []
-    for stack in stacks(portfolio):
+    for stack in stacks(portfolio, registry):
         try:
             template = stamp(stack.build(portfolio), stack)
         except ValueError as err:

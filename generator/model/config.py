@@ -8,6 +8,8 @@ Each problem names the file, line, column and field.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,6 +20,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    create_model,
 )
 
 from generator.model.problems import InputError, Loc, Problem
@@ -25,7 +28,6 @@ from generator.model.validation import describe, type_problems
 from generator.model.yamlsource import Source, load_source
 
 SCHEMA_VERSION = "labcatalog/v1"
-PRODUCT_KEYS = ("shared-hub", "personal-hub")
 
 
 def _checked(pattern: str, explanation: str) -> Any:
@@ -182,44 +184,24 @@ class Product(_Model):
     )
 
 
-SelfServiceAction = Literal["start", "stop", "resize"]
-
-
-def _unique_actions(actions: list[str]) -> list[str]:
-    for j, action in enumerate(actions):
-        if action in actions[:j]:
-            raise ValueError(f"{action!r} is listed twice")
-    return actions
-
-
-class PersonalHubProduct(Product):
-    """The personal-hub product: a Product, plus what its users may do to their instance."""
-
-    self_service_actions: Annotated[list[SelfServiceAction], AfterValidator(_unique_actions)] = (
-        Field(
-            default_factory=list,
-            description=(
-                "Service Catalog self-service actions offered on a launched personal hub: start, "
-                "stop and resize (to another instance type of the product's list)."
-            ),
-            json_schema_extra={"uniqueItems": True},
-        )
-    )
-
-
 class Products(_Model):
     """The products to build and publish; leave one out to skip it."""
 
-    shared_hub: Product | None = Field(
-        None,
-        alias="shared-hub",
-        description="JupyterHub per tier on ECS Fargate behind an HTTPS load balancer.",
-    )
-    personal_hub: PersonalHubProduct | None = Field(
-        None,
-        alias="personal-hub",
-        description="One EC2 instance per user that stops when idle.",
-    )
+    # No fields here: `portfolio_model` adds one per registered product (its key in the file).
+
+
+@dataclass(frozen=True)
+class ProductEntry:
+    """How portfolio.yaml names a product and reads its entry under `products`."""
+
+    key: str  # e.g. "shared-hub"
+    config: type[Product]
+    description: str
+
+    @property
+    def field(self) -> str:
+        """The attribute of `portfolio.products` that holds it: "shared-hub" -> `shared_hub`."""
+        return self.key.replace("-", "_")
 
 
 class Portfolio(_Model):
@@ -249,6 +231,31 @@ class Portfolio(_Model):
 
     def tier(self, name: str) -> Tier:
         return next(t for t in self.tiers if t.name == name)
+
+
+def portfolio_model(products: Sequence[ProductEntry]) -> type[Portfolio]:
+    """`Portfolio` whose `products` mapping accepts exactly these products, in this order.
+
+    The model knows no product itself: the engine passes the registered ones (see
+    `generator.engine.registry`), each with the config class from its own folder.
+    """
+    fields: dict[str, Any] = {
+        entry.field: (
+            entry.config | None,
+            Field(None, alias=entry.key, description=entry.description),
+        )
+        for entry in products
+    }
+    composed = create_model(
+        "Products", __base__=Products, __doc__=Products.__doc__, __module__=__name__, **fields
+    )
+    return create_model(
+        "Portfolio",
+        __base__=Portfolio,
+        __doc__=Portfolio.__doc__,
+        __module__=__name__,
+        products=(composed, Field(description="The products to build and publish.")),
+    )
 
 
 def _is_under(prefix: str, parent: str) -> bool:
@@ -329,10 +336,13 @@ def tag_option_problems(tag_options: dict[str, list[str]]) -> list[tuple[Loc, st
     return found
 
 
-def _describe(error: dict[str, Any], source: Source) -> str:
-    if error["type"] == "string_pattern_mismatch":
-        return f"{error['input']!r} may contain only letters, digits, spaces and _.:/=+-@"
-    return describe(error, Portfolio, source)
+def _describer(model: type[Portfolio]):
+    def _describe(error: dict[str, Any], source: Source) -> str:
+        if error["type"] == "string_pattern_mismatch":
+            return f"{error['input']!r} may contain only letters, digits, spaces and _.:/=+-@"
+        return describe(error, model, source)
+
+    return _describe
 
 
 def _partial_rules(data: dict[str, Any]) -> list[tuple[Loc, str]]:
@@ -348,9 +358,12 @@ def _partial_rules(data: dict[str, Any]) -> list[tuple[Loc, str]]:
     return tier_rule_problems(valid)
 
 
-def validate_data(source: Source) -> Portfolio:
-    """Turn parsed YAML into a `Portfolio`, or raise `InputError` listing every problem."""
-    portfolio, problems = type_problems(source, Portfolio, f"schema: {SCHEMA_VERSION}", _describe)
+def validate_data(source: Source, model: type[Portfolio]) -> Portfolio:
+    """Turn parsed YAML into a `model` (see `portfolio_model`), or raise `InputError` listing
+    every problem."""
+    portfolio, problems = type_problems(
+        source, model, f"schema: {SCHEMA_VERSION}", _describer(model)
+    )
     if portfolio is None:
         # Tiers that are well-formed on their own are still checked against each other, so a
         # type error elsewhere does not hide an overlap or a duplicate name.
@@ -365,15 +378,15 @@ def validate_data(source: Source) -> Portfolio:
     return portfolio
 
 
-def load_portfolio(path: Path, display: str | None = None) -> Portfolio:
+def load_portfolio(path: Path, model: type[Portfolio], display: str | None = None) -> Portfolio:
     """Read, parse and validate a portfolio file; raise `InputError` with every problem found."""
-    return validate_data(load_source(path, display))
+    return validate_data(load_source(path, display), model)
 
 
-def problems_of(path: Path) -> list[Problem]:
+def problems_of(path: Path, model: type[Portfolio]) -> list[Problem]:
     """Every problem in `path` (empty when it is valid); handy for tests and editors."""
     try:
-        load_portfolio(path)
+        load_portfolio(path, model)
     except InputError as err:
         return err.problems
     return []

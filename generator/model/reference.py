@@ -14,9 +14,11 @@ from generator.model.config import Portfolio
 Node = dict[str, Any]
 
 
-def portfolio_reference() -> str:
-    """One table per mapping of the file, in the order the model declares the fields."""
-    schema = Portfolio.model_json_schema(by_alias=True)
+def portfolio_reference(model: type[Portfolio]) -> str:
+    """One table per mapping of the file, in the order the model declares the fields.
+
+    `model` is the portfolio model with the registered products (`config.portfolio_model`)."""
+    schema = model.model_json_schema(by_alias=True)
     defs: dict[str, Node] = schema.get("$defs", {})
     sections: list[str] = []
     pending: list[tuple[str, Node]] = [("", schema)]

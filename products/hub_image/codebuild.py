@@ -34,10 +34,11 @@ from troposphere.iam import Role
 from troposphere.logs import LogGroup
 
 from generator.cfn import policies
-from generator.cfn.names import HUB_IMAGE_TAG_PARAMETER
+from generator.cfn.names import HUB_IMAGE_TAG_PARAMETER, LOG_GROUP_PREFIX, NAME_PREFIX
 
-PROJECT_NAME = "labcatalog-hub-image"
-LOG_GROUP = f"/labcatalog/codebuild/{PROJECT_NAME}"
+PROJECT_NAME = f"{NAME_PREFIX}-hub-image"
+# Under LOG_GROUP_PREFIX, so the hub key's policy lets CloudWatch Logs encrypt it.
+LOG_GROUP = f"{LOG_GROUP_PREFIX}codebuild/{PROJECT_NAME}"
 # Amazon Linux standard image with Docker; privileged mode lets it run the Docker daemon.
 BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
 BUILD_TIMEOUT_MINUTES = 60

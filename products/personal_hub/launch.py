@@ -1,9 +1,9 @@
 """What a tier's Service Catalog launch role may do for a personal hub, scoped as EC2 allows.
 
-Passed by the platform builder to `policies.launch_role_policy(product_statements=...)`. The
-common part of that policy already runs the stack, reads this tier's `/labcatalog/` parameters
-and passes this tier's roles; these statements add the EC2, CloudWatch and SSM actions of the
-personal-hub template and of its self-service actions (which run with the launch role).
+They form a managed policy of the tier's launch role (`platform.add_to_tier`). The launch
+role's own policy already runs the stack, reads this tier's `/labcatalog/` parameters and passes
+the personal hub's instance role to EC2; these statements add the EC2, CloudWatch and SSM actions
+of the personal-hub template and of its self-service actions (which run with the launch role).
 
 The scope, by resource:
 - what the stack creates (instances, volumes, security groups) must carry this tier's tag when
@@ -27,7 +27,6 @@ from awacs.aws import Allow, Bool, Condition, Statement, StringEquals
 from troposphere import Sub
 
 from generator.cfn.policies import regional_arn
-from generator.model.config import Tier
 from products.personal_hub import names
 
 TEMPLATE_ALARM_SUFFIX = "-idle-stop"  # the template names its alarm `${AWS::StackName}-idle-stop`
@@ -43,14 +42,14 @@ def _ec2(resource: str) -> Sub:
     return regional_arn("ec2", resource)
 
 
-def launch_statements(tier: Tier) -> list[Statement]:
+def launch_statements(tier: str) -> list[Statement]:
     """The personal-hub statements of `tier`'s launch role."""
     request_tag = f"aws:RequestTag/{names.TIER_TAG}"
-    tagged_at_creation = StringEquals(request_tag, tier.name)
-    tagged = Condition(StringEquals(f"aws:ResourceTag/{names.TIER_TAG}", tier.name))
+    tagged_at_creation = StringEquals(request_tag, tier)
+    tagged = Condition(StringEquals(f"aws:ResourceTag/{names.TIER_TAG}", tier))
     profile = Sub(
         "arn:${AWS::Partition}:iam::${AWS::AccountId}:instance-profile/"
-        + names.INSTANCE_ROLE.format(tier=tier.name)
+        + names.INSTANCE_ROLE.format(tier=tier)
     )
     return [
         Statement(
@@ -62,7 +61,7 @@ def launch_statements(tier: Tier) -> list[Statement]:
             Condition=Condition(
                 StringEquals(
                     {
-                        request_tag: tier.name,
+                        request_tag: tier,
                         "ec2:InstanceProfile": profile,
                         "ec2:MetadataHttpTokens": "required",
                     }

@@ -4,10 +4,10 @@ The launch role has an explicit Deny on every IAM write, so the instance role an
 tier, and the self-service actions' documents, are created here, once per account, and found by
 the product through SSM parameters and fixed names (`products/personal_hub/names.py`).
 
-The platform builder calls, when `products.personal-hub` is configured:
-- `add_documents(t)` once, and `add_alarm_actions_role(t)` once;
-- `add_tier(t, tier, notebook_role, repository_arn)` per tier; it returns the instance role,
-  which the builder adds to the tier launch role's `passable_role_arns`.
+The platform builder calls, when `products.personal-hub` is configured (see `PRODUCT` in
+`products/personal_hub/__init__.py`):
+- `add_to_platform` once: the documents and the alarm actions' service-linked role;
+- `add_to_tier` per tier: the instance role and profile, and the launch role's rights.
 """
 
 from __future__ import annotations
@@ -30,12 +30,20 @@ from troposphere import (
 from troposphere.iam import InstanceProfile, Role, ServiceLinkedRole
 from troposphere.iam import Policy as RolePolicy
 from troposphere.ssm import Document
-from troposphere.ssm import Parameter as SsmParameter
 
+from generator.cfn import names as platform_names
 from generator.cfn import policies
+from generator.cfn.product import (
+    AccountContribution,
+    LaunchPolicy,
+    PassableRole,
+    PlatformContext,
+    SsmValue,
+    TierContext,
+    TierContribution,
+)
 from generator.cfn.tags import stack_tags
-from generator.model.config import Tier
-from products.personal_hub import automation, names
+from products.personal_hub import automation, launch, names
 
 ALARM_ROLE_PARAMETER = "CreateAlarmActionsRole"
 ALARM_ROLE_CONDITION = "CreateAlarmActionsRole"
@@ -59,7 +67,7 @@ def instance_trust_policy() -> PolicyDocument:
 
 
 def instance_policy(
-    tier: Tier, repository_arn: AWSHelperFn, secrets_key_arn: AWSHelperFn | None = None
+    tier: str, repository_arn: AWSHelperFn, secrets_key_arn: AWSHelperFn | None = None
 ) -> PolicyDocument:
     """What a personal hub's instance needs besides the tier's data: SSM, its image, its secrets.
 
@@ -94,7 +102,7 @@ def instance_policy(
             Action=[secretsmanager.GetSecretValue],
             Resource=[
                 policies.regional_arn(
-                    "secretsmanager", f"secret:{names.SECRETS.format(tier=tier.name)}*"
+                    "secretsmanager", f"secret:{names.SECRETS.format(tier=tier)}*"
                 )
             ],
         ),
@@ -108,14 +116,9 @@ def instance_policy(
     return PolicyDocument(Version=policies.VERSION, Statement=statements)
 
 
-def add_tier(
-    t: Template,
-    tier: Tier,
-    notebook_role: Role,
-    repository_arn: AWSHelperFn,
-    secrets_key_arn: AWSHelperFn | None = None,
-) -> Role:
-    """A tier's personal-hub instance role and profile, published in SSM; returns the role.
+def add_instance_role(t: Template, tier: TierContext) -> tuple[GetAtt, SsmValue]:
+    """A tier's personal-hub instance role and profile; returns the role's ARN and the SSM
+    parameter that publishes the profile's name.
 
     The role has the tier notebook role's data policies (the same objects, so they cannot drift)
     plus `instance_policy`. It is a role of its own rather than the notebook role itself so that
@@ -129,10 +132,12 @@ def add_tier(
             Description=f"Personal hub instances of tier {tier.name}: its data, SSM, hub image",
             AssumeRolePolicyDocument=instance_trust_policy(),
             Policies=[
-                *notebook_role.properties["Policies"],
+                *tier.data_policies,
                 RolePolicy(
                     PolicyName="personal-hub-instance",
-                    PolicyDocument=instance_policy(tier, repository_arn, secrets_key_arn),
+                    PolicyDocument=instance_policy(
+                        tier.name, tier.platform.repository_arn, tier.platform.hub_key_arn
+                    ),
                 ),
             ],
             Tags=_tags(**{names.TIER_TAG: tier.name}),
@@ -145,17 +150,39 @@ def add_tier(
             Roles=[Ref(role)],
         )
     )
-    t.add_resource(
-        SsmParameter(
-            f"{tid}PersonalHubInstanceProfileParameter",
-            Name=names.INSTANCE_PROFILE_PARAMETER.format(tier=tier.name),
-            Type="String",
-            Value=Ref(profile),
-            Description=f"labcatalog tier {tier.name}: personal hub instance profile name",
-        )
-    )
     t.add_output(Output(f"{tid}PersonalHubRoleArn", Value=GetAtt(role, "Arn")))
-    return role
+    parameter = SsmValue(
+        f"{tid}PersonalHubInstanceProfileParameter",
+        names.INSTANCE_PROFILE_PARAMETER.format(tier=tier.name),
+        Ref(profile),
+        f"labcatalog tier {tier.name}: personal hub instance profile name",
+    )
+    return GetAtt(role, "Arn"), parameter
+
+
+def add_to_platform(t: Template, platform: PlatformContext) -> AccountContribution:
+    """Once per account: the self-service actions' documents and the alarm actions' role."""
+    add_documents(t)
+    add_alarm_actions_role(t)
+    return AccountContribution()
+
+
+def add_to_tier(t: Template, tier: TierContext) -> TierContribution:
+    """A tier's instance role (passed to EC2 at launch) and the launch role's EC2 rights."""
+    role_arn, parameter = add_instance_role(t, tier)
+    return TierContribution(
+        passable_roles=(PassableRole(role_arn, policies.EC2),),
+        launch_policies=(
+            # Its own managed policy: inline, it would push the launch role past IAM's quota.
+            LaunchPolicy(
+                f"{tier.logical_id}LaunchPersonalHubPolicy",
+                platform_names.TIER_LAUNCH_POLICY.format(tier=tier.name, name=names.PRODUCT),
+                f"Service Catalog may manage tier {tier.name}'s personal hubs",
+                tuple(launch.launch_statements(tier.name)),
+            ),
+        ),
+        parameters=(parameter,),
+    )
 
 
 def add_documents(t: Template) -> dict[str, Document]:

@@ -1,20 +1,16 @@
 """The personal hub's self-service actions, as the publisher registers them.
 
-`SERVICE_ACTIONS` is the hook `generator.engine.publish.service_actions` reads: every action this
-product
-defines. `configured(portfolio)` is the subset that `products.personal-hub.self_service_actions`
+`SERVICE_ACTIONS` is every action this product defines; `configured(entry)`, the product's
+`service_actions` (see `PRODUCT`), is the subset that `products.personal-hub.self_service_actions`
 in portfolio.yaml turns on. Each runs its SSM Automation document (created by the platform stack,
 see `automation.py`) with the provisioned product's launch role (`AssumeRole: LAUNCH_ROLE`).
 """
 
 from __future__ import annotations
 
-from generator.engine.publish.service_actions import ServiceActionSpec
-from generator.model.config import Portfolio
+from generator.cfn.product import ServiceActionSpec
 from products.personal_hub import automation
-
-# Service Catalog's own value for "the launch role of the provisioned product".
-ASSUME_ROLE = "LAUNCH_ROLE"
+from products.personal_hub.config import PersonalHubProduct
 
 DESCRIPTIONS = {
     "start": "Start your personal JupyterHub (it stops itself again when idle)",
@@ -39,10 +35,9 @@ SERVICE_ACTIONS = tuple(
 )
 
 
-def configured(portfolio: Portfolio) -> tuple[ServiceActionSpec, ...]:
+def configured(entry: PersonalHubProduct) -> tuple[ServiceActionSpec, ...]:
     """The actions portfolio.yaml offers on personal hubs, in the product's order."""
-    product = portfolio.products.personal_hub
-    wanted = set(product.self_service_actions) if product else set()
+    wanted = set(entry.self_service_actions)
     return tuple(
         spec
         for action, spec in zip(automation.ACTIONS, SERVICE_ACTIONS, strict=True)

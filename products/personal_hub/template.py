@@ -43,7 +43,7 @@ from troposphere.policies import CreationPolicy, ResourceSignal
 
 from generator.cfn.names import (
     HUB_IMAGE_TAG_PARAMETER,
-    HUB_REPOSITORY_PARAMETER,
+    HUB_REPOSITORY_URI_PARAMETER,
     NOTEBOOK_BUCKET_PARAMETER,
     PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER,
     resolved,
@@ -162,7 +162,7 @@ def user_data() -> Base64:
     )
     repository = If(
         PLATFORM_REPOSITORY,
-        resolved(HUB_REPOSITORY_PARAMETER),
+        resolved(HUB_REPOSITORY_URI_PARAMETER),
         Ref("HubImageRepository"),
     )
     tag = If(PUBLISHED_TAG, resolved(HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))

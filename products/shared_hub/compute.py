@@ -127,7 +127,7 @@ def _image() -> Join:
     """The hub image: the platform's repository and release unless the launch names others."""
     repository = If(
         conditions.PLATFORM_IMAGE,
-        stack.platform_value(names.HUB_REPOSITORY_PARAMETER),
+        stack.platform_value(names.HUB_REPOSITORY_URI_PARAMETER),
         Ref("HubImageRepository"),
     )
     tag = If(
@@ -183,8 +183,8 @@ def add_compute(
             # The size users pick at spawn time overrides these (RunTask overrides).
             Cpu=_cpu("DefaultServerSize"),
             Memory=_memory("DefaultServerSize"),
-            TaskRoleArn=stack.tier_value(names.NOTEBOOK_ROLE_PARAMETER),
-            ExecutionRoleArn=stack.tier_value(names.TASK_EXECUTION_ROLE_PARAMETER),
+            TaskRoleArn=stack.tier_value(names.NOTEBOOK_ROLE_ARN_PARAMETER),
+            ExecutionRoleArn=stack.tier_value(names.TASK_EXECUTION_ROLE_ARN_PARAMETER),
             ContainerDefinitions=[
                 ContainerDefinition(
                     Name=SERVER_CONTAINER,
@@ -210,7 +210,7 @@ def add_compute(
             Cpu=_cpu("HubSize"),
             Memory=_memory("HubSize"),
             TaskRoleArn=stack.hub_role(),
-            ExecutionRoleArn=stack.tier_value(names.TASK_EXECUTION_ROLE_PARAMETER),
+            ExecutionRoleArn=stack.tier_value(names.TASK_EXECUTION_ROLE_ARN_PARAMETER),
             Volumes=[
                 Volume(
                     Name="hub-state",

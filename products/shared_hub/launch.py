@@ -28,20 +28,17 @@ from troposphere import AWSHelperFn, Sub
 
 from generator.cfn import names
 from generator.cfn.policies import regional_arn, tier_secrets_arn
-from generator.model.config import Tier
 
 
-def _ecs(tier: Tier, kind: str, suffix: str = "") -> Sub:
-    pattern = names.CLUSTER.format(tier=tier.name, stack=names.WILDCARD)
+def _ecs(tier: str, kind: str, suffix: str = "") -> Sub:
+    pattern = names.CLUSTER.format(tier=tier, stack=names.WILDCARD)
     return regional_arn("ecs", f"{kind}/{pattern}{suffix}")
 
 
-def tier_launch_statements(tier: Tier) -> list[Statement]:
+def tier_launch_statements(tier: str) -> list[Statement]:
     """The statements that name `tier`'s own resources, for that tier's launch role policy."""
     task_families = _ecs(tier, "task-definition", ":*")
-    log_groups = regional_arn(
-        "logs", "log-group:" + names.TIER_LOG_GROUPS.format(tier=tier.name) + "*"
-    )
+    log_groups = regional_arn("logs", "log-group:" + names.TIER_LOG_GROUPS.format(tier=tier) + "*")
     return [
         Statement(
             Sid="SharedHubClusters",

@@ -41,8 +41,8 @@ def hub_role() -> If:
     start, watch and stop this tier's user tasks."""
     return If(
         conditions.IN_HUB_SERVERS,
-        tier_value(names.NOTEBOOK_ROLE_PARAMETER),
-        tier_value(names.HUB_TASK_ROLE_PARAMETER),
+        tier_value(names.NOTEBOOK_ROLE_ARN_PARAMETER),
+        tier_value(names.HUB_TASK_ROLE_ARN_PARAMETER),
     )
 
 

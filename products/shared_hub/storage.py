@@ -31,7 +31,7 @@ from products.shared_hub import conditions, stack
 from products.shared_hub.network import SecurityGroups
 
 STATE_UID = 1000  # every file of the hub state belongs to this user, whatever the image runs as
-HUB_KEY = stack.platform_value(names.HUB_KEY_PARAMETER)
+HUB_KEY = stack.platform_value(names.HUB_KEY_ARN_PARAMETER)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ def deploy_platform_for_hub(moto, tier: str, lake_keys) -> HubPlatform:
     the tests themselves go through an IAM user allowed everything, because IAM enforcement
     also refuses moto's default `testing` keys.
     """
-    from generator.model.config import load_portfolio
+    from generator.engine.registry import load_portfolio
     from tests.conftest import deploy_platform
 
     example = load_portfolio(EXAMPLE)

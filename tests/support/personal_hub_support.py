@@ -103,7 +103,7 @@ def platform_ssm(tier: str) -> dict[str, str]:
     """The SSM values a launch of `tier` reads, as the platform and AWS publish them."""
     return {
         names.NOTEBOOK_BUCKET_PARAMETER: "labcatalog-notebooks-123456789012",
-        names.HUB_REPOSITORY_PARAMETER: (
+        names.HUB_REPOSITORY_URI_PARAMETER: (
             "123456789012.dkr.ecr.eu-west-1.amazonaws.com/labcatalog/hub"
         ),
         names.HUB_IMAGE_TAG_PARAMETER: "sha-0123abcd",

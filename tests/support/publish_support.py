@@ -21,7 +21,8 @@ from generator.engine.publish.apply import apply
 from generator.engine.publish.aws import Clients, connect, is_read, record_calls
 from generator.engine.publish.plan import Plan
 from generator.engine.publish.publisher import make_plan
-from generator.model.config import Portfolio, load_portfolio
+from generator.engine.registry import load_portfolio
+from generator.model.config import Portfolio
 from tests.support.moto_server import REGION, MotoServer
 
 BUCKET = "labcatalog-templates-test"

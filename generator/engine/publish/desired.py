@@ -8,10 +8,10 @@ import re
 from dataclasses import dataclass, field
 
 from generator.cfn import names
-from generator.cfn.names import NAME_PREFIX
 from generator.engine.build_folder import Build
 from generator.engine.publish.aws import Caller
 from generator.engine.publish.service_actions import ServiceActionSpec, product_service_actions
+from generator.engine.registry import Registry, discover
 from generator.model.config import Portfolio, Product, Tier
 from generator.model.problems import UserError
 
@@ -107,7 +107,7 @@ def portfolio_name(portfolio: Portfolio, tier: Tier) -> str:
 
 def launch_role_name(tier: str) -> str:
     """The tier's launch role, created by the platform stack."""
-    return f"{NAME_PREFIX}-{tier}-launch"
+    return names.LAUNCH_ROLE.format(tier=tier)
 
 
 def principal_arn(principal: str, who: Caller) -> str:
@@ -138,21 +138,19 @@ def launch_constraint_parameters(tier: str) -> dict:
     return {"LocalRoleName": launch_role_name(tier)}
 
 
-def configured_products(portfolio: Portfolio) -> dict[str, Product]:
-    return {
-        key: value
-        for key, value in (
-            ("shared-hub", portfolio.products.shared_hub),
-            ("personal-hub", portfolio.products.personal_hub),
-        )
-        if value is not None
-    }
+def configured_products(
+    portfolio: Portfolio, registry: Registry | None = None
+) -> dict[str, Product]:
+    """Each product `portfolio` configures, by key, with its entry (in the registry's order)."""
+    return {product.key: entry for product, entry in (registry or discover()).configured(portfolio)}
 
 
-def read_templates(portfolio: Portfolio, build: Build) -> tuple[list[TemplateFile], list[str]]:
+def read_templates(
+    portfolio: Portfolio, build: Build, registry: Registry | None = None
+) -> tuple[list[TemplateFile], list[str]]:
     """The configured products' templates in `build`, and notes on products without one."""
     found, skipped = [], []
-    for key, product in configured_products(portfolio).items():
+    for key, product in configured_products(portfolio, registry).items():
         template = build.template(key)
         if template is None:
             skipped.append(f"{key} {product.version}: no template in the build yet; not published")
@@ -177,6 +175,7 @@ def desired_state(
     templates: list[TemplateFile],
     who: Caller,
     skipped: list[str] | None = None,
+    registry: Registry | None = None,
 ) -> Desired:
     """Everything the catalog should hold for this portfolio and these templates."""
     info = portfolio.portfolio
@@ -198,7 +197,8 @@ def desired_state(
                 launch_role_name=launch_role_name(tier.name),
             )
         )
-    configured = configured_products(portfolio)
+    registry = registry or discover()
+    configured = configured_products(portfolio, registry)
     products = []
     for template in templates:
         product = configured[template.product]
@@ -216,7 +216,9 @@ def desired_state(
                     template,
                 ),
                 keep_versions=product.keep_versions,
-                service_actions=product_service_actions(template.product, portfolio),
+                service_actions=product_service_actions(
+                    registry.product(template.product), portfolio
+                ),
             )
         )
     tag_options = tuple(

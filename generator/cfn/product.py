@@ -1,0 +1,168 @@
+"""What a product folder exports: one `PRODUCT` of type `Product`.
+
+A product is found by the engine through the `labcatalog.products` entry points
+(pyproject.toml), never by importing its module by name; a third product is one new folder plus
+one entry point. The `Product` says:
+- its key in portfolio.yaml and how to read its entry there (`ProductEntry`, from the model);
+- its template builder (pure: portfolio -> Template);
+- what it adds to the account-wide platform stack, once (`add_to_platform`) and per tier
+  (`add_to_tier`): product stacks may not create IAM roles (the launch role denies it), so the
+  roles a product runs with, and the launch role's rights for it, are made by the platform;
+- its Service Catalog self-service actions.
+
+The platform stack is not a catalog product; its builder (`PlatformBuilder`) is found through
+the `labcatalog.platform` entry point and is handed the products.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from awacs.aws import Statement
+from troposphere import AWSHelperFn, Template
+from troposphere.iam import Policy as RolePolicy
+
+from generator.model.config import Portfolio, ProductEntry
+from generator.model.config import Product as ProductConfig
+
+Value = str | AWSHelperFn  # a literal or a CloudFormation expression (Ref, GetAtt, Sub)
+
+
+@dataclass(frozen=True)
+class ServiceActionSpec:
+    """An SSM Automation document that users may run against their provisioned product."""
+
+    name: str
+    description: str
+    document_name: str
+    document_version: str = "$DEFAULT"
+    # Service Catalog's value for "the provisioned product's launch role": users need no SSM
+    # rights of their own, and an action can do only what the tier's launch role may.
+    assume_role: str = "LAUNCH_ROLE"
+    # SSM parameters as Service Catalog takes them, e.g. [{"Name": "InstanceId", "Type": "TARGET"}]
+    parameters: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def definition(self) -> dict[str, str]:
+        """The `Definition` map of CreateServiceAction."""
+        return {
+            "Name": self.document_name,
+            "Version": self.document_version,
+            "AssumeRole": self.assume_role,
+            "Parameters": json.dumps(
+                [{"Name": name, "Type": kind} for name, kind in self.parameters],
+                separators=(",", ":"),
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class SsmValue:
+    """An SSM parameter the platform publishes for products to read when they launch."""
+
+    logical_id: str
+    name: str  # from `generator.cfn.names` (tier_parameter, platform_parameter, ...)
+    value: Value
+    description: str
+
+
+@dataclass(frozen=True)
+class LaunchPolicy:
+    """A managed policy for launch roles (inline, it would push a launch role past IAM's quota)."""
+
+    logical_id: str
+    name: str
+    description: str
+    statements: tuple[Statement, ...]
+
+
+@dataclass(frozen=True)
+class PassableRole:
+    """A role the tier's launch role may pass, and the one service it may pass it to."""
+
+    arn: Value
+    service: str  # as iam:PassedToService names it, e.g. policies.ECS_TASKS
+
+
+@dataclass(frozen=True)
+class PlatformContext:
+    """Account-wide values of the platform stack that products build on."""
+
+    notebook_bucket: Value
+    notebook_key_arn: Value
+    hub_key_arn: Value
+    repository_arn: Value
+
+
+@dataclass(frozen=True)
+class TierContext:
+    """One tier as the platform hands it to products: names, and the tier's own values."""
+
+    name: str  # e.g. "non-pii"
+    logical_id: str  # e.g. "NonPii"
+    platform: PlatformContext
+    notebook_role_arn: Value
+    # The notebook role's inline policies (its data access): the same objects, so a product's
+    # role with the tier's data rights cannot drift from the notebook role.
+    data_policies: tuple[RolePolicy, ...]
+
+
+@dataclass(frozen=True)
+class AccountContribution:
+    """What a product adds to the platform once: managed policies every launch role gets."""
+
+    launch_policies: tuple[LaunchPolicy, ...] = ()
+    parameters: tuple[SsmValue, ...] = ()
+
+
+@dataclass(frozen=True)
+class TierContribution:
+    """What a product adds to one tier: the launch role's rights for it, and SSM parameters."""
+
+    passable_roles: tuple[PassableRole, ...] = ()
+    launch_statements: tuple[Statement, ...] = ()  # inline in the tier's launch role policy
+    launch_policies: tuple[LaunchPolicy, ...] = ()  # managed, attached to the tier's launch role
+    parameters: tuple[SsmValue, ...] = ()
+
+
+def _nothing_account(t: Template, platform: PlatformContext) -> AccountContribution:
+    return AccountContribution()
+
+
+def _nothing_tier(t: Template, tier: TierContext) -> TierContribution:
+    return TierContribution()
+
+
+def _no_actions(config: ProductConfig) -> tuple[ServiceActionSpec, ...]:
+    return ()
+
+
+@dataclass(frozen=True)
+class Product(ProductEntry):
+    """A catalog product: its portfolio.yaml entry (key, config class, description) and the rest.
+
+    `add_to_platform` and `add_to_tier` may add resources and outputs to the platform template
+    (roles, documents) and return what the platform itself must wire (launch role rights,
+    parameters). They run only when the product is configured in portfolio.yaml.
+    """
+
+    build: Callable[[Portfolio], Template] = field(kw_only=True)
+    add_to_platform: Callable[[Template, PlatformContext], AccountContribution] = field(
+        default=_nothing_account, kw_only=True
+    )
+    add_to_tier: Callable[[Template, TierContext], TierContribution] = field(
+        default=_nothing_tier, kw_only=True
+    )
+    service_actions: Callable[[ProductConfig], tuple[ServiceActionSpec, ...]] = field(
+        default=_no_actions, kw_only=True
+    )
+
+    def configured(self, portfolio: Portfolio) -> ProductConfig | None:
+        """This product's entry in `portfolio`, or None when the portfolio leaves it out."""
+        return getattr(portfolio.products, self.field, None)
+
+
+# The platform stack's builder: the portfolio and every registered product.
+PlatformBuilder = Callable[[Portfolio, Sequence[Product]], Template]

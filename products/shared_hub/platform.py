@@ -1,0 +1,208 @@
+"""The shared hub's part of the platform stack: each tier's task roles and launch rights.
+
+Product stacks may not create IAM roles (the launch role denies it), so the roles a hub runs
+with are made by the platform, one pair per tier: a hub of one tier can neither read another
+tier's secrets nor start tasks with another tier's role. The product finds them through the
+tier's SSM parameters (`generator.cfn.names`).
+"""
+
+from __future__ import annotations
+
+import awacs.ecs as ecs
+import awacs.iam as iam
+import awacs.logs as logs
+import awacs.secretsmanager as secretsmanager
+from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Statement, StringEquals
+from troposphere import AWSHelperFn, GetAtt, Output, Template
+from troposphere.iam import Role
+
+from generator.cfn import names, policies
+from generator.cfn.product import (
+    AccountContribution,
+    LaunchPolicy,
+    PassableRole,
+    PlatformContext,
+    SsmValue,
+    TierContext,
+    TierContribution,
+)
+from generator.cfn.tags import stack_tags
+from products.shared_hub import launch
+
+
+def task_execution_policy(
+    tier: str, repository_arn: AWSHelperFn, hub_key_arn: AWSHelperFn
+) -> PolicyDocument:
+    """What ECS needs to start a tier's hub or user task: image, logs, and the tier's secrets."""
+    log_groups = names.TIER_LOG_GROUPS.format(tier=tier)
+    return PolicyDocument(
+        Version=policies.VERSION,
+        Statement=[
+            policies.ecr_login_statement(),
+            policies.pull_image_statement(repository_arn),
+            Statement(
+                Sid="WriteTaskLogs",
+                Effect=Allow,
+                Action=[logs.CreateLogStream, logs.PutLogEvents],
+                Resource=[policies.regional_arn("logs", f"log-group:{log_groups}*:log-stream:*")],
+            ),
+            Statement(
+                Sid="ReadThisTiersHubSecrets",
+                Effect=Allow,
+                # A hub's task definition names its secrets; this role can only resolve the ones
+                # under its own tier's path, whatever ARN a launch parameter carries.
+                Action=[secretsmanager.GetSecretValue],
+                Resource=[policies.tier_secrets_arn(tier)],
+            ),
+            policies.decrypt_through_secrets_manager(
+                "DecryptHubSecretsThroughSecretsManager", hub_key_arn
+            ),
+        ],
+    )
+
+
+def hub_task_policy(
+    tier: str, notebook_role_arn: AWSHelperFn, execution_role_arn: AWSHelperFn
+) -> PolicyDocument:
+    """What a tier's hub may do: start, watch and stop its users' Fargate tasks, nothing else.
+
+    The platform stack exists before any hub, so it cannot name a hub's cluster or task
+    definition by ARN. The shared-hub product therefore names them with the fixed patterns in
+    `generator.cfn.names` (`labcatalog-<tier>_...`), and this policy allows exactly those names.
+    """
+    clusters = policies.regional_arn(
+        "ecs", "cluster/" + names.CLUSTER.format(tier=tier, stack=names.WILDCARD)
+    )
+    in_tier_clusters = Condition(ArnLike("ecs:cluster", clusters))
+    user_task_definitions = policies.regional_arn(
+        "ecs",
+        "task-definition/" + names.USER_TASK_FAMILY.format(tier=tier, stack=names.WILDCARD) + ":*",
+    )
+    tasks = policies.regional_arn(
+        "ecs", "task/" + names.CLUSTER.format(tier=tier, stack=names.WILDCARD) + "/*"
+    )
+    return PolicyDocument(
+        Version=policies.VERSION,
+        Statement=[
+            Statement(
+                Sid="RunUserServersInThisTiersClusters",
+                Effect=Allow,
+                Action=[ecs.RunTask],
+                Resource=[user_task_definitions],
+                Condition=in_tier_clusters,
+            ),
+            Statement(
+                Sid="WatchAndStopTasksInThisTiersClusters",
+                Effect=Allow,
+                Action=[ecs.DescribeTasks, ecs.StopTask],
+                Resource=[tasks],
+                Condition=in_tier_clusters,
+            ),
+            Statement(
+                Sid="TagUserServersAtLaunch",
+                Effect=Allow,
+                Action=[ecs.TagResource],
+                Resource=[tasks],
+                Condition=Condition(StringEquals("ecs:CreateAction", "RunTask")),
+            ),
+            Statement(
+                Sid="PassOnlyThisTiersTaskRoles",
+                Effect=Allow,
+                Action=[iam.PassRole],
+                Resource=[notebook_role_arn, execution_role_arn],
+                Condition=Condition(StringEquals("iam:PassedToService", policies.ECS_TASKS)),
+            ),
+        ],
+    )
+
+
+def add_task_roles(t: Template, tier: TierContext) -> tuple[GetAtt, GetAtt]:
+    """A tier's ECS task execution role and its hub task role; returns their ARNs."""
+    tid = tier.logical_id
+    tags = stack_tags("platform", **{names.TIER_TAG: tier.name})
+    execution = t.add_resource(
+        Role(
+            f"{tid}TaskExecutionRole",
+            RoleName=names.TASK_EXECUTION_ROLE.format(tier=tier.name),
+            Description=(
+                f"Lets ECS start tasks of tier {tier.name}: pull the hub image, write logs, "
+                "read this tier's hub secrets"
+            ),
+            AssumeRolePolicyDocument=policies.service_trust_policy(policies.ECS_TASKS),
+            Policies=[
+                policies.inline(
+                    "start-tasks",
+                    task_execution_policy(
+                        tier.name, tier.platform.repository_arn, tier.platform.hub_key_arn
+                    ),
+                )
+            ],
+            Tags=tags,
+        )
+    )
+    hub = t.add_resource(
+        Role(
+            f"{tid}HubTaskRole",
+            RoleName=names.HUB_TASK_ROLE.format(tier=tier.name),
+            Description=(
+                f"JupyterHub of tier {tier.name}: starts and stops its users' Fargate tasks"
+            ),
+            AssumeRolePolicyDocument=policies.service_trust_policy(policies.ECS_TASKS),
+            Policies=[
+                policies.inline(
+                    "spawn-user-servers",
+                    hub_task_policy(tier.name, tier.notebook_role_arn, GetAtt(execution, "Arn")),
+                )
+            ],
+            Tags=tags,
+        )
+    )
+    t.add_output(Output(f"{tid}HubTaskRoleArn", Value=GetAtt(hub, "Arn")))
+    t.add_output(Output(f"{tid}TaskExecutionRoleArn", Value=GetAtt(execution, "Arn")))
+    return GetAtt(execution, "Arn"), GetAtt(hub, "Arn")
+
+
+def add_to_platform(t: Template, platform: PlatformContext) -> AccountContribution:
+    """The launch rights every tier needs alike, as managed policies shared by all tiers."""
+    return AccountContribution(
+        launch_policies=tuple(
+            LaunchPolicy(
+                logical_id=f"Launch{''.join(w.capitalize() for w in name.split('-'))}Policy",
+                name=names.LAUNCH_POLICY.format(name=name),
+                description=f"Service Catalog may manage {name} resources (account-wide part)",
+                statements=tuple(statements),
+            )
+            for name, statements in launch.shared_launch_policies(platform.hub_key_arn).items()
+        )
+    )
+
+
+def add_to_tier(t: Template, tier: TierContext) -> TierContribution:
+    """A tier's task roles, published in SSM, and the launch role's rights on its shared hubs.
+
+    The launch role passes the notebook role (the user servers' task role) and both task roles
+    to ECS when it creates a hub's task definitions.
+    """
+    execution, hub = add_task_roles(t, tier)
+    tid = tier.logical_id
+    return TierContribution(
+        passable_roles=tuple(
+            PassableRole(arn, policies.ECS_TASKS)
+            for arn in (tier.notebook_role_arn, hub, execution)
+        ),
+        launch_statements=tuple(launch.tier_launch_statements(tier.name)),
+        parameters=(
+            SsmValue(
+                f"{tid}HubTaskRoleArnParameter",
+                names.HUB_TASK_ROLE_ARN_PARAMETER.format(tier=tier.name),
+                hub,
+                f"labcatalog tier {tier.name}: hub task role arn",
+            ),
+            SsmValue(
+                f"{tid}TaskExecutionRoleArnParameter",
+                names.TASK_EXECUTION_ROLE_ARN_PARAMETER.format(tier=tier.name),
+                execution,
+                f"labcatalog tier {tier.name}: task execution role arn",
+            ),
+        ),
+    )
