@@ -6,9 +6,7 @@ touch by these names and tags; the template creates resources that carry them.
 
 from __future__ import annotations
 
-# Re-exported: the image release the platform's image build publishes, shared with the shared hub.
 from generator.cfn import names as _names
-from generator.cfn.names import HUB_IMAGE_TAG_PARAMETER as HUB_IMAGE_TAG_PARAMETER
 from generator.cfn.names import NAME_PREFIX
 
 # Tags on every resource of a personal hub; IAM conditions in the launch role match the first.
@@ -25,10 +23,6 @@ INSTANCE_PROFILE_PARAMETER = _names.PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER
 # Secrets a personal hub may read at boot (OIDC client secret, LDAP bind password): only these,
 # so code in a notebook, which runs with the instance role, cannot read the shared hub's secrets.
 SECRETS = _names.PERSONAL_HUB_SECRETS
-
-# Platform values the template reads through SSM dynamic references when it is launched.
-NOTEBOOK_BUCKET_PARAMETER = _names.NOTEBOOK_BUCKET_PARAMETER
-HUB_REPOSITORY_PARAMETER = _names.HUB_REPOSITORY_URI_PARAMETER
 
 # SSM Automation documents of the self-service actions, created once by the platform stack.
 DOCUMENT = NAME_PREFIX + "-PersonalHub-{action}"

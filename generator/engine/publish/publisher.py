@@ -6,7 +6,7 @@ from pathlib import Path
 
 import botocore.exceptions
 
-from generator.cfn.names import platform_parameter
+from generator.cfn import names
 from generator.engine import build as builder
 from generator.engine.build_folder import Build
 from generator.engine.publish.aws import Clients, caller, template_url
@@ -16,7 +16,7 @@ from generator.engine.publish.state import CatalogState, read_state
 from generator.model.config import Portfolio
 from generator.model.problems import UserError
 
-BUCKET_PARAMETER = platform_parameter("template-bucket")
+BUCKET_PARAMETER = names.TEMPLATE_BUCKET_PARAMETER
 
 
 def require_current_build(portfolio: Portfolio, portfolio_path: Path, outdir: Path) -> Build:
