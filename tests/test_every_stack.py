@@ -147,6 +147,7 @@ def test_every_parameter_is_grouped_labelled_described_and_constrained(stack):
     assert sorted(grouped) == sorted(parameters), f"{path}: each parameter in exactly one group"
     assert len(grouped) == len(set(grouped)), path
     assert all(group["Label"]["default"] for group in interface["ParameterGroups"]), path
+    assert set(interface["ParameterLabels"]) == set(parameters), f"{path}: a label per parameter"
     for name, parameter in parameters.items():
         assert interface["ParameterLabels"][name]["default"], (path, name)
         assert parameter.get("Description"), (path, name)
