@@ -1,1 +1,2 @@
-"""Layer 3, the engine: build (owns build/), publish, cost. Iterates the product registry."""
+"""Layer 3, the engine: build (build_folder owns build/), publish, cost; iterates the product
+registry and never imports a product by name."""
