@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 AUTH_MODES = ("oidc", "ldap", "local")
-SERVER_MODES = ("fargate", "in-hub")
+SERVER_MODES = ("fargate", "docker")
 CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 # Fargate's valid CPU units; memory (MiB) is checked by AWS against the CPU at RunTask.
 FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
@@ -76,6 +76,14 @@ class Ecs:
 
 
 @dataclass(frozen=True)
+class Docker:
+    image: str
+    network: str
+    homes: str
+    homes_on_host: str
+
+
+@dataclass(frozen=True)
 class HubSettings:
     tier: str
     public_url: str
@@ -94,6 +102,7 @@ class HubSettings:
     oidc: Oidc | None = None
     ldap: Ldap | None = None
     ecs: Ecs | None = None
+    docker: Docker | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubSettings:
@@ -155,6 +164,7 @@ class _Reader:
             oidc=self.oidc() if auth == "oidc" else None,
             ldap=self.ldap() if auth == "ldap" else None,
             ecs=self.ecs() if mode == "fargate" else None,
+            docker=self.docker() if mode == "docker" else None,
         )
         if self.problems:
             raise SettingsError(
@@ -240,4 +250,13 @@ class _Reader:
                 "LABCATALOG_ECS_CAPACITY_PROVIDER", CAPACITY_PROVIDERS, "FARGATE"
             ),
             endpoint_url=self.get("LABCATALOG_ECS_ENDPOINT_URL"),
+        )
+
+    def docker(self) -> Docker:
+        why = " for docker servers"
+        return Docker(
+            image=self.need("LABCATALOG_DOCKER_IMAGE", why),
+            network=self.need("LABCATALOG_DOCKER_NETWORK", why),
+            homes=self.need("LABCATALOG_DOCKER_HOMES", why),
+            homes_on_host=self.need("LABCATALOG_DOCKER_HOMES_ON_HOST", why),
         )
