@@ -88,7 +88,7 @@ else:  # local: tests only, refused by HubSettings unless LABCATALOG_ALLOW_LOCAL
 # Activity is reported often enough that culling happens within a tenth of the timeout.
 activity_seconds = max(1, min(300, settings.idle_timeout_seconds // 10))
 c.Spawner.sizes = [size.key for size in settings.sizes]
-c.Spawner.default_size = settings.default_size.key
+c.Spawner.default_size = settings.default_size.key if settings.default_size else ""
 c.Spawner.default_url = "/lab"
 c.Spawner.environment = {
     "LABCATALOG_TIER": settings.tier,
@@ -124,6 +124,7 @@ elif settings.docker:
     c.DockerSpawner.network = docker.network
     c.DockerSpawner.homes_dir = docker.homes
     c.DockerSpawner.homes_host_dir = docker.homes_on_host
+    c.DockerSpawner.gpus = docker.gpus
     c.DockerSpawner.start_timeout = 300  # the image is already on the instance
     c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
     # The hub container's name and hostname, which Docker resolves on the network.

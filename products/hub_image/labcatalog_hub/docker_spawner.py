@@ -24,7 +24,7 @@ from docker.errors import APIError, NotFound
 from jupyterhub.spawner import Spawner
 from jupyterhub.utils import random_port
 from traitlets import Any as AnyTrait
-from traitlets import Integer, Unicode, default
+from traitlets import Bool, Integer, Unicode, default
 
 from .spawners import SizedSpawner
 
@@ -55,6 +55,7 @@ class DockerSpawner(SizedSpawner, Spawner):
     homes_dir = Unicode(
         help="The same folder as the hub sees it; the hub creates each user's home there."
     ).tag(config=True)
+    gpus = Bool(False, help="Give each server every GPU of the host.").tag(config=True)
     server_port = Integer(
         8888, help="Port the server listens on in its container; 0 picks a free one (tests)."
     ).tag(config=True)
@@ -123,9 +124,14 @@ class DockerSpawner(SizedSpawner, Spawner):
         host_config = self.client.create_host_config(
             binds={host_home: {"bind": HOME_IN_SERVER, "mode": "rw"}},
             network_mode=self.network,
-            mem_limit=size.memory * 1024 * 1024,
-            nano_cpus=size.cpu * 1_000_000_000 // 1024,
+            mem_limit=size.memory * 1024 * 1024 if size else None,
+            nano_cpus=size.cpu * 1_000_000_000 // 1024 if size else None,
             init=True,
+            device_requests=(
+                [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
+                if self.gpus
+                else None
+            ),
         )
         try:
             created = await self._call(

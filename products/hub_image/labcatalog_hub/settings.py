@@ -81,6 +81,7 @@ class Docker:
     network: str
     homes: str
     homes_on_host: str
+    gpus: bool
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class HubSettings:
     allowed_users: tuple[str, ...]
     server_mode: str
     sizes: tuple[ServerSize, ...]
-    default_size: ServerSize
+    default_size: ServerSize | None
     idle_timeout_seconds: int
     notebook_bucket: str
     s3_endpoint_url: str | None
@@ -145,7 +146,7 @@ class _Reader:
                 "a template must use oidc or ldap"
             )
         mode = self.one_of("LABCATALOG_SERVER_MODE", SERVER_MODES)
-        sizes, default = self.sizes()
+        sizes, default = self.sizes(mode)
         settings = HubSettings(
             tier=self.need("LABCATALOG_TIER"),
             public_url=self.need("LABCATALOG_PUBLIC_URL").rstrip("/"),
@@ -173,7 +174,7 @@ class _Reader:
             )
         return settings
 
-    def sizes(self) -> tuple[tuple[ServerSize, ...], ServerSize]:
+    def sizes(self, mode: str) -> tuple[tuple[ServerSize, ...], ServerSize | None]:
         fallback = ServerSize(1024, 4096)
         try:
             sizes = tuple(map(ServerSize.parse, self.listed("LABCATALOG_SERVER_SIZES")))
@@ -182,6 +183,8 @@ class _Reader:
         except ValueError as err:
             self.problems.append(f"LABCATALOG_SERVER_SIZES/DEFAULT_SERVER_SIZE: {err}")
             return (fallback,), fallback
+        if not sizes and mode == "docker" and default is None:
+            return (), None  # a personal hub's servers may use the whole instance
         if not sizes:
             self.problems.append("LABCATALOG_SERVER_SIZES is required, e.g. 1024:4096,2048:8192")
             return (fallback,), fallback
@@ -259,4 +262,5 @@ class _Reader:
             network=self.need("LABCATALOG_DOCKER_NETWORK", why),
             homes=self.need("LABCATALOG_DOCKER_HOMES", why),
             homes_on_host=self.need("LABCATALOG_DOCKER_HOMES_ON_HOST", why),
+            gpus=self.one_of("LABCATALOG_DOCKER_GPUS", ("all", "none"), "none") == "all",
         )

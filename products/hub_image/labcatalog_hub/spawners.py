@@ -48,9 +48,13 @@ class SizedSpawner(Configurable):
         except ValueError as err:
             raise web.HTTPError(400, str(err)) from err
 
-    def size_for(self, user_options: dict | None) -> ServerSize:
-        """The size asked for (form or API), checked against what the product allows."""
-        wanted = (user_options or {}).get("size") or self.default_size or self.sizes[0]
+    def size_for(self, user_options: dict | None) -> ServerSize | None:
+        """The size asked for (form or API), checked against what the product allows; None
+        when the hub offers no sizes (its servers may use the whole host) and none is asked."""
+        wanted = (user_options or {}).get("size") or self.default_size
+        if not self.sizes and not wanted:
+            return None
+        wanted = wanted or self.sizes[0]
         allowed = self._allowed()
         try:
             size = ServerSize.parse(str(wanted))
@@ -63,5 +67,5 @@ class SizedSpawner(Configurable):
             )
         return size
 
-    def chosen_size(self) -> ServerSize:
+    def chosen_size(self) -> ServerSize | None:
         return getattr(self, "size", None) or self.size_for(self.user_options)
