@@ -277,10 +277,10 @@ def declared(portfolio: Portfolio) -> list[Param]:
             "Users' notebook servers",
             "Where servers run",
             _choice(
-                ("fargate", "in-hub"),
+                ("fargate",),
                 "fargate",
-                "fargate: a Fargate task per user (cost follows use). in-hub: servers are "
-                "processes inside the hub task, for small teams.",
+                "fargate: a Fargate task per user (cost follows use). Servers never run inside "
+                "the hub's task, where users' code could read the hub's secrets.",
             ),
         ),
         Param(
@@ -331,7 +331,7 @@ def declared(portfolio: Portfolio) -> list[Param]:
             _choice(
                 FARGATE_SIZES,
                 "1024:4096",
-                "The hub task; in in-hub mode it also runs every user's server.",
+                "The hub task (JupyterHub and its proxy only).",
             ),
         ),
         # Authentication
