@@ -29,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.container import IMAGE_GID, IMAGE_UID
-from tests.support.hub_services import CredentialsEndpoint, DockerHost, Hub
+from tests.support.hub_services import CredentialsEndpoint, DockerHost, Hub, shared_hub_template
 from tests.support.personal_hub_support import boot_script, docker_run, run_boot_functions
 
 BOOT = "prepare_data_dirs; ensure_crypt_key; write_environment; export_crypt_key; start_hub"
@@ -158,3 +158,24 @@ def test_the_users_own_work_succeeds(personal_hub):
     assert saved.status_code in (200, 201), saved.text
     again = user.api.get(user.server_url("api/contents/home/analysis.ipynb"), timeout=30)
     assert again.json()["content"]["cells"][0]["source"] == "print('mine')"
+
+
+def test_the_shared_hubs_servers_are_tasks_of_their_own_without_the_hubs_secrets_or_state():
+    """On Fargate the separation is the template's: a user's server is its own task, with the
+    tier's notebook role (not the hub's), no hub secret and no hub volume; the hub's state is an
+    EFS file system only the hub's role may mount. No mode runs servers inside the hub's task."""
+    template = shared_hub_template()
+    resources = template["Resources"]
+    assert template["Parameters"]["ServerMode"]["AllowedValues"] == ["fargate"]
+    servers = resources["ServerTaskDefinition"]["Properties"]
+    hub = resources["HubTaskDefinition"]["Properties"]
+    (server,) = servers["ContainerDefinitions"]
+    assert "Volumes" not in servers and "MountPoints" not in server
+    assert "Secrets" not in server and "Environment" not in server
+    assert servers["TaskRoleArn"]["Fn::Sub"].endswith("/notebook-role-arn}}")
+    # The hub's role: the notebook role only if servers ran inside the hub, which is not offered.
+    in_hub, _, hub_role = hub["TaskRoleArn"]["Fn::If"]
+    assert template["Conditions"][in_hub] == {"Fn::Equals": [{"Ref": "ServerMode"}, "in-hub"]}
+    assert hub_role["Fn::Sub"].endswith("/hub-task-role-arn}}")
+    (statement,) = resources["HubStateFileSystem"]["Properties"]["FileSystemPolicy"]["Statement"]
+    assert statement["Principal"]["AWS"] == hub["TaskRoleArn"]
