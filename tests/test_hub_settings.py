@@ -135,3 +135,12 @@ def test_every_problem_is_reported_at_once():
 def test_ldap_templates_must_name_the_user():
     with pytest.raises(SettingsError, match=re.escape("has no {username}")):
         HubSettings.from_env({**LDAP_DOCKER, "LABCATALOG_LDAP_BIND_DN_TEMPLATE": "cn=admin,dc=x"})
+
+
+def test_docker_servers_may_use_the_whole_host_but_fargate_needs_sizes():
+    without_sizes = {"LABCATALOG_SERVER_SIZES": "", "LABCATALOG_DEFAULT_SERVER_SIZE": ""}
+    settings = HubSettings.from_env({**LDAP_DOCKER, **without_sizes})
+    assert settings.sizes == () and settings.default_size is None
+    assert settings.docker.homes_on_host == "/srv/labcatalog/homes" and not settings.docker.gpus
+    with pytest.raises(SettingsError, match="LABCATALOG_SERVER_SIZES is required"):
+        HubSettings.from_env({**OIDC_FARGATE, **without_sizes})
