@@ -169,7 +169,7 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     assert alias["AliasTarget"]["DNSName"].rstrip(".") == outputs["LoadBalancerDnsName"]
 
 
-def test_existing_listener_and_servers_inside_the_hub(aws, example, network, caplog):
+def test_existing_listener_and_a_pinned_image(aws, example, network, caplog):
     """Attach to a load balancer that someone else owns; users' servers run in the hub task."""
     elb, ec2 = aws.client("elbv2"), aws.client("ec2")
     shared_group = ec2.create_security_group(
