@@ -3,7 +3,9 @@
 Run with: .tox/py/bin/python bench/hub.py   (after `tox -e py`, which installs the hub's
 packages and its proxy). The same set-up as tests/test_hub_e2e.py: the platform in a moto
 server with IAM enforcement, a local OIDC provider and credentials endpoint, a real JupyterHub
-with in-hub servers. For each of RUNS users it times, and prints the medians of:
+run as the image's user, each user's server in a container of its own (the stand-ins of
+tests/support/container.py and docker_engine.py; run as root, which they need to make
+namespaces). For each of RUNS users it times, and prints the medians of:
 - login -> ready server: the OIDC login, then starting a server until the hub reports it ready;
 - first save: the first notebook saved through the Contents API into S3;
 - culling delay: from that save (the last activity) until the idle culler removed the server,
@@ -24,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.support import moto_cfn
 from tests.support.hub_services import (
     CredentialsEndpoint,
+    DockerHost,
     Hub,
     OidcProvider,
     deploy_platform_for_hub,
@@ -66,11 +69,15 @@ def main() -> None:
             TIER, provider, credentials, platform.notebook_bucket, moto.endpoint_url, IDLE_MINUTES
         )
         with tempfile.TemporaryDirectory() as folder:
-            hub = Hub(Path(folder), env)
+            docker = DockerHost(Path(folder) / "instance", credentials.environment(TIER))
             try:
-                runs = [one_user(hub, name) for name in users]
+                hub = Hub(Path(folder), env, docker=docker)
+                try:
+                    runs = [one_user(hub, name) for name in users]
+                finally:
+                    hub.stop()
             finally:
-                hub.stop()
+                docker.close()
     finally:
         provider.stop()
         credentials.stop()

@@ -3,7 +3,11 @@
 Set-up (all on 127.0.0.1, started and stopped here): the platform template deployed into the
 moto server, whose S3 then enforces the tier roles' IAM policies; a credentials endpoint that
 hands out tier `pii`'s notebook role credentials like ECS does; a local OIDC provider; and a
-real JupyterHub with its proxy, running the image's config with servers in `in-hub` mode.
+real JupyterHub with its proxy, running the image's command and config as the image's user
+(uid 1000, gid 100) with its state directory laid out as the template's EFS access point makes
+it. The shared hub's servers are Fargate tasks, which cannot run here: each user's server is a
+container of its own instead (the personal hub's `docker` mode, tests/support/docker_engine.py),
+as the image's user, which gets the tier role's credentials as a task would.
 
 What this proves: OIDC login with groups from the ID token, the tier gate (403 with a message),
 admin from the admin group, a size picked from the allowed ones, notebooks saved through the
@@ -26,6 +30,7 @@ import pytest
 
 from tests.support.hub_services import (
     CredentialsEndpoint,
+    DockerHost,
     Hub,
     OidcProvider,
     deploy_platform_for_hub,
@@ -57,17 +62,21 @@ def lab(moto, tmp_path_factory):
     provider = OidcProvider(USERS, client_id="labcatalog-hub", client_secret="test-secret")
     moto.enforce_iam(True)
     hub = None
+    folder = tmp_path_factory.mktemp("hub")
+    docker = DockerHost(folder / "instance", credentials.environment(TIER))
     try:
         hub = Hub(
-            tmp_path_factory.mktemp("hub"),
+            folder,
             oidc_hub_environment(
                 TIER, provider, credentials, bucket, moto.endpoint_url, IDLE_MINUTES
             ),
+            docker=docker,
         )
         yield hub, reader, bucket, lake
     finally:
         if hub is not None:
             hub.stop()
+        docker.close()
         provider.stop()
         credentials.stop()
         moto.reset()

@@ -7,7 +7,8 @@ groups are found by membership under the group base and become hub groups, the a
 makes an admin, and someone outside the tier group gets a 403 that says why. Does not prove:
 TLS to a real directory (ldaps:// or StartTLS; the test server is plain LDAP on 127.0.0.1) nor
 Active Directory's own schema.
-Servers are not started here: S3 and servers are covered by test_hub_e2e.py.
+S3 and servers are covered by test_hub_e2e.py; here a login starts its server (the hub's
+default) in a stand-in container, as the image's user, like the hub itself.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 
 import pytest
 
-from tests.support.hub_services import Hub, wait_for
+from tests.support.hub_services import DockerHost, Hub, wait_for
 
 PEOPLE, GROUPS = "ou=people,dc=example,dc=com", "ou=groups,dc=example,dc=com"
 DIRECTORY = f"""\
@@ -64,7 +65,6 @@ member: uid=mallory,{PEOPLE}
 
 HUB_ENV = {
     "LABCATALOG_TIER": "pii",
-    "LABCATALOG_SERVER_MODE": "in-hub",
     "LABCATALOG_SERVER_SIZES": "1024:4096",
     "LABCATALOG_IDLE_TIMEOUT_MINUTES": "60",
     "LABCATALOG_NOTEBOOK_BUCKET": "not-used-here",
@@ -82,11 +82,13 @@ def ldap_hub(tmp_path_factory):
         stdout=subprocess.PIPE,
         text=True,
     )
+    docker = DockerHost(folder / "instance", {})
     try:
         port = int(server.stdout.readline())
         hub = Hub(
             folder,
-            {
+            docker=docker,
+            env={
                 **HUB_ENV,
                 "LABCATALOG_AUTH": "ldap",
                 "LABCATALOG_LDAP_URL": f"ldap://127.0.0.1:{port}",
@@ -97,6 +99,7 @@ def ldap_hub(tmp_path_factory):
         yield hub
         hub.stop()
     finally:
+        docker.close()
         server.terminate()
         server.wait(timeout=10)
 
@@ -123,15 +126,23 @@ def test_a_wrong_ldap_password_is_refused(ldap_hub):
     assert "Invalid username or password" in response.text
 
 
-def test_local_mode_is_refused_unless_explicitly_enabled(tmp_path):
+@pytest.fixture
+def docker(tmp_path):
+    host = DockerHost(tmp_path / "instance", {})
+    yield host
+    host.close()
+
+
+def test_local_mode_is_refused_unless_explicitly_enabled(tmp_path, docker):
     with pytest.raises(RuntimeError, match="LABCATALOG_ALLOW_LOCAL_AUTH=1"):
-        Hub(tmp_path, {**HUB_ENV, "LABCATALOG_AUTH": "local"})
+        Hub(tmp_path, {**HUB_ENV, "LABCATALOG_AUTH": "local"}, docker=docker)
 
 
-def test_local_mode_logs_in_with_the_generated_secret_only(tmp_path):
-    hub = Hub(tmp_path, {**HUB_ENV, "LABCATALOG_AUTH": "local", "LABCATALOG_ALLOW_LOCAL_AUTH": "1"})
+def test_local_mode_logs_in_with_the_generated_secret_only(tmp_path, docker):
+    env = {**HUB_ENV, "LABCATALOG_AUTH": "local", "LABCATALOG_ALLOW_LOCAL_AUTH": "1"}
+    hub = Hub(tmp_path, env, docker=docker)
     try:
-        secret_file = tmp_path / "state" / "local-auth-secret"
+        secret_file = hub.state_dir / "local-auth-secret"
         assert secret_file.stat().st_mode & 0o077 == 0  # readable by the hub's user only
         assert hub.user("tester").login_form("guess").status_code == 403
         tester = hub.user("tester")

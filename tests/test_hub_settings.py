@@ -61,20 +61,24 @@ OIDC_FARGATE = {
     "LABCATALOG_ECS_SECURITY_GROUPS": "sg-1",
     "LABCATALOG_ECS_CAPACITY_PROVIDER": "FARGATE_SPOT",
 }
-LDAP_IN_HUB = {
+LDAP_DOCKER = {
     **COMMON,
     "LABCATALOG_AUTH": "ldap",
     "LABCATALOG_LDAP_URL": "ldaps://ad.example.com:636",
     "LABCATALOG_LDAP_BIND_DN_TEMPLATE": "uid={username},ou=people,dc=x;cn={username},dc=x",
     "LABCATALOG_LDAP_GROUP_SEARCH_BASE": "ou=groups,dc=x",
-    "LABCATALOG_SERVER_MODE": "in-hub",
+    "LABCATALOG_SERVER_MODE": "docker",
+    "LABCATALOG_DOCKER_IMAGE": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/labcatalog/hub:1",
+    "LABCATALOG_DOCKER_NETWORK": "labcatalog",
+    "LABCATALOG_DOCKER_HOMES": "/srv/jupyterhub/homes",
+    "LABCATALOG_DOCKER_HOMES_ON_HOST": "/srv/labcatalog/homes",
 }
-LOCAL = {**COMMON, "LABCATALOG_AUTH": "local", "LABCATALOG_SERVER_MODE": "in-hub"}
+LOCAL = {**LDAP_DOCKER, "LABCATALOG_AUTH": "local"}
 
 
 def test_the_settings_read_exactly_the_contracts_variables():
     asked: set[str] = set()
-    for env in (OIDC_FARGATE, LDAP_IN_HUB, {**LOCAL, "LABCATALOG_ALLOW_LOCAL_AUTH": "1"}):
+    for env in (OIDC_FARGATE, LDAP_DOCKER, {**LOCAL, "LABCATALOG_ALLOW_LOCAL_AUTH": "1"}):
         recording = Recording(env)
         HubSettings.from_env(recording)
         asked |= recording.asked
@@ -91,7 +95,7 @@ def test_a_valid_environment_becomes_typed_settings():
     assert settings.oidc.username_claim == "email"
     assert settings.ecs.subnets == ("subnet-a", "subnet-b")
     assert settings.s3_endpoint_url is None and settings.encrypt_auth_state
-    ldap = HubSettings.from_env(LDAP_IN_HUB).ldap
+    ldap = HubSettings.from_env(LDAP_DOCKER).ldap
     assert ldap.bind_dn_templates == ("uid={username},ou=people,dc=x", "cn={username},dc=x")
 
 
@@ -109,6 +113,8 @@ def test_a_valid_environment_becomes_typed_settings():
         ({"LABCATALOG_IDLE_TIMEOUT_MINUTES": "soon"}, "must be a positive number"),
         ({"LABCATALOG_ECS_SUBNETS": ""}, "LABCATALOG_ECS_SUBNETS is required for fargate"),
         ({"LABCATALOG_ECS_CAPACITY_PROVIDER": "EC2"}, "FARGATE, FARGATE_SPOT"),
+        # Servers as processes of the hub would share its uid, environment and files.
+        ({"LABCATALOG_SERVER_MODE": "in-hub"}, "must be one of fargate, docker"),
     ],
 )
 def test_a_broken_environment_is_refused_with_the_reason(change, expected):
@@ -128,4 +134,13 @@ def test_every_problem_is_reported_at_once():
 
 def test_ldap_templates_must_name_the_user():
     with pytest.raises(SettingsError, match=re.escape("has no {username}")):
-        HubSettings.from_env({**LDAP_IN_HUB, "LABCATALOG_LDAP_BIND_DN_TEMPLATE": "cn=admin,dc=x"})
+        HubSettings.from_env({**LDAP_DOCKER, "LABCATALOG_LDAP_BIND_DN_TEMPLATE": "cn=admin,dc=x"})
+
+
+def test_docker_servers_may_use_the_whole_host_but_fargate_needs_sizes():
+    without_sizes = {"LABCATALOG_SERVER_SIZES": "", "LABCATALOG_DEFAULT_SERVER_SIZE": ""}
+    settings = HubSettings.from_env({**LDAP_DOCKER, **without_sizes})
+    assert settings.sizes == () and settings.default_size is None
+    assert settings.docker.homes_on_host == "/srv/labcatalog/homes" and not settings.docker.gpus
+    with pytest.raises(SettingsError, match="LABCATALOG_SERVER_SIZES is required"):
+        HubSettings.from_env({**OIDC_FARGATE, **without_sizes})

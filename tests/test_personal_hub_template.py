@@ -390,11 +390,11 @@ def test_each_tier_gets_its_own_values_and_a_clean_script(portfolio_name, tmp_pa
         assert result.returncode == 0, result.stdout
 
 
-def test_server_mode_in_hub_and_only_owner_and_collaborators(example):
+def test_servers_in_containers_and_only_owner_and_collaborators(example):
     hub = body(example)
     script = rendered_user_data(hub, oidc_launch(hub, "pii", Collaborators=""))
     assert "readonly env_allowed_users='alice@example.com'" in script
-    assert "env_line LABCATALOG_SERVER_MODE in-hub" in script
+    assert "env_line LABCATALOG_SERVER_MODE docker" in script
     assert 'env_line LABCATALOG_ALLOWED_USERS "$env_allowed_users"' in script
     # Bound to the instance's loopback only.
     assert '--publish "127.0.0.1:$hub_port:8000"' in script

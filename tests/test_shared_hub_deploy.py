@@ -170,7 +170,7 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     assert alias["AliasTarget"]["DNSName"].rstrip(".") == outputs["LoadBalancerDnsName"]
 
 
-def test_existing_listener_and_servers_inside_the_hub(aws, example, network, caplog):
+def test_existing_listener_and_a_pinned_image(aws, example, network, caplog):
     """Attach to a load balancer that someone else owns; users' servers run in the hub task."""
     elb, ec2 = aws.client("elbv2"), aws.client("ec2")
     shared_group = ec2.create_security_group(
@@ -198,13 +198,12 @@ def test_existing_listener_and_servers_inside_the_hub(aws, example, network, cap
         "ExistingLoadBalancerSecurityGroup": shared_group,
         "ExistingLoadBalancerDnsName": balancer["DNSName"],
         "ExistingLoadBalancerZoneId": balancer["CanonicalHostedZoneId"],
-        "ServerMode": "in-hub",
         "HubImageRepository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/own/hub",
         "HubImageTag": "pinned-2",
     }
     outputs = deploy(aws, example, caplog, "hub2", parameters)
 
-    assert "LoadBalancerDnsName" not in outputs and "ServerLogGroup" not in outputs
+    assert "LoadBalancerDnsName" not in outputs
     assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1, "no load balancer of its own"
     rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
     (rule,) = [r for r in rules if r["Priority"] == "7"]
@@ -214,11 +213,7 @@ def test_existing_listener_and_servers_inside_the_hub(aws, example, network, cap
     image = hub["containerDefinitions"][0]["image"]
     assert image == "123456789012.dkr.ecr.us-east-1.amazonaws.com/own/hub:pinned-2", "as given"
     notebook = aws.client("iam").get_role(RoleName=f"labcatalog-{tier}-notebook")["Role"]["Arn"]
-    assert hub["taskRoleArn"] == notebook, "in-hub servers run with the tier's notebook role"
-    env = {e["name"] for e in hub["containerDefinitions"][0]["environment"]}
-    assert not {n for n in env if n.startswith("LABCATALOG_ECS_")}
-    families = aws.client("ecs").list_task_definition_families()["families"]
-    assert f"labcatalog-{tier}_user_hub2" not in families
+    assert hub["taskRoleArn"] != notebook, "users' code runs in its own tasks, never the hub's"
     hub_group = ec2.describe_security_groups(
         Filters=[{"Name": "group-name", "Values": ["hub2-HubSecurityGroup-*"]}]
     )["SecurityGroups"][0]

@@ -17,9 +17,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from labcatalog_hub import auth  # noqa: E402
+from labcatalog_hub.docker_spawner import DockerSpawner  # noqa: E402
 from labcatalog_hub.ecs_spawner import EcsSpawner  # noqa: E402
 from labcatalog_hub.settings import HubSettings  # noqa: E402
-from labcatalog_hub.spawners import InHubSpawner  # noqa: E402
 
 c = get_config()  # noqa: F821 (JupyterHub defines it while loading this file)
 settings = HubSettings.from_env(os.environ)
@@ -88,10 +88,8 @@ else:  # local: tests only, refused by HubSettings unless LABCATALOG_ALLOW_LOCAL
 # Activity is reported often enough that culling happens within a tenth of the timeout.
 activity_seconds = max(1, min(300, settings.idle_timeout_seconds // 10))
 c.Spawner.sizes = [size.key for size in settings.sizes]
-c.Spawner.default_size = settings.default_size.key
+c.Spawner.default_size = settings.default_size.key if settings.default_size else ""
 c.Spawner.default_url = "/lab"
-if os.geteuid() == 0:  # only on test machines: the image runs everything as its jovyan user
-    c.Spawner.args = ["--allow-root"]
 c.Spawner.environment = {
     "LABCATALOG_TIER": settings.tier,
     "LABCATALOG_NOTEBOOK_BUCKET": settings.notebook_bucket,
@@ -117,8 +115,20 @@ if settings.ecs:
     c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
     c.JupyterHub.hub_connect_ip = socket.gethostbyname(socket.gethostname())
     c.JupyterHub.cleanup_servers = False
-else:
-    c.JupyterHub.spawner_class = InHubSpawner
+elif settings.docker:
+    # Each server is a container of its own (products/personal_hub/userdata.sh runs the hub
+    # with the Docker socket and this network); none sees the hub's environment or files.
+    docker = settings.docker
+    c.JupyterHub.spawner_class = DockerSpawner
+    c.DockerSpawner.image = docker.image
+    c.DockerSpawner.network = docker.network
+    c.DockerSpawner.homes_dir = docker.homes
+    c.DockerSpawner.homes_host_dir = docker.homes_on_host
+    c.DockerSpawner.gpus = docker.gpus
+    c.DockerSpawner.start_timeout = 300  # the image is already on the instance
+    c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
+    # The hub container's name and hostname, which Docker resolves on the network.
+    c.JupyterHub.hub_connect_url = f"http://{socket.gethostname()}:8081"
 
 # --- idle culling ---
 c.JupyterHub.services = [

@@ -6,10 +6,15 @@
 # Every value comes from a template parameter whose AllowedPattern excludes quotes, dollar signs
 # and line breaks, so it cannot break out of its quotes.
 #
-# Run by cloud-init on first boot (no argument): install Docker, mount the data volume, write the
-# hub's environment, install this script as the hub's systemd service, wait for the hub to answer
-# and signal CloudFormation. systemd then runs `labcatalog-hub run` at every start of the
-# instance: fetch the secrets, log in to ECR with the instance role, run the hub image.
+# Run by cloud-init on first boot (no argument): install Docker, mount the data volume, lay out
+# its folders for the hub image's user, write the hub's environment, install this script as the
+# hub's systemd service, wait for the hub to answer and signal CloudFormation. systemd then runs
+# `labcatalog-hub run` at every start of the instance: fetch the secrets, log in to ECR with the
+# instance role, run the hub image. The hub starts each user's server as a container of its own
+# (through the Docker socket), so users' code never shares the hub's environment or files.
+#
+# Sourced (tests/test_personal_hub_boot.py), it only defines its functions; the paths below are
+# plain variables, so a test points them at a temporary folder.
 set -euo pipefail
 
 # The placeholders: single quotes keep the shell away from CloudFormation's syntax.
@@ -42,12 +47,21 @@ set -euo pipefail
   readonly env_ldap_bind_user_dn='${LdapBindUserDn}'
 }
 
-readonly data_dir=/srv/labcatalog
-readonly env_file=/etc/labcatalog/hub.env
-readonly crypt_key_file=/srv/labcatalog/crypt-key
-readonly installed=/usr/local/sbin/labcatalog-hub
+# Paths on the instance.
+data_dir=/srv/labcatalog
+env_file=/etc/labcatalog/hub.env
+docker_socket=/var/run/docker.sock
+installed=/usr/local/sbin/labcatalog-hub
 readonly unit=labcatalog-hub.service
 readonly container=labcatalog-hub
+readonly network=labcatalog
+# The hub image's user: its Dockerfile's USER and the base image's `users` group. The hub runs
+# as this user, so it must own the hub's state; users' servers run as it in their own containers.
+readonly image_uid=1000
+readonly image_gid=100
+# Where the hub container sees its state and the users' homes (the contract's variables).
+readonly hub_state_dir=/srv/jupyterhub/state
+readonly hub_homes_dir=/srv/jupyterhub/homes
 
 log() {
   echo "labcatalog: $*" >&2
@@ -87,14 +101,20 @@ mount_data_volume() {
     echo "UUID=$uuid $data_dir xfs defaults,nofail 0 2" >>/etc/fstab
   fi
   mount -a
-  install -d -m 0755 "$data_dir/state"
+}
+
+prepare_data_dirs() {
+  # The hub's database and cookie secret: the hub's own, no one else's. Users' homes: one
+  # folder each, made by the hub. `install -d` also fixes a folder an older version made.
+  install -d -m 0700 -o "$image_uid" -g "$image_gid" "$data_dir/state"
+  install -d -m 0755 -o "$image_uid" -g "$image_gid" "$data_dir/homes"
 }
 
 ensure_crypt_key() {
   # JUPYTERHUB_CRYPT_KEY encrypts auth state in the hub database, which lives on the data volume:
   # the key lives next to it (root only) so both survive a stop/start or a snapshot restore.
-  if [ ! -s "$crypt_key_file" ]; then
-    (umask 077 && openssl rand -hex 32 >"$crypt_key_file")
+  if [ ! -s "$data_dir/crypt-key" ]; then
+    (umask 077 && openssl rand -hex 32 >"$data_dir/crypt-key")
   fi
 }
 
@@ -114,8 +134,15 @@ write_environment() {
       # ECS sets the region for a Fargate hub; here the boto clients of the hub need it too.
       env_line AWS_DEFAULT_REGION "$region"
       env_line LABCATALOG_PUBLIC_URL "http://localhost:$hub_port"
-      env_line LABCATALOG_STATE_DIR /srv/jupyterhub/state
-      env_line LABCATALOG_SERVER_MODE in-hub
+      env_line LABCATALOG_STATE_DIR "$hub_state_dir"
+      env_line LABCATALOG_SERVER_MODE docker
+      env_line LABCATALOG_DOCKER_IMAGE "$hub_image"
+      env_line LABCATALOG_DOCKER_NETWORK "$network"
+      env_line LABCATALOG_DOCKER_HOMES "$hub_homes_dir"
+      env_line LABCATALOG_DOCKER_HOMES_ON_HOST "$data_dir/homes"
+      if command -v nvidia-smi >/dev/null 2>&1; then
+        env_line LABCATALOG_DOCKER_GPUS all
+      fi
       env_line LABCATALOG_ALLOWED_USERS "$env_allowed_users"
       env_line LABCATALOG_TIER_GROUP "$env_tier_group"
       env_line LABCATALOG_ADMIN_GROUP "$env_admin_group"
@@ -193,6 +220,7 @@ boot() {
   trap 'signal_cloudformation $?' EXIT
   install_packages
   mount_data_volume
+  prepare_data_dirs
   ensure_crypt_key
   write_environment
   install_service
@@ -211,30 +239,56 @@ export_secret() {
   export "$name=$value"
 }
 
-run_hub() {
-  local registry
-  export_secret LABCATALOG_OIDC_CLIENT_SECRET "$oidc_secret_arn"
-  export_secret LABCATALOG_LDAP_BIND_PASSWORD "$ldap_secret_arn"
-  JUPYTERHUB_CRYPT_KEY=$(cat "$crypt_key_file")
+export_crypt_key() {
+  JUPYTERHUB_CRYPT_KEY=$(cat "$data_dir/crypt-key")
   export JUPYTERHUB_CRYPT_KEY
+}
+
+pull_image() {
+  local registry
   registry=$(printf '%s' "$hub_image" | cut -d/ -f1)
   aws ecr get-login-password --region "$region" |
     docker login --username AWS --password-stdin "$registry"
   docker pull "$hub_image"
-  docker rm -f "$container" >/dev/null 2>&1 || true
-  # Bound to the instance's loopback only: users reach it through SSM port forwarding.
-  set -- --rm --name "$container" --env-file "$env_file" \
-    --env LABCATALOG_OIDC_CLIENT_SECRET --env LABCATALOG_LDAP_BIND_PASSWORD \
-    --env JUPYTERHUB_CRYPT_KEY \
-    --publish "127.0.0.1:$hub_port:8000" --volume "$data_dir:/srv/jupyterhub"
-  if command -v nvidia-smi >/dev/null 2>&1; then
-    set -- "$@" --gpus all
-  fi
-  exec docker run "$@" "$hub_image"
 }
 
-if [ "$#" -gt 0 ] && [ "$1" = run ]; then
-  run_hub
-else
-  boot
+start_hub() {
+  # The hub and the users' servers share a network of their own, where the hub container's
+  # name resolves; the hub reaches the Docker daemon through its socket, as the socket's group.
+  if ! docker network inspect "$network" >/dev/null 2>&1; then
+    docker network create "$network" >/dev/null
+  fi
+  docker rm -f "$container" >/dev/null 2>&1 || true
+  # Bound to the instance's loopback only: users reach it through SSM port forwarding. The hub
+  # sees its state and the homes folder, not the crypt key file (it gets the key by name).
+  exec docker run --rm --name "$container" --hostname "$container" --network "$network" \
+    --env-file "$env_file" \
+    --env LABCATALOG_OIDC_CLIENT_SECRET --env LABCATALOG_LDAP_BIND_PASSWORD \
+    --env JUPYTERHUB_CRYPT_KEY \
+    --publish "127.0.0.1:$hub_port:8000" \
+    --volume "$data_dir/state:$hub_state_dir" --volume "$data_dir/homes:$hub_homes_dir" \
+    --volume "$docker_socket:/var/run/docker.sock" \
+    --group-add "$(stat -c %g "$docker_socket")" \
+    "$hub_image"
+}
+
+run_hub() {
+  export_secret LABCATALOG_OIDC_CLIENT_SECRET "$oidc_secret_arn"
+  export_secret LABCATALOG_LDAP_BIND_PASSWORD "$ldap_secret_arn"
+  export_crypt_key
+  pull_image
+  start_hub
+}
+
+main() {
+  if [ "$#" -gt 0 ] && [ "$1" = run ]; then
+    run_hub
+  else
+    boot
+  fi
+}
+
+# Sourced: define the functions only.
+if ! (return 0 2>/dev/null); then
+  main "$@"
 fi

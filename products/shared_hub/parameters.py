@@ -217,10 +217,10 @@ def declared(portfolio: Portfolio) -> Console:
             _choice(
                 "ServerMode",
                 "Where servers run",
-                ("fargate", "in-hub"),
+                ("fargate",),
                 "fargate",
-                "fargate: a Fargate task per user (cost follows use). in-hub: servers are "
-                "processes inside the hub task, for small teams.",
+                "fargate: a Fargate task per user (cost follows use). Servers never run inside "
+                "the hub's task, where users' code could read the hub's secrets.",
             ),
             _choice(
                 "DefaultServerSize",
@@ -260,7 +260,7 @@ def declared(portfolio: Portfolio) -> Console:
                 "Hub task size (cpu:memory)",
                 FARGATE_SIZES,
                 DEFAULT_HUB_SIZE,
-                "The hub task; in in-hub mode it also runs every user's server.",
+                "The hub task (JupyterHub and its proxy only).",
             ),
         ),
         Group(

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import json
 import os
 import secrets
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -37,6 +37,8 @@ from flask import Flask, abort, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from werkzeug.serving import make_server
+
+from tests.support.container import IMAGE_GID, IMAGE_UID, Container, image_command
 
 HUB_IMAGE = Path(__file__).parents[2] / "products" / "hub_image"
 EXAMPLE = Path(__file__).parents[2] / "portfolio.yaml"
@@ -244,7 +246,6 @@ def oidc_hub_environment(
         "LABCATALOG_OIDC_USERNAME_CLAIM": "email",
         "LABCATALOG_TIER_GROUP": f"ds-{tier}",
         "LABCATALOG_ADMIN_GROUP": "ds-admins",
-        "LABCATALOG_SERVER_MODE": "in-hub",
         "LABCATALOG_SERVER_SIZES": "1024:4096,2048:8192",
         "LABCATALOG_DEFAULT_SERVER_SIZE": "1024:4096",
         "LABCATALOG_IDLE_TIMEOUT_MINUTES": str(idle_minutes),
@@ -273,11 +274,6 @@ def wait_for(check: Callable[[], object], timeout: float, what: str, every: floa
         time.sleep(every)
 
 
-# Variables of the tests' own environment that must not reach the hub: static keys would win
-# over the container credentials in botocore's chain.
-_STATIC_AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE")
-
-
 def proxy_command() -> str:
     """The image's proxy: configurable-http-proxy from its package-lock, installed by tox."""
     command = Path(sys.prefix) / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -289,40 +285,130 @@ def proxy_command() -> str:
     return str(command)
 
 
-class Hub:
-    """The image's jupyterhub_config.py in a real JupyterHub (and proxy) on 127.0.0.1."""
+STATE_DIR = "/srv/jupyterhub/state"  # where the shared-hub task mounts its EFS access point
+DOCKER_SOCKET = "/var/run/docker.sock"
+DOCKER_SOCKET_GID = 990  # the instance's `docker` group: any group but the image user's own
+HOMES_IN_HUB = "/srv/jupyterhub/homes"  # userdata.sh: the data volume's homes/, in the hub
 
-    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
+
+class DockerHost:
+    """A personal hub's instance as its hub container sees it: the Docker daemon's socket (a
+    stand-in, tests/support/docker_engine.py) and the folder of users' homes.
+
+    The shared hub's servers are Fargate tasks, which cannot run here (moto's ECS records tasks
+    and runs nothing): its end-to-end tests run the same hub with these containers instead.
+    """
+
+    def __init__(self, folder: Path, metadata_env: dict[str, str], homes: Path | None = None):
+        from tests.support.docker_engine import DockerEngine
+
+        folder.mkdir(parents=True, exist_ok=True)
+        if homes is None:
+            homes = folder / "homes"
+            homes.mkdir()
+            os.chown(homes, IMAGE_UID, IMAGE_GID)
+        self.homes = homes
+        self.engine = DockerEngine(folder, DOCKER_SOCKET_GID, metadata_env)
+
+    def hub_environment(self) -> dict[str, str]:
+        return {
+            "LABCATALOG_SERVER_MODE": "docker",
+            "LABCATALOG_DOCKER_IMAGE": "labcatalog/hub:tests",
+            "LABCATALOG_DOCKER_NETWORK": "labcatalog",
+            "LABCATALOG_DOCKER_HOMES": HOMES_IN_HUB,
+            "LABCATALOG_DOCKER_HOMES_ON_HOST": str(self.homes),
+        }
+
+    def hub_mounts(self) -> dict[str, Path]:
+        return {DOCKER_SOCKET: self.engine.socket, HOMES_IN_HUB: self.homes}
+
+    def close(self) -> None:
+        self.engine.close()
+
+
+@functools.cache
+def shared_hub_template() -> dict:
+    """The example's shared-hub template, as built (the values production uses come from it)."""
+    from generator.engine.build import render
+    from generator.engine.registry import load_portfolio
+    from products.shared_hub import template
+
+    return json.loads(render(template.build(load_portfolio(EXAMPLE))))
+
+
+def efs_access_point_root(folder: Path) -> Path:
+    """A directory laid out as the shared hub's EFS access point creates its root directory.
+
+    The owner and mode come from the built template's access point (CreationInfo). On EFS every
+    file operation through the access point is also made as its PosixUser; here the hub's own
+    uid and gid are used, so its files get the image's group (100) instead of the access
+    point's: the owner, and with it every permission check that matters, is the same.
+    """
+    resources = shared_hub_template()["Resources"]
+    (access_point,) = [
+        r["Properties"] for r in resources.values() if r["Type"] == "AWS::EFS::AccessPoint"
+    ]
+    creation = access_point["RootDirectory"]["CreationInfo"]
+    root = folder / "efs" / access_point["RootDirectory"]["Path"].strip("/")
+    root.mkdir(parents=True)
+    os.chown(root, int(creation["OwnerUid"]), int(creation["OwnerGid"]))
+    root.chmod(int(creation["Permissions"], 8))
+    return root
+
+
+class Hub:
+    """The image's CMD in a stand-in container (tests/support/container.py) on 127.0.0.1.
+
+    The hub runs as the image's user (uid 1000, gid 100), never root, with its state directory
+    mounted where production mounts it: by default a directory laid out as the shared hub's EFS
+    access point makes it; the personal hub's test passes the directory its boot script made.
+    Only the ports differ from the image's command: on AWS the defaults are free in the task.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        env: dict[str, str],
+        *,
+        state: Path | None = None,
+        docker: DockerHost | None = None,
+        mounts: dict[str, Path] | None = None,
+        groups: tuple[int, ...] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.state_dir = state_dir
-        self.log_path = state_dir / "hub.log"
-        environment = {k: v for k, v in os.environ.items() if k not in _STATIC_AWS}
-        # jupyterhub-singleuser and the kernels are this Python's, as in the image.
-        environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-        environment.update(
-            LABCATALOG_PUBLIC_URL=self.url,
-            LABCATALOG_STATE_DIR=str(state_dir / "state"),
-            AWS_DEFAULT_REGION="us-east-1",
+        self.folder = folder
+        self.state_dir = state if state is not None else efs_access_point_root(folder)
+        self.log_path = folder / "hub.log"
+        hub_api = f"http://127.0.0.1:{free_port()}"
+        environment = {
+            "LABCATALOG_PUBLIC_URL": self.url,
+            "LABCATALOG_STATE_DIR": STATE_DIR,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            **(docker.hub_environment() if docker else {}),
             **env,
-        )
+        }
+        mounts = {
+            STATE_DIR: self.state_dir,
+            **(docker.hub_mounts() if docker else {}),
+            **(mounts or {}),
+        }
+        if docker:
+            groups = (*groups, DOCKER_SOCKET_GID)
+        proxy_command()  # says how to install the proxy when it is missing
         command = [
-            sys.executable,
-            "-m",
-            "jupyterhub",
-            "-f",
-            str(HUB_IMAGE / "jupyterhub_config.py"),
-            # Ports only: on AWS the defaults (8000, 8081, 8001) are free in the task.
+            *image_command(),
             "--ip=127.0.0.1",
             f"--port={self.port}",
-            f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
+            f"--JupyterHub.hub_bind_url={hub_api}",
+            f"--JupyterHub.hub_connect_url={hub_api}",
             f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
-            f"--ConfigurableHTTPProxy.command={proxy_command()}",
+            # The servers' containers share the tests' network: each needs a port of its own.
+            "--DockerSpawner.server_port=0",
         ]
+        self.container = Container(mounts=mounts, env=environment, groups=groups)
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            command, env=environment, cwd=state_dir, stdout=self._log, stderr=subprocess.STDOUT
-        )
+        self.process = self.container.start(command, self._log)
         try:
             wait_for(self._healthy, 60, f"the hub to start (log: {self.log_path})")
         except BaseException:
@@ -338,13 +424,7 @@ class Hub:
         return self.log_path.read_text(errors="replace")[-6000:]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # JupyterHub stops its servers and proxy on SIGTERM
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self.container.stop()  # JupyterHub stops its servers and proxy on SIGTERM
         self._log.close()
 
     def user(self, name: str) -> HubUser:

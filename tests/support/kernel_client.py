@@ -44,6 +44,9 @@ async def _execute(url: str, headers: dict[str, str], code: str) -> str:
         )
     )
     output: list[str] = []
+    # The reply (shell channel) may overtake the output (iopub): done when both the reply has
+    # come and the kernel has said it is idle again after this request.
+    replied = idle = False
     try:
         while True:
             raw = await connection.read_message()
@@ -58,6 +61,10 @@ async def _execute(url: str, headers: dict[str, str], code: str) -> str:
             elif kind == "error":
                 output.append(f"{content['ename']}: {content['evalue']}")
             elif kind == "execute_reply":
+                replied = True
+            elif kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+            if replied and idle:
                 return "".join(output)
     finally:
         connection.close()

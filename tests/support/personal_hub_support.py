@@ -1,17 +1,26 @@
-"""Helpers for the personal-hub tests: the template as CloudFormation reads it, and a small
+"""Helpers for the personal-hub tests: the template as CloudFormation reads it, a small
 evaluator of the intrinsic functions its user data uses, so a test can read the boot script
-exactly as an instance of a given tier would receive it."""
+exactly as an instance of a given tier would receive it, and a way to run the boot script's own
+functions with only `docker` stubbed."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from generator.cfn import names
 from generator.engine.build import render
 from generator.model.config import Portfolio
 from products.personal_hub import template
+from tests.support.container import Container
 
 PSEUDO = {
     "AWS::StackName": "SC-123456789012-pp-abcdefghijklm",
@@ -136,3 +145,102 @@ def rendered_user_data(body: dict, parameters: dict[str, str]) -> str:
     """The boot script an instance launched with `parameters` receives."""
     evaluator = Evaluator(body, parameters, platform_ssm(parameters["Tier"]))
     return evaluator.evaluate(body["Resources"]["HubInstance"]["Properties"]["UserData"])
+
+
+# The boot script, run
+
+DOCKER_GID = 990  # the group of the instance's Docker socket
+FAKE_DOCKER = f"""#!{sys.executable}
+import json, os, sys
+args = sys.argv[1:]
+passed = [args[i + 1] for i, a in enumerate(args[:-1]) if a == "--env" and "=" not in args[i + 1]]
+record = {{"args": args, "env": {{name: os.environ.get(name) for name in passed}}}}
+with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
+    log.write(json.dumps(record) + "\\n")
+"""
+# Options of `docker run` that take a value, as the boot script uses them.
+VALUED = {"--name", "--hostname", "--network", "--env-file", "--env", "--publish", "--volume"}
+VALUED |= {"--group-add", "--gpus", "--user"}
+
+
+def ldap_launch(example) -> dict[str, str]:
+    hub = body(example)
+    return launch_values(
+        hub,
+        Tier="pii",
+        Owner="alice",
+        VpcId="vpc-0123456789abcdef0",
+        SubnetId="subnet-0123456789abcdef0",
+        AuthType="ldap",
+        LdapUrl="ldaps://ad.example.com:636",
+        LdapBindDnTemplate="uid={username},ou=people,dc=example,dc=com",
+        LdapGroupSearchBase="ou=groups,dc=example,dc=com",
+        TierGroup="ds-pii",
+    )
+
+
+def boot_script(example, folder: Path) -> Path:
+    script = folder / "userdata.sh"
+    script.write_text(rendered_user_data(body(example), ldap_launch(example)))
+    return script
+
+
+def run_boot_functions(script: Path, folder: Path, functions: str, env: dict) -> list[dict]:
+    """Source the boot script, point its paths at `folder`, run `functions`; docker's calls."""
+    bin_dir = folder / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    socket = folder / "docker.sock"
+    socket.touch()
+    os.chown(socket, 0, DOCKER_GID)
+    log = folder / "docker-calls.jsonl"
+    paths = {
+        "data_dir": folder / "data",
+        "env_file": folder / "etc" / "hub.env",
+        "docker_socket": socket,
+    }
+    (folder / "data").mkdir(exist_ok=True)  # the mounted volume: a plain folder here
+    assignments = "; ".join(f"{k}={shlex.quote(str(v))}" for k, v in paths.items())
+    shell = f"source {shlex.quote(str(script))}; {assignments}; {functions}"
+    result = subprocess.run(
+        ["bash", "-c", shell],
+        env={
+            **os.environ,
+            **env,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "FAKE_DOCKER_LOG": str(log),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def docker_run(calls: list[dict]) -> Container:
+    """The recorded `docker run` as a stand-in container, and the image's command."""
+    (run,) = [c for c in calls if c["args"][0] == "run"]
+    args, env, mounts, groups = run["args"][1:], {}, {}, []
+    options: list[tuple[str, str]] = []
+    while args[0].startswith("--"):
+        flag = args.pop(0)
+        options.append((flag, args.pop(0) if flag in VALUED else ""))
+    image, command = args[0], args[1:]
+    assert image and not command, "the hub runs the image's own CMD"
+    for flag, value in options:
+        if flag == "--env-file":
+            lines = Path(value).read_text().splitlines()
+            env.update(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+        elif flag == "--env":
+            name, _, given = value.partition("=")
+            env[name] = given or run["env"][name]
+        elif flag == "--volume":
+            source, target = value.split(":")[:2]
+            mounts[target] = Path(source)
+        elif flag == "--group-add":
+            groups.append(int(value))
+        elif flag == "--user":
+            pytest.fail("the hub must run as the image's own user")
+    return Container(mounts=mounts, env=env, groups=groups, net_namespace=True)

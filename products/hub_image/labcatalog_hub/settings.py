@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 AUTH_MODES = ("oidc", "ldap", "local")
-SERVER_MODES = ("fargate", "in-hub")
+SERVER_MODES = ("fargate", "docker")
 CAPACITY_PROVIDERS = ("FARGATE", "FARGATE_SPOT")
 # Fargate's valid CPU units; memory (MiB) is checked by AWS against the CPU at RunTask.
 FARGATE_CPU = (256, 512, 1024, 2048, 4096, 8192, 16384)
@@ -76,6 +76,15 @@ class Ecs:
 
 
 @dataclass(frozen=True)
+class Docker:
+    image: str
+    network: str
+    homes: str
+    homes_on_host: str
+    gpus: bool
+
+
+@dataclass(frozen=True)
 class HubSettings:
     tier: str
     public_url: str
@@ -86,7 +95,7 @@ class HubSettings:
     allowed_users: tuple[str, ...]
     server_mode: str
     sizes: tuple[ServerSize, ...]
-    default_size: ServerSize
+    default_size: ServerSize | None
     idle_timeout_seconds: int
     notebook_bucket: str
     s3_endpoint_url: str | None
@@ -94,6 +103,7 @@ class HubSettings:
     oidc: Oidc | None = None
     ldap: Ldap | None = None
     ecs: Ecs | None = None
+    docker: Docker | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubSettings:
@@ -136,7 +146,7 @@ class _Reader:
                 "a template must use oidc or ldap"
             )
         mode = self.one_of("LABCATALOG_SERVER_MODE", SERVER_MODES)
-        sizes, default = self.sizes()
+        sizes, default = self.sizes(mode)
         settings = HubSettings(
             tier=self.need("LABCATALOG_TIER"),
             public_url=self.need("LABCATALOG_PUBLIC_URL").rstrip("/"),
@@ -155,6 +165,7 @@ class _Reader:
             oidc=self.oidc() if auth == "oidc" else None,
             ldap=self.ldap() if auth == "ldap" else None,
             ecs=self.ecs() if mode == "fargate" else None,
+            docker=self.docker() if mode == "docker" else None,
         )
         if self.problems:
             raise SettingsError(
@@ -163,7 +174,7 @@ class _Reader:
             )
         return settings
 
-    def sizes(self) -> tuple[tuple[ServerSize, ...], ServerSize]:
+    def sizes(self, mode: str) -> tuple[tuple[ServerSize, ...], ServerSize | None]:
         fallback = ServerSize(1024, 4096)
         try:
             sizes = tuple(map(ServerSize.parse, self.listed("LABCATALOG_SERVER_SIZES")))
@@ -172,6 +183,8 @@ class _Reader:
         except ValueError as err:
             self.problems.append(f"LABCATALOG_SERVER_SIZES/DEFAULT_SERVER_SIZE: {err}")
             return (fallback,), fallback
+        if not sizes and mode == "docker" and default is None:
+            return (), None  # a personal hub's servers may use the whole instance
         if not sizes:
             self.problems.append("LABCATALOG_SERVER_SIZES is required, e.g. 1024:4096,2048:8192")
             return (fallback,), fallback
@@ -240,4 +253,14 @@ class _Reader:
                 "LABCATALOG_ECS_CAPACITY_PROVIDER", CAPACITY_PROVIDERS, "FARGATE"
             ),
             endpoint_url=self.get("LABCATALOG_ECS_ENDPOINT_URL"),
+        )
+
+    def docker(self) -> Docker:
+        why = " for docker servers"
+        return Docker(
+            image=self.need("LABCATALOG_DOCKER_IMAGE", why),
+            network=self.need("LABCATALOG_DOCKER_NETWORK", why),
+            homes=self.need("LABCATALOG_DOCKER_HOMES", why),
+            homes_on_host=self.need("LABCATALOG_DOCKER_HOMES_ON_HOST", why),
+            gpus=self.one_of("LABCATALOG_DOCKER_GPUS", ("all", "none"), "none") == "all",
         )

@@ -1,28 +1,14 @@
-"""Server sizes users may pick, and the in-hub spawner (servers as processes of the hub's task)."""
+"""Server sizes users may pick: the part every spawner of the image shares."""
 
 from __future__ import annotations
 
 import html
 
-from jupyterhub.spawner import SimpleLocalProcessSpawner
 from tornado import web
 from traitlets import List, Unicode, default
 from traitlets.config import Configurable
 
 from .settings import ServerSize
-
-# What an in-hub server keeps of the hub's environment: where ECS serves the task role's
-# credentials (S3 through the default credential chain, no keys anywhere), and the image's
-# settings for user installs.
-IN_HUB_ENV_KEEP = [
-    "PIP_USER",
-    "R_LIBS_USER",
-    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-]
 
 
 class SizedSpawner(Configurable):
@@ -62,9 +48,13 @@ class SizedSpawner(Configurable):
         except ValueError as err:
             raise web.HTTPError(400, str(err)) from err
 
-    def size_for(self, user_options: dict | None) -> ServerSize:
-        """The size asked for (form or API), checked against what the product allows."""
-        wanted = (user_options or {}).get("size") or self.default_size or self.sizes[0]
+    def size_for(self, user_options: dict | None) -> ServerSize | None:
+        """The size asked for (form or API), checked against what the product allows; None
+        when the hub offers no sizes (its servers may use the whole host) and none is asked."""
+        wanted = (user_options or {}).get("size") or self.default_size
+        if not self.sizes and not wanted:
+            return None
+        wanted = wanted or self.sizes[0]
         allowed = self._allowed()
         try:
             size = ServerSize.parse(str(wanted))
@@ -77,24 +67,5 @@ class SizedSpawner(Configurable):
             )
         return size
 
-    def chosen_size(self) -> ServerSize:
+    def chosen_size(self) -> ServerSize | None:
         return getattr(self, "size", None) or self.size_for(self.user_options)
-
-
-class InHubSpawner(SizedSpawner, SimpleLocalProcessSpawner):
-    """Each server is a process of the hub's own task or instance, as the hub's OS user.
-
-    For small teams (and the personal hub): the servers share the hub's role, which is this
-    tier's notebook role, and the hub's CPU and memory; the size is advisory (JupyterHub passes
-    it to the server as MEM_LIMIT/CPU_LIMIT).
-    """
-
-    @default("env_keep")
-    def _keep_role_credentials(self) -> list[str]:
-        return [*super()._env_keep_default(), *IN_HUB_ENV_KEEP]
-
-    async def start(self):
-        size = self.chosen_size()
-        self.cpu_limit = size.cpu / 1024
-        self.mem_limit = size.memory * 1024 * 1024
-        return await super().start()
