@@ -19,6 +19,7 @@ launch is used because the hub contacts an OIDC provider at start, which its net
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 
 import pytest
@@ -34,7 +35,14 @@ from tests.support.personal_hub_support import (
 
 def answers(container: Container, url: str) -> bool:
     check = subprocess.run(
-        ["nsenter", f"--net=/proc/{container.process.pid}/ns/net", "curl", "-fsS", url],
+        [
+            "nsenter",
+            f"--net=/proc/{container.process.pid}/ns/net",
+            sys.executable,
+            "-c",
+            "import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)",
+            url,
+        ],
         capture_output=True,
         check=False,
     )

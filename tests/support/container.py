@@ -32,6 +32,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# Brings up a new network namespace's loopback (what `ip link set lo up` does), in Python so the
+# tests need no iproute2: SIOCGIFFLAGS/SIOCSIFFLAGS on "lo" with IFF_UP added.
+_LOOPBACK_UP = """
+import fcntl, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack("16sh", fcntl.ioctl(s, 0x8913, struct.pack("16sh", b"lo", 0)))[1]
+fcntl.ioctl(s, 0x8914, struct.pack("16sh", b"lo", flags | 0x1))
+"""
+
 ROOT = Path(__file__).parents[2]
 HUB_IMAGE = ROOT / "products" / "hub_image"
 DOCKERFILE = HUB_IMAGE / "Dockerfile"
@@ -87,7 +96,7 @@ class Container:
         q = shlex.quote
         lines = ["set -e", f"r={q(str(rootfs))}", 'mount -t tmpfs -o mode=0755 tmpfs "$r"']
         if self.net_namespace:
-            lines.append("ip link set lo up")
+            lines.append(f"{q(sys.executable)} -c {q(_LOOPBACK_UP)}")
         for path in _SYSTEM:
             if os.path.islink(path):
                 lines.append(f'ln -s {q(os.readlink(path))} "$r"{q(path)}')

@@ -171,7 +171,7 @@ def ldap_launch(example) -> dict[str, str]:
         Owner="alice",
         VpcId="vpc-0123456789abcdef0",
         SubnetId="subnet-0123456789abcdef0",
-        AuthType="ldap",
+        AuthMode="ldap",
         LdapUrl="ldaps://ad.example.com:636",
         LdapBindDnTemplate="uid={username},ou=people,dc=example,dc=com",
         LdapGroupSearchBase="ou=groups,dc=example,dc=com",
