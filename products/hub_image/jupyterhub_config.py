@@ -8,7 +8,6 @@ the hub and the servers use the task or instance role through the default creden
 
 import os
 import secrets
-import socket
 import sys
 from pathlib import Path
 from urllib.parse import urlparse
@@ -115,10 +114,14 @@ if settings.ecs:
     c.EcsSpawner.http_timeout = 180
     # Servers in their own tasks reach the hub's API over the VPC, and outlive a hub restart.
     c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
-    c.JupyterHub.hub_connect_ip = socket.gethostbyname(socket.gethostname())
     c.JupyterHub.cleanup_servers = False
 else:
     c.JupyterHub.spawner_class = InHubSpawner
+
+# Servers reach the hub's API by a name that outlives the hub's task (the shared hub's Cloud
+# Map name), never by the task's own address: after a restart they find the new hub there.
+if settings.hub_connect_url:
+    c.JupyterHub.hub_connect_url = settings.hub_connect_url
 
 # --- idle culling ---
 c.JupyterHub.services = [
@@ -140,3 +143,4 @@ c.JupyterHub.load_roles = [
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
     }
 ]
+

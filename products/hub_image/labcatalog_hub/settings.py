@@ -94,6 +94,8 @@ class HubSettings:
     oidc: Oidc | None = None
     ldap: Ldap | None = None
     ecs: Ecs | None = None
+    # Where servers reach the hub's API: a name that outlives the hub's task (Cloud Map on AWS).
+    hub_connect_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubSettings:
@@ -155,6 +157,7 @@ class _Reader:
             oidc=self.oidc() if auth == "oidc" else None,
             ldap=self.ldap() if auth == "ldap" else None,
             ecs=self.ecs() if mode == "fargate" else None,
+            hub_connect_url=self.hub_connect_url(required=mode == "fargate"),
         )
         if self.problems:
             raise SettingsError(
@@ -241,3 +244,17 @@ class _Reader:
             ),
             endpoint_url=self.get("LABCATALOG_ECS_ENDPOINT_URL"),
         )
+
+    def hub_connect_url(self, required: bool) -> str | None:
+        name = "LABCATALOG_HUB_CONNECT_URL"
+        url = self.get(name)
+        if url is None:
+            if required:
+                self.problems.append(
+                    f"{name} is required for fargate servers: they reach the hub by a name "
+                    "that outlives the hub's task, never by its address"
+                )
+            return None
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+:\d+/?", url):
+            self.problems.append(f"{name} must be http://HOST:PORT (got {url!r})")
+        return url.rstrip("/")
