@@ -41,6 +41,7 @@ from troposphere.ecs import (
     RuntimePlatform,
     Secret,
     Service,
+    ServiceRegistry,
     TaskDefinition,
     Volume,
 )
@@ -57,6 +58,13 @@ from troposphere.logs import LogGroup
 from troposphere.route53 import AliasTarget, RecordSetType
 from troposphere.secretsmanager import GenerateSecretString
 from troposphere.secretsmanager import Secret as SecretsManagerSecret
+from troposphere.servicediscovery import (
+    DnsConfig,
+    DnsRecord,
+    HealthCheckCustomConfig,
+    PrivateDnsNamespace,
+)
+from troposphere.servicediscovery import Service as DiscoveryService
 
 from generator.cfn import names
 from generator.cfn.tags import stack_tags
@@ -73,6 +81,14 @@ HUB_CONTAINER = "hub"
 SERVER_CONTAINER = "notebook"
 STATE_UID = 1000  # every file of the hub state belongs to this user, whatever the image runs as
 HEALTH_CHECK_GRACE_SECONDS = 300
+# Servers reach the hub's API at hub.<stack>.labcatalog.internal: a Cloud Map name that ECS
+# points at whichever hub task runs, so the servers outlive a hub restart.
+DISCOVERY_DOMAIN = "labcatalog.internal"
+HUB_DISCOVERY_NAME = "hub"
+DISCOVERY_TTL_SECONDS = 10  # how long a server may keep calling a hub task that has gone
+HUB_CONNECT_URL = Sub(
+    f"http://{HUB_DISCOVERY_NAME}.${{AWS::StackName}}.{DISCOVERY_DOMAIN}:{network.HUB_API_PORT}"
+)
 
 
 def _tier_value(name: str) -> Sub:
@@ -223,6 +239,7 @@ def _environment(cluster: Cluster, servers, server_group) -> list:
         "LABCATALOG_DEFAULT_SERVER_SIZE": Ref("DefaultServerSize"),
         "LABCATALOG_IDLE_TIMEOUT_MINUTES": Ref("IdleTimeoutMinutes"),
         "LABCATALOG_NOTEBOOK_BUCKET": _platform_value("notebook-bucket"),
+        "LABCATALOG_HUB_CONNECT_URL": HUB_CONNECT_URL,
     }
     when = {
         p.OIDC: {
@@ -425,12 +442,43 @@ def add_compute(t: Template, groups: dict, logs: dict, state: tuple, rule) -> di
                 )
             ],
             HealthCheckGracePeriodSeconds=HEALTH_CHECK_GRACE_SECONDS,
+            ServiceRegistries=[ServiceRegistry(RegistryArn=GetAtt(add_hub_name(t), "Arn"))],
             EnableECSManagedTags=True,
             PropagateTags="SERVICE",
             Tags=_tags(),
         )
     )
     return {"cluster": cluster, "service": service}
+
+
+def add_hub_name(t: Template) -> DiscoveryService:
+    """The hub's stable name for its servers: a Cloud Map private DNS namespace in the VPC and
+    a service whose A record ECS keeps pointed at the running hub task (registered when it runs,
+    removed when it stops)."""
+    namespace = t.add_resource(
+        PrivateDnsNamespace(
+            "HubNamespace",
+            Name=Sub(f"${{AWS::StackName}}.{DISCOVERY_DOMAIN}"),
+            Vpc=Ref("VpcId"),
+            Description="Names of this shared hub inside its VPC",
+            Tags=_tags(),
+        )
+    )
+    return t.add_resource(
+        DiscoveryService(
+            "HubDiscoveryService",
+            Name=HUB_DISCOVERY_NAME,
+            Description="The running hub task, for users' servers (hub API)",
+            NamespaceId=GetAtt(namespace, "Id"),
+            DnsConfig=DnsConfig(
+                DnsRecords=[DnsRecord(Type="A", TTL=DISCOVERY_TTL_SECONDS)],
+                RoutingPolicy="MULTIVALUE",
+            ),
+            # ECS reports the task's health; no Route 53 health check (and its cost) is needed.
+            HealthCheckCustomConfig=HealthCheckCustomConfig(FailureThreshold=1),
+            Tags=_tags(),
+        )
+    )
 
 
 def add_dns(t: Template, load_balancing: dict) -> RecordSetType:
