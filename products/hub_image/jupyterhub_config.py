@@ -144,3 +144,11 @@ c.JupyterHub.load_roles = [
     }
 ]
 
+# --- the hub database: one hub per state directory, at this JupyterHub's schema ---
+# Before JupyterHub opens it: a second hub on the same state refuses to start, and a database
+# of an older JupyterHub is copied to backups/ on the state directory, then upgraded.
+from labcatalog_hub import database  # noqa: E402
+
+database.hold_lock(state, settings.state_lock_wait_seconds)
+database.upgrade(state / "jupyterhub.sqlite", state / database.BACKUPS)
+

@@ -96,6 +96,8 @@ class HubSettings:
     ecs: Ecs | None = None
     # Where servers reach the hub's API: a name that outlives the hub's task (Cloud Map on AWS).
     hub_connect_url: str | None = None
+    # How long a starting hub waits for the previous one to release the state directory.
+    state_lock_wait_seconds: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubSettings:
@@ -158,6 +160,7 @@ class _Reader:
             ldap=self.ldap() if auth == "ldap" else None,
             ecs=self.ecs() if mode == "fargate" else None,
             hub_connect_url=self.hub_connect_url(required=mode == "fargate"),
+            state_lock_wait_seconds=self.lock_wait(),
         )
         if self.problems:
             raise SettingsError(
@@ -258,3 +261,11 @@ class _Reader:
         if not re.fullmatch(r"https?://[A-Za-z0-9.-]+:\d+/?", url):
             self.problems.append(f"{name} must be http://HOST:PORT (got {url!r})")
         return url.rstrip("/")
+
+    def lock_wait(self) -> int:
+        name = "LABCATALOG_STATE_LOCK_WAIT_SECONDS"
+        text = self.get(name, "120") or "120"
+        if not text.isdigit():
+            self.problems.append(f"{name} must be a whole number of seconds (got {text!r})")
+            return 120
+        return int(text)
