@@ -147,8 +147,24 @@ c.JupyterHub.load_roles = [
 # --- the hub database: one hub per state directory, at this JupyterHub's schema ---
 # Before JupyterHub opens it: a second hub on the same state refuses to start, and a database
 # of an older JupyterHub is copied to backups/ on the state directory, then upgraded.
-from labcatalog_hub import database  # noqa: E402
+from labcatalog_hub import database, reaper  # noqa: E402
 
 database.hold_lock(state, settings.state_lock_wait_seconds)
 database.upgrade(state / "jupyterhub.sqlite", state / database.BACKUPS)
 
+# --- orphaned server tasks: started while the hub restarted, so never recorded ---
+if settings.ecs:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    c.EcsSpawner.hub_id = settings.public_url
+    try:
+        stopped = reaper.reap(
+            boto3.session.Session().client("ecs", endpoint_url=settings.ecs.endpoint_url),
+            settings.ecs.cluster,
+            settings.public_url,
+            state / "jupyterhub.sqlite",
+        )
+        print(f"orphaned server tasks stopped: {len(stopped)}", file=sys.stderr)
+    except (BotoCoreError, ClientError) as err:  # the hub still serves; say why it could not
+        print(f"could not look for orphaned server tasks: {err}", file=sys.stderr)
