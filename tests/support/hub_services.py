@@ -292,8 +292,17 @@ def proxy_command() -> str:
 class Hub:
     """The image's jupyterhub_config.py in a real JupyterHub (and proxy) on 127.0.0.1."""
 
-    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
-        self.port = free_port()
+    def __init__(
+        self,
+        state_dir: Path,
+        env: dict[str, str],
+        port: int | None = None,
+        api_port: int | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.env = env
+        # The hub API's own port; restart() picks a new one, as a new task has a new address.
+        self.api_port = api_port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.state_dir = state_dir
         self.log_path = state_dir / "hub.log"
@@ -315,7 +324,7 @@ class Hub:
             # Ports only: on AWS the defaults (8000, 8081, 8001) are free in the task.
             "--ip=127.0.0.1",
             f"--port={self.port}",
-            f"--JupyterHub.hub_bind_url=http://127.0.0.1:{free_port()}",
+            f"--JupyterHub.hub_bind_url=http://127.0.0.1:{self.api_port}",
             f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
             f"--ConfigurableHTTPProxy.command={proxy_command()}",
         ]
@@ -349,6 +358,33 @@ class Hub:
 
     def user(self, name: str) -> HubUser:
         return HubUser(self, name)
+
+    def restart(self) -> None:
+        """End the hub as its task ends, then start a new hub on the same state and public port.
+
+        The hub and what runs beside it in its task (proxy, idle culler) are killed, with no
+        clean shutdown; users' servers, which stand in for their own Fargate tasks, stay. The
+        new hub's API gets a new port, as a new task gets a new address.
+        """
+        import psutil
+
+        hub = psutil.Process(self.process.pid)
+        servers = {
+            p.pid
+            for p in hub.children(recursive=True)
+            if any("jupyterhub-singleuser" in part for part in p.cmdline())
+        }
+        for server in list(servers):
+            servers |= {p.pid for p in psutil.Process(server).children(recursive=True)}
+        task = [hub, *(p for p in hub.children(recursive=True) if p.pid not in servers)]
+        for process in task:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(task, timeout=10)
+        self.process.wait()
+        self._log.close()
+        self.log_path.rename(self.log_path.with_suffix(f".{time.time_ns()}.log"))
+        self.__init__(self.state_dir, self.env, port=self.port)
 
 
 class HubUser:
