@@ -44,8 +44,11 @@ async def _execute(url: str, headers: dict[str, str], code: str) -> str:
         )
     )
     output: list[str] = []
+    # The reply (shell channel) may overtake the output (iopub): done when both the reply
+    # and the kernel's idle status for this request have arrived.
+    replied = idle = False
     try:
-        while True:
+        while not (replied and idle):
             raw = await connection.read_message()
             if raw is None:
                 raise ConnectionError("the kernel's websocket closed")
@@ -58,6 +61,9 @@ async def _execute(url: str, headers: dict[str, str], code: str) -> str:
             elif kind == "error":
                 output.append(f"{content['ename']}: {content['evalue']}")
             elif kind == "execute_reply":
-                return "".join(output)
+                replied = True
+            elif kind == "status" and content.get("execution_state") == "idle":
+                idle = True
+        return "".join(output)
     finally:
         connection.close()
