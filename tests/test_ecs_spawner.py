@@ -357,3 +357,39 @@ def test_a_new_hub_without_a_database_stops_every_task_of_its_own(ecs_world, tmp
     ]
     with pytest.raises(ValueError, match="identity"):
         reaper.reap(ecs_world.client, "labcatalog-pii_hub", "", tmp_path / "none")
+
+
+def test_the_shipped_hub_stops_its_orphans_when_it_starts(ecs_world, tmp_path):
+    """The image's config in a real JupyterHub, fargate mode, against moto's ECS."""
+    from tests.support.hub_services import Hub, free_port
+
+    port, api_port = free_port(), free_port()
+    hub_id = f"http://127.0.0.1:{port}"  # the hub's public URL is its identity
+    orphan = started_task(ecs_world, "erin@example.com", hub_id)
+    another_hubs = started_task(ecs_world, "frank@example.com", HUB_ID)
+    env = {
+        "LABCATALOG_TIER": "pii",
+        "LABCATALOG_AUTH": "local",
+        "LABCATALOG_ALLOW_LOCAL_AUTH": "1",
+        "LABCATALOG_TIER_GROUP": "ds-pii",
+        "LABCATALOG_SERVER_MODE": "fargate",
+        "LABCATALOG_SERVER_SIZES": "1024:4096",
+        "LABCATALOG_IDLE_TIMEOUT_MINUTES": "60",
+        "LABCATALOG_NOTEBOOK_BUCKET": "notebooks",
+        "LABCATALOG_ECS_CLUSTER": "labcatalog-pii_hub",
+        "LABCATALOG_ECS_TASK_DEFINITION": "labcatalog-pii_user_hub",
+        "LABCATALOG_ECS_SUBNETS": ecs_world.subnet,
+        "LABCATALOG_ECS_SECURITY_GROUPS": ecs_world.group,
+        "LABCATALOG_ECS_ENDPOINT_URL": ecs_world.endpoint,
+        "LABCATALOG_HUB_CONNECT_URL": f"http://127.0.0.1:{api_port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    hub = Hub(tmp_path, env, port=port, api_port=api_port)
+    hub.stop()
+    tasks = ecs_world.client.describe_tasks(
+        cluster="labcatalog-pii_hub", tasks=[orphan, another_hubs]
+    )["tasks"]
+    desired = {t["taskArn"]: t["desiredStatus"] for t in tasks}
+    assert desired == {orphan: "STOPPED", another_hubs: "RUNNING"}
+    assert "orphaned server tasks stopped: 1" in hub.log_path.read_text()
