@@ -10,6 +10,11 @@ namespaces). For each of RUNS users it times, and prints the medians of:
 - first save: the first notebook saved through the Contents API into S3;
 - culling delay: from that save (the last activity) until the idle culler removed the server,
   with an idle timeout of IDLE_MINUTES.
+Then, with every user's server running, it restarts the hub RESTARTS times (tests' Hub.restart:
+the hub killed as its task ends, a new one on the same state with a new API address, servers
+reaching it through a stand-in for its Cloud Map name) and prints the median of:
+- hub restart -> every running server reachable again: from the kill until each user, with a
+  token of the new hub, gets an answer from their own running server through the new proxy.
 Fargate start-up (image pull, ENI) is not in these figures: it is AWS's and takes minutes.
 """
 
@@ -78,6 +83,7 @@ def main() -> None:
                     hub.stop()
             finally:
                 docker.close()
+        restarts = restart_times(env, users, credentials)
     finally:
         provider.stop()
         credentials.stop()
@@ -87,6 +93,51 @@ def main() -> None:
     print(f"login -> ready server  {login:6.2f} s")
     print(f"first save             {save:6.2f} s")
     print(f"culling delay          {cull:6.2f} s")
+    print(
+        f"hub restart -> every running server reachable again  "
+        f"{statistics.median(restarts):6.2f} s (median of {RESTARTS} restarts, {RUNS} servers)"
+    )
+
+
+RESTARTS = 5
+
+
+def restart_times(env: dict[str, str], users: dict[str, list[str]], credentials) -> list[float]:
+    """Seconds from each hub restart until every user's running server answers again."""
+    from tests.support.hub_services import free_port
+    from tests.support.stable_name import StableName
+
+    hub, first_api_port = None, free_port()
+    name = StableName(lambda: hub.api_port if hub else first_api_port)
+    env = {**env, "LABCATALOG_IDLE_TIMEOUT_MINUTES": "60", "LABCATALOG_HUB_CONNECT_URL": name.url}
+    times = []
+    with tempfile.TemporaryDirectory() as folder:
+        docker = DockerHost(Path(folder) / "instance", credentials.environment(TIER))
+        hub = Hub(Path(folder), env, docker=docker, api_port=first_api_port)
+        try:
+            people = [hub.user(user) for user in users]
+            for person in people:
+                assert person.login_oidc().ok
+                person.make_token()
+                person.start_server()
+            for _ in range(RESTARTS):
+                started = time.monotonic()
+                hub.restart()
+                for person in people:
+                    # A new token: the server can only check it by asking the new hub.
+                    person.make_token()  # restart() returns once the new hub answers
+                    wait_for(
+                        lambda p=person: p.api.get(p.server_url("api/status"), timeout=5).ok,
+                        60,
+                        f"{person.name}'s server through the new hub",
+                        every=0.1,
+                    )
+                times.append(time.monotonic() - started)
+        finally:
+            hub.stop()
+            docker.close()
+            name.stop()
+    return times
 
 
 if __name__ == "__main__":

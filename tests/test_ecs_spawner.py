@@ -283,3 +283,113 @@ def test_poll_keeps_the_server_when_ecs_cannot_be_asked():
     assert asyncio.run(spawner.poll()) is None
     stubber.add_response("describe_tasks", {"tasks": [], "failures": [{"reason": "MISSING"}]})
     assert asyncio.run(spawner.poll()) == 0
+
+
+# --- the reaper: orphaned server tasks are stopped when the hub starts (moto's ECS) ---
+
+HUB_ID = "https://pii.hubs.example.com"
+
+
+def hub_database(path, task_arns: dict[str, str]) -> None:
+    """A hub database written by this JupyterHub, recording one server task per user."""
+    from jupyterhub import orm
+
+    session = orm.new_session_factory(f"sqlite:///{path}")()
+    for name, arn in task_arns.items():
+        user = orm.User(name=name)
+        session.add(user)
+        session.commit()
+        session.add(orm.Spawner(user=user, name="", state={"task_arn": arn}))
+    session.commit()
+    session.close()
+
+
+def started_task(world, user: str, hub_id: str) -> str:
+    spawner = moto_spawner(world)
+    spawner.user = SimpleNamespace(name=user, url=f"/user/{user}/")
+    spawner.hub_id = hub_id
+    asyncio.run(spawner.start())
+    return spawner.task_arn
+
+
+def test_server_tasks_carry_the_hubs_identity(ecs_world):
+    arn = started_task(ecs_world, "alice@example.com", HUB_ID)
+    (task,) = ecs_world.client.describe_tasks(
+        cluster="labcatalog-pii_hub", tasks=[arn], include=["TAGS"]
+    )["tasks"]
+    tags = {t["key"]: t["value"] for t in task["tags"]}
+    assert tags == {
+        "labcatalog:user": "alice@example.com",
+        "labcatalog:server": "default",
+        "labcatalog:hub": HUB_ID,
+    }
+    assert task["startedBy"] == "jupyterhub"
+
+
+def test_the_reaper_stops_only_this_hubs_tasks_its_database_does_not_know(ecs_world, tmp_path):
+    from products.hub_image.labcatalog_hub import reaper
+
+    recorded = started_task(ecs_world, "alice@example.com", HUB_ID)
+    orphan = started_task(ecs_world, "bob@example.com", HUB_ID)  # started while it restarted
+    another_hubs = started_task(ecs_world, "carol@example.com", "https://other.example.com")
+    db_file = tmp_path / "jupyterhub.sqlite"
+    hub_database(db_file, {"alice@example.com": recorded})
+    assert reaper.known_task_arns(db_file) == {recorded}
+
+    stopped = reaper.reap(ecs_world.client, "labcatalog-pii_hub", HUB_ID, db_file)
+
+    assert stopped == [orphan]
+    tasks = ecs_world.client.describe_tasks(
+        cluster="labcatalog-pii_hub", tasks=[recorded, orphan, another_hubs]
+    )["tasks"]
+    desired = {t["taskArn"]: t["desiredStatus"] for t in tasks}
+    assert desired == {recorded: "RUNNING", orphan: "STOPPED", another_hubs: "RUNNING"}
+    # A second start finds nothing more to stop.
+    assert reaper.reap(ecs_world.client, "labcatalog-pii_hub", HUB_ID, db_file) == []
+
+
+def test_a_new_hub_without_a_database_stops_every_task_of_its_own(ecs_world, tmp_path):
+    from products.hub_image.labcatalog_hub import reaper
+
+    orphan = started_task(ecs_world, "dave@example.com", HUB_ID)
+    assert reaper.reap(ecs_world.client, "labcatalog-pii_hub", HUB_ID, tmp_path / "none") == [
+        orphan
+    ]
+    with pytest.raises(ValueError, match="identity"):
+        reaper.reap(ecs_world.client, "labcatalog-pii_hub", "", tmp_path / "none")
+
+
+def test_the_shipped_hub_stops_its_orphans_when_it_starts(ecs_world, tmp_path):
+    """The image's config in a real JupyterHub, fargate mode, against moto's ECS."""
+    from tests.support.hub_services import Hub, free_port
+
+    port, api_port = free_port(), free_port()
+    hub_id = f"http://127.0.0.1:{port}"  # the hub's public URL is its identity
+    orphan = started_task(ecs_world, "erin@example.com", hub_id)
+    another_hubs = started_task(ecs_world, "frank@example.com", HUB_ID)
+    env = {
+        "LABCATALOG_TIER": "pii",
+        "LABCATALOG_AUTH": "local",
+        "LABCATALOG_ALLOW_LOCAL_AUTH": "1",
+        "LABCATALOG_TIER_GROUP": "ds-pii",
+        "LABCATALOG_SERVER_MODE": "fargate",
+        "LABCATALOG_SERVER_SIZES": "1024:4096",
+        "LABCATALOG_IDLE_TIMEOUT_MINUTES": "60",
+        "LABCATALOG_NOTEBOOK_BUCKET": "notebooks",
+        "LABCATALOG_ECS_CLUSTER": "labcatalog-pii_hub",
+        "LABCATALOG_ECS_TASK_DEFINITION": "labcatalog-pii_user_hub",
+        "LABCATALOG_ECS_SUBNETS": ecs_world.subnet,
+        "LABCATALOG_ECS_SECURITY_GROUPS": ecs_world.group,
+        "LABCATALOG_ECS_ENDPOINT_URL": ecs_world.endpoint,
+        "LABCATALOG_HUB_CONNECT_URL": f"http://127.0.0.1:{api_port}",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    hub = Hub(tmp_path, env, port=port, api_port=api_port)
+    hub.stop()
+    tasks = ecs_world.client.describe_tasks(
+        cluster="labcatalog-pii_hub", tasks=[orphan, another_hubs]
+    )["tasks"]
+    desired = {t["taskArn"]: t["desiredStatus"] for t in tasks}
+    assert desired == {orphan: "STOPPED", another_hubs: "RUNNING"}
+    assert "orphaned server tasks stopped: 1" in hub.log_path.read_text()

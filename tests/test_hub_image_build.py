@@ -113,7 +113,7 @@ def test_the_buildspec_tags_by_content_and_never_overwrites_a_tag():
     commands = "\n".join(c for phase in spec["phases"].values() for c in phase["commands"])
     assert "sha256sum" in commands and 'TAG="src-' in commands
     assert "describe-images" in commands  # an existing (immutable) tag is not pushed again
-    assert 'docker push "${REPOSITORY_URI}:${TAG}"' in commands
+    assert '--tag "${REPOSITORY_URI}:${TAG}" --push' in commands
     # ... and the built (or already present) tag becomes the release the products launch.
     publish = 'aws ssm put-parameter --name "${TAG_PARAMETER}" --type String --overwrite'
     assert publish + ' --value "${TAG}"' in commands

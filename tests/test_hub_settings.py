@@ -60,6 +60,7 @@ OIDC_FARGATE = {
     "LABCATALOG_ECS_SUBNETS": "subnet-a,subnet-b",
     "LABCATALOG_ECS_SECURITY_GROUPS": "sg-1",
     "LABCATALOG_ECS_CAPACITY_PROVIDER": "FARGATE_SPOT",
+    "LABCATALOG_HUB_CONNECT_URL": "http://hub.labcatalog-pii.internal:8081",
 }
 LDAP_DOCKER = {
     **COMMON,
@@ -115,6 +116,8 @@ def test_a_valid_environment_becomes_typed_settings():
         ({"LABCATALOG_ECS_CAPACITY_PROVIDER": "EC2"}, "FARGATE, FARGATE_SPOT"),
         # Servers as processes of the hub would share its uid, environment and files.
         ({"LABCATALOG_SERVER_MODE": "in-hub"}, "must be one of fargate, docker"),
+        ({"LABCATALOG_HUB_CONNECT_URL": ""}, "LABCATALOG_HUB_CONNECT_URL is required for fargate"),
+        ({"LABCATALOG_HUB_CONNECT_URL": "hub:8081"}, "must be http://HOST:PORT"),
     ],
 )
 def test_a_broken_environment_is_refused_with_the_reason(change, expected):

@@ -369,7 +369,16 @@ def test_hub_key_lets_cloudwatch_logs_use_it_only_for_labcatalog_log_groups(exam
 
 def test_launch_roles_share_the_account_wide_shared_hub_policies(portfolio):
     body = platform_body(portfolio)
-    shared = ["LaunchSharedHubNetworkPolicy", "LaunchSharedHubRuntimePolicy"]
+    shared = [
+        "LaunchSharedHubDiscoveryPolicy",
+        "LaunchSharedHubNetworkPolicy",
+        "LaunchSharedHubRuntimePolicy",
+    ]
+    # Creations that AWS defines without a resource type: the new resource's id is AWS's.
+    created_without_resource_type = {
+        "servicediscovery:CreatePrivateDnsNamespace",
+        "route53:CreateHostedZone",
+    }
     for tier in portfolio.tiers:
         role = body["Resources"][f"{tier.logical_id}LaunchRole"]["Properties"]
         own = []
@@ -389,6 +398,7 @@ def test_launch_roles_share_the_account_wide_shared_hub_policies(portfolio):
                 # Only control-plane calls that AWS defines without a resource type.
                 assert all(
                     re.match(r"^[a-z0-9-]+:(Describe|List|Get|Register|Deregister)", a)
+                    or a in created_without_resource_type
                     for a in statement["Action"]
                 ), statement
 

@@ -41,7 +41,7 @@ PROJECT_NAME = f"{NAME_PREFIX}-hub-image"
 LOG_GROUP = f"{LOG_GROUP_PREFIX}codebuild/{PROJECT_NAME}"
 # Amazon Linux standard image with Docker; privileged mode lets it run the Docker daemon.
 BUILD_IMAGE = "aws/codebuild/amazonlinux-x86_64-standard:5.0"
-BUILD_TIMEOUT_MINUTES = 60
+BUILD_TIMEOUT_MINUTES = 120  # the arm64 image is built under QEMU emulation (buildspec.yml)
 DEFAULT_SOURCE_KEY = "hub-image/source.zip"
 
 

@@ -113,7 +113,6 @@ if settings.ecs:
     c.EcsSpawner.http_timeout = 180
     # Servers in their own tasks reach the hub's API over the VPC, and outlive a hub restart.
     c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
-    c.JupyterHub.hub_connect_ip = socket.gethostbyname(socket.gethostname())
     c.JupyterHub.cleanup_servers = False
 elif settings.docker:
     # Each server is a container of its own (products/personal_hub/userdata.sh runs the hub
@@ -129,6 +128,11 @@ elif settings.docker:
     c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
     # The hub container's name and hostname, which Docker resolves on the network.
     c.JupyterHub.hub_connect_url = f"http://{socket.gethostname()}:8081"
+
+# Servers reach the hub's API by a name that outlives the hub's task (the shared hub's Cloud
+# Map name), never by the task's own address: after a restart they find the new hub there.
+if settings.hub_connect_url:
+    c.JupyterHub.hub_connect_url = settings.hub_connect_url
 
 # --- idle culling ---
 c.JupyterHub.services = [
@@ -150,3 +154,28 @@ c.JupyterHub.load_roles = [
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
     }
 ]
+
+# --- the hub database: one hub per state directory, at this JupyterHub's schema ---
+# Before JupyterHub opens it: a second hub on the same state refuses to start, and a database
+# of an older JupyterHub is copied to backups/ on the state directory, then upgraded.
+from labcatalog_hub import database, reaper  # noqa: E402
+
+database.hold_lock(state, settings.state_lock_wait_seconds)
+database.upgrade(state / "jupyterhub.sqlite", state / database.BACKUPS)
+
+# --- orphaned server tasks: started while the hub restarted, so never recorded ---
+if settings.ecs:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    c.EcsSpawner.hub_id = settings.public_url
+    try:
+        stopped = reaper.reap(
+            boto3.session.Session().client("ecs", endpoint_url=settings.ecs.endpoint_url),
+            settings.ecs.cluster,
+            settings.public_url,
+            state / "jupyterhub.sqlite",
+        )
+        print(f"orphaned server tasks stopped: {len(stopped)}", file=sys.stderr)
+    except (BotoCoreError, ClientError) as err:  # the hub still serves; say why it could not
+        print(f"could not look for orphaned server tasks: {err}", file=sys.stderr)

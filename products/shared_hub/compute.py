@@ -27,6 +27,7 @@ from troposphere.ecs import (
     RuntimePlatform,
     Secret,
     Service,
+    ServiceRegistry,
     TaskDefinition,
     Volume,
 )
@@ -34,7 +35,7 @@ from troposphere.logs import LogGroup
 from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
 from generator.cfn import names
-from products.shared_hub import conditions, network, stack
+from products.shared_hub import conditions, discovery, network, stack
 from products.shared_hub.network import LoadBalancing, SecurityGroups
 from products.shared_hub.storage import HubState, Logs
 
@@ -72,6 +73,7 @@ def _environment(cluster: Cluster, servers: TaskDefinition, server_group: Securi
         "LABCATALOG_DEFAULT_SERVER_SIZE": Ref("DefaultServerSize"),
         "LABCATALOG_IDLE_TIMEOUT_MINUTES": Ref("IdleTimeoutMinutes"),
         "LABCATALOG_NOTEBOOK_BUCKET": stack.platform_value(names.NOTEBOOK_BUCKET_PARAMETER),
+        "LABCATALOG_HUB_CONNECT_URL": discovery.HUB_CONNECT_URL,
     }
     when = {
         conditions.OIDC: {
@@ -279,6 +281,9 @@ def add_compute(
                 )
             ],
             HealthCheckGracePeriodSeconds=HEALTH_CHECK_GRACE_SECONDS,
+            ServiceRegistries=[
+                ServiceRegistry(RegistryArn=GetAtt(discovery.add_hub_name(t), "Arn"))
+            ],
             EnableECSManagedTags=True,
             PropagateTags="SERVICE",
             Tags=stack.tags(),

@@ -23,6 +23,7 @@ import awacs.kms as kms
 import awacs.logs as logs
 import awacs.route53 as route53
 import awacs.secretsmanager as secretsmanager
+import awacs.servicediscovery as servicediscovery
 from awacs.aws import Allow, Bool, Condition, Statement, StringEquals
 from troposphere import AWSHelperFn, Sub
 
@@ -118,11 +119,12 @@ def tier_launch_statements(tier: str) -> list[Statement]:
 def shared_launch_policies(hub_key_arn: AWSHelperFn) -> dict[str, list[Statement]]:
     """What every tier's launch role needs alike, as managed policies shared by all tiers.
 
-    Split in two so each stays under IAM's 6,144 characters for one managed policy.
+    Split so each stays under IAM's 6,144 characters for one managed policy.
     """
     return {
         "shared-hub-network": _network_statements(),
         "shared-hub-runtime": _runtime_statements(hub_key_arn),
+        "shared-hub-discovery": _discovery_statements(),
     }
 
 
@@ -355,5 +357,60 @@ def _runtime_statements(hub_key_arn: AWSHelperFn) -> list[Statement]:
             # GetRandomPassword creates a value from nothing; AWS defines no resource for it.
             Action=[secretsmanager.GetRandomPassword],
             Resource=["*"],
+        ),
+    ]
+
+
+def _discovery_statements() -> list[Statement]:
+    """The hub's stable name: a Cloud Map private DNS namespace (a Route 53 private hosted zone
+    in the hub's VPC) and its service; the permissions AWS's Cloud Map API permissions reference
+    lists for creating, reading and deleting them."""
+    return [
+        Statement(
+            Sid="CreateHubNamespaces",
+            Effect=Allow,
+            # Creating a namespace or reading the operation that creates it names no resource
+            # (the namespace's id is AWS's, returned by the call); listings span the account.
+            Action=[
+                servicediscovery.CreatePrivateDnsNamespace,
+                servicediscovery.GetOperation,
+                servicediscovery.ListNamespaces,
+                servicediscovery.ListServices,
+                servicediscovery.ListOperations,
+            ],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="HubNamespacesAndServicesOfThisAccount",
+            Effect=Allow,
+            Action=[
+                servicediscovery.GetNamespace,
+                servicediscovery.DeleteNamespace,
+                servicediscovery.UpdatePrivateDnsNamespace,
+                servicediscovery.CreateService,
+                servicediscovery.GetService,
+                servicediscovery.UpdateService,
+                servicediscovery.DeleteService,
+                servicediscovery.TagResource,
+                servicediscovery.UntagResource,
+                servicediscovery.ListTagsForResource,
+            ],
+            Resource=[
+                regional_arn("servicediscovery", "namespace/*"),
+                regional_arn("servicediscovery", "service/*"),
+            ],
+        ),
+        Statement(
+            Sid="PrivateHostedZonesOfNamespaces",
+            Effect=Allow,
+            # Cloud Map creates the namespace's private hosted zone with the caller's rights.
+            Action=[route53.CreateHostedZone, route53.ListHostedZonesByName, ec2.DescribeRegions],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="ReadNamespaceHostedZones",
+            Effect=Allow,
+            Action=[route53.GetHostedZone],
+            Resource=[Sub("arn:${AWS::Partition}:route53:::hostedzone/*")],
         ),
     ]

@@ -106,6 +106,22 @@ def hub_task_policy(
                 Condition=Condition(StringEquals("ecs:CreateAction", "RunTask")),
             ),
             Statement(
+                Sid="FindOrphanedServersInThisTiersClusters",
+                Effect=Allow,
+                # At start-up the hub lists its running tasks and reads their tags, to stop the
+                # ones its database does not know (labcatalog_hub/reaper.py). ListTasks names
+                # no resource of its own: the cluster condition limits it.
+                Action=[ecs.ListTasks],
+                Resource=["*"],
+                Condition=in_tier_clusters,
+            ),
+            Statement(
+                Sid="ReadServerTaskTags",
+                Effect=Allow,
+                Action=[ecs.ListTagsForResource],
+                Resource=[tasks],
+            ),
+            Statement(
                 Sid="PassOnlyThisTiersTaskRoles",
                 Effect=Allow,
                 Action=[iam.PassRole],

@@ -374,13 +374,19 @@ class Hub:
         docker: DockerHost | None = None,
         mounts: dict[str, Path] | None = None,
         groups: tuple[int, ...] = (),
+        port: int | None = None,
+        api_port: int | None = None,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
+        self.env = env
+        self._options = {"state": state, "docker": docker, "mounts": mounts, "groups": groups}
+        # The hub API's own port; restart() picks a new one, as a new task has a new address.
+        self.api_port = api_port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.folder = folder
         self.state_dir = state if state is not None else efs_access_point_root(folder)
         self.log_path = folder / "hub.log"
-        hub_api = f"http://127.0.0.1:{free_port()}"
+        hub_api = f"http://127.0.0.1:{self.api_port}"
         environment = {
             "LABCATALOG_PUBLIC_URL": self.url,
             "LABCATALOG_STATE_DIR": STATE_DIR,
@@ -396,12 +402,19 @@ class Hub:
         if docker:
             groups = (*groups, DOCKER_SOCKET_GID)
         proxy_command()  # says how to install the proxy when it is missing
+        # Servers call the hub's API where the image's config says (LABCATALOG_HUB_CONNECT_URL,
+        # the shared hub's stable name) or, when the test gives none, at this hub's own port.
+        connect = (
+            []
+            if "LABCATALOG_HUB_CONNECT_URL" in env
+            else [f"--JupyterHub.hub_connect_url={hub_api}"]
+        )
         command = [
             *image_command(),
             "--ip=127.0.0.1",
             f"--port={self.port}",
             f"--JupyterHub.hub_bind_url={hub_api}",
-            f"--JupyterHub.hub_connect_url={hub_api}",
+            *connect,
             f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
             # The servers' containers share the tests' network: each needs a port of its own.
             "--DockerSpawner.server_port=0",
@@ -429,6 +442,34 @@ class Hub:
 
     def user(self, name: str) -> HubUser:
         return HubUser(self, name)
+
+    def restart(self) -> None:
+        """End the hub as its task ends, then start a new hub on the same state and public port.
+
+        The hub and what runs beside it in its task (proxy, idle culler) are killed, with no
+        clean shutdown; users' servers, containers of their own (as Fargate tasks are), stay. The
+        new hub's API gets a new port, as a new task gets a new address.
+        """
+        import psutil
+
+        hub = psutil.Process(self.process.pid)
+        servers = {
+            p.pid
+            for p in hub.children(recursive=True)
+            if any("jupyterhub-singleuser" in part for part in p.cmdline())
+        }
+        for server in list(servers):
+            servers |= {p.pid for p in psutil.Process(server).children(recursive=True)}
+        task = [hub, *(p for p in hub.children(recursive=True) if p.pid not in servers)]
+        for process in task:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()
+        psutil.wait_procs(task, timeout=10)
+        self.process.wait()
+        self._log.close()
+        self.log_path.rename(self.log_path.with_suffix(f".{time.time_ns()}.log"))
+        options = {**self._options, "state": self.state_dir}
+        self.__init__(self.folder, self.env, port=self.port, **options)
 
 
 class HubUser:

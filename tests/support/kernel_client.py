@@ -44,11 +44,11 @@ async def _execute(url: str, headers: dict[str, str], code: str) -> str:
         )
     )
     output: list[str] = []
-    # The reply (shell channel) may overtake the output (iopub): done when both the reply has
-    # come and the kernel has said it is idle again after this request.
+    # The reply (shell channel) may overtake the output (iopub): done when both the reply
+    # and the kernel's idle status for this request have arrived.
     replied = idle = False
     try:
-        while True:
+        while not (replied and idle):
             raw = await connection.read_message()
             if raw is None:
                 raise ConnectionError("the kernel's websocket closed")
@@ -64,7 +64,6 @@ async def _execute(url: str, headers: dict[str, str], code: str) -> str:
                 replied = True
             elif kind == "status" and content.get("execution_state") == "idle":
                 idle = True
-            if replied and idle:
-                return "".join(output)
+        return "".join(output)
     finally:
         connection.close()

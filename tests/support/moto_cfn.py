@@ -29,6 +29,8 @@ from moto.ecs.models import TaskDefinition as EcsTaskDefinition
 from moto.ecs.models import ecs_backends
 from moto.kms.models import Key as KmsKey
 from moto.s3.models import FakeBucket, s3_backends
+from moto.servicediscovery.models import Namespace as DiscoveryNamespace
+from moto.servicediscovery.models import servicediscovery_backends
 from moto.ssm.models import ssm_backends
 from moto.utilities.utils import get_partition
 
@@ -200,6 +202,9 @@ def _create_service(cls, resource_name, cloudformation_json, account_id, region_
         network_configuration=remap_nested_keys(
             properties.get("NetworkConfiguration", {}), pascal_to_camelcase
         ),
+        service_registries=remap_nested_keys(
+            properties.get("ServiceRegistries", []), pascal_to_camelcase
+        ),
     )
 
 
@@ -245,6 +250,103 @@ class SecurityGroupEgressResource(CloudFormationModel):
             source_groups=[{"GroupId": destination}] if destination else [],
         )
         return cls(properties["GroupId"])
+
+
+class PrivateDnsNamespaceResource(CloudFormationModel):
+    """`AWS::ServiceDiscovery::PrivateDnsNamespace` in moto's Cloud Map backend.
+
+    moto's API refuses a second private namespace in a VPC; AWS allows it (each namespace is a
+    private hosted zone of its own name), and several hubs share a VPC, so it is stored directly.
+    """
+
+    def __init__(self, namespace: DiscoveryNamespace):
+        self.namespace = namespace
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ServiceDiscovery::PrivateDnsNamespace"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Id", "Arn")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return {"Id": self.namespace.id, "Arn": self.namespace.arn}[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.namespace.id
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        properties = cloudformation_json["Properties"]
+        backend = servicediscovery_backends[account_id][region_name]
+        namespace = DiscoveryNamespace(
+            account_id=account_id,
+            region=region_name,
+            name=properties["Name"],
+            ns_type="DNS_PRIVATE",
+            creator_request_id=resource_name,
+            description=properties.get("Description", ""),
+            dns_properties={},
+            http_properties={},
+            vpc=properties["Vpc"],
+        )
+        backend.namespaces[namespace.id] = namespace
+        if properties.get("Tags"):
+            backend.tagger.tag_resource(namespace.arn, properties["Tags"])
+        return cls(namespace)
+
+
+class DiscoveryServiceResource(CloudFormationModel):
+    """`AWS::ServiceDiscovery::Service`, stored with moto's CreateService backend call."""
+
+    def __init__(self, service: Any):
+        self.service = service
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ServiceDiscovery::Service"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in ("Id", "Arn", "Name")
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        service = self.service
+        return {"Id": service.id, "Arn": service.arn, "Name": service.name}[attribute_name]
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.service.id
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        properties = cloudformation_json["Properties"]
+        service = servicediscovery_backends[account_id][region_name].create_service(
+            name=properties["Name"],
+            namespace_id=properties["NamespaceId"],
+            creator_request_id=resource_name,
+            description=properties.get("Description", ""),
+            dns_config=properties.get("DnsConfig"),
+            health_check_config=properties.get("HealthCheckConfig"),
+            health_check_custom_config=properties.get("HealthCheckCustomConfig"),
+            tags=properties.get("Tags", []),
+            service_type=properties.get("Type"),
+        )
+        return cls(service)
 
 
 def install() -> None:

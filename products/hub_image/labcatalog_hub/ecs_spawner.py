@@ -22,6 +22,10 @@ from .spawners import SizedSpawner
 
 # A task in one of these will never run (again).
 ENDED = ("DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED", "DELETED")
+# Tags of every server task: whose it is, which of their servers, and which hub started it
+# (the reaper stops only tasks of its own hub; labcatalog_hub/reaper.py).
+USER_TAG, SERVER_TAG, HUB_TAG = "labcatalog:user", "labcatalog:server", "labcatalog:hub"
+STARTED_BY = "jupyterhub"
 
 
 class SpawnFailed(RuntimeError):
@@ -68,6 +72,9 @@ class EcsSpawner(SizedSpawner, Spawner):
     poll_seconds = Float(2.0, help="How often the task is described while it starts.").tag(
         config=True
     )
+    hub_id = Unicode(
+        "", help="This hub's identity, tagged on its tasks (labcatalog:hub): its public URL."
+    ).tag(config=True)
     ecs = AnyTrait(help="The boto3 ECS client; made from the default credential chain.")
 
     task_arn = Unicode(None, allow_none=True)
@@ -139,10 +146,11 @@ class EcsSpawner(SizedSpawner, Spawner):
                     }
                 ],
             },
-            "startedBy": "jupyterhub",
+            "startedBy": STARTED_BY,
             "tags": [
-                {"key": "labcatalog:user", "value": self.user.name},
-                {"key": "labcatalog:server", "value": self.name or "default"},
+                {"key": USER_TAG, "value": self.user.name},
+                {"key": SERVER_TAG, "value": self.name or "default"},
+                *([{"key": HUB_TAG, "value": self.hub_id}] if self.hub_id else []),
             ],
         }
 

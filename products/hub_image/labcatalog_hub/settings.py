@@ -104,6 +104,10 @@ class HubSettings:
     ldap: Ldap | None = None
     ecs: Ecs | None = None
     docker: Docker | None = None
+    # Where servers reach the hub's API: a name that outlives the hub's task (Cloud Map on AWS).
+    hub_connect_url: str | None = None
+    # How long a starting hub waits for the previous one to release the state directory.
+    state_lock_wait_seconds: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubSettings:
@@ -166,6 +170,8 @@ class _Reader:
             ldap=self.ldap() if auth == "ldap" else None,
             ecs=self.ecs() if mode == "fargate" else None,
             docker=self.docker() if mode == "docker" else None,
+            hub_connect_url=self.hub_connect_url(required=mode == "fargate"),
+            state_lock_wait_seconds=self.lock_wait(),
         )
         if self.problems:
             raise SettingsError(
@@ -264,3 +270,25 @@ class _Reader:
             homes_on_host=self.need("LABCATALOG_DOCKER_HOMES_ON_HOST", why),
             gpus=self.one_of("LABCATALOG_DOCKER_GPUS", ("all", "none"), "none") == "all",
         )
+
+    def hub_connect_url(self, required: bool) -> str | None:
+        name = "LABCATALOG_HUB_CONNECT_URL"
+        url = self.get(name)
+        if url is None:
+            if required:
+                self.problems.append(
+                    f"{name} is required for fargate servers: they reach the hub by a name "
+                    "that outlives the hub's task, never by its address"
+                )
+            return None
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+:\d+/?", url):
+            self.problems.append(f"{name} must be http://HOST:PORT (got {url!r})")
+        return url.rstrip("/")
+
+    def lock_wait(self) -> int:
+        name = "LABCATALOG_STATE_LOCK_WAIT_SECONDS"
+        text = self.get(name, "120") or "120"
+        if not text.isdigit():
+            self.problems.append(f"{name} must be a whole number of seconds (got {text!r})")
+            return 120
+        return int(text)

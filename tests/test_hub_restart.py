@@ -1,0 +1,113 @@
+"""A hub restart: running servers keep working, through the hub's stable name, and are culled.
+
+Set-up as tests/test_hub_e2e.py (the platform in moto with IAM enforced, credentials endpoint,
+local OIDC provider, the image's config in a real JupyterHub), plus a stand-in for the shared
+hub's Cloud Map name (tests/support/stable_name.py) given to the hub as
+LABCATALOG_HUB_CONNECT_URL, as the shared-hub template does.
+
+What this proves: two users start servers; the hub is killed as its task ends (no clean
+shutdown; its proxy and culler go with it) and a new hub process starts on the same state with
+a hub API address of its own, as a new task would. Both users then reach the same running
+servers (same start time), save a notebook to S3 and run code with a token made after the
+restart, which their servers can only check by calling the new hub through the stable name;
+the new hub's idle culler then culls both. Reverting the stable name (servers told the hub's
+own address) fails here: the servers keep calling the old hub's address.
+What it cannot prove: that ECS registers the new task in Cloud Map or how fast DNS follows
+(tests/test_shared_hub_restart.py checks the template's side), nor a Fargate task's lifecycle.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.support.hub_services import (
+    CredentialsEndpoint,
+    DockerHost,
+    Hub,
+    OidcProvider,
+    deploy_platform_for_hub,
+    free_port,
+    oidc_hub_environment,
+    wait_for,
+)
+from tests.support.moto_server import assume_role_credentials
+from tests.support.stable_name import StableName
+
+TIER = "pii"
+IDLE_MINUTES = 0.75  # 45 s: no cull while the test works, a cull soon after
+USERS = {"alice@example.com": ["ds-pii"], "bob@example.com": ["ds-pii"]}
+
+
+@pytest.fixture(scope="module")
+def lab(moto, tmp_path_factory):
+    moto.reset()
+    platform = deploy_platform_for_hub(moto, TIER, [])
+    credentials = CredentialsEndpoint()
+    credentials.roles[TIER] = assume_role_credentials(moto, platform.role_arn)
+    provider = OidcProvider(USERS, client_id="labcatalog-hub", client_secret="test-secret")
+    first_api_port = free_port()
+    hub = None
+    # As ECS registers whichever hub task runs: the name follows the hub's current API port.
+    name = StableName(lambda: hub.api_port if hub else first_api_port)
+    folder = tmp_path_factory.mktemp("hub")
+    # Users' servers are containers of their own, as Fargate tasks are: killing the hub leaves
+    # them running (the hub here runs in docker mode; the stable name is the shared hub's).
+    docker = DockerHost(folder / "instance", credentials.environment(TIER))
+    moto.enforce_iam(True)
+    try:
+        env = oidc_hub_environment(
+            TIER, provider, credentials, platform.notebook_bucket, moto.endpoint_url, IDLE_MINUTES
+        )
+        env["LABCATALOG_HUB_CONNECT_URL"] = name.url
+        hub = Hub(folder, env, docker=docker, api_port=first_api_port)
+        yield hub, platform
+    finally:
+        if hub is not None:
+            hub.stop()
+        docker.close()
+        name.stop()
+        provider.stop()
+        credentials.stop()
+        moto.reset()
+
+
+def logged_in(hub: Hub, name: str):
+    user = hub.user(name)
+    response = user.login_oidc()
+    assert response.ok, f"{response.status_code}: {response.text[:500]}\n{hub.log()}"
+    user.make_token()
+    return user
+
+
+def test_running_servers_survive_a_hub_restart_and_are_still_culled(lab):
+    hub, platform = lab
+    users = [logged_in(hub, name) for name in USERS]
+    for user in users:
+        user.start_server()
+    started = {user.name: user.model()["servers"][""]["started"] for user in users}
+    old_api_port = hub.api_port
+
+    hub.restart()
+
+    assert hub.api_port != old_api_port  # the new hub has an address of its own
+    for user in users:
+        user.make_token()  # a token the server has never seen: it must ask the new hub
+        server = user.model()["servers"][""]
+        assert server["ready"] and server["started"] == started[user.name], "same server"
+        saved = user.put_notebook("home/after-restart.ipynb", "print('still here')")
+        assert saved.status_code in (200, 201), f"{saved.status_code} {saved.text[:300]}"
+        key = f"{TIER}/home/{user.name}/after-restart.ipynb"
+        assert platform.reader.head_object(Bucket=platform.notebook_bucket, Key=key)
+        assert user.run_code("print(6 * 7)").strip() == "42"
+
+    worked = time.monotonic()
+    for user in users:
+        wait_for(
+            lambda user=user: "" not in user.model()["servers"],
+            IDLE_MINUTES * 60 * 3,
+            f"the new hub's culler to cull {user.name}'s server\n{hub.log()}",
+            every=1,
+        )
+    assert time.monotonic() - worked >= IDLE_MINUTES * 60 * 0.5, "culled while in use"
