@@ -123,37 +123,49 @@ def test_fargate_spot_share_by_hand(small):
     assert spot["total"] == 83.51  # 82.26 + 1.25
 
 
-def test_in_hub_and_original_design_by_hand(small):
-    data = cost_json(small)
-    # Peak: 1 user x 512:2048 + 256:512 for the hub = 768 cpu, 2560 MiB. The smallest allowed
-    # HubSize that holds it is 1024:4096 (1024:2048 has too little memory): 730 h x 0.08 = 58.40.
-    # In-hub drops the servers' log group but keeps the hub's: logs 0.86 as above.
-    in_hub = option(data, "shared-hub-in-hub")
-    assert lines(in_hub["tiers"]["pii"]) == {
-        "hub task": 58.40,
-        "load balancer": 21.90,
+def test_the_shared_hub_offers_no_in_hub_option(small):
+    keys = [o["key"] for o in cost_json(small)["options"]]
+    assert keys == [
+        "shared-hub-fargate",
+        "shared-hub-fargate-spot",
+        "personal-hub",
+        "original-design",
+        "sagemaker-studio",
+    ]
+
+
+def test_original_design_by_hand(small):
+    original = option(cost_json(small), "original-design")
+    # One always-on task that holds the peak's servers and the hub task as the template sizes
+    # it: 1 user x 512:2048 + HubSize's default 1024:4096 = 1536 cpu, 6144 MiB. The smallest
+    # allowed HubSize that holds it is 2048:8192 (2048:4096 has too little memory):
+    # 730 h x (2 x 0.04 + 8 x 0.01 = 0.16) = 116.80. The tier attaches to one load balancer
+    # shared by the tiers (LoadBalancer=existing creates none), counted once: 21.90.
+    pii = original["tiers"]["pii"]
+    assert lines(pii) == {
+        "hub task": 116.80,
         "hub state (EFS)": 0.60,
         "logs": 0.86,
         "secrets": 0.50,
     }
-    assert in_hub["idle"] == 0.0
-    assert in_hub["total"] == 82.26
-    # The original design: the same task, but the tier attaches to one shared load balancer
-    # (LoadBalancer=existing creates none), counted once: 82.26 - 21.90 + 21.90.
-    original = option(data, "original-design")
-    assert "load balancer" not in lines(original["tiers"]["pii"])
+    assert pii["note"] == "task 2048:8192 for 1 users at peak"
     assert lines(original["shared"]) == {"load balancer": 21.90}
-    assert original["total"] == 82.26
+    assert original["idle"] == 0.0
+    assert original["total"] == 140.66  # 116.80 + 0.60 + 0.86 + 0.50 + 21.90
+    assert "not a product option" in original["note"]
 
 
-def test_in_hub_says_when_the_peak_does_not_fit(small, tmp_path):
+def test_original_design_says_when_the_peak_does_not_fit(small, tmp_path):
     # 100 users at peak x 1 vCPU = 100 vCPU: more than the largest Fargate task (16 vCPU).
     big = tmp_path / "big.yaml"
     big.write_text(SMALL.replace("users: 1", "users: 100").replace('"512:2048"', '"1024:4096"'))
-    in_hub = option(cost_json(big), "shared-hub-in-hub")
-    assert in_hub["available"] is False
-    assert in_hub["total"] is None
-    assert "does not fit" in in_hub["tiers"]["pii"]["note"]
+    original = option(cost_json(big), "original-design")
+    assert original["available"] is False
+    assert original["total"] is None
+    assert original["tiers"]["pii"]["note"] == (
+        "does not fit: 100 users at peak x 1024:4096 + the hub's 1024:4096 need "
+        "103424:413696; the largest Fargate task is 16384:122880"
+    )
 
 
 def test_personal_hub_by_hand(small):
@@ -203,6 +215,10 @@ def test_a_bigger_hub_task_in_the_templates_changes_the_estimate(small, tmp_path
     # Hub task 730 h x (2 vCPU x 0.04 + 8 GB x 0.01 = 0.16) = 116.80, was 58.40: +58.40.
     assert lines(fargate["tiers"]["pii"])["hub task"] == 116.80
     assert fargate["total"] == 142.66  # 84.26 + 58.40
+    # The original design's task holds the bigger hub too: 512:2048 + 2048:8192 = 2560:10240,
+    # held first by 4096:16384: 730 h x (4 x 0.04 + 16 x 0.01 = 0.32) = 233.60.
+    original = option(cost_json(small, build_dir), "original-design")
+    assert lines(original["tiers"]["pii"])["hub task"] == 233.60
 
 
 def test_json_parses_and_matches_the_table(small):
@@ -235,9 +251,14 @@ BAD_USAGE = [
     pytest.param(
         SMALL.replace("  hub_state_gb: 2\n", "  hub_state_gigs: 2\n"),
         "usage.yaml:14:3: shared-hub.hub_state_gigs: unknown field 'hub_state_gigs'; allowed "
-        "here: fargate_spot_share, hub_state_gb, idle_timeout_minutes, in_hub_overhead, "
-        "load_balancer, load_balancer_lcus, log_gb_per_user",
+        "here: fargate_spot_share, hub_state_gb, idle_timeout_minutes, load_balancer, "
+        "load_balancer_lcus, log_gb_per_user",
         id="unknown-key",
+    ),
+    pytest.param(
+        SMALL.replace("  hub_state_gb: 2\n", '  in_hub_overhead: "256:512"\n  hub_state_gb: 2\n'),
+        "usage.yaml:14:3: shared-hub.in_hub_overhead: unknown field 'in_hub_overhead'",
+        id="in-hub-mode-is-gone",
     ),
     pytest.param(
         SMALL.replace("name: pii", "name: secret"),

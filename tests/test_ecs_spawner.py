@@ -4,7 +4,8 @@ What moto proves: RunTask with the spawner's parameters is accepted by an ECS AP
 our subnets and security group, a Fargate capacity provider, size overrides), the server's
 address is read from the task's network interface, and `poll()`/`stop()` work from saved state
 after a hub restart. moto never runs the container: its task is RUNNING at once, so the server
-behind that address is not there; the end-to-end hub test runs servers in-hub instead.
+behind that address is not there; the end-to-end hub tests run servers as containers of their
+own through a stand-in Docker engine (tests/support/docker_engine.py) instead.
 What the Stubber proves: every call matches the real ECS API model, and failures (no capacity,
 access denied, a task that stops while starting, a start timeout) become clear messages.
 Neither proves Fargate's real timing, image pulls or networking.

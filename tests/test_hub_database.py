@@ -24,7 +24,14 @@ from pathlib import Path
 import pytest
 
 from products.hub_image.labcatalog_hub import database
-from tests.support.hub_services import HUB_IMAGE, Hub, free_port, proxy_command
+from tests.support.container import IMAGE_GID, IMAGE_UID
+from tests.support.hub_services import (
+    HUB_IMAGE,
+    Hub,
+    efs_access_point_root,
+    free_port,
+    proxy_command,
+)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "hub_database" / "jupyterhub-5.sqlite"
 JUPYTERHUB_5_HEAD = "4621fec11365"
@@ -34,7 +41,13 @@ LOCAL_HUB = {
     "LABCATALOG_AUTH": "local",
     "LABCATALOG_ALLOW_LOCAL_AUTH": "1",
     "LABCATALOG_TIER_GROUP": "ds-pii",
-    "LABCATALOG_SERVER_MODE": "in-hub",
+    # A mode the image supports whose settings need no AWS and no engine until a server
+    # starts; these tests start none.
+    "LABCATALOG_SERVER_MODE": "docker",
+    "LABCATALOG_DOCKER_IMAGE": "labcatalog/hub:tests",
+    "LABCATALOG_DOCKER_NETWORK": "labcatalog",
+    "LABCATALOG_DOCKER_HOMES": "/srv/jupyterhub/homes",
+    "LABCATALOG_DOCKER_HOMES_ON_HOST": "/srv/labcatalog/homes",
     "LABCATALOG_SERVER_SIZES": "1024:4096,2048:8192",
     "LABCATALOG_IDLE_TIMEOUT_MINUTES": "60",
     "LABCATALOG_NOTEBOOK_BUCKET": "notebooks",
@@ -42,9 +55,11 @@ LOCAL_HUB = {
 
 
 def previous_major_state(folder: Path) -> Path:
-    state = folder / "state"
-    state.mkdir(parents=True)
+    """A hub state directory as the shared hub's EFS access point makes it, holding the
+    previous major's database, owned like every file the hub (the image's user) writes."""
+    state = efs_access_point_root(folder)
     shutil.copyfile(FIXTURE, state / "jupyterhub.sqlite")
+    os.chown(state / "jupyterhub.sqlite", IMAGE_UID, IMAGE_GID)
     return state
 
 
@@ -98,10 +113,10 @@ def test_a_database_of_a_newer_jupyterhub_is_refused_not_touched(tmp_path):
 
 
 def test_the_shipped_hub_starts_on_a_previous_major_database(tmp_path):
-    previous_major_state(tmp_path)
-    hub = Hub(tmp_path, LOCAL_HUB)
+    state = previous_major_state(tmp_path)
+    hub = Hub(tmp_path, LOCAL_HUB, state=state)
     try:
-        secret = (tmp_path / "state" / "local-auth-secret").read_text().strip()
+        secret = (state / "local-auth-secret").read_text().strip()
         bob = hub.user("bob@example.com")  # an admin in the old database
         assert bob.login_form(secret).ok
         bob.make_token()
@@ -112,7 +127,7 @@ def test_the_shipped_hub_starts_on_a_previous_major_database(tmp_path):
         assert users["bob@example.com"]["admin"] is True
     finally:
         hub.stop()
-    (backup,) = (tmp_path / "state" / database.BACKUPS).iterdir()
+    (backup,) = (state / database.BACKUPS).iterdir()
     assert database.schema_revision(backup) == JUPYTERHUB_5_HEAD
 
 
@@ -148,7 +163,7 @@ def test_a_second_hub_on_the_same_state_refuses_to_start(tmp_path):
     (tmp_path / "first").mkdir()
     hub = Hub(tmp_path / "first", LOCAL_HUB)
     try:
-        result = second_hub(tmp_path / "first" / "state", tmp_path / "second")
+        result = second_hub(hub.state_dir, tmp_path / "second")
         assert result.returncode != 0
         assert "another hub holds" in result.stderr + result.stdout, result.stderr[-2000:]
         assert hub.process.poll() is None, "the first hub keeps running"
@@ -156,5 +171,5 @@ def test_a_second_hub_on_the_same_state_refuses_to_start(tmp_path):
     finally:
         hub.stop()
     # Once the first hub has gone, its lock went with it: a hub starts on the same state.
-    again = Hub(tmp_path / "first", LOCAL_HUB)
+    again = Hub(tmp_path / "first", LOCAL_HUB, state=hub.state_dir)
     again.stop()

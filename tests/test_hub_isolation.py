@@ -166,16 +166,17 @@ def test_the_shared_hubs_servers_are_tasks_of_their_own_without_the_hubs_secrets
     EFS file system only the hub's role may mount. No mode runs servers inside the hub's task."""
     template = shared_hub_template()
     resources = template["Resources"]
-    assert template["Parameters"]["ServerMode"]["AllowedValues"] == ["fargate"]
+    assert "ServerMode" not in template["Parameters"]
+    assert "ServersInsideTheHub" not in template["Conditions"]
+    assert not any("in-hub" in json.dumps(c) for c in template["Conditions"].values())
     servers = resources["ServerTaskDefinition"]["Properties"]
     hub = resources["HubTaskDefinition"]["Properties"]
     (server,) = servers["ContainerDefinitions"]
     assert "Volumes" not in servers and "MountPoints" not in server
     assert "Secrets" not in server and "Environment" not in server
     assert servers["TaskRoleArn"]["Fn::Sub"].endswith("/notebook-role-arn}}")
-    # The hub's role: the notebook role only if servers ran inside the hub, which is not offered.
-    in_hub, _, hub_role = hub["TaskRoleArn"]["Fn::If"]
-    assert template["Conditions"][in_hub] == {"Fn::Equals": [{"Ref": "ServerMode"}, "in-hub"]}
-    assert hub_role["Fn::Sub"].endswith("/hub-task-role-arn}}")
+    # The hub's role is the hub role only, never chosen by a condition, never the notebook role.
+    assert set(hub["TaskRoleArn"]) == {"Fn::Sub"}
+    assert hub["TaskRoleArn"]["Fn::Sub"].endswith("/hub-task-role-arn}}")
     (statement,) = resources["HubStateFileSystem"]["Properties"]["FileSystemPolicy"]["Statement"]
     assert statement["Principal"]["AWS"] == hub["TaskRoleArn"]

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from products.shared_hub import discovery as hub_discovery
-from products.shared_hub import launch
+from products.shared_hub import discovery, launch
 from products.shared_hub import network as hub_network
 from tests.test_shared_hub_deploy import deploy, network, oidc  # noqa: F401 (fixture)
 from tests.test_shared_hub_template import conditional_items, hub_body, hub_container, props
@@ -83,12 +82,12 @@ def test_the_deployed_hub_service_registers_in_the_stacks_namespace(
     tier = example.tiers[0].name
     caplog.set_level(logging.WARNING, logger="moto")
     outputs = deploy(aws, example, caplog, "hub1", {"Tier": tier, **network, **oidc(tier)})
-    discovery = aws.client("servicediscovery")
-    (namespace,) = discovery.list_namespaces()["Namespaces"]
-    assert namespace["Name"] == f"hub1.{hub_discovery.DISCOVERY_DOMAIN}"
+    cloud_map = aws.client("servicediscovery")
+    (namespace,) = cloud_map.list_namespaces()["Namespaces"]
+    assert namespace["Name"] == f"hub1.{discovery.DISCOVERY_DOMAIN}"
     assert namespace["Type"] == "DNS_PRIVATE"
-    (service,) = discovery.list_services()["Services"]
-    assert service["Name"] == hub_discovery.HUB_DISCOVERY_NAME
+    (service,) = cloud_map.list_services()["Services"]
+    assert service["Name"] == discovery.HUB_DISCOVERY_NAME
     (hub_service,) = aws.client("ecs").describe_services(
         cluster=outputs["ClusterName"], services=[outputs["HubServiceName"]]
     )["services"]

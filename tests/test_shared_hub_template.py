@@ -233,13 +233,7 @@ def tier_value(parameter: str) -> dict:
 def test_task_roles_come_from_the_platform_for_the_chosen_tier(example):
     body = hub_body(example)
     hub = props(body, "HubTaskDefinition")
-    assert hub["TaskRoleArn"] == {
-        "Fn::If": [
-            "ServersInsideTheHub",
-            tier_value(names.NOTEBOOK_ROLE_ARN_PARAMETER),
-            tier_value(names.HUB_TASK_ROLE_ARN_PARAMETER),
-        ]
-    }
+    assert hub["TaskRoleArn"] == tier_value(names.HUB_TASK_ROLE_ARN_PARAMETER)
     assert hub["ExecutionRoleArn"] == tier_value(names.TASK_EXECUTION_ROLE_ARN_PARAMETER)
     servers = props(body, "ServerTaskDefinition")
     assert servers["TaskRoleArn"] == tier_value(names.NOTEBOOK_ROLE_ARN_PARAMETER)
@@ -247,20 +241,26 @@ def test_task_roles_come_from_the_platform_for_the_chosen_tier(example):
     assert not resources_of(body, "AWS::IAM::Policy")
 
 
-def test_both_server_modes(example):
+def test_servers_are_always_fargate_tasks(example):
+    """One server mode: a Fargate task per user. Nothing is conditional on a mode."""
     body = hub_body(example)
-    conditions = body["Conditions"]
-    assert conditions["ServersAsFargateTasks"] == {"Fn::Equals": [{"Ref": "ServerMode"}, "fargate"]}
-    assert conditions["ServersInsideTheHub"] == {"Fn::Equals": [{"Ref": "ServerMode"}, "in-hub"]}
-    for logical_id in ("ServerTaskDefinition", "ServerSecurityGroup", "HubToServers"):
-        assert body["Resources"][logical_id]["Condition"] == "ServersAsFargateTasks"
+    assert "ServerMode" not in body["Parameters"]
+    for logical_id in (
+        "ServerTaskDefinition",
+        "ServerSecurityGroup",
+        "ServersLogGroup",
+        "HubApiFromServers",
+        "HubToServers",
+    ):
+        assert "Condition" not in body["Resources"][logical_id], logical_id
+    assert "Condition" not in body["Outputs"]["ServerLogGroup"]
     env = conditional_items(hub_container(body)["Environment"])
     for name in ("LABCATALOG_ECS_CLUSTER", "LABCATALOG_ECS_TASK_DEFINITION"):
-        assert env[name][0] == "ServersAsFargateTasks"
+        assert env[name][0] is None, name
     assert env["LABCATALOG_ECS_TASK_DEFINITION"][1]["Value"] == {"Ref": "ServerTaskDefinition"}
     assert env["LABCATALOG_SERVER_MODE"] == (
         None,
-        {"Name": "LABCATALOG_SERVER_MODE", "Value": {"Ref": "ServerMode"}},
+        {"Name": "LABCATALOG_SERVER_MODE", "Value": "fargate"},
     )
 
 

@@ -22,7 +22,8 @@ The model:
     instance types, EBS volumes), every price from the price list;
   - a month is 730 hours for always-on resources; a user's server runs for the active
     hours plus the idle timeout after each session (the cost of idle time);
-  - in-hub and the original design run one always-on task per tier sized for the peak;
+  - the original design, a baseline from before per-user tasks and not a product option,
+    runs one always-on task per tier that holds the hub and the peak's servers;
   - personal-hub and SageMaker Studio use the cheapest instance at least the server's size.
 \b
 Not included: NAT gateways, VPC endpoints, data transfer, the data lake's storage,
@@ -75,9 +76,9 @@ def cost(
 ) -> None:
     """Estimate the monthly cost of each product for a usage profile, side by side.
 
-    Compares shared-hub (fargate, with and without Spot, and in-hub), personal-hub, the
-    original always-on design and SageMaker Studio, per tier and in total, from the
-    templates in build/ (which must be current with the portfolio: labcatalog build).
+    Compares shared-hub (fargate, with and without Spot), personal-hub and SageMaker
+    Studio, with the original always-on design as a baseline, per tier and in total, from
+    the templates in build/ (which must be current with the portfolio: labcatalog build).
     """
     usage, source = load_usage(usage_path, str(usage_path))
     prices = load_prices(prices_path, region)

@@ -68,12 +68,17 @@ def _environment(cluster: Cluster, servers: TaskDefinition, server_group: Securi
         "LABCATALOG_AUTH": Ref("AuthMode"),
         "LABCATALOG_TIER_GROUP": Ref("TierGroup"),
         "LABCATALOG_ADMIN_GROUP": Ref("AdminGroup"),
-        "LABCATALOG_SERVER_MODE": Ref("ServerMode"),
+        "LABCATALOG_SERVER_MODE": "fargate",
         "LABCATALOG_SERVER_SIZES": Join(",", Ref("ServerSizes")),
         "LABCATALOG_DEFAULT_SERVER_SIZE": Ref("DefaultServerSize"),
         "LABCATALOG_IDLE_TIMEOUT_MINUTES": Ref("IdleTimeoutMinutes"),
         "LABCATALOG_NOTEBOOK_BUCKET": stack.platform_value(names.NOTEBOOK_BUCKET_PARAMETER),
         "LABCATALOG_HUB_CONNECT_URL": discovery.HUB_CONNECT_URL,
+        "LABCATALOG_ECS_CLUSTER": GetAtt(cluster, "Arn"),
+        "LABCATALOG_ECS_TASK_DEFINITION": Ref(servers),
+        "LABCATALOG_ECS_SUBNETS": Join(",", Ref("TaskSubnets")),
+        "LABCATALOG_ECS_SECURITY_GROUPS": GetAtt(server_group, "GroupId"),
+        "LABCATALOG_ECS_CAPACITY_PROVIDER": If(conditions.FARGATE_SPOT, "FARGATE_SPOT", "FARGATE"),
     }
     when = {
         conditions.OIDC: {
@@ -87,15 +92,6 @@ def _environment(cluster: Cluster, servers: TaskDefinition, server_group: Securi
             "LABCATALOG_LDAP_BIND_DN_TEMPLATE": Ref("LdapBindDnTemplate"),
             "LABCATALOG_LDAP_GROUP_SEARCH_BASE": Ref("LdapGroupSearchBase"),
             "LABCATALOG_LDAP_BIND_USER_DN": Ref("LdapBindUserDn"),
-        },
-        conditions.FARGATE_SERVERS: {
-            "LABCATALOG_ECS_CLUSTER": GetAtt(cluster, "Arn"),
-            "LABCATALOG_ECS_TASK_DEFINITION": Ref(servers),
-            "LABCATALOG_ECS_SUBNETS": Join(",", Ref("TaskSubnets")),
-            "LABCATALOG_ECS_SECURITY_GROUPS": GetAtt(server_group, "GroupId"),
-            "LABCATALOG_ECS_CAPACITY_PROVIDER": If(
-                conditions.FARGATE_SPOT, "FARGATE_SPOT", "FARGATE"
-            ),
         },
     }
     variables = [Environment(Name=k, Value=v) for k, v in sorted(always.items())]
@@ -175,7 +171,6 @@ def add_compute(
     servers = t.add_resource(
         TaskDefinition(
             "ServerTaskDefinition",
-            Condition=conditions.FARGATE_SERVERS,
             Family=stack.named(names.USER_TASK_FAMILY),
             RequiresCompatibilities=["FARGATE"],
             NetworkMode="awsvpc",

@@ -10,8 +10,6 @@ from troposphere import And, Condition, Equals, Not, Ref, Template
 # Condition names, used by the resources.
 NEW_LOAD_BALANCER = "CreateLoadBalancer"
 EXISTING_LISTENER = "AttachToExistingListener"
-FARGATE_SERVERS = "ServersAsFargateTasks"
-IN_HUB_SERVERS = "ServersInsideTheHub"
 OIDC = "UseOidc"
 LDAP = "UseLdap"
 LDAP_PASSWORD = "LdapWithLookupPassword"
@@ -23,8 +21,6 @@ FARGATE_SPOT = "UseFargateSpot"
 def add_conditions(t: Template) -> None:
     t.add_condition(NEW_LOAD_BALANCER, Equals(Ref("LoadBalancer"), "new"))
     t.add_condition(EXISTING_LISTENER, Equals(Ref("LoadBalancer"), "existing"))
-    t.add_condition(FARGATE_SERVERS, Equals(Ref("ServerMode"), "fargate"))
-    t.add_condition(IN_HUB_SERVERS, Equals(Ref("ServerMode"), "in-hub"))
     t.add_condition(OIDC, Equals(Ref("AuthMode"), "oidc"))
     t.add_condition(LDAP, Equals(Ref("AuthMode"), "ldap"))
     t.add_condition(

@@ -94,7 +94,6 @@ def add_security_groups(t: Template) -> SecurityGroups:
     servers = t.add_resource(
         SecurityGroup(
             "ServerSecurityGroup",
-            Condition=conditions.FARGATE_SERVERS,
             GroupDescription="User notebook servers: from the hub only",
             VpcId=Ref("VpcId"),
             SecurityGroupIngress=[tcp_in(SERVER_PORT, "the hub's proxy", group=hub)],
@@ -160,7 +159,6 @@ def add_security_groups(t: Template) -> SecurityGroups:
             HUB_API_PORT,
             "users' servers report to the hub API",
             group=servers,
-            Condition=conditions.FARGATE_SERVERS,
         )
     )
     t.add_resource(
@@ -170,7 +168,6 @@ def add_security_groups(t: Template) -> SecurityGroups:
             SERVER_PORT,
             "the proxy to users' servers",
             group=servers,
-            Condition=conditions.FARGATE_SERVERS,
         )
     )
     for port in LDAP_PORTS:

@@ -215,14 +215,6 @@ def declared(portfolio: Portfolio) -> Console:
         Group(
             "Users' notebook servers",
             _choice(
-                "ServerMode",
-                "Where servers run",
-                ("fargate",),
-                "fargate",
-                "fargate: a Fargate task per user (cost follows use). Servers never run inside "
-                "the hub's task, where users' code could read the hub's secrets.",
-            ),
-            _choice(
                 "DefaultServerSize",
                 "Default server size (cpu:memory)",
                 FARGATE_SIZES,

@@ -6,11 +6,10 @@ The platform publishes each tier's roles and the account's buckets, key and repo
 
 from __future__ import annotations
 
-from troposphere import If, Ref, Select, Sub, Tags
+from troposphere import Ref, Select, Sub, Tags
 
 from generator.cfn import names
 from generator.cfn.tags import TagValue, stack_tags
-from products.shared_hub import conditions
 
 STACK = "shared-hub"  # the labcatalog:stack tag of the product's resources
 
@@ -35,15 +34,11 @@ def named(pattern: str, **extra: str) -> Sub:
     return Sub(pattern.format(tier="${Tier}", stack="${AWS::StackName}", **extra))
 
 
-def hub_role() -> If:
-    """The hub task's role. In in-hub mode the users' servers are processes of the hub task, so
-    it runs with the tier's notebook role; in fargate mode with the hub role, which may only
-    start, watch and stop this tier's user tasks."""
-    return If(
-        conditions.IN_HUB_SERVERS,
-        tier_value(names.NOTEBOOK_ROLE_ARN_PARAMETER),
-        tier_value(names.HUB_TASK_ROLE_ARN_PARAMETER),
-    )
+def hub_role() -> Sub:
+    """The hub task's role: the tier's hub role, which may only start, watch and stop this
+    tier's user tasks. Users' servers never run in the hub's task, so it never needs the
+    notebook role."""
+    return tier_value(names.HUB_TASK_ROLE_ARN_PARAMETER)
 
 
 def hub_subnets() -> list[Select]:

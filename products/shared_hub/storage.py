@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import awacs.elasticfilesystem as efs
 from awacs import AWSHelperFn
 from awacs.aws import Allow, Bool, Condition, PolicyDocument, Principal, Statement
-from troposphere import GetAtt, If, Ref, Sub, Template
+from troposphere import GetAtt, Ref, Sub, Template
 from troposphere.efs import (
     AccessPoint,
     BackupPolicy,
@@ -27,7 +27,7 @@ from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
 from generator.cfn import names
 from generator.cfn.policies import VERSION
-from products.shared_hub import conditions, stack
+from products.shared_hub import stack
 from products.shared_hub.network import SecurityGroups
 
 STATE_UID = 1000  # every file of the hub state belongs to this user, whatever the image runs as
@@ -37,7 +37,7 @@ HUB_KEY = stack.platform_value(names.HUB_KEY_ARN_PARAMETER)
 @dataclass(frozen=True)
 class Logs:
     hub: LogGroup
-    servers: LogGroup  # only with Fargate servers
+    servers: LogGroup
 
 
 @dataclass(frozen=True)
@@ -50,15 +50,13 @@ class HubState:
 def add_logs(t: Template) -> Logs:
     """Encrypted log groups with retention; kept when the stack is deleted, for audits."""
     groups = {}
-    for part, condition in (("hub", None), ("servers", conditions.FARGATE_SERVERS)):
-        extra = {"Condition": condition} if condition else {}
+    for part in ("hub", "servers"):
         group = LogGroup(
             f"{part.capitalize()}LogGroup",
             LogGroupName=stack.named(names.TIER_LOG_GROUPS + "{stack}/" + part),
             RetentionInDays=Ref("LogRetentionDays"),
             KmsKeyId=HUB_KEY,
             Tags=stack.tags(),
-            **extra,
         )
         group.DeletionPolicy = "Retain"
         group.UpdateReplacePolicy = "Retain"
@@ -74,7 +72,7 @@ class _ThisFileSystem(AWSHelperFn):
         return "*"
 
 
-def hub_state_policy(hub_role: If) -> PolicyDocument:
+def hub_state_policy(hub_role: Sub) -> PolicyDocument:
     """Only the hub's role may mount the hub state, over TLS, through a mount target."""
     return PolicyDocument(
         Version=VERSION,

@@ -2,8 +2,8 @@
 
 A team lead launches it from the Service Catalog console and gets `https://<HubDomainName>`.
 The hub runs as exactly one Fargate task (its state on EFS); each user's notebook server is a
-Fargate task of its own with the tier's notebook role (or, in `in-hub` mode, a process inside
-the hub task). Every IAM role comes from the platform stack, found through SSM parameters under
+Fargate task of its own with the tier's notebook role, never a process inside the hub task.
+Every IAM role comes from the platform stack, found through SSM parameters under
 `/labcatalog/tiers/<Tier>/`: the launch role may not create IAM roles.
 
 The parts: `parameters` (the console), `conditions` (what a launch creates, launch-time rules),
@@ -71,9 +71,7 @@ def build(portfolio: Portfolio) -> Template:
     t.add_output(Output("ClusterName", Value=Ref(hub.cluster)))
     t.add_output(Output("HubServiceName", Value=GetAtt(hub.service, "Name")))
     t.add_output(Output("HubLogGroup", Value=Ref(logs.hub)))
-    t.add_output(
-        Output("ServerLogGroup", Condition=conditions.FARGATE_SERVERS, Value=Ref(logs.servers))
-    )
+    t.add_output(Output("ServerLogGroup", Value=Ref(logs.servers)))
     t.add_output(
         Output(
             "LoadBalancerDnsName",

@@ -168,7 +168,7 @@ class Estimator:
     def server_size(self, tier: TierUsage) -> FargateSize:
         if tier.server_size:
             return FargateSize.parse(tier.server_size)
-        return self.templates.shared_hub(ServerMode="fargate").server_task
+        return self.templates.shared_hub().server_task
 
     def _idle_timeout(self) -> int:
         chosen = self.usage.shared_hub.idle_timeout_minutes
@@ -223,9 +223,7 @@ class Estimator:
 
     # the options ----------------------------------------------------------------------------
     def shared_hub_fargate(self, tier: TierUsage, spot_share: float) -> Part:
-        hub = self.templates.shared_hub(
-            ServerMode="fargate", LoadBalancer=self.usage.shared_hub.load_balancer
-        )
+        hub = self.templates.shared_hub(LoadBalancer=self.usage.shared_hub.load_balancer)
         size = self.server_size(tier)
         rate = fargate_hourly(size, self.prices, spot_share)
         running, idle = running_hours(tier, self._idle_timeout())
@@ -247,19 +245,23 @@ class Estimator:
         ]
         return Part(lines)
 
-    def always_on_task(self, tier: TierUsage, load_balancer: str) -> Part:
-        """One always-on task per tier sized for the peak (in-hub mode, and the original design)."""
-        hub = self.templates.shared_hub(ServerMode="in-hub", LoadBalancer=load_balancer)
+    def original_design(self, tier: TierUsage) -> Part:
+        """The design before per-user tasks, a baseline rather than a product option: one
+        always-on task per tier that holds the hub task (as the template sizes it) and the
+        peak's servers, attached to a load balancer shared by the tiers."""
+        hub = self.templates.shared_hub(LoadBalancer="existing")
         server = self.server_size(tier)
-        overhead = FargateSize.parse(self.usage.shared_hub.in_hub_overhead)
         peak = peak_users(tier)
-        need = FargateSize(peak * server.cpu + overhead.cpu, peak * server.memory + overhead.memory)
+        own = FargateSize(
+            sum(t.cpu for t in hub.always_on_tasks), sum(t.memory for t in hub.always_on_tasks)
+        )
+        need = FargateSize(peak * server.cpu + own.cpu, peak * server.memory + own.memory)
         sizes = [s for s in self.templates.fargate_sizes() if s.fits(need.cpu, need.memory)]
         if not sizes:
             largest = self.templates.fargate_sizes()[-1]
             return Part(
-                note=f"does not fit: {peak} users at peak x {server} + hub needs {need}; the "
-                f"largest Fargate task is {largest}",
+                note=f"does not fit: {peak} users at peak x {server} + the hub's {own} need "
+                f"{need}; the largest Fargate task is {largest}",
                 available=False,
             )
         size = sizes[0]
@@ -379,22 +381,15 @@ class Estimator:
                     lambda t: self.shared_hub_fargate(t, share),
                 )
             )
-            found.append(
-                option(
-                    "shared-hub-in-hub",
-                    "shared-hub, in-hub",
-                    lambda t: self.always_on_task(t, self.usage.shared_hub.load_balancer),
-                    note="idle servers cost nothing extra: the task is paid for the peak all month",
-                )
-            )
         if self.templates.has("personal-hub"):
             found.append(option("personal-hub", "personal-hub, idle stop", self.personal_hub))
         if self.templates.has("shared-hub"):
             original = option(
                 "original-design",
                 "original: always-on task per tier",
-                lambda t: self.always_on_task(t, "existing"),
-                note="one load balancer shared by the tiers",
+                self.original_design,
+                note="a baseline, not a product option: the design before per-user tasks; one "
+                "load balancer shared by the tiers",
             )
             p, lcus = self.prices, self.usage.shared_hub.load_balancer_lcus
             original.shared = Part(
@@ -430,9 +425,9 @@ def assumptions(usage: Usage) -> list[str]:
         f"Each user writes {settings.log_gb_per_user:g} GB of logs a month, kept for the "
         "template's LogRetentionDays (stored uncompressed: an upper bound).",
         f"Each hub keeps {settings.hub_state_gb:g} GB on EFS (Standard storage only).",
-        f"In-hub and the original design run one always-on task per tier, the smallest Fargate "
-        f"size that holds the peak users x server size plus {settings.in_hub_overhead} for the "
-        "hub itself.",
+        "The original design, a baseline from before per-user tasks, runs one always-on task "
+        "per tier: the smallest Fargate size that holds the peak users x server size plus the "
+        "hub task's own size (HubSize).",
         "Fargate Spot prices vary; the figure used is a typical recent one.",
         "personal-hub and SageMaker Studio instances are matched to the server size: the "
         "cheapest priced CPU instance with at least its vCPUs and memory.",
@@ -451,19 +446,19 @@ def estimate(usage: Usage, templates: Templates, prices: RegionPrices, region: s
     resources: dict = {"templates": dict(sorted(templates.paths.items()))}
     if templates.has("shared-hub"):
         stack = templates.stack("shared-hub")
-        fargate = templates.shared_hub(ServerMode="fargate", LoadBalancer="new")
+        hub = templates.shared_hub(LoadBalancer="new")
         resources["shared-hub"] = {
-            "hub_task": [str(t) for t in fargate.always_on_tasks],
-            "default_server_size": str(fargate.server_task),
-            "load_balancers_when_new": fargate.load_balancers,
+            "hub_task": [str(t) for t in hub.always_on_tasks],
+            "default_server_size": str(hub.server_task),
+            "load_balancers_when_new": hub.load_balancers,
             "load_balancers_when_existing": templates.shared_hub(
                 LoadBalancer="existing"
             ).load_balancers,
-            "file_systems": fargate.file_systems,
-            "log_groups_fargate_mode": len(fargate.log_groups),
-            "log_retention_days": max(fargate.log_groups, default=0),
-            "secrets": fargate.secrets,
-            "alarms": fargate.alarms,
+            "file_systems": hub.file_systems,
+            "log_groups": len(hub.log_groups),
+            "log_retention_days": max(hub.log_groups, default=0),
+            "secrets": hub.secrets,
+            "alarms": hub.alarms,
             "idle_timeout_minutes": int(stack.default("IdleTimeoutMinutes")),
             "fargate_sizes": [str(s) for s in templates.fargate_sizes()],
         }

@@ -109,10 +109,10 @@ class Stack:
 
 @dataclass(frozen=True)
 class SharedHub:
-    """What one shared-hub stack (one tier) creates, for a server mode and load balancer choice."""
+    """What one shared-hub stack (one tier) creates, for a load balancer choice."""
 
     always_on_tasks: tuple[FargateSize, ...]  # ECS services x desired count, running all month
-    server_task: FargateSize | None  # the per-user task, if servers are Fargate tasks
+    server_task: FargateSize | None  # the per-user task (its default size)
     load_balancers: int
     file_systems: int
     log_groups: tuple[int, ...]  # retention in days of each log group
@@ -168,7 +168,7 @@ class Templates:
         return self.stack(product).allowed("Tier")
 
     def shared_hub(self, **values: Any) -> SharedHub:
-        """Resources of one shared hub; `values` override parameter defaults (ServerMode, ...)."""
+        """Resources of one shared hub; `values` override parameter defaults (LoadBalancer, ...)."""
         stack = self.stack("shared-hub", **values)
         definitions = stack.resources("AWS::ECS::TaskDefinition")
         always_on, used = [], set()

@@ -86,9 +86,6 @@ class SharedHubUsage(_Model):
     load_balancer_lcus: float = Field(
         1.0, ge=0, le=1000, description="Average LCUs a load balancer uses each hour."
     )
-    in_hub_overhead: Size = Field(
-        "256:512", description="cpu:memory the hub process itself needs in an in-hub task."
-    )
     hub_state_gb: float = Field(1.0, ge=0, le=10_000, description="GB on each hub's EFS.")
     log_gb_per_user: float = Field(
         0.5, ge=0, le=10_000, description="GB of CloudWatch logs each user produces a month."
