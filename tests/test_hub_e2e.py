@@ -34,6 +34,7 @@ from tests.support.hub_services import (
     Hub,
     OidcProvider,
     deploy_platform_for_hub,
+    logged_in,
     oidc_hub_environment,
     wait_for,
 )
@@ -80,14 +81,6 @@ def lab(moto, tmp_path_factory):
         provider.stop()
         credentials.stop()
         moto.reset()
-
-
-def logged_in(hub: Hub, name: str):
-    user = hub.user(name)
-    response = user.login_oidc()
-    assert response.ok, f"{response.status_code}: {response.text[:500]}\n{hub.log()}"
-    user.make_token()
-    return user
 
 
 def test_a_tier_member_logs_in_and_saves_notebooks_in_their_home_prefix(lab):

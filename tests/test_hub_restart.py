@@ -29,6 +29,7 @@ from tests.support.hub_services import (
     OidcProvider,
     deploy_platform_for_hub,
     free_port,
+    logged_in,
     oidc_hub_environment,
     wait_for,
 )
@@ -71,14 +72,6 @@ def lab(moto, tmp_path_factory):
         provider.stop()
         credentials.stop()
         moto.reset()
-
-
-def logged_in(hub: Hub, name: str):
-    user = hub.user(name)
-    response = user.login_oidc()
-    assert response.ok, f"{response.status_code}: {response.text[:500]}\n{hub.log()}"
-    user.make_token()
-    return user
 
 
 def test_running_servers_survive_a_hub_restart_and_are_still_culled(lab):

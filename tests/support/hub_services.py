@@ -472,6 +472,15 @@ class Hub:
         self.__init__(self.folder, self.env, port=self.port, **options)
 
 
+def logged_in(hub: Hub, name: str) -> HubUser:
+    """`name` signed in through the OIDC provider, with an API token of their own."""
+    user = hub.user(name)
+    response = user.login_oidc()
+    assert response.ok, f"{response.status_code}: {response.text[:500]}\n{hub.log()}"
+    user.make_token()
+    return user
+
+
 class HubUser:
     """One person's browser session: logs in, then uses a hub API token."""
 
