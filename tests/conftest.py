@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from generator.cfn import names
+from generator.engine import build as builder
 from generator.engine.build import render
-from generator.engine.registry import discover, load_portfolio
+from generator.engine.registry import Registry, load_portfolio
 from generator.model.config import Portfolio
 from tests.support import moto_cfn
 from tests.support.moto_server import MotoServer, deploy_stack, start_moto_server
+from tests.support.packaging import nested_outputs, package
 
 ROOT = Path(__file__).parent.parent
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -37,19 +39,49 @@ def example() -> Portfolio:
     return load_portfolio(EXAMPLE)
 
 
-def platform_body(portfolio: Portfolio) -> dict:
-    """The platform template as CloudFormation will read it."""
-    return json.loads(render(discover().build_platform(portfolio)))
+# The bucket the platform team's `aws cloudformation package` uploads the tiers' templates to.
+ARTIFACT_BUCKET = "platform-artifacts"
+
+
+def platform_templates(portfolio: Portfolio, registry: Registry | None = None) -> dict[str, str]:
+    """The platform's templates by path in build/: the root and each tier's (nested in it)."""
+    return {
+        stack.path: render(stack.build(portfolio))
+        for stack in builder.stacks(portfolio, registry)
+        if stack.key == builder.PLATFORM or stack.key.startswith(f"{builder.PLATFORM}/")
+    }
+
+
+def platform_body(portfolio: Portfolio, registry: Registry | None = None) -> dict:
+    """Every resource, parameter and output of the platform, its root's and each tier's as one
+    body. Each tier's template takes the account-wide values as parameters named as the root's
+    resources, so a reference reads the same as it would in one template."""
+    sections = ("Resources", "Outputs", "Parameters")
+    body: dict = {section: {} for section in sections}
+    for path, text in sorted(platform_templates(portfolio, registry).items()):
+        template = json.loads(text)
+        for section in sections:
+            body[section].update(template.get(section, {}))
+        if path == f"{builder.PLATFORM}.template.json":
+            body.update({k: v for k, v in template.items() if k not in sections})
+    return body
 
 
 def deploy_platform(
     server: MotoServer, portfolio: Portfolio, image_tag: str | None = None
 ) -> dict[str, str]:
-    """The platform stack in moto, and its outputs; with `image_tag`, also the hub image release
-    that the platform's image build would publish (products launched without a tag run it)."""
-    outputs = deploy_stack(
-        server, "labcatalog-platform", render(discover().build_platform(portfolio))
+    """The platform stack in moto as the platform team deploys it (packaged: each tier's
+    template uploaded to S3), and its outputs and its tiers' stacks' outputs; with `image_tag`,
+    also the hub image release that the platform's image build would publish (products
+    launched without a tag run it)."""
+    s3 = server.client("s3")
+    if ARTIFACT_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+    root = package(
+        s3, ARTIFACT_BUCKET, f"{builder.PLATFORM}.template.json", platform_templates(portfolio)
     )
+    outputs = deploy_stack(server, "labcatalog-platform", root)
+    outputs.update(nested_outputs(server.client("cloudformation"), "labcatalog-platform"))
     if image_tag is not None:
         server.client("ssm").put_parameter(
             Name=names.HUB_IMAGE_TAG_PARAMETER, Value=image_tag, Type="String", Overwrite=True

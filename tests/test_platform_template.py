@@ -11,10 +11,12 @@ import re
 
 from generator.cfn import names
 from generator.engine.build import render
-from generator.engine.registry import discover
+from generator.engine.registry import discover, load_portfolio
 from generator.model.config import Portfolio
 from products.platform.storage import ELB_LOG_ACCOUNTS, ELB_LOG_ACCOUNTS_MAP, LEGACY_ELB_REGION
-from tests.conftest import platform_body
+from tests.conftest import EXAMPLE, platform_body, platform_templates
+
+PACKAGED_STACK = "AWS::CloudFormation::Stack"
 
 DATA_ACTION = re.compile(
     r"^(s3:(Get|Put|Delete|List|Abort|Restore)"
@@ -119,7 +121,8 @@ def test_kms_only_through_s3(portfolio):
             "UseKeysOnlyThroughS3"
         ]
         assert kms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
-        expected = ["{GetAtt:NotebookKey.Arn}"]
+        # The tier's template takes the key's ARN as a parameter (test_each_tier_stack_...).
+        expected = ["{Ref:NotebookKeyArn}"]
         if portfolio.data_lake.kms_key_arn:
             expected.append(portfolio.data_lake.kms_key_arn)
         assert resources(kms) == sorted(expected)
@@ -289,7 +292,7 @@ def test_hub_repository_is_immutable_scanned_and_pruned(example):
         execution = statements(
             role_policy(body, f"{tier.logical_id}TaskExecutionRole", "start-tasks")
         )
-        assert resources(execution["PullHubImage"]) == ["{GetAtt:HubRepository.Arn}"]
+        assert resources(execution["PullHubImage"]) == ["{Ref:HubRepositoryArn}"]
         # Only this tier's secrets and logs: another tier's hub cannot read them.
         assert resources(execution["ReadThisTiersHubSecrets"]) == [
             "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
@@ -422,3 +425,40 @@ def test_every_parameter_a_product_reads_is_one_the_platform_publishes(portfolio
             read |= {name.replace("${Tier}", tier.name) for name in found}
     assert read <= published, read - published
     assert any("/tiers/" in name for name in read)
+
+
+def test_each_tier_is_a_stack_nested_in_the_platform_given_the_account_values():
+    """The root runs each tier's template (its path in build/, for `aws cloudformation
+    package`) and passes every parameter it declares: the account-wide values, by the root's
+    own resources, and the shared launch policies' ARNs."""
+    example = load_portfolio(EXAMPLE)
+    templates = {path: json.loads(text) for path, text in platform_templates(example).items()}
+    root = templates.pop("platform.template.json")
+    nested = {k: r for k, r in root["Resources"].items() if r["Type"] == PACKAGED_STACK}
+    assert sorted(nested) == sorted(f"{t.logical_id}TierStack" for t in example.tiers)
+    for tier in example.tiers:
+        stack = nested[f"{tier.logical_id}TierStack"]
+        path = stack["Properties"]["TemplateURL"]
+        assert path == f"platform/{tier.name}.template.json"
+        assert stack["Metadata"] == {"cfn-lint": {"config": {"ignore_checks": ["W3002"]}}}
+        body = templates[path]
+        passed = stack["Properties"]["Parameters"]
+        assert set(passed) == set(body["Parameters"])
+        assert passed["NotebookBucket"] == {"Ref": "NotebookBucket"}
+        assert passed["NotebookKeyArn"] == {"Fn::GetAtt": ["NotebookKey", "Arn"]}
+        assert passed["HubKeyArn"] == {"Fn::GetAtt": ["HubKey", "Arn"]}
+        assert passed["HubRepositoryArn"] == {"Fn::GetAtt": ["HubRepository", "Arn"]}
+        for name, value in passed.items():
+            if name.startswith("Launch"):
+                assert root["Resources"][name]["Type"] == "AWS::IAM::ManagedPolicy"
+                assert value == {"Ref": name}
+        # Everything named after the tier is in its own template, nothing in the root.
+        names_in_tier = {r["Properties"].get("RoleName") for r in body["Resources"].values()} - {
+            None
+        }
+        assert names.LAUNCH_ROLE.format(tier=tier.name) in names_in_tier
+        assert names.NOTEBOOK_ROLE.format(tier=tier.name) in names_in_tier
+    assert not [r for r in root["Resources"].values() if r["Type"] == "AWS::IAM::Role"][1:], (
+        "the root has one role of its own (the image build's); the tiers' are nested"
+    )
+    assert len(templates) == len(example.tiers)

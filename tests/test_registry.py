@@ -39,7 +39,7 @@ from generator.engine.publish.desired import desired_state, read_templates
 from generator.model.config import Portfolio
 from generator.model.config import Product as ProductConfig
 from generator.model.problems import InputError
-from tests.conftest import EXAMPLE
+from tests.conftest import EXAMPLE, platform_body, platform_templates
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = "toy-queue"
@@ -189,8 +189,7 @@ def test_build_writes_the_toy_products_template(registry, portfolio, tmp_path):
 
 
 def test_platform_carries_the_toy_products_contributions(registry, portfolio):
-    body = json.loads(builder.render(registry.build_platform(portfolio)))
-    resources = body["Resources"]
+    resources = platform_body(portfolio, registry)["Resources"]
     assert resources["LaunchToyQueuePolicy"]["Properties"]["ManagedPolicyName"] == (
         f"labcatalog-launch-{TOY}"
     )
@@ -217,9 +216,9 @@ def test_platform_carries_the_toy_products_contributions(registry, portfolio):
 
 def test_platform_without_the_toy_configured_has_none_of_it(registry):
     example = registry_module.load_portfolio(EXAMPLE, registry=registry)
-    text = builder.render(registry.build_platform(example))
-    assert "Toy" not in text
-    assert text == builder.render(registry_module.discover().build_platform(example))
+    texts = platform_templates(example, registry)
+    assert not any("Toy" in text for text in texts.values())
+    assert texts == platform_templates(example)
 
 
 def test_publish_wants_the_toy_product_with_its_service_actions(registry, portfolio, tmp_path):

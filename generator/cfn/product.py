@@ -11,7 +11,9 @@ one entry point. The `Product` says:
 - its Service Catalog self-service actions.
 
 The platform stack is not a catalog product; its builder (`PlatformBuilder`) is found through
-the `labcatalog.platform` entry point and is handed the products.
+the `labcatalog.platform` entry point and is handed the products. `add_to_tier` adds to the
+template of one tier (a stack nested in the platform's), where the account-wide values of
+`PlatformContext` are that template's parameters.
 """
 
 from __future__ import annotations
@@ -164,5 +166,20 @@ class Product(ProductEntry):
         return getattr(portfolio.products, self.field, None)
 
 
-# The platform stack's builder: the portfolio and every registered product.
-PlatformBuilder = Callable[[Portfolio, Sequence[Product]], Template]
+@dataclass(frozen=True)
+class PlatformTemplates:
+    """The platform's templates: the root (account-wide resources, and one nested stack per
+    tier) and each tier's own template, which the root's nested stack of that tier runs."""
+
+    root: Template
+    tiers: tuple[tuple[str, Template], ...]  # (tier name, its template), in portfolio order
+
+    def tier(self, name: str) -> Template:
+        return dict(self.tiers)[name]
+
+
+# Where a tier's template is, relative to the root template's folder (the engine decides).
+TierTemplateUrl = Callable[[str], str]
+# The platform stack's builder: the portfolio, every registered product, and where each tier's
+# template goes.
+PlatformBuilder = Callable[[Portfolio, Sequence[Product], TierTemplateUrl], PlatformTemplates]

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import posixpath
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from troposphere import Template
 
+from generator.cfn.product import PlatformTemplates
 from generator.engine import build_folder
-from generator.engine.build_folder import Artifact, Build
+from generator.engine.build_folder import TEMPLATE_SUFFIX, Artifact, Build
 from generator.engine.registry import Registry, discover
 from generator.model.config import Portfolio
 from generator.model.problems import UserError
@@ -20,9 +23,24 @@ MAX_RESOURCES = 500
 MAX_PARAMETERS = 200
 MAX_OUTPUTS = 200
 MAX_BODY_BYTES = 1_000_000
-# IAM's quotas, counted without whitespace: all inline policies of one role; one managed policy.
+# IAM's quotas, counted without whitespace: all inline policies of one role; one managed policy;
+# a role's trust policy (the default quota: 2,048, adjustable to 4,096). Managed policies attached
+# to one role: the default quota (10, adjustable to 20).
 MAX_ROLE_INLINE_POLICY_CHARS = 10_240
 MAX_MANAGED_POLICY_CHARS = 6_144
+MAX_TRUST_POLICY_CHARS = 2_048
+MAX_MANAGED_POLICIES_PER_ROLE = 10
+# Quotas of one account (and region) that the build as a whole uses, by resource type: the
+# default quota, and the most it can be raised to (Service Quotas). A build past the default
+# deploys only once the quota is raised (README, "Scale"); past the maximum it never does, so
+# `generate` refuses it.
+ACCOUNT_QUOTAS = {
+    "AWS::IAM::Role": ("IAM roles", 1_000, 5_000),
+    "AWS::IAM::ManagedPolicy": ("IAM customer managed policies", 1_500, 5_000),
+    "AWS::IAM::InstanceProfile": ("IAM instance profiles", 1_000, 5_000),
+    "AWS::SSM::Parameter": ("SSM standard parameters", 10_000, 10_000),
+    "AWS::CloudFormation::Stack": ("CloudFormation stacks (nested ones count)", 2_000, 10_000),
+}
 # The template Metadata key under which the build records a product's key and version.
 METADATA_KEY = "labcatalog"
 
@@ -42,15 +60,51 @@ def stacks(portfolio: Portfolio, registry: Registry | None = None) -> list[Stack
     """Every template this portfolio produces: the platform and each configured product.
 
     The one place a template's path in build/ is made: `<key>.template.json`, the same for every
-    version, so a version bump shows in review as a diff of one file.
+    version, so a version bump shows in review as a diff of one file. Each tier's part of the
+    platform is a stack nested in the platform's, at `platform/<tier>.template.json` (its key
+    `platform/<tier>`); the platform's root template runs it from that path, relative to its own
+    folder, which `aws cloudformation package` turns into an S3 URL.
     """
     registry = registry or discover()
-    found = [Stack("platform.template.json", registry.build_platform, "platform")]
+    root = f"{PLATFORM}{TEMPLATE_SUFFIX}"
+    tiers = {tier.name: f"{PLATFORM}/{tier.name}{TEMPLATE_SUFFIX}" for tier in portfolio.tiers}
+
+    def tier_template_url(tier: str) -> str:
+        # Relative to the root's folder: where `aws cloudformation package` looks for it.
+        return posixpath.relpath(tiers[tier], posixpath.dirname(root) or ".")
+
+    platform = _once(lambda p: registry.build_platform(p, tier_template_url))
+    found = [Stack(root, lambda p: platform(p).root, PLATFORM)]
+    for tier, path in tiers.items():
+        found.append(Stack(path, lambda p, tier=tier: platform(p).tier(tier), tier_stack(tier)))
     for product, entry in registry.configured(portfolio):
         found.append(
             Stack(f"{product.key}.template.json", product.build, product.key, entry.version)
         )
     return found
+
+
+PLATFORM = "platform"
+
+
+def tier_stack(tier: str) -> str:
+    """The stack key of a tier's part of the platform (its template nests in the platform's)."""
+    return f"{PLATFORM}/{tier}"
+
+
+def _once(
+    make: Callable[[Portfolio], PlatformTemplates],
+) -> Callable[[Portfolio], PlatformTemplates]:
+    """`make`, called once per portfolio: the root and every tier's template are made together."""
+    made: dict[int, tuple[Portfolio, PlatformTemplates]] = {}
+
+    def get(portfolio: Portfolio) -> PlatformTemplates:
+        if id(portfolio) not in made:
+            made.clear()
+            made[id(portfolio)] = (portfolio, make(portfolio))
+        return made[id(portfolio)][1]
+
+    return get
 
 
 def stamp(template: Template, stack: Stack) -> Template:
@@ -92,6 +146,19 @@ def check_limits(path: str, template: Template, text: str) -> list[str]:
                 )
         if resource["Type"] != "AWS::IAM::Role":
             continue
+        trust = resource["Properties"]["AssumeRolePolicyDocument"]
+        size = len(json.dumps(trust, separators=(",", ":")))
+        if size > MAX_TRUST_POLICY_CHARS:
+            found.append(
+                f"{path}: role {logical_id} has a trust policy of {size} characters, over IAM's "
+                f"default quota of {MAX_TRUST_POLICY_CHARS}"
+            )
+        managed = resource["Properties"].get("ManagedPolicyArns", [])
+        if len(managed) > MAX_MANAGED_POLICIES_PER_ROLE:
+            found.append(
+                f"{path}: role {logical_id} has {len(managed)} managed policies, over IAM's "
+                f"default quota of {MAX_MANAGED_POLICIES_PER_ROLE} per role"
+            )
         policies = resource["Properties"].get("Policies", [])
         size = sum(len(json.dumps(p["PolicyDocument"], separators=(",", ":"))) for p in policies)
         if size > MAX_ROLE_INLINE_POLICY_CHARS:
@@ -100,6 +167,39 @@ def check_limits(path: str, template: Template, text: str) -> list[str]:
                 f"limit of {MAX_ROLE_INLINE_POLICY_CHARS}; give its tier fewer prefixes"
             )
     return found
+
+
+@dataclass(frozen=True)
+class AccountUse:
+    """How many of one account quota's resources a build creates, against that quota."""
+
+    what: str
+    count: int
+    default: int
+    maximum: int
+
+    @property
+    def over_default(self) -> bool:
+        return self.count > self.default
+
+
+def account_use(templates: Iterable[Artifact]) -> list[AccountUse]:
+    """What the build's stacks create together, per account quota (`ACCOUNT_QUOTAS`); the
+    platform's stacks and each product stack launched once (a product launched N times uses N
+    times its own share)."""
+    counts: Counter[str] = Counter()
+    for template in templates:
+        if template.resources is None:
+            continue
+        counts["AWS::CloudFormation::Stack"] += 1
+        for resource in json.loads(template.text).get("Resources", {}).values():
+            # A nested stack is counted once, as its own template, above.
+            if resource["Type"] != "AWS::CloudFormation::Stack":
+                counts[resource["Type"]] += 1
+    return [
+        AccountUse(what, counts[kind], default, maximum)
+        for kind, (what, default, maximum) in ACCOUNT_QUOTAS.items()
+    ]
 
 
 def generate(portfolio: Portfolio, registry: Registry | None = None) -> list[Artifact]:
@@ -130,6 +230,12 @@ def generate(portfolio: Portfolio, registry: Registry | None = None) -> list[Art
         templates.append(
             Artifact(stack.path, text, len(template.resources), stack.key, stack.version)
         )
+    problems += [
+        f"the build creates {use.count} {use.what} in one account, over the most AWS allows "
+        f"({use.maximum}); this portfolio has {len(portfolio.tiers)} tiers: use fewer or split it"
+        for use in account_use(templates)
+        if use.count > use.maximum
+    ]
     if problems:
         raise UserError("\n".join(problems))
     return list(Build.of(templates).files)

@@ -14,9 +14,7 @@ from functools import cache, cached_property
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from troposphere import Template
-
-from generator.cfn.product import PlatformBuilder, Product
+from generator.cfn.product import PlatformBuilder, PlatformTemplates, Product, TierTemplateUrl
 from generator.model import config
 from generator.model.config import Portfolio
 from generator.model.config import Product as ProductConfig
@@ -55,9 +53,12 @@ class Registry:
     def product(self, key: str) -> Product:
         return next(p for p in self.products if p.key == key)
 
-    def build_platform(self, portfolio: Portfolio) -> Template:
-        """The platform template for `portfolio` and these products."""
-        return self.platform(portfolio, self.products)
+    def build_platform(
+        self, portfolio: Portfolio, tier_template_url: TierTemplateUrl
+    ) -> PlatformTemplates:
+        """The platform's templates for `portfolio` and these products; the root runs each
+        tier's template from `tier_template_url(tier name)` (`build.stacks()` says where)."""
+        return self.platform(portfolio, self.products, tier_template_url)
 
 
 def make(products: list[Product] | tuple[Product, ...], platform: PlatformBuilder) -> Registry:

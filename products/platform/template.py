@@ -4,9 +4,10 @@ Launched once per account by the platform team (it is not a catalog product). Pr
 what it creates through SSM parameters under `/labcatalog/` (`generator.cfn.names`).
 
 The parts: `storage.py` (buckets), `keys.py` (KMS keys), `images.py` (the hub image's
-repository and build), `tier_roles.py` (each tier's notebook and launch roles); each product adds
-its own part through its `PRODUCT` (`add_to_platform`, `add_to_tier`), which this builder is
-handed: it never names a product.
+repository and build), `tier_roles.py` (each tier's notebook and launch roles), `tier_stack.py`
+(each tier's template, nested in this one, so 200 tiers fit CloudFormation's limits); each
+product adds its own part through its `PRODUCT` (`add_to_platform`, `add_to_tier`), which this
+builder is handed: it never names a product.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from collections.abc import Sequence
 from troposphere import Output, Template
 
 from generator.cfn import names
-from generator.cfn.product import PlatformContext, Product, SsmValue
+from generator.cfn.product import (
+    PlatformContext,
+    PlatformTemplates,
+    Product,
+    SsmValue,
+    TierTemplateUrl,
+)
 from generator.model.config import Portfolio
-from products.platform import images, keys, storage, tier_roles
+from products.platform import images, keys, storage, tier_roles, tier_stack
 
 DESCRIPTION = (
     "labcatalog platform: notebook bucket, data tier roles, Service Catalog launch roles and "
@@ -36,8 +43,11 @@ def _published(output: str, name: str, value) -> SsmValue:
     )
 
 
-def build(portfolio: Portfolio, products: Sequence[Product]) -> Template:
-    """The platform template for a validated portfolio and the registered products; pure."""
+def build(
+    portfolio: Portfolio, products: Sequence[Product], tier_template_url: TierTemplateUrl
+) -> PlatformTemplates:
+    """The platform's templates for a validated portfolio and the registered products: the root
+    and each tier's, which the root runs from `tier_template_url(tier name)`; pure."""
     t = Template(Description=DESCRIPTION)
     t.set_version("2010-09-09")
     notebook_key_arn = keys.add_notebook_key(t)
@@ -65,14 +75,25 @@ def build(portfolio: Portfolio, products: Sequence[Product]) -> Template:
     )
     configured = [product for product in products if product.configured(portfolio)]
     contributions = [product.add_to_platform(t, platform) for product in configured]
-    account_policies = [
+    launch_policies = sorted(
+        (p for c in contributions for p in c.launch_policies), key=lambda p: p.name
+    )
+    for policy in launch_policies:
         tier_roles.add_launch_policy(t, policy)
-        for policy in sorted(
-            (p for c in contributions for p in c.launch_policies), key=lambda p: p.name
-        )
-    ]
+    launch_policy_ids = [policy.logical_id for policy in launch_policies]
     for value in (p for c in contributions for p in c.parameters):
         tier_roles.add_parameter(t, value)
+    # The root's nested stacks first: a portfolio too large for the root fails before any
+    # tier's template is made.
     for tier in portfolio.tiers:
-        tier_roles.add_tier(t, portfolio.data_lake, tier, platform, configured, account_policies)
-    return t
+        tier_stack.add_tier_stack(
+            t, tier, tier_template_url(tier.name), platform, launch_policy_ids
+        )
+    tiers = tuple(
+        (
+            tier.name,
+            tier_stack.tier_template(portfolio.data_lake, tier, configured, launch_policy_ids),
+        )
+        for tier in portfolio.tiers
+    )
+    return PlatformTemplates(t, tiers)
