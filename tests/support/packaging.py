@@ -1,11 +1,12 @@
-"""`aws cloudformation package`, as it treats the platform's nested stacks, for the moto tests.
+"""`aws cloudformation package`, as it treats the platform's nested stacks, for the tests.
 
 The platform's root template names each tier's template by its path in build/, relative to the
 root's folder (`TemplateURL: platform/<tier>.template.json`). `aws cloudformation package`
 uploads each such template under the MD5 of its bytes and writes the object's S3 URL in its
-place; this does the same, to moto's S3, so the deploy tests run what the README's two commands
-run. What it does not prove: that the AWS CLI itself accepts the templates (`package` reads
-only `TemplateURL`s that are local paths, which these are).
+place; this does the same with boto3, so the moto deploy tests and the taskcat env (which has no
+AWS CLI: tests/taskcat/platform.py) run what the README's two commands run. What it does not
+prove: that the AWS CLI itself accepts the templates (`package` reads only `TemplateURL`s that
+are local paths, which these are).
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ import posixpath
 from typing import Any
 
 NESTED = "AWS::CloudFormation::Stack"
+
+
+def upload(s3: Any, bucket: str, text: str) -> str:
+    """Put `text` in `bucket` under the MD5 of its bytes, as `package` names it; its URL."""
+    body = text.encode()
+    key = f"{hashlib.md5(body, usedforsecurity=False).hexdigest()}.template"
+    s3.put_object(Bucket=bucket, Key=key, Body=body)
+    return f"https://{bucket}.s3.{s3.meta.region_name}.amazonaws.com/{key}"
 
 
 def package(s3: Any, bucket: str, root_path: str, files: dict[str, str]) -> str:

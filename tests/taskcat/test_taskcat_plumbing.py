@@ -1,10 +1,12 @@
 """taskcat lints .taskcat.yml, and its runner (`CFNTest`) creates and deletes every test on moto.
 
-What this proves: the taskcat config and its wiring. .taskcat.yml has a test for the platform and
-for each product and tier of portfolio.yaml, each on the template in build/; the parameters it
+What this proves: the taskcat config and its wiring. .taskcat.yml has a test for each product and
+tier of portfolio.yaml, each on the template in build/ (the platform, which taskcat cannot package,
+is deployed by tests/taskcat/platform.py, as the README deploys it); the parameters it
 gives, the overrides (taskcat_overrides.example.yml, every key filled) and the `$[taskcat_ssm_...]`
 pseudo-parameters fill every template parameter; and `tox -e taskcat`'s sequence works: the
-platform first and kept, the products on top of it created and deleted, then the platform deleted.
+platform packaged and deployed first and kept, the products on top of it created and deleted, then
+the platform deleted.
 What it does not prove: that AWS accepts the stacks or that the hubs run. moto skips some resource
 types and drops properties (tests/support/moto_cfn.py); only `tox -e taskcat` on a real account
 proves it.
@@ -21,6 +23,7 @@ import re
 import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
 from taskcat._cli_modules.lint import Lint
@@ -31,6 +34,7 @@ from generator.cfn import names
 from tests import test_shared_hub_deploy
 from tests.conftest import ROOT
 from tests.support.moto_server import MotoServer
+from tests.taskcat import platform as platform_step
 
 CONFIG = ROOT / ".taskcat.yml"
 OVERRIDES_EXAMPLE = ROOT / "taskcat_overrides.example.yml"
@@ -145,23 +149,35 @@ def stack_ids(test: CFNTest) -> dict[str, str]:
     return {stack.test_name: stack.id for stack in test.result}
 
 
-def test_taskcat_deploys_and_deletes_every_test_platform_first(aws, example, account):
+def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, example, account):
+    """`tox -e taskcat`'s sequence: the platform packaged and deployed (tests/taskcat/platform.py,
+    the README's two commands), taskcat's product tests on top of it, then the platform deleted."""
     manifest = json.loads((ROOT / "build" / "manifest.json").read_text())["templates"]
     products = {entry["stack"] for entry in manifest.values() if "version" in entry}
-    expected = {"platform"} | {f"{p}-{t.name}" for p in products for t in example.tiers}
+    expected = {f"{p}-{t.name}" for p in products for t in example.tiers}
     # A run drops the tests it does not run from its config, so each run reads its own.
     templates = {name: t.template for name, t in taskcat_config(account).config.tests.items()}
     assert set(templates) == expected
-    assert {Path(t).relative_to("build").as_posix() for t in templates.values()} == set(manifest)
+    tested = {Path(t).relative_to("build").as_posix() for t in templates.values()}
+    assert tested | set(platform_step.templates()) == set(manifest), "every template is run"
     cfn = aws.client("cloudformation")
 
     def stack(stack_id: str) -> dict:
         return cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
 
-    platform = run(taskcat_config(account), ["platform"], keep=True)
-    product_tests = sorted(expected - {"platform"})
+    session = boto3.Session(region_name="us-east-1")
+    platform = platform_step.deploy(session, overrides=account)
+    assert stack(platform)["StackStatus"] == "CREATE_COMPLETE"
+    given = {p["ParameterKey"]: p["ParameterValue"] for p in stack(platform)["Parameters"]}
+    assert platform_step.parameters(account) == {"CreateAlarmActionsRole": "true"}
+    assert given["CreateAlarmActionsRole"] == "true", "from the overrides"
+    for tier in example.tiers:
+        role = aws.client("iam").get_role(RoleName=names.LAUNCH_ROLE.format(tier=tier.name))
+        assert role["Role"]["RoleName"], "each tier's nested stack created its roles"
+
+    product_tests = sorted(expected)
     products = run(taskcat_config(account), product_tests, keep=False)
-    created = {**stack_ids(platform), **stack_ids(products)}
+    created = stack_ids(products)
     assert set(created) == expected
     vpc = yaml.safe_load(account.read_text())["VpcId"]
     for name, stack_id in created.items():
@@ -170,21 +186,20 @@ def test_taskcat_deploys_and_deletes_every_test_platform_first(aws, example, acc
         body = json.loads(body) if isinstance(body, str) else body
         assert body == json.loads((ROOT / templates[name]).read_text()), name
         given = {p["ParameterKey"]: p["ParameterValue"] for p in stack(stack_id)["Parameters"]}
-        if name != "platform":
-            assert given["Tier"] == name.rsplit("-", 1)[1], name
-            assert given["VpcId"] == vpc, "from the overrides"
-            secret = test_shared_hub_deploy.oidc(given["Tier"])["OidcClientSecretArn"]
-            assert given["OidcClientSecretArn"] == secret, "from the tier's SSM parameter"
+        assert given["Tier"] == name.rsplit("-", 1)[1], name
+        assert given["VpcId"] == vpc, "from the overrides"
+        secret = test_shared_hub_deploy.oidc(given["Tier"])["OidcClientSecretArn"]
+        assert given["OidcClientSecretArn"] == secret, "from the tier's SSM parameter"
 
     products.clean_up()
     for name in product_tests:
         assert stack(created[name])["StackStatus"] == "DELETE_COMPLETE", name
-    assert stack(created["platform"])["StackStatus"] == "CREATE_COMPLETE", "outlives the products"
+    assert stack(platform)["StackStatus"] == "CREATE_COMPLETE", "outlives the products"
 
-    platform.no_delete = False  # as `taskcat test clean labcatalog` in tox -e taskcat
-    platform.clean_up()
-    assert stack(created["platform"])["StackStatus"] == "DELETE_COMPLETE"
+    platform_step.remove(session)
+    assert stack(platform)["StackStatus"] == "DELETE_COMPLETE"
     buckets = {b["Name"] for b in aws.client("s3").list_buckets()["Buckets"]}
-    artifacts = {s.region.s3_bucket.name for s in [*platform.result, *products.result]}
+    artifacts = {s.region.s3_bucket.name for s in products.result}
     assert len(artifacts) == 1 and artifacts <= buckets, "one artifact bucket, kept for reuse"
     assert not [b for b in buckets if re.fullmatch(r"tcat-labcatalog-[a-z0-9]{8}", b)], "per run"
+    assert platform_step.artifact_bucket(session) in buckets, "the platform's, kept for reuse"
