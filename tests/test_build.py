@@ -285,3 +285,32 @@ def test_every_verb_has_help():
         assert result.exit_code == 0
         assert "Usage: main " in result.output or "Usage: labcatalog " in result.output
     assert "-o, --outdir" in run("build", "--help").output
+
+
+def test_a_tier_dropped_from_the_portfolio_takes_its_platform_template_with_it(tmp_path):
+    """Each tier's part of the platform is its own file (platform/<tier>.template.json, nested
+    in the platform's root); a tier no longer in the portfolio leaves no file behind."""
+    out = tmp_path / "build"
+    assert run("build", "-p", str(EXAMPLE), "-o", str(out)).exit_code == 0
+    assert sorted(p.name for p in (out / "platform").iterdir()) == [
+        "nonpii.template.json",
+        "pii.template.json",
+    ]
+    data = yaml.safe_load(EXAMPLE.read_text())
+    data["tiers"] = [t for t in data["tiers"] if t["name"] == "pii"]
+    fewer = tmp_path / "portfolio.yaml"
+    fewer.write_text(yaml.safe_dump(data))
+    result = run("build", "-p", str(fewer), "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"removed   {out / 'platform/nonpii.template.json'} (no longer produced)" in (
+        result.stdout
+    )
+    assert sorted(p.name for p in (out / "platform").iterdir()) == ["pii.template.json"]
+    manifest = json.loads((out / "manifest.json").read_text())["templates"]
+    assert manifest["platform/pii.template.json"]["stack"] == "platform/pii"
+    root = json.loads((out / "platform.template.json").read_text())["Resources"]
+    assert [
+        r["Properties"]["TemplateURL"]
+        for r in root.values()
+        if "TemplateURL" in r.get("Properties", {})
+    ] == ["platform/pii.template.json"]

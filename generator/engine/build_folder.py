@@ -1,7 +1,8 @@
 """The one owner of the build folder's layout (`build/` by default).
 
 A build is one `<stack>.template.json` per stack (its path made by `build.stacks()`, the same
-across versions, so a version bump reviews as a diff) and `manifest.json`, which lists each
+across versions, so a version bump reviews as a diff; a tier's stack nested in the platform's
+at `platform/<tier>.template.json`) and `manifest.json`, which lists each
 template with its stack, its product version, sha256, size and resource count. This module writes
 a build, reads one back (checking the manifest's schema and every template's hash), finds a
 stack's template and version, and says how a folder differs from a fresh build (missing, differing
