@@ -145,9 +145,10 @@ def _no_actions(config: ProductConfig) -> tuple[ServiceActionSpec, ...]:
 class Product(ProductEntry):
     """A catalog product: its portfolio.yaml entry (key, config class, description) and the rest.
 
-    `add_to_platform` and `add_to_tier` may add resources and outputs to the platform template
-    (roles, documents) and return what the platform itself must wire (launch role rights,
-    parameters). They run only when the product is configured in portfolio.yaml.
+    `add_to_platform` (to the platform's root template) and `add_to_tier` (to the template of
+    one tier, nested in it) may add resources and outputs (roles, documents) and return what the
+    platform itself must wire (launch role rights, parameters). They run only when the product
+    is configured in portfolio.yaml.
     """
 
     build: Callable[[Portfolio], Template] = field(kw_only=True)

@@ -43,12 +43,20 @@ ACCOUNT_QUOTAS = {
 }
 # The template Metadata key under which the build records a product's key and version.
 METADATA_KEY = "labcatalog"
+# The platform's stack key; each tier's part of it is the stack `platform/<tier>`.
+PLATFORM = "platform"
+
+
+def tier_stack(tier: str) -> str:
+    """The stack key of a tier's part of the platform (its template nests in the platform's)."""
+    return f"{PLATFORM}/{tier}"
 
 
 @dataclass(frozen=True)
 class Stack:
     """A template that the build produces: where it goes, the pure function that makes it, its
-    key (`platform` or the product's key in portfolio.yaml) and, for a product, its version."""
+    key (`platform`, `platform/<tier>` or the product's key in portfolio.yaml) and, for a
+    product, its version."""
 
     path: str
     build: Callable[[Portfolio], Template]
@@ -82,14 +90,6 @@ def stacks(portfolio: Portfolio, registry: Registry | None = None) -> list[Stack
             Stack(f"{product.key}.template.json", product.build, product.key, entry.version)
         )
     return found
-
-
-PLATFORM = "platform"
-
-
-def tier_stack(tier: str) -> str:
-    """The stack key of a tier's part of the platform (its template nests in the platform's)."""
-    return f"{PLATFORM}/{tier}"
 
 
 def _once(

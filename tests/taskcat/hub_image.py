@@ -1,4 +1,4 @@
-"""The hub image step of `tox -e taskcat`, run between the platform test and the product tests.
+"""The hub image step of `tox -e taskcat`, run between the platform step and the product tests.
 
 `publish`: zip products/hub_image, upload it where the platform's CodeBuild project reads its
 source, run the build, and check that the build published the tag of exactly these files in SSM,
