@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 
 from generator.cfn import names
-from tests.conftest import deploy_platform
+from tests.conftest import deploy_platform, platform_templates
+
+
+def body_of_root(portfolio) -> dict:
+    return json.loads(platform_templates(portfolio)["platform.template.json"])
 
 
 def test_notebook_bucket_is_versioned_encrypted_private_and_tls_only(aws, example):
@@ -83,3 +87,38 @@ def test_hub_repository_and_execution_role_exist(aws, example):
             "Role"
         ]
         assert hub["Arn"] == outputs[f"{tier.logical_id}HubTaskRoleArn"]
+
+
+def test_each_tier_is_a_nested_stack_created_from_the_packaged_template(aws, portfolio):
+    """The root, packaged as `aws cloudformation package` does, runs one stack per tier from S3,
+    given the root's real values (moto names a nested stack by its logical id)."""
+    outputs = deploy_platform(aws, portfolio)
+    cfn = aws.client("cloudformation")
+    nested = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName="labcatalog-platform")["StackResources"]
+        if r.get("ResourceType") == "AWS::CloudFormation::Stack"
+    }
+    assert sorted(nested) == sorted(f"{t.logical_id}TierStack" for t in portfolio.tiers)
+    policies = aws.client("iam").list_policies(Scope="Local")["Policies"]
+    root = body_of_root(portfolio)
+    local_policies = {
+        logical_id: next(
+            p["Arn"] for p in policies if p["PolicyName"] == r["Properties"]["ManagedPolicyName"]
+        )
+        for logical_id, r in root["Resources"].items()
+        if r["Type"] == "AWS::IAM::ManagedPolicy"
+    }
+    for tier in portfolio.tiers:
+        (stack,) = cfn.describe_stacks(StackName=nested[f"{tier.logical_id}TierStack"])["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+        given = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Parameters"]}
+        assert given["NotebookBucket"] == outputs["NotebookBucketName"]
+        assert given["NotebookKeyArn"] == outputs["NotebookKeyArn"]
+        # The account-wide launch policies reach each tier by ARN (moto attaches no managed
+        # policy from a template, so the ARNs are checked where the tier's stack receives them).
+        launch_policies = {k: v for k, v in given.items() if k.startswith("Launch")}
+        assert launch_policies, "the shared hub's launch policies"
+        for name, arn in launch_policies.items():
+            assert arn == local_policies[name], name
+        assert aws.client("iam").get_role(RoleName=names.LAUNCH_ROLE.format(tier=tier.name))
