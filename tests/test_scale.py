@@ -17,10 +17,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from click.testing import CliRunner
 
+from generator.cli import main
 from generator.engine import build as builder
 from generator.engine.build_folder import Artifact
 from generator.engine.registry import load_portfolio
+from tests.conftest import EXAMPLE
 from tests.test_build import many_tiers
 
 TIERS = 200
@@ -129,3 +132,20 @@ def test_a_sample_of_the_200_tier_build_lints_clean(scaled, tmp_path):
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_build_names_each_account_quota_to_raise(tmp_path, monkeypatch):
+    """Past a default quota the build is written, and says which quota to raise before deploying
+    (here with a default of 5 roles, so the example's 11 pass it); within them it says nothing."""
+    out = tmp_path / "build"
+    quiet = CliRunner().invoke(main, ["build", "-p", str(EXAMPLE), "-o", str(out)])
+    assert quiet.exit_code == 0 and "note:" not in quiet.stderr, quiet.output
+    quotas = dict(builder.ACCOUNT_QUOTAS)
+    quotas["AWS::IAM::Role"] = ("IAM roles", 5, 5_000)
+    monkeypatch.setattr(builder, "ACCOUNT_QUOTAS", quotas)
+    result = CliRunner().invoke(main, ["build", "-p", str(EXAMPLE), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "note: the build creates 11 IAM roles in one account, over the default quota of 5: "
+        "raise it (Service Quotas) before deploying; see README, Scale\n"
+    )

@@ -63,3 +63,5 @@ def build(portfolio_path: Path, outdir: Path, check: bool) -> None:
         click.echo(f"{state:9} {outdir / artifact.path} ({version}{detail}{artifact.size:,} bytes)")
     for path in done.removed:
         click.echo(f"{'removed':9} {outdir / path} (no longer produced)")
+    for note in builder.quotas_to_raise(artifacts):
+        click.echo(f"note: {note}", err=True)

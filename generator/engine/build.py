@@ -202,6 +202,16 @@ def account_use(templates: Iterable[Artifact]) -> list[AccountUse]:
     ]
 
 
+def quotas_to_raise(files: Iterable[Artifact]) -> list[str]:
+    """What to raise before deploying this build: each account quota it passes the default of."""
+    return [
+        f"the build creates {use.count} {use.what} in one account, over the default quota of "
+        f"{use.default}: raise it (Service Quotas) before deploying; see README, Scale"
+        for use in account_use(files)
+        if use.over_default
+    ]
+
+
 def generate(portfolio: Portfolio, registry: Registry | None = None) -> list[Artifact]:
     """Every file of the build, in memory, the manifest last; raise `UserError` if a template
     breaks a quota."""
