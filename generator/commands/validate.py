@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from generator.commands.checkout import require_running_checkout
 from generator.commands.options import portfolio_option
 from generator.engine.checked import load_checked
 
@@ -19,6 +20,7 @@ def validate(portfolio_path: Path) -> None:
     and IAM's quotas and the names they create checked) and writes nothing. Exits 0 when the
     file is valid and 2 when it is not.
     """
+    require_running_checkout(portfolio_path)
     portfolio, _ = load_checked(portfolio_path, str(portfolio_path))
     products = [key for key, value in portfolio.products.model_dump(by_alias=True).items() if value]
     click.echo(
