@@ -30,6 +30,10 @@ def assert_no_traceback(result) -> None:
 # --- the build folder ------------------------------------------------------------------------
 
 
+def snapshot(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 def test_an_output_path_under_a_file_is_refused(tmp_path):
     (tmp_path / "afile").write_text("x")
     result = run("build", "-p", str(EXAMPLE), "-o", str(tmp_path / "afile" / "build"))
@@ -50,7 +54,7 @@ def test_an_unwritable_output_folder_is_refused_and_left_as_it_was(tmp_path, mon
     out = tmp_path / "out"
     assert run("build", "-p", str(EXAMPLE), "-o", str(out)).exit_code == 0
     (out / "platform.template.json").write_text("edited\n")
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = snapshot(out)
 
     def denied(*args, dir=None, **kwargs):
         raise PermissionError(13, "Permission denied", str(dir))
@@ -62,7 +66,7 @@ def test_an_unwritable_output_folder_is_refused_and_left_as_it_was(tmp_path, mon
     assert f"permission denied on {out}" in result.stderr
     assert "nothing was written" in result.stderr
     assert_no_traceback(result)
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert snapshot(out) == before
 
 
 def test_a_new_output_folder_appears_whole_or_not_at_all(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -156,11 +157,11 @@ def test_every_portfolio_that_validates_builds_lints_clean_and_has_unique_names(
         names = physical_names(texts, [t.name for t in portfolio.tiers])
         assert [n for n, count in names.items() if count > 1] == []
         if seen["linted"] < LINT_SAMPLE:
-            folder = tmp_path / f"lint{seen['linted']}"
-            folder.mkdir()
+            folder = Path(tempfile.mkdtemp(dir=tmp_path, prefix="lint"))
             for name, text in texts.items():
+                (folder / name).parent.mkdir(parents=True, exist_ok=True)
                 (folder / name).write_text(text)
-            linted = cfn_lint(sorted(folder.iterdir()))
+            linted = cfn_lint(sorted(folder.rglob("*.template.json")))
             assert linted.returncode == 0, linted.stdout + linted.stderr
             seen["linted"] += 1
 
