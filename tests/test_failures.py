@@ -231,3 +231,16 @@ def test_an_unparseable_answer_is_reported_without_a_traceback(throttling, monke
     assert result.exit_code == 1, result.output
     assert "retrying:" in result.stderr and "HTTP 502" in result.stderr
     assert_no_traceback(result)
+
+
+def test_ctrl_c_ends_with_a_message_not_a_traceback(monkeypatch):
+    from generator.commands import validate
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(validate, "load_checked", interrupted)
+    result = run("validate", "-p", str(EXAMPLE))
+    assert result.exit_code == 130
+    assert "interrupted; run the command again" in result.stderr
+    assert_no_traceback(result)
