@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from generator.cfn import names
@@ -94,7 +93,7 @@ class GeneratedName:
         return len(re.sub(r"\{[^}]+\}", "", self.name))
 
 
-def _texts(value) -> str | None:
+def _text(value) -> str | None:
     """The text of a name: a literal or the template of an `Fn::Sub`; None if it is a Ref."""
     if isinstance(value, str):
         return value
@@ -126,7 +125,7 @@ def generated_names(artifacts: list[Artifact], tiers: list[str]) -> list[Generat
             if resource.get("Type") not in NAMED:
                 continue
             prop, kind, _ = NAMED[resource["Type"]]
-            text = _texts(resource.get("Properties", {}).get(prop))
+            text = _text(resource.get("Properties", {}).get(prop))
             if text is None:
                 continue
             for tier in tiers if "${Tier}" in text else [None]:
@@ -170,9 +169,6 @@ def owners(name: str, tiers: list[str]) -> list[str]:
         for tier in tiers
         if any(_scope_regex(pattern, tier).fullmatch(name) for _, pattern in tier_scopes())
     ]
-
-
-Generate = Callable[[Portfolio], list[Artifact]]
 
 
 def placeholder_portfolio(portfolio: Portfolio) -> Portfolio:
