@@ -16,6 +16,8 @@ from generator.commands.validate import validate
 from generator.model.problems import InputError, UserError
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
+EXIT_BROKEN_PIPE = 141
 
 
 class Cli(click.Group):
@@ -37,6 +39,16 @@ class Cli(click.Group):
         except UserError as err:
             click.secho(f"error: {err}", fg="red", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except KeyboardInterrupt:
+            click.echo(
+                "\ninterrupted; run the command again (publish continues where it stopped)",
+                err=True,
+            )
+            sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:
+            # The reader went away (`labcatalog plan | head`): stop quietly, as other tools do.
+            sys.stderr.close()
+            sys.exit(EXIT_BROKEN_PIPE)
 
 
 @click.group(cls=Cli, context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,8 +14,10 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 HUB_IMAGE = HERE.parent / "products" / "hub_image"
-# The wheel is built in pip's isolated build env, which PIP_CONSTRAINT also pins.
+# The package is built in pip's isolated build env, which PIP_CONSTRAINT also pins: hatchling,
+# and editables for the editable install every tox env makes.
 BUILD_BACKEND = "hatchling"
+EDITABLE_BACKEND = "editables"
 HEADER = """\
 # Every package the tox envs install, pinned: a fresh machine gets exactly what was tested.
 # Applied through PIP_CONSTRAINT in tox.ini. Regenerate with: tox -e lock
@@ -58,11 +60,20 @@ def pinned(name: str, lock: Path) -> str:
 
 def main() -> None:
     constraints = HERE / "constraints.txt"
-    freeze([str(HERE.parent), "-r", str(HERE / "dev.in"), BUILD_BACKEND], constraints, HEADER)
+    freeze(
+        [str(HERE.parent), "-r", str(HERE / "dev.in"), BUILD_BACKEND, EDITABLE_BACKEND],
+        constraints,
+        HEADER,
+    )
     image = ["-r", str(HUB_IMAGE / "requirements.txt"), "-c", str(constraints)]
     freeze(image, HUB_IMAGE / "constraints.txt", IMAGE_HEADER)
     taskcat = [str(HERE.parent), "-r", str(HERE / "taskcat.in"), pinned("moto", constraints)]
-    freeze([*taskcat, BUILD_BACKEND], HERE / "taskcat.txt", TASKCAT_HEADER, all_=True)
+    freeze(
+        [*taskcat, BUILD_BACKEND, EDITABLE_BACKEND],
+        HERE / "taskcat.txt",
+        TASKCAT_HEADER,
+        all_=True,
+    )
 
 
 if __name__ == "__main__":

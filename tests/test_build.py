@@ -273,7 +273,7 @@ def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(build_folder.os, "replace", broken_replace)
-    with pytest.raises(OSError):
+    with pytest.raises(UserError, match="disk full"):
         build_folder.write(artifacts, tmp_path)
     assert (tmp_path / "platform.template.json").read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

@@ -133,7 +133,7 @@ CASES = [
         edit("    write: [pii/scratch/]", "    writes: [pii/scratch/]"),
         [
             "portfolio.yaml:19:5: tiers[0].writes: unknown field 'writes'; "
-            "allowed here: description, name, principals, read, write"
+            "allowed here: description, name, principals, read, shared_writes, write"
         ],
         id="unknown-tier-key",
     ),

@@ -91,7 +91,9 @@ def test_plan_then_publish_then_nothing_left(env, monkeypatch):
 
     published = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert published.exit_code == 0, published.output
-    assert "[1/28] create template personal-hub 1.0.0" in published.output
+    # One step per changed row of the table: the counter ends at the count the summary gives.
+    assert "[1/30] create template personal-hub 1.0.0" in published.output
+    assert "[30/30] " in published.output and "[31/" not in published.output
     assert published.output.rstrip().endswith("published: 30 created")
 
     # AWS_ENDPOINT_URL is honoured like --endpoint-url.
@@ -159,6 +161,12 @@ def test_a_changed_template_without_a_bump_stops_publish(env):
     assert run(work, "build").exit_code == 0
     refused = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert refused.exit_code == 2
+    # plan refuses it the same way, as its --help says (exit 2, not 0).
+    planned = run(work, "plan", endpoint=server.endpoint_url)
+    assert planned.exit_code == 2, planned.output
+    assert "2 when the portfolio or build/ is wrong or publish would refuse" in " ".join(
+        run(work, "plan", "--help").output.split()
+    )
     assert "shared-hub 1.0.0 is already published with a different template" in refused.output
     assert "personal-hub 1.0.0 is already published with a different template" in refused.output
     assert "bump products.shared-hub.version" in refused.output

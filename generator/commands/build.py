@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
+from generator.commands.checkout import require_running_checkout
 from generator.commands.options import portfolio_option
-from generator.engine import build as builder
 from generator.engine import build_folder
-from generator.engine.registry import load_portfolio
+from generator.engine.checked import load_checked
 
 EXIT_STALE = 1
 
@@ -42,8 +42,8 @@ def build(portfolio_path: Path, outdir: Path, check: bool) -> None:
     produces are then removed from OUTDIR (only *.template.json files, only in a folder that holds
     a labcatalog manifest.json).
     """
-    portfolio = load_portfolio(portfolio_path, str(portfolio_path))
-    artifacts = builder.generate(portfolio)
+    require_running_checkout(portfolio_path)
+    _, artifacts = load_checked(portfolio_path, str(portfolio_path))
     if check:
         stale = build_folder.differences(artifacts, outdir)
         if stale:

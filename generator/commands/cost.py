@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from generator.commands.checkout import require_running_checkout
 from generator.commands.options import portfolio_option
 from generator.engine import build as builder
 from generator.engine.cost import report
@@ -80,6 +81,7 @@ def cost(
     Studio, with the original always-on design as a baseline, per tier and in total, from
     the templates in build/ (which must be current with the portfolio: labcatalog build).
     """
+    require_running_checkout(portfolio_path)
     usage, source = load_usage(usage_path, str(usage_path))
     prices = load_prices(prices_path, region)
     portfolio = load_portfolio(portfolio_path, str(portfolio_path))

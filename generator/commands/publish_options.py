@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from generator.commands.aws_failures import reported_aws_failures
+from generator.commands.aws_failures import reported_aws_failures, show_retry
+from generator.commands.checkout import require_running_checkout
 from generator.commands.options import portfolio_option
 from generator.engine.publish.aws import Clients, connect
 from generator.engine.publish.plan import Plan
@@ -60,9 +61,10 @@ def planned(
 
     Only reads; an AWS failure here says nothing was changed and to run `verb` again.
     """
+    require_running_checkout(portfolio_path)
     portfolio = load_portfolio(portfolio_path, str(portfolio_path))
     build = require_current_build(portfolio, portfolio_path, outdir)
-    clients = connect(region, profile, endpoint_url)
+    clients = connect(region, profile, endpoint_url, notify=show_retry)
     with reported_aws_failures(f"nothing was changed; run {verb} again when AWS answers"):
         the_plan, state = make_plan(portfolio, build, clients, bucket)
     for note in the_plan.skipped:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
+from generator.commands.checkout import require_running_checkout
 from generator.commands.options import portfolio_option
-from generator.engine.registry import load_portfolio
+from generator.engine.checked import load_checked
 
 
 @click.command()
@@ -15,9 +16,12 @@ from generator.engine.registry import load_portfolio
 def validate(portfolio_path: Path) -> None:
     """Check a portfolio file; list every problem as PATH:LINE:COL: field: message.
 
-    Exits 0 when the file is valid and 2 when it is not.
+    Runs every check build runs (the templates are generated in memory, with CloudFormation's
+    and IAM's quotas and the names they create checked) and writes nothing. Exits 0 when the
+    file is valid and 2 when it is not.
     """
-    portfolio = load_portfolio(portfolio_path, str(portfolio_path))
+    require_running_checkout(portfolio_path)
+    portfolio, _ = load_checked(portfolio_path, str(portfolio_path))
     products = [key for key, value in portfolio.products.model_dump(by_alias=True).items() if value]
     click.echo(
         f"{portfolio_path}: valid ({len(portfolio.tiers)} tiers: "

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -219,34 +220,87 @@ class Written:
     removed: tuple[str, ...]
 
 
-def _write_atomically(target: Path, text: str) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _reason(err: OSError) -> str:
+    if isinstance(err, (NotADirectoryError, FileExistsError)):
+        return f"{err.filename} is a file, so nothing can be written under it"
+    if isinstance(err, PermissionError):
+        return f"permission denied on {err.filename}"
+    return f"{err.strerror or err} ({err.filename})" if err.filename else str(err)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _stage(files: list[Artifact], stage: Path) -> None:
+    for artifact in files:
+        target = stage / artifact.path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with target.open("w", encoding="utf-8", newline="\n") as handle:
+            handle.write(artifact.text)
+
+
+def _changed(files: list[Artifact], outdir: Path) -> list[Artifact]:
+    changed = []
+    for artifact in files:
+        target = outdir / artifact.path
+        try:
+            if target.is_file() and target.read_bytes() == artifact.text.encode():
+                continue
+        except OSError:
+            pass
+        changed.append(artifact)
+    return changed
 
 
 def write(files: Iterable[Artifact], outdir: Path) -> Written:
-    """Make `outdir` hold this build: write the files that changed, each atomically, the manifest
-    last; then remove the templates it no longer produces (and folders that leaves empty).
+    """Make `outdir` hold this build: write the files that changed, the manifest last; then remove
+    the templates it no longer produces (and folders that leaves empty).
 
-    The build is generated in memory before this is called, so a failed generation touches
-    nothing; an interrupted write leaves a manifest that no longer matches, which `read` refuses.
+    Every changed file is first written into a temporary folder beside its target (inside
+    `outdir`, or beside a new `outdir`), then renamed into place; so a folder that cannot be
+    written, or a path under a file, fails before anything changes (`UserError`, no traceback),
+    and an interrupted write leaves a manifest that no longer matches, which `read` refuses.
     """
     files = sorted(files, key=lambda f: f.path == MANIFEST)
+    try:
+        return _write(files, outdir)
+    except OSError as err:
+        raise UserError(
+            f"cannot write the build to {outdir}: {_reason(err)}; nothing was written. "
+            "Choose another folder with -o OUTDIR, or fix its permissions"
+        ) from None
+
+
+def _write(files: list[Artifact], outdir: Path) -> Written:
+    if outdir.exists() and not outdir.is_dir():
+        raise NotADirectoryError(20, "not a directory", str(outdir))
+    if not outdir.exists():
+        # A new folder appears whole: staged beside it, then renamed.
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(dir=outdir.parent, prefix=f".{outdir.name}.", suffix=".tmp"))
+        try:
+            _stage(files, stage)
+            stage.chmod(0o777 & ~_umask())
+            os.rename(stage, outdir)
+        except BaseException:
+            shutil.rmtree(stage, ignore_errors=True)
+            raise
+        return Written(tuple(files), ())
     removed = strays(files, outdir)
-    written = []
-    for artifact in files:
-        target = outdir / artifact.path
-        if target.is_file() and target.read_bytes() == artifact.text.encode():
-            continue
-        _write_atomically(target, artifact.text)
-        written.append(artifact)
+    changed = _changed(files, outdir)
+    if changed:
+        stage = Path(tempfile.mkdtemp(dir=outdir, prefix=".labcatalog-build.", suffix=".tmp"))
+        try:
+            _stage(changed, stage)
+            for artifact in changed:  # the manifest last
+                target = outdir / artifact.path
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(stage / artifact.path, target)
+        finally:
+            shutil.rmtree(stage, ignore_errors=True)
     for path in removed:
         target = outdir / path
         target.unlink()
@@ -254,4 +308,4 @@ def write(files: Iterable[Artifact], outdir: Path) -> Written:
             if folder == outdir or outdir not in folder.parents or any(folder.iterdir()):
                 break
             folder.rmdir()
-    return Written(tuple(written), tuple(removed))
+    return Written(tuple(changed), tuple(removed))

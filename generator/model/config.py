@@ -23,7 +23,7 @@ from pydantic import (
     create_model,
 )
 
-from generator.model.problems import InputError, Loc, Problem
+from generator.model.problems import InputError, Loc, Problem, field_name
 from generator.model.validation import describe, type_problems
 from generator.model.yamlsource import Source, load_source
 
@@ -63,14 +63,30 @@ def _check_prefix(value: str) -> str:
     return value
 
 
+# S3's naming rules for general purpose buckets, reserved prefixes and suffixes included:
+# https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+BUCKET_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+BUCKET_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3")
+
+
 def _check_bucket(value: str) -> str:
-    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", value):
+    if not 3 <= len(value) <= 63:
+        raise ValueError(f"not a valid S3 bucket name: {len(value)} characters, not 3 to 63")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9.-]*[a-z0-9]", value):
         raise ValueError(
             "not a valid S3 bucket name: 3-63 lowercase letters, digits, '.' or '-', "
             "starting and ending with a letter or digit"
         )
-    if ".." in value or re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
-        raise ValueError("not a valid S3 bucket name: no '..' and not an IP address")
+    if ".." in value or ".-" in value or "-." in value:
+        raise ValueError("not a valid S3 bucket name: no '..', '.-' or '-.'")
+    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", value):
+        raise ValueError("not a valid S3 bucket name: it must not look like an IP address")
+    for prefix in BUCKET_RESERVED_PREFIXES:
+        if value.startswith(prefix):
+            raise ValueError(f"not a valid S3 bucket name: the prefix {prefix!r} is reserved")
+    for suffix in BUCKET_RESERVED_SUFFIXES:
+        if value.endswith(suffix):
+            raise ValueError(f"not a valid S3 bucket name: the suffix {suffix!r} is reserved")
     return value
 
 
@@ -90,13 +106,15 @@ BucketName = Annotated[
     AfterValidator(_check_bucket),
     Field(json_schema_extra={"pattern": r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"}),
 ]
+# The partitions an ARN may name; principals and keys of one portfolio must share one.
+PARTITIONS = "aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc"
 KmsKeyArn = _checked(
-    r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+",
+    rf"arn:(?:{PARTITIONS}):kms:[a-z0-9-]+:\d{{12}}:key/[A-Za-z0-9-]+",
     "must be a KMS key ARN: arn:aws:kms:REGION:ACCOUNT:key/KEY-ID",
 )
 Principal = _checked(
     r"(role|group|user)/[\w+=,.@/-]{1,512}"
-    r"|arn:aws[a-z-]*:iam::\d{12}:(role|group|user)/[\w+=,.@/-]{1,512}",
+    rf"|arn:(?:{PARTITIONS}):iam::\d{{12}}:(role|group|user)/[\w+=,.@/-]{{1,512}}",
     "principal must be role/NAME, group/NAME, user/NAME or an IAM ARN "
     "(arn:aws:iam::ACCOUNT:role/NAME)",
 )
@@ -109,6 +127,12 @@ TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=
 TagValue = Annotated[
     str, StringConstraints(min_length=1, max_length=256, pattern=r"^[\w .:/=+@-]+$")
 ]
+
+
+# Service Catalog's default quotas: principals per portfolio (one portfolio per tier); TagOptions
+# (key-value pairs) per portfolio or product, which each get every one of them.
+MAX_PRINCIPALS = 100
+MAX_TAG_OPTIONS = 25
 
 
 class _Model(BaseModel):
@@ -160,7 +184,14 @@ class Tier(_Model):
     )
     principals: list[Principal] = Field(
         min_length=1,
+        max_length=MAX_PRINCIPALS,
         description="Who may use the tier: role/NAME, group/NAME, user/NAME or an IAM ARN.",
+    )
+    shared_writes: dict[Prefix, list[TierName]] = Field(
+        default_factory=dict,
+        description="Write prefixes that other tiers may read, each with the tiers that read it, "
+        "e.g. {exchange/: [nonpii]}. A write prefix that another tier can read is refused "
+        "unless it is declared here.",
     )
 
     @property
@@ -264,8 +295,10 @@ def _is_under(prefix: str, parent: str) -> bool:
 
 def rule_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
     """Rules that relate several fields; each broken rule is (location, message)."""
-    return tier_rule_problems(list(enumerate(portfolio.tiers))) + tag_option_problems(
-        portfolio.tag_options
+    return (
+        tier_rule_problems(list(enumerate(portfolio.tiers)))
+        + tag_option_problems(portfolio.tag_options)
+        + partition_problems(portfolio)
     )
 
 
@@ -298,6 +331,15 @@ def tier_rule_problems(tiers: list[tuple[int, Tier]]) -> list[tuple[Loc, str]]:
             for j, value in enumerate(values):
                 if value in values[:j]:
                     found.append(((("tiers", i, kind, j)), f"{value!r} is listed twice"))
+        for prefix in tier.shared_writes:
+            if prefix not in tier.write:
+                found.append(
+                    (
+                        ("tiers", i, "shared_writes", prefix),
+                        f"{prefix!r} is not one of this tier's write prefixes {tier.write}; "
+                        "list it under write too, or remove it here",
+                    )
+                )
         for j, prefix in enumerate(tier.write):
             if not any(_is_under(prefix, read) for read in tier.read):
                 found.append(
@@ -322,12 +364,91 @@ def tier_rule_problems(tiers: list[tuple[int, Tier]]) -> list[tuple[Loc, str]]:
                                 "narrow it, or name the same prefix in both tiers to share it",
                             )
                         )
+    found += flow_problems(tiers)
     return found
 
 
-def tag_option_problems(tag_options: dict[str, list[str]]) -> list[tuple[Loc, str]]:
+def _overlap(a: str, b: str) -> bool:
+    return _is_under(a, b) or _is_under(b, a)
+
+
+def flow_problems(tiers: list[tuple[int, Tier]]) -> list[tuple[Loc, str]]:
+    """A tier that writes where another tier reads moves data between tiers: allowed only when
+    the writing tier declares it, per prefix and reader, in `shared_writes`."""
     found: list[tuple[Loc, str]] = []
+    names = {tier.name for _, tier in tiers}
+    for i, tier in tiers:
+        for prefix, readers in tier.shared_writes.items():
+            for k, reader in enumerate(readers):
+                if reader == tier.name or reader not in names:
+                    what = "is this tier itself" if reader == tier.name else "is not a tier"
+                    found.append(
+                        (
+                            ("tiers", i, "shared_writes", prefix, k),
+                            f"{reader!r} {what}; name the other tiers that read {prefix!r}",
+                        )
+                    )
+        for j, written in enumerate(tier.write):
+            for _, other in tiers:
+                if other.name == tier.name:
+                    continue
+                read = next((r for r in other.read if _overlap(written, r)), None)
+                if read is None or other.name in tier.shared_writes.get(written, []):
+                    continue
+                found.append(
+                    (
+                        ("tiers", i, "write", j),
+                        f"tier {tier.name!r} writes {written!r}, which tier {other.name!r} reads "
+                        f"(as {read!r}), so data would flow from {tier.name!r} to "
+                        f"{other.name!r}; narrow the prefixes, or declare the flow: "
+                        f"shared_writes: {{{written}: [{other.name}]}}",
+                    )
+                )
+    return found
+
+
+def partition_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
+    """Every ARN of one portfolio (principals, the lake's key) must name one AWS partition: a
+    role in aws-cn cannot use a portfolio in aws."""
+    arns: list[tuple[Loc, str]] = [
+        (("tiers", i, "principals", j), principal)
+        for i, tier in enumerate(portfolio.tiers)
+        for j, principal in enumerate(tier.principals)
+        if principal.startswith("arn:")
+    ]
+    if portfolio.data_lake.kms_key_arn:
+        arns.insert(0, (("data_lake", "kms_key_arn"), portfolio.data_lake.kms_key_arn))
+    if not arns:
+        return []
+    first_loc, first = arns[0]
+    partition = first.split(":")[1]
+    return [
+        (
+            loc,
+            f"ARN in partition {arn.split(':')[1]!r}, but {field_name(first_loc)} is in "
+            f"{partition!r}; one portfolio is published in one partition, so use one for all",
+        )
+        for loc, arn in arns[1:]
+        if arn.split(":")[1] != partition
+    ]
+
+
+def tag_option_problems(tag_options: dict[str, list[str]]) -> list[tuple[Loc, str]]:
+    """Service Catalog's rules for TagOptions: keys not under `aws:`, at most `MAX_TAG_OPTIONS`
+    key-value pairs in all (each portfolio and product gets every one)."""
+    found: list[tuple[Loc, str]] = []
+    total = sum(len(values) for values in tag_options.values())
+    if total > MAX_TAG_OPTIONS:
+        found.append(
+            (
+                ("tag_options",),
+                f"{total} TagOptions (key-value pairs); Service Catalog allows at most "
+                f"{MAX_TAG_OPTIONS} on a portfolio or product",
+            )
+        )
     for key, values in tag_options.items():
+        if key.lower().startswith("aws:"):
+            found.append((("tag_options", key), "keys that start with 'aws:' are reserved for AWS"))
         if not values:
             found.append((("tag_options", key), "list at least one allowed value"))
         for j, value in enumerate(values):

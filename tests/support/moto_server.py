@@ -114,15 +114,15 @@ class MotoServer:
         self.stop()
 
 
-def start_moto_server() -> MotoServer:
-    """Start moto on 127.0.0.1 on an OS-chosen free port.
+def start_moto_server(port: int = 0) -> MotoServer:
+    """Start moto on 127.0.0.1 on `port` (0: an OS-chosen free port).
 
     werkzeug logs every request at INFO to stderr unless the ``werkzeug``
     logger already has a level; setting WARNING keeps test output quiet while
     still showing server errors (500s with tracebacks).
     """
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     return MotoServer(server, f"http://{host}:{port}")

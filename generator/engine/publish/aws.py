@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -14,9 +16,25 @@ from botocore.config import Config
 
 from generator.model.problems import UserError
 
-# Service Catalog throttles its admin APIs at a few calls per second; adaptive mode adds
-# client-side rate limiting on top of the standard mode's backoff for throttles and 5xx.
-RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10})
+# Retries are decided by `RetryPolicy` (below), not by botocore, so that a wrong or unreachable
+# endpoint fails in seconds while throttling, which Service Catalog's admin APIs do at a few calls
+# per second, is waited out, and every retry can be shown.
+CONNECT_TIMEOUT = 2  # seconds to open a connection
+READ_TIMEOUT = 30  # seconds to wait for an answer
+RETRY_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 1})
+CLIENT_CONFIG = Config(
+    connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT, retries=RETRY_CONFIG.retries
+)
+THROTTLING = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "LimitExceededException",
+}
 SERVICES = ("servicecatalog", "s3", "sts", "ssm")
 ACCESS_DENIED = {
     "AccessDenied",
@@ -48,10 +66,104 @@ class Clients:
         return [self.servicecatalog, self.s3, self.sts, self.ssm]
 
 
+Notify = Callable[[str], None]
+
+
+@dataclass
+class RetryPolicy:
+    """When to try a call again, and how long to wait first (exponential backoff, jittered).
+
+    A connection that cannot be opened, or an answer that does not come, is tried
+    `connection_attempts` times in all: with the connect timeout that bounds a wrong endpoint to
+    about ten seconds. Throttling and AWS's own transient failures (HTTP 500, 502, 503, 504) are
+    tried up to `throttle_attempts` times. Each retry is reported through `notify`.
+    """
+
+    notify: Notify | None = None
+    connection_attempts: int = 3
+    throttle_attempts: int = 8
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, attempt: int) -> float:
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def needs_retry(self, attempts: int, response=None, caught_exception=None, operation=None, **_):
+        """botocore's `needs-retry` hook: seconds to wait before trying again, or None."""
+        what = f"{operation.service_model.signing_name}.{operation.name}" if operation else "call"
+        if caught_exception is not None:
+            if not isinstance(
+                caught_exception,
+                (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError),
+            ):
+                return None
+            limit, reason = self.connection_attempts, "no connection"
+        elif response is not None:
+            http, parsed = response
+            code = parsed.get("Error", {}).get("Code", "") if isinstance(parsed, dict) else ""
+            if code in THROTTLING or http.status_code == 429:
+                limit, reason = self.throttle_attempts, f"throttled ({code or 'HTTP 429'})"
+            elif http.status_code in (500, 502, 503, 504):
+                limit, reason = self.throttle_attempts, f"HTTP {http.status_code}"
+            else:
+                return None
+        else:
+            return None
+        if attempts >= limit:
+            return None
+        wait = self.delay(attempts)
+        if self.notify:
+            self.notify(f"{what}: {reason}; retry {attempts} of {limit - 1} in {wait:.1f} s")
+        return wait
+
+
+def check_endpoint_url(endpoint_url: str) -> str:
+    """`endpoint_url` if it is an http(s) URL with a host; else `UserError` saying what is wrong."""
+    example = "e.g. http://127.0.0.1:5000 or https://servicecatalog.us-east-1.amazonaws.com"
+    try:
+        parsed = urlparse(endpoint_url)
+        _ = parsed.port  # ValueError for a port that is not a number or out of range
+    except ValueError as err:
+        raise UserError(
+            f"--endpoint-url {endpoint_url!r} is not a valid URL ({err}); {example}"
+        ) from None
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise UserError(
+            f"--endpoint-url {endpoint_url!r} is not an http:// or https:// URL with a host; "
+            f"{example} (it may come from AWS_ENDPOINT_URL)"
+        )
+    return endpoint_url
+
+
+def connection_failure(err: Exception) -> str | None:
+    """One sentence for a failure to reach AWS (naming the endpoint and what to check), or None
+    when `err` is not one."""
+    if not isinstance(
+        err, (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
+    ):
+        return None
+    kwargs = getattr(err, "kwargs", {})
+    endpoint = kwargs.get("endpoint_url") or "the AWS endpoint"
+    timed_out = isinstance(
+        err, (botocore.exceptions.ConnectTimeoutError, botocore.exceptions.ReadTimeoutError)
+    )
+    how = "no answer in time" if timed_out else "could not connect"
+    return (
+        f"cannot reach {endpoint} ({how}, after {RetryPolicy.connection_attempts} attempts); "
+        "check --endpoint-url (or AWS_ENDPOINT_URL) and --region, that the server is running, "
+        "and that the network or proxy (HTTPS_PROXY, NO_PROXY) lets you reach it"
+    )
+
+
 def connect(
-    region: str | None = None, profile: str | None = None, endpoint_url: str | None = None
+    region: str | None = None,
+    profile: str | None = None,
+    endpoint_url: str | None = None,
+    notify: Notify | None = None,
 ) -> Clients:
-    """Clients for `region` (or the profile's), through `endpoint_url` (or AWS_ENDPOINT_URL)."""
+    """Clients for `region` (or the profile's), through `endpoint_url` (or AWS_ENDPOINT_URL);
+    retries follow `RetryPolicy` and are reported through `notify`."""
     # The AWS CLI and newer SDKs read AWS_REGION; botocore itself only AWS_DEFAULT_REGION.
     region = region or os.environ.get("AWS_REGION") or None
     try:
@@ -61,13 +173,20 @@ def connect(
     if not session.region_name:
         raise UserError("no AWS region: pass --region or set AWS_REGION (or the profile's region)")
     endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-    made = {
-        name: session.client(name, endpoint_url=endpoint_url, config=RETRY_CONFIG)
-        for name in SERVICES
-    }
+    if endpoint_url:
+        check_endpoint_url(endpoint_url)
+    try:
+        made = {
+            name: session.client(name, endpoint_url=endpoint_url, config=CLIENT_CONFIG)
+            for name in SERVICES
+        }
+    except (ValueError, botocore.exceptions.BotoCoreError) as err:  # e.g. a malformed region
+        raise UserError(f"cannot set up the AWS clients: {err}") from None
     clients = Clients(**made, region=session.region_name)
+    policy = RetryPolicy(notify)
     for client in clients.all():
         client.meta.events.register("after-call", _raise_permission_denied)
+        client.meta.events.register_first("needs-retry", policy.needs_retry)
     return clients
 
 
