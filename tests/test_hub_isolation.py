@@ -154,9 +154,10 @@ def test_the_users_own_work_succeeds(personal_hub):
     kept = data / "homes" / "alice" / "notes.txt"  # on the data volume, the user's own
     assert kept.read_text() == "my own work"
     assert (kept.stat().st_uid, kept.parent.stat().st_mode & 0o777) == (IMAGE_UID, 0o700)
-    saved = user.put_notebook("home/analysis.ipynb", "print('mine')")
+    saved = user.put_notebook("analysis.ipynb", "print('mine')")
     assert saved.status_code in (200, 201), saved.text
-    again = user.api.get(user.server_url("api/contents/home/analysis.ipynb"), timeout=30)
+    assert (data / "homes" / "alice" / "analysis.ipynb").exists()  # the home is the root
+    again = user.api.get(user.server_url("api/contents/analysis.ipynb"), timeout=30)
     assert again.json()["content"]["cells"][0]["source"] == "print('mine')"
 
 

@@ -94,7 +94,7 @@ c.Spawner.environment = {
     "LABCATALOG_TIER": settings.tier,
     "LABCATALOG_NOTEBOOK_BUCKET": settings.notebook_bucket,
     "LABCATALOG_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
-    # The server's own config (notebooks in S3) is in server_config/ beside this file.
+    # The server's own config (the home is the file browser's root) is in server_config/.
     "JUPYTER_CONFIG_PATH": str(HERE / "server_config"),
     "JUPYTERHUB_ACTIVITY_INTERVAL": str(activity_seconds),
 }
