@@ -43,12 +43,16 @@ def platform_body(portfolio: Portfolio) -> dict:
 
 
 def deploy_platform(
-    server: MotoServer, portfolio: Portfolio, image_tag: str | None = None
+    server: MotoServer,
+    portfolio: Portfolio,
+    image_tag: str | None = None,
+    parameters: dict | None = None,
 ) -> dict[str, str]:
     """The platform stack in moto, and its outputs; with `image_tag`, also the hub image release
-    that the platform's image build would publish (products launched without a tag run it)."""
+    that the platform's image build would publish (products launched without a tag run it);
+    `parameters` are the platform's (e.g. the homes' VPC and subnets)."""
     outputs = deploy_stack(
-        server, "labcatalog-platform", render(discover().build_platform(portfolio))
+        server, "labcatalog-platform", render(discover().build_platform(portfolio)), parameters
     )
     if image_tag is not None:
         server.client("ssm").put_parameter(

@@ -173,7 +173,13 @@ def test_the_shared_hubs_servers_are_tasks_of_their_own_without_the_hubs_secrets
     servers = resources["ServerTaskDefinition"]["Properties"]
     hub = resources["HubTaskDefinition"]["Properties"]
     (server,) = servers["ContainerDefinitions"]
-    assert "Volumes" not in servers and "MountPoints" not in server
+    # The only volume is the team's folder on the tier's home file system (the spawner adds
+    # the user's own home): never the hub's state.
+    (volume,) = servers["Volumes"]
+    assert volume["EFSVolumeConfiguration"]["FilesystemId"]["Fn::Sub"].endswith(
+        "/homes-file-system-id}}"
+    )
+    assert [m["SourceVolume"] for m in server["MountPoints"]] == [volume["Name"]]
     assert "Secrets" not in server and "Environment" not in server
     assert servers["TaskRoleArn"]["Fn::Sub"].endswith("/notebook-role-arn}}")
     # The hub's role is the hub role only, never chosen by a condition, never the notebook role.

@@ -319,6 +319,12 @@ def test_products_find_the_platform_through_ssm_parameters(portfolio):
     assert all(n.startswith("/labcatalog/platform/") for n in expected)
     for tier in portfolio.tiers:
         per_tier = [names.NOTEBOOK_ROLE_ARN_PARAMETER, names.LAUNCH_ROLE_ARN_PARAMETER]
+        # Every tier has a home file system (products/platform/homes.py), whatever products.
+        per_tier += [
+            names.HOMES_FILE_SYSTEM_ID_PARAMETER,
+            names.HOMES_SHARED_ACCESS_POINT_ID_PARAMETER,
+            names.HOMES_MOUNT_TARGET_SECURITY_GROUP_PARAMETER,
+        ]
         if portfolio.products.shared_hub is not None:
             per_tier += [names.HUB_TASK_ROLE_ARN_PARAMETER, names.TASK_EXECUTION_ROLE_ARN_PARAMETER]
         if portfolio.products.personal_hub is not None:

@@ -4,7 +4,8 @@ Launched once per account by the platform team (it is not a catalog product). Pr
 what it creates through SSM parameters under `/labcatalog/` (`generator.cfn.names`).
 
 The parts: `storage.py` (buckets), `keys.py` (KMS keys), `images.py` (the hub image's
-repository and build), `tier_roles.py` (each tier's notebook and launch roles); each product adds
+repository and build), `tier_roles.py` (each tier's notebook and launch roles), `homes.py` (each
+tier's file system of users' homes, and their backups); each product adds
 its own part through its `PRODUCT` (`add_to_platform`, `add_to_tier`), which this builder is
 handed: it never names a product.
 """
@@ -13,16 +14,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from troposphere import Output, Template
+from troposphere import GetAtt, Output, Ref, Template
 
 from generator.cfn import names
 from generator.cfn.product import PlatformContext, Product, SsmValue
 from generator.model.config import Portfolio
-from products.platform import images, keys, storage, tier_roles
+from products.platform import homes, images, keys, storage, tier_roles
 
 DESCRIPTION = (
-    "labcatalog platform: notebook bucket, data tier roles, Service Catalog launch roles and "
-    "the hub image repository. Generated from portfolio.yaml; do not edit."
+    "labcatalog platform: notebook bucket, data tier roles, Service Catalog launch roles, "
+    "users' home file systems and their backups, and the hub image repository. Generated from "
+    "portfolio.yaml; do not edit."
 )
 
 
@@ -73,6 +75,11 @@ def build(portfolio: Portfolio, products: Sequence[Product]) -> Template:
     ]
     for value in (p for c in contributions for p in c.parameters):
         tier_roles.add_parameter(t, value)
+    homes.add_backups(t, notebook_key_arn)
     for tier in portfolio.tiers:
         tier_roles.add_tier(t, portfolio.data_lake, tier, platform, configured, account_policies)
+        notebook_role = t.resources[f"{tier.logical_id}NotebookRole"]  # tier_roles made it
+        homes.add_tier_homes(
+            t, tier, Ref(notebook_role), GetAtt(notebook_role, "Arn"), notebook_key_arn
+        )
     return t
