@@ -68,19 +68,23 @@ def platform_body(portfolio: Portfolio, registry: Registry | None = None) -> dic
 
 
 def deploy_platform(
-    server: MotoServer, portfolio: Portfolio, image_tag: str | None = None
+    server: MotoServer,
+    portfolio: Portfolio,
+    image_tag: str | None = None,
+    parameters: dict | None = None,
 ) -> dict[str, str]:
     """The platform stack in moto as the platform team deploys it (packaged: each tier's
     template uploaded to S3), and its outputs and its tiers' stacks' outputs; with `image_tag`,
     also the hub image release that the platform's image build would publish (products
-    launched without a tag run it)."""
+    launched without a tag run it); `parameters` are the platform's (e.g. the homes' VPC and
+    subnets)."""
     s3 = server.client("s3")
     if ARTIFACT_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     root = package(
         s3, ARTIFACT_BUCKET, f"{builder.PLATFORM}.template.json", platform_templates(portfolio)
     )
-    outputs = deploy_stack(server, "labcatalog-platform", root)
+    outputs = deploy_stack(server, "labcatalog-platform", root, parameters)
     outputs.update(nested_outputs(server.client("cloudformation"), "labcatalog-platform"))
     if image_tag is not None:
         server.client("ssm").put_parameter(

@@ -38,6 +38,7 @@ tiers:
     sessions_per_day: 1
     peak_concurrency: 1.0
     server_size: "512:2048"
+    home_gb_per_user: 4
 shared-hub:
   fargate_spot_share: 0.5
   idle_timeout_minutes: 30
@@ -52,6 +53,7 @@ managed_notebooks:
 platform:
   notebook_storage_gb: 10
   image_storage_gb: 10
+  home_daily_change: 0.01
 """
 
 
@@ -92,12 +94,17 @@ def lines(part: dict) -> dict[str, float]:
 # EFS: 1 file system x 2 GB x 0.30 = 0.60. Secrets: 1 x 0.50 = 0.50.
 # Logs: 1 GB a month x 0.50 + 1 GB x (365 days retention / (730/24) days) = 12 months x 0.03
 #   = 0.50 + 0.36 = 0.86.
+# Homes on the tier's EFS (the platform's): 1 user x 4 GB x 0.30 = 1.20. Their backups: the
+# 4 GB once plus 1% a day kept for the plan's longest rule (35 days): 4 x (1 + 0.01 x 35)
+# = 5.4 GB x 0.05 = 0.27.
+HOMES = {"homes (EFS)": 1.20, "home backups": 0.27}
 FARGATE_PII = {
     "hub task": 58.40,
     "load balancer": 21.90,
     "hub state (EFS)": 0.60,
     "logs": 0.86,
     "secrets": 0.50,
+    **HOMES,
     "servers": 2.00,  # 50 h x 0.04
 }
 
@@ -108,9 +115,9 @@ def test_shared_hub_fargate_by_hand(small):
     pii = fargate["tiers"]["pii"]
     assert lines(pii) == FARGATE_PII
     assert pii["idle"] == 0.40  # 10 idle h x 0.04
-    assert pii["fixed"] == 82.26  # 58.40 + 21.90 + 0.60 + 0.86 + 0.50
+    assert pii["fixed"] == 83.73  # 58.40 + 21.90 + 0.60 + 0.86 + 0.50 + 1.20 + 0.27
     assert pii["per_use"] == 2.00
-    assert fargate["total"] == 84.26
+    assert fargate["total"] == 85.73
 
 
 def test_fargate_spot_share_by_hand(small):
@@ -120,7 +127,7 @@ def test_fargate_spot_share_by_hand(small):
     spot = option(cost_json(small), "shared-hub-fargate-spot")
     assert lines(spot["tiers"]["pii"])["servers"] == 1.25
     assert spot["idle"] == 0.25
-    assert spot["total"] == 83.51  # 82.26 + 1.25
+    assert spot["total"] == 84.98  # 83.73 + 1.25
 
 
 def test_the_shared_hub_offers_no_in_hub_option(small):
@@ -173,12 +180,19 @@ def test_personal_hub_by_hand(small):
     # (m7g.large is cheaper but Arm, g4dn.xlarge cheaper but a GPU instance).
     # 50 h x 0.10 = 5.00 (10 idle h = 1.00). EBS, billed while stopped: root 40 GB (the
     # template's mapping for m7i.large) + data 20 GB = 60 GB x 0.10 = 6.00. Idle-stop alarm 0.10.
+    # The homes on the data volume, backed up by the platform's plan (the volume's backup tag):
+    # 4 GB x (1 + 0.01 x 35) = 5.4 GB of snapshots x 0.05 = 0.27.
     hub = option(cost_json(small), "personal-hub")
     pii = hub["tiers"]["pii"]
     assert pii["note"] == "m7i.large"
-    assert lines(pii) == {"volumes (EBS gp3)": 6.00, "alarms": 0.10, "instances": 5.00}
+    assert lines(pii) == {
+        "volumes (EBS gp3)": 6.00,
+        "alarms": 0.10,
+        "home backups (EBS snapshots)": 0.27,
+        "instances": 5.00,
+    }
     assert pii["idle"] == 1.00
-    assert hub["total"] == 11.10
+    assert hub["total"] == 11.37
 
 
 def test_sagemaker_and_platform_by_hand(small):
@@ -198,7 +212,7 @@ def test_an_existing_load_balancer_is_not_counted(small, tmp_path):
     usage.write_text(SMALL.replace("shared-hub:\n", "shared-hub:\n  load_balancer: existing\n"))
     fargate = option(cost_json(usage), "shared-hub-fargate")
     assert "load balancer" not in lines(fargate["tiers"]["pii"])
-    assert fargate["total"] == 62.36  # 84.26 - 21.90
+    assert fargate["total"] == 63.83  # 85.73 - 21.90
 
 
 def test_a_bigger_hub_task_in_the_templates_changes_the_estimate(small, tmp_path, monkeypatch):
@@ -214,7 +228,7 @@ def test_a_bigger_hub_task_in_the_templates_changes_the_estimate(small, tmp_path
     fargate = option(cost_json(small, build_dir), "shared-hub-fargate")
     # Hub task 730 h x (2 vCPU x 0.04 + 8 GB x 0.01 = 0.16) = 116.80, was 58.40: +58.40.
     assert lines(fargate["tiers"]["pii"])["hub task"] == 116.80
-    assert fargate["total"] == 142.66  # 84.26 + 58.40
+    assert fargate["total"] == 144.13  # 85.73 + 58.40
     # The original design's task holds the bigger hub too: 512:2048 + 2048:8192 = 2560:10240,
     # held first by 4096:16384: 730 h x (4 x 0.04 + 16 x 0.01 = 0.32) = 233.60.
     original = option(cost_json(small, build_dir), "original-design")
@@ -250,14 +264,14 @@ BAD_USAGE = [
     ),
     pytest.param(
         SMALL.replace("  hub_state_gb: 2\n", "  hub_state_gigs: 2\n"),
-        "usage.yaml:14:3: shared-hub.hub_state_gigs: unknown field 'hub_state_gigs'; allowed "
+        "usage.yaml:15:3: shared-hub.hub_state_gigs: unknown field 'hub_state_gigs'; allowed "
         "here: fargate_spot_share, hub_state_gb, idle_timeout_minutes, load_balancer, "
         "load_balancer_lcus, log_gb_per_user",
         id="unknown-key",
     ),
     pytest.param(
         SMALL.replace("  hub_state_gb: 2\n", '  in_hub_overhead: "256:512"\n  hub_state_gb: 2\n'),
-        "usage.yaml:14:3: shared-hub.in_hub_overhead: unknown field 'in_hub_overhead'",
+        "usage.yaml:15:3: shared-hub.in_hub_overhead: unknown field 'in_hub_overhead'",
         id="in-hub-mode-is-gone",
     ),
     pytest.param(

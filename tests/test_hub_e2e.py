@@ -1,4 +1,4 @@
-"""The hub image's jupyterhub_config.py, run for real: login, tiers, servers, S3 notebooks, culling.
+"""The hub image's jupyterhub_config.py, run for real: login, tiers, servers, homes, culling.
 
 Set-up (all on 127.0.0.1, started and stopped here): the platform template deployed into the
 moto server, whose S3 then enforces the tier roles' IAM policies; a credentials endpoint that
@@ -9,10 +9,20 @@ it. The shared hub's servers are Fargate tasks, which cannot run here: each user
 container of its own instead (the personal hub's `docker` mode, tests/support/docker_engine.py),
 as the image's user, which gets the tier role's credentials as a task would.
 
+Each user's home is a folder of the test's (the stand-in Docker host's `homes/<user>`) mounted
+at /home/jovyan, as the personal hub mounts the data volume's folder. On the shared hub the same
+path is the user's EFS access point on the tier's file system (uid 1000, rooted at
+`/home/<user>`), which NFS serves to the task: here it is a local directory, so EFS's own
+behaviour (the access point forcing uid 1000, its root being created on first mount, NFS
+locking) is not exercised; tests/test_shared_hub_homes.py checks the access point and the
+task definition that mount it.
+
 What this proves: OIDC login with groups from the ID token, the tier gate (403 with a message),
 admin from the admin group, a size picked from the allowed ones, notebooks saved through the
-Contents API land in S3 under `<tier>/home/<user>/` and are shared through `<tier>/shared/`,
-a kernel reaches its tier's lake prefix with the role from the default credential chain and is
+Contents API land in the user's own home and nobody else's, what a kernel writes and what
+`pip install --user` installs stay in the home across a cull and a new server, and the file
+browser shows what the kernel wrote (its root is the kernel's working directory), a kernel
+reaches its tier's lake prefix with the role from the default credential chain and is
 refused another tier's, and an idle server is culled.
 
 What it cannot prove: the Fargate or EC2 runtime (the image itself is not built here: no Docker
@@ -23,11 +33,17 @@ and KMS (moto's S3 does not check key permissions).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import os
 import time
+import zipfile
+from pathlib import Path
 
 import pytest
 
+from tests.support.container import IMAGE_GID, IMAGE_UID
 from tests.support.hub_services import (
     CredentialsEndpoint,
     DockerHost,
@@ -47,6 +63,7 @@ USERS = {
     "bob@example.com": ["ds-pii", "ds-admins"],
     "carol@example.com": ["ds-pii"],
     "dave@example.com": ["ds-pii"],
+    "erin@example.com": ["ds-pii"],
     "mallory@example.com": ["ds-nonpii", "ds-admins"],  # an admin, but of another tier
 }
 LAKE_PROBE = {TIER: "pii/probe/data.csv", OTHER: "nonpii/probe/data.csv"}
@@ -57,7 +74,7 @@ def lab(moto, tmp_path_factory):
     """Platform in moto (IAM enforced), credentials, OIDC provider and the hub; torn down after."""
     moto.reset()
     platform = deploy_platform_for_hub(moto, TIER, LAKE_PROBE.values())
-    bucket, lake, reader = platform.notebook_bucket, platform.lake_bucket, platform.reader
+    bucket, lake = platform.notebook_bucket, platform.lake_bucket
     credentials = CredentialsEndpoint()
     credentials.roles[TIER] = assume_role_credentials(moto, platform.role_arn)
     provider = OidcProvider(USERS, client_id="labcatalog-hub", client_secret="test-secret")
@@ -73,7 +90,7 @@ def lab(moto, tmp_path_factory):
             ),
             docker=docker,
         )
-        yield hub, reader, bucket, lake
+        yield hub, docker.homes, lake
     finally:
         if hub is not None:
             hub.stop()
@@ -83,47 +100,107 @@ def lab(moto, tmp_path_factory):
         moto.reset()
 
 
-def test_a_tier_member_logs_in_and_saves_notebooks_in_their_home_prefix(lab):
-    hub, reader, bucket, _ = lab
+def test_a_tier_member_logs_in_and_saves_notebooks_in_their_home(lab):
+    hub, homes, _ = lab
     alice = logged_in(hub, "alice@example.com")
     model = alice.model()
     assert model["groups"] == ["ds-pii"] and model["admin"] is False
 
     alice.start_server(size="2048:8192")
-    saved = alice.put_notebook("home/analysis.ipynb", "print('hello')")
+    saved = alice.put_notebook("analysis.ipynb", "print('hello')")
     assert saved.status_code in (200, 201), saved.text
 
-    body = reader.get_object(Bucket=bucket, Key=f"{TIER}/home/alice@example.com/analysis.ipynb")
-    notebook = json.loads(body["Body"].read())
-    assert notebook["cells"][0]["source"] == "print('hello')"
+    kept = homes / "alice@example.com" / "analysis.ipynb"
+    assert "".join(json.loads(kept.read_text())["cells"][0]["source"]) == "print('hello')"
+    assert kept.stat().st_uid == IMAGE_UID  # written by the server as the image's user
 
 
-def test_a_teammate_reads_what_was_copied_to_shared_but_not_the_others_home(lab):
-    hub, reader, bucket, _ = lab
+def test_a_teammate_does_not_see_anothers_home(lab):
+    hub, homes, _ = lab
     alice = logged_in(hub, "alice@example.com")
     alice.start_server()
-    assert alice.put_notebook("home/model.ipynb", "x = 42").status_code in (200, 201)
-    # Copy home -> shared as the file browser does across the two drives: read, then save.
-    original = alice.api.get(alice.server_url("api/contents/home/model.ipynb"), timeout=30)
-    original.raise_for_status()
-    copied = alice.api.put(
-        alice.server_url("api/contents/shared/model.ipynb"),
-        json={"type": "notebook", "content": original.json()["content"]},
-        timeout=30,
-    )
-    assert copied.status_code in (200, 201), copied.text
-    assert reader.head_object(Bucket=bucket, Key=f"{TIER}/shared/model.ipynb")
+    assert alice.put_notebook("model.ipynb", "x = 42").status_code in (200, 201)
 
     bob = logged_in(hub, "bob@example.com")
     assert bob.model()["admin"] is True  # member of the admin group
     bob.start_server()
-    shared = bob.api.get(bob.server_url("api/contents/shared/model.ipynb"), timeout=30)
-    assert shared.ok, shared.text
-    assert shared.json()["content"]["cells"][0]["source"] == "x = 42"
-    # bob's home/ is his own prefix: alice's notebook is not there.
-    assert (
-        bob.api.get(bob.server_url("api/contents/home/model.ipynb"), timeout=30).status_code == 404
-    )
+    assert bob.api.get(bob.server_url("api/contents/model.ipynb"), timeout=30).status_code == 404
+    printed = bob.run_code("import os; print(sorted(os.listdir('/home')), os.getcwd())")
+    assert printed.split() == ["['jovyan']", "/home/jovyan"], printed
+    assert not (homes / "bob@example.com" / "model.ipynb").exists()
+
+
+def make_wheel(folder: Path, name: str, source: str) -> Path:
+    """A pure-Python wheel of one module `name` (version 1.0), as `pip wheel` would build it."""
+    dist = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": source,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    record = []
+    for path, text in files.items():
+        digest = hashlib.sha256(text.encode()).digest()
+        encoded = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+        record.append(f"{path},sha256={encoded},{len(text.encode())}")
+    files[f"{dist}/RECORD"] = "\n".join([*record, f"{dist}/RECORD,,"]) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+BEFORE_THE_CULL = """
+import os, subprocess, sys
+with open("measurements.csv", "w") as f:
+    f.write("id,value\\n1,2\\n")
+installed = subprocess.run(
+    [sys.executable, "-m", "pip", "install", "--no-index", "--no-deps", "wheels/{wheel}"],
+    capture_output=True, text=True,
+)
+print(os.getcwd(), installed.returncode, installed.stdout[-300:], installed.stderr[-600:])
+"""
+AFTER_THE_CULL = """
+import csv, os, labcatalog_probe
+print(os.getcwd(), labcatalog_probe.VALUE, labcatalog_probe.__file__)
+print(list(csv.reader(open("measurements.csv"))))
+"""
+
+
+def test_files_packages_and_notebooks_in_the_home_survive_a_cull(lab):
+    """What the kernel writes, what `pip install --user` (the image's PIP_USER) installs, and a
+    saved notebook are still there in a new server after the idle culler stopped the old one."""
+    hub, homes, _ = lab
+    erin = logged_in(hub, "erin@example.com")
+    home = homes / "erin@example.com"
+    erin.start_server()
+    wheel = make_wheel(home / "wheels", "labcatalog_probe", "VALUE = 42\n")
+    for path in (home / "wheels", wheel):
+        os.chown(path, IMAGE_UID, IMAGE_GID)
+
+    printed = erin.run_code(BEFORE_THE_CULL.format(wheel=wheel.name), timeout=120)
+    assert printed.startswith("/home/jovyan 0 "), printed
+    saved = erin.put_notebook("analysis.ipynb", "import labcatalog_probe")
+    assert saved.status_code in (200, 201), saved.text
+
+    wait_for(lambda: "" not in erin.model()["servers"], IDLE_MINUTES * 180, "the cull", 1)
+    erin.start_server()
+    printed = erin.run_code(AFTER_THE_CULL)
+    site = "/home/jovyan/.local/lib/python3.11/site-packages/labcatalog_probe/__init__.py"
+    assert printed.split("\n")[0].split() == ["/home/jovyan", "42", site], printed
+    assert "[['id', 'value'], ['1', '2']]" in printed, printed
+    # The file browser's root is the kernel's working directory: it lists what the kernel wrote.
+    listing = erin.api.get(erin.server_url("api/contents/"), timeout=30)
+    listing.raise_for_status()
+    names = {item["name"] for item in listing.json()["content"]}
+    assert {"measurements.csv", "analysis.ipynb", "wheels"} <= names, names
+    notebook = erin.api.get(erin.server_url("api/contents/analysis.ipynb"), timeout=30).json()
+    assert notebook["content"]["cells"][0]["source"] == "import labcatalog_probe"
+    # On the volume, the user's own: nothing of it was kept anywhere else.
+    assert (home / ".local" / "lib").is_dir() and (home / "measurements.csv").exists()
 
 
 def test_a_user_outside_the_tier_group_is_refused_with_a_message(lab):
@@ -146,7 +223,7 @@ def test_a_size_the_product_does_not_offer_is_refused(lab):
 
 
 def test_a_kernel_reads_its_tiers_lake_prefix_and_is_denied_another_tiers(lab):
-    hub, _, _, lake = lab
+    hub, _, lake = lab
     carol = logged_in(hub, "carol@example.com")
     carol.start_server()
     code = f"""

@@ -154,9 +154,10 @@ def test_the_users_own_work_succeeds(personal_hub):
     kept = data / "homes" / "alice" / "notes.txt"  # on the data volume, the user's own
     assert kept.read_text() == "my own work"
     assert (kept.stat().st_uid, kept.parent.stat().st_mode & 0o777) == (IMAGE_UID, 0o700)
-    saved = user.put_notebook("home/analysis.ipynb", "print('mine')")
+    saved = user.put_notebook("analysis.ipynb", "print('mine')")
     assert saved.status_code in (200, 201), saved.text
-    again = user.api.get(user.server_url("api/contents/home/analysis.ipynb"), timeout=30)
+    assert (data / "homes" / "alice" / "analysis.ipynb").exists()  # the home is the root
+    again = user.api.get(user.server_url("api/contents/analysis.ipynb"), timeout=30)
     assert again.json()["content"]["cells"][0]["source"] == "print('mine')"
 
 
@@ -172,7 +173,13 @@ def test_the_shared_hubs_servers_are_tasks_of_their_own_without_the_hubs_secrets
     servers = resources["ServerTaskDefinition"]["Properties"]
     hub = resources["HubTaskDefinition"]["Properties"]
     (server,) = servers["ContainerDefinitions"]
-    assert "Volumes" not in servers and "MountPoints" not in server
+    # The only volume is the team's folder on the tier's home file system (the spawner adds
+    # the user's own home): never the hub's state.
+    (volume,) = servers["Volumes"]
+    assert volume["EFSVolumeConfiguration"]["FilesystemId"]["Fn::Sub"].endswith(
+        "/homes-file-system-id}}"
+    )
+    assert [m["SourceVolume"] for m in server["MountPoints"]] == [volume["Name"]]
     assert "Secrets" not in server and "Environment" not in server
     assert servers["TaskRoleArn"]["Fn::Sub"].endswith("/notebook-role-arn}}")
     # The hub's role is the hub role only, never chosen by a condition, never the notebook role.

@@ -218,6 +218,8 @@ UNTAGGED_ALLOWED = {
     "PersonalHubLaunchAmazonImages",
     "PersonalHubTagOnCreate",
     "PersonalHubSnapshotOnDelete",
+    # Snapshots CloudFormation or AWS Backup took carry no tier tag: limited to this account's.
+    "PersonalHubRestoreDataVolumesFromThisAccountsSnapshots",
     "PersonalHubSecurityGroupsInChosenVpc",
     "PersonalHubSecurityGroupRules",
     "PersonalHubIdleStopAlarm",

@@ -54,6 +54,7 @@ def test_tier_roles_exist_with_their_policies(aws, portfolio):
         assert role["Arn"] == outputs[f"{tier.logical_id}NotebookRoleArn"]
         assert sorted(iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]) == [
             "data-access",
+            "mount-homes",  # the tier's home file system (products/platform/homes.py)
             "require-tls",
         ]
         document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="data-access")

@@ -322,6 +322,12 @@ def test_products_find_the_platform_through_ssm_parameters(portfolio):
     assert all(n.startswith("/labcatalog/platform/") for n in expected)
     for tier in portfolio.tiers:
         per_tier = [names.NOTEBOOK_ROLE_ARN_PARAMETER, names.LAUNCH_ROLE_ARN_PARAMETER]
+        # Every tier has a home file system (products/platform/homes.py), whatever products.
+        per_tier += [
+            names.HOMES_FILE_SYSTEM_ID_PARAMETER,
+            names.HOMES_SHARED_ACCESS_POINT_ID_PARAMETER,
+            names.HOMES_MOUNT_TARGET_SECURITY_GROUP_PARAMETER,
+        ]
         if portfolio.products.shared_hub is not None:
             per_tier += [names.HUB_TASK_ROLE_ARN_PARAMETER, names.TASK_EXECUTION_ROLE_ARN_PARAMETER]
         if portfolio.products.personal_hub is not None:
@@ -458,7 +464,8 @@ def test_each_tier_is_a_stack_nested_in_the_platform_given_the_account_values():
         }
         assert names.LAUNCH_ROLE.format(tier=tier.name) in names_in_tier
         assert names.NOTEBOOK_ROLE.format(tier=tier.name) in names_in_tier
-    assert not [r for r in root["Resources"].values() if r["Type"] == "AWS::IAM::Role"][1:], (
-        "the root has one role of its own (the image build's); the tiers' are nested"
+    root_roles = sorted(k for k, r in root["Resources"].items() if r["Type"] == "AWS::IAM::Role")
+    assert root_roles == ["HomesBackupRole", "HubImageBuildRole"], (
+        "the root has the account's own roles (backups, image build); the tiers' are nested"
     )
     assert len(templates) == len(example.tiers)

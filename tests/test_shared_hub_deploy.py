@@ -81,7 +81,9 @@ PUBLISHED_TAG = "src-0123456789abcdef"
 
 
 def deploy(aws, portfolio, caplog, name: str, parameters: dict) -> dict[str, str]:
-    deploy_platform(aws, portfolio, PUBLISHED_TAG)
+    # The tier's homes get their mount targets in the hub's VPC (products/platform/homes.py).
+    homes = {"HomesVpcId": parameters["VpcId"], "HomesSubnetIds": parameters["TaskSubnets"]}
+    deploy_platform(aws, portfolio, PUBLISHED_TAG, homes)
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="moto")
     outputs = deploy_stack(aws, name, render(shared_hub.build(portfolio)), parameters)
@@ -227,7 +229,8 @@ def test_existing_listener_and_a_pinned_image(aws, example, network, caplog):
 
 
 def test_every_tier_of_every_portfolio_deploys(aws, portfolio, network, caplog):
-    deploy_platform(aws, portfolio, PUBLISHED_TAG)
+    homes = {"HomesVpcId": network["VpcId"], "HomesSubnetIds": network["TaskSubnets"]}
+    deploy_platform(aws, portfolio, PUBLISHED_TAG, homes)
     body = render(shared_hub.build(portfolio))
     for n, tier in enumerate(portfolio.tiers):
         caplog.clear()

@@ -90,3 +90,23 @@ HUB_KEY_ALIAS = f"alias/{NAME_PREFIX}-hub"
 # Where a shared hub's load balancer writes its access logs in the platform's log bucket
 # (`<prefix>/<stack>/`); the bucket's policy lets the load balancers write only there.
 LOAD_BALANCER_LOG_PREFIX = "shared-hub"
+
+# Users' persistent homes (products/platform/homes.py): one EFS file system per tier, kept when
+# the platform stack goes. The shared hub's spawner makes one access point per user on it,
+# rooted at HOME_ROOT (as the image's user: HOME_UID:HOME_GID, the Dockerfile's USER and the
+# base image's `users` group); the team's folder is the platform's access point at SHARED_ROOT.
+HOMES_FILE_SYSTEM_ID_PARAMETER = tier_parameter("{tier}", "homes-file-system-id")
+HOMES_SHARED_ACCESS_POINT_ID_PARAMETER = tier_parameter("{tier}", "homes-shared-access-point-id")
+# The mount targets' security group: a product lets its servers in with an ingress rule of its own.
+HOMES_MOUNT_TARGET_SECURITY_GROUP_PARAMETER = tier_parameter(
+    "{tier}", "homes-mount-target-security-group-id"
+)
+HOME_ROOT = "/home/{user}"
+SHARED_ROOT = "/shared"
+HOME_UID = 1000
+HOME_GID = 100
+# The shared hubs' rights on their users' homes: one policy, each hub limited to its own tier.
+HUB_HOMES_POLICY = NAME_PREFIX + "-hub-homes"
+# AWS Backup selects what it backs up by this tag (the platform's backup plan).
+BACKUP_TAG = "labcatalog:backup"
+BACKUP_TAG_HOMES = "homes"

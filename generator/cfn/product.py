@@ -117,6 +117,9 @@ class AccountContribution:
 
     launch_policies: tuple[LaunchPolicy, ...] = ()
     parameters: tuple[SsmValue, ...] = ()
+    # Logical ids of resources made here whose Ref each tier's template needs (the platform
+    # hands it over as a parameter of the same name, so `Ref(id)` reads the same in both).
+    tier_refs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

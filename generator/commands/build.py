@@ -9,6 +9,7 @@ import click
 
 from generator.commands.checkout import require_running_checkout
 from generator.commands.options import portfolio_option
+from generator.engine import build as builder
 from generator.engine import build_folder
 from generator.engine.checked import load_checked
 

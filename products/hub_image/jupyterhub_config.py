@@ -94,7 +94,7 @@ c.Spawner.environment = {
     "LABCATALOG_TIER": settings.tier,
     "LABCATALOG_NOTEBOOK_BUCKET": settings.notebook_bucket,
     "LABCATALOG_S3_ENDPOINT_URL": settings.s3_endpoint_url or "",
-    # The server's own config (notebooks in S3) is in server_config/ beside this file.
+    # The server's own config (the home is the file browser's root) is in server_config/.
     "JUPYTER_CONFIG_PATH": str(HERE / "server_config"),
     "JUPYTERHUB_ACTIVITY_INTERVAL": str(activity_seconds),
 }
@@ -109,6 +109,9 @@ if settings.ecs:
     c.EcsSpawner.security_groups = list(ecs.security_groups)
     c.EcsSpawner.capacity_provider = ecs.capacity_provider
     c.EcsSpawner.endpoint_url = ecs.endpoint_url
+    # Each user's home: their access point on the tier's file system, mounted at /home/jovyan.
+    c.EcsSpawner.homes_file_system = ecs.homes_file_system
+    c.EcsSpawner.tier = settings.tier
     c.EcsSpawner.start_timeout = 600  # Fargate pulls a multi-GB image on first start
     c.EcsSpawner.http_timeout = 180
     # Servers in their own tasks reach the hub's API over the VPC, and outlive a hub restart.

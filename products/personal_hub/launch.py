@@ -137,6 +137,14 @@ def launch_statements(tier: str) -> list[Statement]:
             Condition=tagged,
         ),
         Statement(
+            Sid="PersonalHubRestoreDataVolumesFromThisAccountsSnapshots",
+            Effect=Allow,
+            # A launch with DataVolumeSnapshotId creates the volume from the snapshot.
+            Action=[ec2.CreateVolume],
+            Resource=[regional_arn("ec2", "snapshot/*", account=False)],
+            Condition=Condition(StringEquals("ec2:Owner", Sub("${AWS::AccountId}"))),
+        ),
+        Statement(
             Sid="PersonalHubSnapshotOnDelete",
             Effect=Allow,
             # DeletionPolicy Snapshot: CloudFormation does not tag the snapshot it takes.

@@ -66,12 +66,23 @@ def declared(portfolio: Portfolio) -> Console:
             Param(
                 "DataVolumeSize",
                 "Data volume (GiB)",
-                "Size of your data volume in GiB (hub state and files outside S3).",
+                "Size of your data volume in GiB: your home (notebooks, files, packages) and the "
+                "hub's state.",
                 type="Number",
                 default="100",
                 min_value=10,
                 max_value=4096,
                 constraint="a whole number of GiB between 10 and 4096",
+            ),
+            Param(
+                "DataVolumeSnapshotId",
+                "Restore from snapshot",
+                "To get your home back after the product was terminated: the snapshot of its "
+                "data volume (snap-..., EC2 console, Snapshots). The volume size must be at "
+                "least the snapshot's. Empty: a new, empty volume.",
+                default="",
+                allowed_pattern=r"^(snap-[0-9a-f]{8,17})?$",
+                constraint="a snapshot id (snap- and 8 or 17 hex digits), or empty",
             ),
             Param(
                 "IdleStopMinutes",

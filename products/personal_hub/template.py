@@ -3,7 +3,9 @@
 A data scientist launches it from the Service Catalog console, picks an instance type, and reaches
 the hub through SSM Session Manager port forwarding: the instance has no inbound rule and no
 public address. It stops itself when idle (a CloudWatch alarm with the EC2 stop action) and keeps
-its data volume as a snapshot when the product is terminated; notebooks are in S3 anyway.
+its data volume as a snapshot when the product is terminated. Each user's home (notebooks,
+files, the packages they install) lives on that volume, so it survives stops and, through the
+snapshot, termination: a launch with `DataVolumeSnapshotId` starts from that snapshot.
 
 What the launch role may not create (IAM roles, the instance profile, the self-service actions'
 documents) comes from the platform stack: see `products/personal_hub/platform.py`.
@@ -21,6 +23,7 @@ from troposphere import (
     If,
     Join,
     Not,
+    NoValue,
     Output,
     Ref,
     Sub,
@@ -42,6 +45,8 @@ from troposphere.ec2 import (
 from troposphere.policies import CreationPolicy, ResourceSignal
 
 from generator.cfn.names import (
+    BACKUP_TAG,
+    BACKUP_TAG_HOMES,
     HUB_IMAGE_TAG_PARAMETER,
     HUB_REPOSITORY_URI_PARAMETER,
     NOTEBOOK_BUCKET_PARAMETER,
@@ -82,6 +87,7 @@ COLLABORATORS = "HasCollaborators"
 PLATFORM_REPOSITORY = "UsePlatformRepository"
 PUBLISHED_TAG = "UsePublishedTag"
 LDAP = "UseLdap"
+RESTORE = "RestoreDataVolume"
 # The mapping of what the template derives from each instance type.
 INSTANCE_TYPES = "InstanceTypes"
 
@@ -108,6 +114,7 @@ def _conditions(t: Template) -> None:
     t.add_condition(PLATFORM_REPOSITORY, Equals(Ref("HubImageRepository"), ""))
     t.add_condition(PUBLISHED_TAG, Equals(Ref("HubImageTag"), ""))
     t.add_condition(LDAP, Equals(Ref("AuthMode"), "ldap"))
+    t.add_condition(RESTORE, Not(Equals(Ref("DataVolumeSnapshotId"), "")))
 
 
 def _tags(name: str) -> Tags:
@@ -234,7 +241,8 @@ def _instance(t: Template, security_group: SecurityGroup) -> Instance:
 
 
 def _data_volume(t: Template, instance: Instance) -> None:
-    """The data volume, snapshotted when the product is terminated or the volume replaced.
+    """The data volume, snapshotted when the product is terminated or the volume replaced, and
+    made from such a snapshot when the launch names one (the boot script keeps its files).
 
     It is attached after the instance exists (its zone is the instance's), so the boot script
     waits for it, and the success signal goes to a wait condition that depends on the attachment
@@ -245,9 +253,11 @@ def _data_volume(t: Template, instance: Instance) -> None:
             "DataVolume",
             AvailabilityZone=GetAtt(instance, "AvailabilityZone"),
             Size=Ref("DataVolumeSize"),
+            SnapshotId=If(RESTORE, Ref("DataVolumeSnapshotId"), NoValue),
             VolumeType="gp3",
             Encrypted=True,
-            Tags=_tags("data"),
+            # The platform's backup plan (products/platform/homes.py) backs it up every hour.
+            Tags=_tags("data") + Tags(**{BACKUP_TAG: BACKUP_TAG_HOMES}),
             DeletionPolicy="Snapshot",
             UpdateReplacePolicy="Snapshot",
         )

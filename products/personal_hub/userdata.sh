@@ -104,11 +104,30 @@ mount_data_volume() {
 }
 
 prepare_data_dirs() {
-  # The hub's database and cookie secret: the hub's own, no one else's. Users' homes: one
-  # folder each, made by the hub. `install -d` also fixes a folder an older version made.
+  # The hub's database and cookie secret: the hub's own, no one else's. `install -d` also fixes
+  # a folder an older version made.
   install -d -m 0700 -o "$image_uid" -g "$image_gid" "$data_dir/state"
-  install -d -m 0755 -o "$image_uid" -g "$image_gid" "$data_dir/homes"
+  prepare_homes
 }
+
+# --- users' persistent homes (begin) --------------------------------------------------------
+# Each user's home is a folder of the data volume's homes/, mounted at /home/jovyan in their
+# server's container: notebooks, files, `pip install --user` and R's install.packages() all
+# land there, so they survive a stop/start and, through the volume's snapshot, termination (a
+# launch with DataVolumeSnapshotId restores them). The hub makes a new user's folder as the
+# image's user; a volume restored from a snapshot of an older version may hold homes owned
+# otherwise, which are given back to the image's user here (only the folders, not their files,
+# which the user's server wrote as that user already).
+prepare_homes() {
+  local home
+  install -d -m 0755 -o "$image_uid" -g "$image_gid" "$data_dir/homes"
+  for home in "$data_dir"/homes/*/; do
+    [ -d "$home" ] || continue
+    chown "$image_uid:$image_gid" "$home"
+    chmod 0700 "$home"
+  done
+}
+# --- users' persistent homes (end) ----------------------------------------------------------
 
 ensure_crypt_key() {
   # JUPYTERHUB_CRYPT_KEY encrypts auth state in the hub database, which lives on the data volume:

@@ -4,10 +4,11 @@ Launched once per account by the platform team (it is not a catalog product). Pr
 what it creates through SSM parameters under `/labcatalog/` (`generator.cfn.names`).
 
 The parts: `storage.py` (buckets), `keys.py` (KMS keys), `images.py` (the hub image's
-repository and build), `tier_roles.py` (each tier's notebook and launch roles), `tier_stack.py`
-(each tier's template, nested in this one, so 200 tiers fit CloudFormation's limits); each
-product adds its own part through its `PRODUCT` (`add_to_platform`, `add_to_tier`), which this
-builder is handed: it never names a product.
+repository and build), `tier_roles.py` (each tier's notebook and launch roles), `homes.py` (each
+tier's file system of users' homes, and their backups), `tier_stack.py` (each tier's template,
+nested in this one, so 200 tiers fit CloudFormation's limits); each product adds its own part
+through its `PRODUCT` (`add_to_platform`, `add_to_tier`), which this builder is handed: it never
+names a product.
 """
 
 from __future__ import annotations
@@ -25,11 +26,12 @@ from generator.cfn.product import (
     TierTemplateUrl,
 )
 from generator.model.config import Portfolio
-from products.platform import images, keys, storage, tier_roles, tier_stack
+from products.platform import homes, images, keys, storage, tier_roles, tier_stack
 
 DESCRIPTION = (
-    "labcatalog platform: notebook bucket, data tier roles, Service Catalog launch roles and "
-    "the hub image repository. Generated from portfolio.yaml; do not edit."
+    "labcatalog platform: notebook bucket, data tier roles, Service Catalog launch roles, "
+    "users' home file systems and their backups, and the hub image repository. Generated from "
+    "portfolio.yaml; do not edit."
 )
 
 
@@ -83,16 +85,21 @@ def build(
     launch_policy_ids = [policy.logical_id for policy in launch_policies]
     for value in (p for c in contributions for p in c.parameters):
         tier_roles.add_parameter(t, value)
+    homes.add_backups(t, notebook_key_arn)
+    homes.add_root_network_parameters(t)
+    tier_refs = [ref for c in contributions for ref in c.tier_refs]
     # The root's nested stacks first: a portfolio too large for the root fails before any
     # tier's template is made.
     for tier in portfolio.tiers:
         tier_stack.add_tier_stack(
-            t, tier, tier_template_url(tier.name), platform, launch_policy_ids
+            t, tier, tier_template_url(tier.name), platform, launch_policy_ids, tier_refs
         )
     tiers = tuple(
         (
             tier.name,
-            tier_stack.tier_template(portfolio.data_lake, tier, configured, launch_policy_ids),
+            tier_stack.tier_template(
+                portfolio.data_lake, tier, configured, launch_policy_ids, tier_refs
+            ),
         )
         for tier in portfolio.tiers
     )

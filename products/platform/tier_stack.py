@@ -13,13 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from troposphere import Parameter, Ref, Template
+from troposphere import GetAtt, Parameter, Ref, Template
 from troposphere.cloudformation import Stack
 
 from generator.cfn import names
 from generator.cfn.product import PlatformContext, Product
 from generator.model.config import DataLake, Tier
-from products.platform import tier_roles
+from products.platform import homes, tier_roles
 from products.platform.common import tags
 
 # The account-wide values a tier's template takes: its parameter name -> PlatformContext field.
@@ -47,9 +47,11 @@ def tier_template(
     tier: Tier,
     products: Sequence[Product],
     launch_policy_ids: Sequence[str],
+    tier_refs: Sequence[str] = (),
 ) -> Template:
     """The template of one tier, given the logical ids of the account-wide launch policies
-    (each becomes a parameter carrying the policy's ARN); pure."""
+    (each becomes a parameter carrying the policy's ARN) and of the other root resources the
+    products' tier parts refer to (`tier_refs`, parameters too); pure."""
     t = Template(Description=description(tier))
     t.set_version("2010-09-09")
     values = {
@@ -71,7 +73,17 @@ def tier_template(
         )
         for logical_id in launch_policy_ids
     ]
+    for logical_id in tier_refs:
+        t.add_parameter(
+            Parameter(
+                logical_id, Type="String", Description=f"The platform's {logical_id} (its Ref)"
+            )
+        )
     tier_roles.add_tier(t, lake, tier, platform, products, account_policies)
+    notebook_role = t.resources[f"{tier.logical_id}NotebookRole"]  # tier_roles made it
+    homes.add_tier_homes(
+        t, tier, Ref(notebook_role), GetAtt(notebook_role, "Arn"), values["NotebookKeyArn"]
+    )
     return t
 
 
@@ -81,10 +93,14 @@ def add_tier_stack(
     template_url: str,
     platform: PlatformContext,
     launch_policy_ids: Sequence[str],
+    tier_refs: Sequence[str] = (),
 ) -> Stack:
     """The root's nested stack of `tier`, running the tier's template at `template_url`."""
     parameters = {name: getattr(platform, field) for name, (field, _) in PLATFORM_VALUES.items()}
-    parameters.update({logical_id: Ref(logical_id) for logical_id in launch_policy_ids})
+    parameters.update(
+        {logical_id: Ref(logical_id) for logical_id in (*launch_policy_ids, *tier_refs)}
+    )
+    parameters.update({name: Ref(name) for name in homes.NETWORK_PARAMETERS})
     return root.add_resource(
         Stack(
             f"{tier.logical_id}TierStack",

@@ -42,6 +42,8 @@ from products.shared_hub.storage import HubState, Logs
 STATE_DIR = "/srv/jupyterhub/state"  # LABCATALOG_STATE_DIR in the hub image contract
 HUB_CONTAINER = "hub"
 SERVER_CONTAINER = "notebook"
+SHARED_VOLUME = "shared"  # the tier team's folder on the home file system
+SHARED_DIR = "/home/jovyan/shared"  # inside each user's home (the image user's)
 HEALTH_CHECK_GRACE_SECONDS = 300
 
 
@@ -79,6 +81,7 @@ def _environment(cluster: Cluster, servers: TaskDefinition, server_group: Securi
         "LABCATALOG_ECS_SUBNETS": Join(",", Ref("TaskSubnets")),
         "LABCATALOG_ECS_SECURITY_GROUPS": GetAtt(server_group, "GroupId"),
         "LABCATALOG_ECS_CAPACITY_PROVIDER": If(conditions.FARGATE_SPOT, "FARGATE_SPOT", "FARGATE"),
+        "LABCATALOG_ECS_HOMES_FILE_SYSTEM": stack.tier_value(names.HOMES_FILE_SYSTEM_ID_PARAMETER),
     }
     when = {
         conditions.OIDC: {
@@ -189,7 +192,29 @@ def add_compute(
                     Essential=True,
                     Privileged=False,
                     PortMappings=[PortMapping(ContainerPort=network.SERVER_PORT, Protocol="tcp")],
+                    # The hub's spawner adds the user's home at /home/jovyan (their own access
+                    # point); the team's folder appears inside it.
+                    MountPoints=[
+                        MountPoint(
+                            SourceVolume=SHARED_VOLUME, ContainerPath=SHARED_DIR, ReadOnly=False
+                        )
+                    ],
                     LogConfiguration=_awslogs(logs.servers, "server"),
+                )
+            ],
+            Volumes=[
+                Volume(
+                    Name=SHARED_VOLUME,
+                    EFSVolumeConfiguration=EFSVolumeConfiguration(
+                        FilesystemId=stack.tier_value(names.HOMES_FILE_SYSTEM_ID_PARAMETER),
+                        TransitEncryption="ENABLED",
+                        AuthorizationConfig=AuthorizationConfig(
+                            AccessPointId=stack.tier_value(
+                                names.HOMES_SHARED_ACCESS_POINT_ID_PARAMETER
+                            ),
+                            IAM="ENABLED",
+                        ),
+                    ),
                 )
             ],
             Tags=stack.tags(),

@@ -2,9 +2,10 @@
 
 The chain allows exactly: clients -> load balancer 443 (and 80, which only redirects);
 load balancer -> hub 8000; hub -> users' servers 8888; users' servers -> hub API 8081;
-hub -> EFS 2049. Egress to 0.0.0.0/0 is HTTPS only (AWS APIs, the identity provider, package
-indexes) plus LDAP ports when LDAP is chosen. Rules that name another group are separate
-resources, so no two groups depend on each other.
+hub -> EFS 2049; users' servers -> the tier's home file system 2049. Egress to 0.0.0.0/0 is
+HTTPS only (AWS APIs, the identity provider, package indexes) plus LDAP ports when LDAP is
+chosen. Rules that name another group are separate resources, so no two groups depend on each
+other.
 """
 
 from __future__ import annotations
@@ -182,6 +183,15 @@ def add_security_groups(t: Template) -> SecurityGroups:
             )
         )
     t.add_resource(egress("HubToFileSystem", hub, NFS_PORT, "hub state on EFS", group=state))
+    # Users' homes: the tier's file system, made by the platform with its mount targets'
+    # group; this stack adds (and removes with itself) the rule that lets its servers in.
+    homes = stack.tier_value(names.HOMES_MOUNT_TARGET_SECURITY_GROUP_PARAMETER)
+    t.add_resource(
+        egress("ServersToHomes", servers, NFS_PORT, "users' homes on the tier's EFS", group=homes)
+    )
+    t.add_resource(
+        ingress("HomesFromServers", homes, NFS_PORT, "this hub's users' servers", group=servers)
+    )
     return SecurityGroups(balancer=balancer, hub=hub, servers=servers, state=state)
 
 

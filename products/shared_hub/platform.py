@@ -9,12 +9,13 @@ tier's SSM parameters (`generator.cfn.names`).
 from __future__ import annotations
 
 import awacs.ecs as ecs
+import awacs.elasticfilesystem as efs
 import awacs.iam as iam
 import awacs.logs as logs
 import awacs.secretsmanager as secretsmanager
 from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Statement, StringEquals
-from troposphere import AWSHelperFn, GetAtt, Output, Template
-from troposphere.iam import Role
+from troposphere import AWSHelperFn, GetAtt, Output, Ref, Template
+from troposphere.iam import ManagedPolicy, Role
 
 from generator.cfn import names, policies
 from generator.cfn.product import (
@@ -56,6 +57,91 @@ def task_execution_policy(
             ),
             policies.decrypt_through_secrets_manager(
                 "DecryptHubSecretsThroughSecretsManager", hub_key_arn
+            ),
+        ],
+    )
+
+
+# The hub role's own tier, as IAM sees it: the role's tier tag (add_task_roles tags it). In a
+# Sub string `${!...}` stays a policy variable instead of a CloudFormation one.
+HUB_TIER = "${!aws:PrincipalTag/" + names.TIER_TAG + "}"
+HOMES_POLICY = "HubUsersHomesPolicy"
+
+
+def users_homes_policy() -> PolicyDocument:
+    """What every tier's hub needs to give each user a home, on its own tier's only: an access
+    point on the tier's home file system (products/platform/homes.py) and a task definition in
+    the tier's user families that mounts it.
+
+    One account-wide policy for every tier's hub role: a file system or access point counts as
+    the hub's when its tier tag equals the hub role's tier tag, and a task definition when its
+    family is the hub's tier's. (The file systems are made in the same stack as the roles, so
+    no ARN could name them here.)
+    """
+    file_systems = policies.regional_arn("elasticfilesystem", "file-system/*")
+    access_points = policies.regional_arn("elasticfilesystem", "access-point/*")
+    user_task_definitions = policies.regional_arn(
+        "ecs",
+        "task-definition/"
+        + names.USER_TASK_FAMILY.format(tier=HUB_TIER, stack=names.WILDCARD)
+        + ":*",
+    )
+    hub_tier = HUB_TIER.replace("${!", "${")  # in a plain (not Sub) condition value
+    of_this_tier = f"aws:ResourceTag/{names.TIER_TAG}"
+    tagged_this_tier = f"aws:RequestTag/{names.TIER_TAG}"
+    return PolicyDocument(
+        Version=policies.VERSION,
+        Statement=[
+            Statement(
+                Sid="FindUsersHomesOnThisTiersFileSystem",
+                Effect=Allow,
+                Action=[efs.DescribeAccessPoints],
+                Resource=[file_systems, access_points],
+                Condition=Condition(StringEquals(of_this_tier, hub_tier)),
+            ),
+            Statement(
+                Sid="MakeUsersHomesOnThisTiersFileSystem",
+                Effect=Allow,
+                Action=[efs.CreateAccessPoint],
+                Resource=[file_systems],
+                Condition=Condition(
+                    StringEquals({of_this_tier: hub_tier, tagged_this_tier: hub_tier})
+                ),
+            ),
+            Statement(
+                Sid="TagUsersHomesAtCreation",
+                Effect=Allow,
+                Action=[efs.TagResource],
+                Resource=[access_points],
+                Condition=Condition(
+                    StringEquals(
+                        {
+                            "elasticfilesystem:CreateAction": "CreateAccessPoint",
+                            tagged_this_tier: hub_tier,
+                        }
+                    )
+                ),
+            ),
+            Statement(
+                Sid="ReadTaskDefinitions",
+                Effect=Allow,
+                # DescribeTaskDefinition takes no resource: the hub reads its product's user task
+                # definition and each user's, to see whether the user's is current.
+                Action=[ecs.DescribeTaskDefinition],
+                Resource=["*"],
+            ),
+            Statement(
+                Sid="RegisterUsersTaskDefinitionsInThisTiersFamilies",
+                Effect=Allow,
+                Action=[ecs.RegisterTaskDefinition],
+                Resource=[user_task_definitions],
+            ),
+            Statement(
+                Sid="TagUsersTaskDefinitionsAtRegistration",
+                Effect=Allow,
+                Action=[ecs.TagResource],
+                Resource=[user_task_definitions],
+                Condition=Condition(StringEquals("ecs:CreateAction", "RegisterTaskDefinition")),
             ),
         ],
     )
@@ -164,6 +250,7 @@ def add_task_roles(t: Template, tier: TierContext) -> tuple[GetAtt, GetAtt]:
                 f"JupyterHub of tier {tier.name}: starts and stops its users' Fargate tasks"
             ),
             AssumeRolePolicyDocument=policies.service_trust_policy(policies.ECS_TASKS),
+            ManagedPolicyArns=[Ref(HOMES_POLICY)],  # made in the root, handed over
             Policies=[
                 policies.inline(
                     "spawn-user-servers",
@@ -179,7 +266,16 @@ def add_task_roles(t: Template, tier: TierContext) -> tuple[GetAtt, GetAtt]:
 
 
 def add_to_platform(t: Template, platform: PlatformContext) -> AccountContribution:
-    """The launch rights every tier needs alike, as managed policies shared by all tiers."""
+    """The launch rights every tier needs alike, as managed policies shared by all tiers, and
+    the hubs' rights on their users' homes (one policy, each hub limited to its own tier)."""
+    t.add_resource(
+        ManagedPolicy(
+            HOMES_POLICY,
+            ManagedPolicyName=names.HUB_HOMES_POLICY,
+            Description="A shared hub gives its users homes on its own tier's file system",
+            PolicyDocument=users_homes_policy(),
+        )
+    )
     return AccountContribution(
         launch_policies=tuple(
             LaunchPolicy(
@@ -189,7 +285,8 @@ def add_to_platform(t: Template, platform: PlatformContext) -> AccountContributi
                 statements=tuple(statements),
             )
             for name, statements in launch.shared_launch_policies(platform.hub_key_arn).items()
-        )
+        ),
+        tier_refs=(HOMES_POLICY,),
     )
 
 

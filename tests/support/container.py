@@ -125,7 +125,8 @@ class Container:
             make = "touch" if Path(source).exists() and not Path(source).is_dir() else "mkdir -p"
             lines += [
                 f'mkdir -p "$(dirname "$r"{q(target)})"',
-                f'{make} "$r"{q(target)}',
+                # A file mounted over one of the image's (read-only) files: nothing to make.
+                f'test -e "$r"{q(target)} || {make} "$r"{q(target)}',
                 f'mount --bind {q(str(source))} "$r"{q(target)}',
             ]
         groups = ",".join(str(g) for g in self.groups)

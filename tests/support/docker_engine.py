@@ -9,7 +9,11 @@ image's own. That is where the stand-in must be faithful: what a user's server c
 How it differs from Docker: the image is not pulled or checked (every image name runs the hub
 image's files); a container shares the host's network, so it listens on 127.0.0.1 and inspect
 reports that address on every network (Docker gives it an address on the named network); memory
-and CPU limits are recorded, not enforced. The instance metadata service, which every container
+and CPU limits are recorded, not enforced. The image's Python is a conda environment, which has a
+user site (`pip install --user`, under the home); the tests' Python is a virtualenv, which has
+none unless its pyvenv.cfg says `include-system-site-packages = true`: each container gets a
+copy that says so over the original (the base interpreter's few packages then come last on
+sys.path, after the environment's own). The instance metadata service, which every container
 on the instance reaches for the instance role's credentials, stands here as `metadata_env`: the
 credentials endpoint's variables, added to every container.
 """
@@ -17,7 +21,9 @@ credentials endpoint's variables, added to every container.
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +31,29 @@ from pathlib import Path
 from flask import Flask, abort, jsonify, request
 from werkzeug.serving import make_server
 
-from tests.support.container import IMAGE_GID, IMAGE_UID, Container
+from tests.support.container import DOCKERFILE, IMAGE_GID, IMAGE_UID, Container
 
-# The Dockerfile's ENV lines, which every container of the image has.
-IMAGE_ENV = {"PIP_USER": "1", "R_LIBS_USER": "~/.local/lib/R"}
+
+def image_env() -> dict[str, str]:
+    """The Dockerfile's ENV instructions (`ENV A=1 \\ B=2`), which every container has."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    lines = re.findall(r"^ENV (.*)$", text, flags=re.MULTILINE)
+    pairs = [pair for line in lines for pair in line.split()]
+    return dict(pair.split("=", 1) for pair in pairs)
+
+
+IMAGE_ENV = image_env()
+
+
+def user_site_venv_config(folder: Path) -> Path:
+    """A copy of the tests' pyvenv.cfg that gives the environment a user site, as conda's has."""
+    original = Path(sys.prefix) / "pyvenv.cfg"
+    copy = folder / "pyvenv.cfg"
+    text = original.read_text().replace(
+        "include-system-site-packages = false", "include-system-site-packages = true"
+    )
+    copy.write_text(text)
+    return copy
 
 
 @dataclass
@@ -113,6 +138,8 @@ class DockerEngine:
         for bind in host.get("Binds") or []:
             source, target = bind.split(":")[:2]
             mounts[target] = Path(source)
+        if sys.prefix != sys.base_prefix:  # the tests run in a virtualenv
+            mounts[str(Path(sys.prefix) / "pyvenv.cfg")] = user_site_venv_config(self.folder)
         env = dict(item.split("=", 1) for item in config.get("Env") or [])
         user = config.get("User") or f"{IMAGE_UID}:{IMAGE_GID}"
         uid, _, gid = user.partition(":")

@@ -7,8 +7,9 @@ For the shared hub: it leaves `{{resolve:ssm:...}}` dynamic references as litera
 an `AWS::ECS::TaskDefinition` without its roles, CPU or network mode, creates an
 `AWS::ECS::Service` without its network configuration, load balancers or launch type, and has no
 `AWS::EC2::SecurityGroupEgress` at all. Two resolver bugs are fixed too: an `AWS::NoValue` inside
-a list stays as a null element (CloudFormation removes it), and a list parameter's *default* is
-not split into a list (only passed values are).
+a list stays as a null element (CloudFormation removes it), a list parameter's *default* is
+not split into a list (only passed values are), and a Ref to an EFS access point gives the
+object instead of its id.
 This module maps those template properties onto moto's own backend calls (the same ones its
 REST API uses), so the deploy tests can read them back with ordinary boto3 describe calls. What
 it proves: the template carries these settings in the shape CloudFormation documents, and they
@@ -27,6 +28,7 @@ from moto.ec2.models import ec2_backends
 from moto.ecs.models import Service as EcsService
 from moto.ecs.models import TaskDefinition as EcsTaskDefinition
 from moto.ecs.models import ecs_backends
+from moto.efs.models import AccessPoint as EfsAccessPoint
 from moto.kms.models import Key as KmsKey
 from moto.s3.models import FakeBucket, s3_backends
 from moto.servicediscovery.models import Namespace as DiscoveryNamespace
@@ -357,5 +359,7 @@ def install() -> None:
     EcsService.create_from_cloudformation_json = classmethod(_create_service)
     parsing.clean_json = _clean_json
     parsing.ResourceMap.load_parameters = _load_parameters
+    # A Ref to an EFS access point is its id (moto returns the object).
+    EfsAccessPoint.physical_resource_id = property(lambda point: point.access_point_id)
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()

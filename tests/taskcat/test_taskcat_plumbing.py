@@ -101,6 +101,8 @@ def account(aws: MotoServer, example, network: dict, offline, tmp_path: Path, mo
         "LoadBalancerSubnets": ",".join(network["LoadBalancerSubnets"]),
         "TaskSubnets": ",".join(network["TaskSubnets"]),
         "SubnetId": network["TaskSubnets"][0],
+        "HomesVpcId": network["VpcId"],
+        "HomesSubnetIds": ",".join(network["TaskSubnets"]),
         "HostedZoneId": network["HostedZoneId"],
         "CertificateArn": network["CertificateArn"],
         "OidcIssuerUrl": oidc["OidcIssuerUrl"],

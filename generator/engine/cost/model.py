@@ -157,6 +157,11 @@ def peak_users(tier: TierUsage) -> int:
     return math.ceil(tier.users * tier.peak_concurrency - 1e-9)
 
 
+def backup_gb(home_gb: float, daily_change: float, retention_days: int) -> float:
+    """Backup storage of `home_gb`: one full copy, then each day's changes until they expire."""
+    return home_gb * (1 + daily_change * retention_days)
+
+
 class Estimator:
     """Costs the options for one usage profile, set of templates and price list."""
 
@@ -235,6 +240,7 @@ class Estimator:
                 detail=" + ".join(f"730 h x {t}" for t in hub.always_on_tasks),
             ),
             *self._hub_running_costs(hub, tier),
+            *self._homes_on_efs(tier),
             Line(
                 "servers",
                 "per_use",
@@ -244,6 +250,34 @@ class Estimator:
             ),
         ]
         return Part(lines)
+
+    def _homes_on_efs(self, tier: TierUsage) -> list[Line]:
+        """The tier's users' homes on its EFS file system (the platform's), and their backups."""
+        platform = self.templates.platform()
+        if not platform.home_file_systems:
+            return []
+        p = self.prices
+        gb = tier.users * tier.home_gb_per_user
+        days = platform.backup_retention_days
+        backed_up = backup_gb(gb, self.usage.platform.home_daily_change, days)
+        lines = [
+            Line(
+                "homes (EFS)",
+                "fixed",
+                gb * p.efs_standard_gb_month.price,
+                detail=f"{tier.users} x {tier.home_gb_per_user:g} GB",
+            )
+        ]
+        if days:
+            lines.append(
+                Line(
+                    "home backups",
+                    "fixed",
+                    backed_up * p.backup_efs_gb_month.price,
+                    detail=f"{backed_up:g} GB: the homes and {days} days of changes",
+                )
+            )
+        return lines
 
     def original_design(self, tier: TierUsage) -> Part:
         """The design before per-user tasks, a baseline rather than a product option: one
@@ -317,9 +351,26 @@ class Estimator:
             ),
             Line("secrets", "fixed", tier.users * hub.secrets * p.secret_month.price),
             Line("keys", "fixed", tier.users * hub.kms_keys * p.kms_key_month.price),
+            *self._home_snapshots(tier, hub),
             _instances(running, idle, hourly, chosen),
         ]
         return Part([line for line in lines if line.amount or line.kind == "per_use"], note=chosen)
+
+    def _home_snapshots(self, tier: TierUsage, hub) -> list[Line]:
+        """Backups of the data volumes (the homes on them) by the platform's backup plan."""
+        days = self.templates.platform().backup_retention_days
+        if not (hub.backed_up and days):
+            return []
+        gb = tier.users * tier.home_gb_per_user
+        backed_up = backup_gb(gb, self.usage.platform.home_daily_change, days)
+        return [
+            Line(
+                "home backups (EBS snapshots)",
+                "fixed",
+                backed_up * self.prices.backup_ebs_gb_month.price,
+                detail=f"{backed_up:g} GB: the homes and {days} days of changes",
+            )
+        ]
 
     def sagemaker(self, tier: TierUsage) -> Part:
         chosen = tier.sagemaker_instance_type or match_instance(
@@ -433,9 +484,17 @@ def assumptions(usage: Usage) -> list[str]:
         "cheapest priced CPU instance with at least its vCPUs and memory.",
         "Prices are on-demand list prices: no free tier, Savings Plans or Reserved Instances, "
         "before tax.",
+        "Each user keeps their tier's home_gb_per_user GB in their home: on the tier's EFS "
+        "file system for the shared hub (Standard storage: an upper bound, files unread for 30 "
+        "days move to the cheaper Infrequent Access class), on the data volume for the "
+        "personal hub (already in its volume size).",
+        f"Backups hold one full copy of the homes plus {usage.platform.home_daily_change:.0%} "
+        "of them a day, kept for the backup plan's longest retention (the platform's hourly "
+        "recovery points expire sooner and add little).",
         "Not included: NAT gateways, VPC endpoints, data transfer, the data lake's S3 storage "
         "and requests, KMS and API requests, EC2 detailed monitoring, EFS throughput and "
-        "backups, EBS snapshots, SageMaker Studio storage and domain, CodeBuild image builds.",
+        "restores, the snapshot kept when a personal hub is terminated, SageMaker Studio "
+        "storage and domain, CodeBuild image builds.",
     ]
     return found
 
@@ -479,6 +538,8 @@ def estimate(usage: Usage, templates: Templates, prices: RegionPrices, region: s
         "kms_keys": platform.kms_keys,
         "buckets": platform.buckets,
         "repositories": platform.repositories,
+        "home_file_systems": platform.home_file_systems,
+        "backup_retention_days": platform.backup_retention_days,
     }
     options = estimator.options()
     return Estimate(

@@ -76,6 +76,8 @@ class RegionPrices(_Model):
     alb_hour: Figure
     alb_lcu_hour: Figure
     efs_standard_gb_month: Figure
+    backup_efs_gb_month: Figure
+    backup_ebs_gb_month: Figure
     logs_ingest_gb: Figure
     logs_storage_gb_month: Figure
     alarm_month: Figure

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from generator.cfn.names import BACKUP_TAG, BACKUP_TAG_HOMES
 from generator.engine.build_folder import Build
 from generator.model.problems import UserError
 
@@ -132,6 +133,7 @@ class PersonalHub:
     alarms: int
     secrets: int
     kms_keys: int
+    backed_up: bool  # the data volume carries the platform's backup tag
 
 
 @dataclass(frozen=True)
@@ -141,6 +143,8 @@ class Platform:
     kms_keys: int
     buckets: int
     repositories: int
+    home_file_systems: int  # one per tier (products/platform/homes.py)
+    backup_retention_days: int  # the longest rule of the homes' backup plan (0: none)
 
 
 class Templates:
@@ -226,6 +230,9 @@ class Templates:
             alarms=len(stack.resources("AWS::CloudWatch::Alarm")),
             secrets=len(stack.resources("AWS::SecretsManager::Secret")),
             kms_keys=len(stack.resources("AWS::KMS::Key")),
+            backed_up=any(
+                {"Key": BACKUP_TAG, "Value": BACKUP_TAG_HOMES} in v.get("Tags", []) for v in volumes
+            ),
         )
 
     # platform -----------------------------------------------------------------------------
@@ -235,6 +242,20 @@ class Templates:
             kms_keys=len(stack.resources("AWS::KMS::Key")),
             buckets=len(stack.resources("AWS::S3::Bucket")),
             repositories=len(stack.resources("AWS::ECR::Repository")),
+            # One per tier, in the tier's template (nested in the platform's).
+            home_file_systems=sum(
+                len(self.stack(key).resources("AWS::EFS::FileSystem"))
+                for key in self.bodies
+                if key == "platform" or key.startswith("platform/")
+            ),
+            backup_retention_days=max(
+                (
+                    int(rule.get("Lifecycle", {}).get("DeleteAfterDays", 0))
+                    for plan in stack.resources("AWS::Backup::BackupPlan").values()
+                    for rule in plan["BackupPlan"]["BackupPlanRule"]
+                ),
+                default=0,
+            ),
         )
 
 

@@ -67,6 +67,12 @@ class TierUsage(_Model):
         description="SageMaker Studio instance type; default: the cheapest priced ml.* "
         "instance with at least server_size's vCPUs and memory.",
     )
+    home_gb_per_user: float = Field(
+        2.0,
+        ge=0,
+        le=100_000,
+        description="GB each user keeps in their home: notebooks, files, installed packages.",
+    )
 
 
 class SharedHubUsage(_Model):
@@ -116,6 +122,11 @@ class PlatformUsage(_Model):
 
     notebook_storage_gb: float = Field(20, ge=0, description="GB in the notebook bucket.")
     image_storage_gb: float = Field(5, ge=0, description="GB of hub images in ECR.")
+    home_daily_change: Share = Field(
+        0.01,
+        description="Share of a home that changes a day; backups keep each change until the "
+        "backup plan's longest retention ends.",
+    )
 
 
 class Usage(_Model):

@@ -4,11 +4,20 @@ The spawner runs the product's user task definition with the chosen size as over
 private subnets with the user security group and no public IP, and waits until the task runs.
 boto3 calls go to a worker thread, so the hub's event loop never blocks. The task ARN is the
 spawner's state: after a hub restart, `poll()` and `stop()` find the task again.
+
+Each user's home is their own EFS access point on the tier's home file system (uid 1000, the
+image's user, rooted at `/home/<user>`), mounted at /home/jovyan. A task definition cannot take a
+volume as a RunTask override, so the spawner keeps one task definition family per user: the
+product's user task definition plus the home volume, registered again only when the product's
+definition changed (its ARN is tagged on the user's). Both are found again by their tags; the
+access point is never deleted here: the home outlives the server, the hub and the product.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import re
 import time
 from typing import Any
 
@@ -25,7 +34,22 @@ ENDED = ("DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED", "DELETED")
 # Tags of every server task: whose it is, which of their servers, and which hub started it
 # (the reaper stops only tasks of its own hub; labcatalog_hub/reaper.py).
 USER_TAG, SERVER_TAG, HUB_TAG = "labcatalog:user", "labcatalog:server", "labcatalog:hub"
+TIER_TAG = "labcatalog:tier"  # generator.cfn.names.TIER_TAG
+BASE_TAG = "labcatalog:base-task-definition"  # the product's definition a user's was made from
 STARTED_BY = "jupyterhub"
+# The image's user owns every home (generator.cfn.names.HOME_UID/HOME_GID, HOME_ROOT).
+HOME_UID, HOME_GID, HOME_ROOT = 1000, 100, "/home/{user}"
+HOME_IN_SERVER = "/home/jovyan"
+HOME_VOLUME = "home"
+
+
+def home_folder(user: str) -> str:
+    """The user's folder name on the file system: the name itself when EFS allows it (letters,
+    digits, `.`, `_`, `-`, `@`; no leading dot; at most 64), else a readable part and a hash."""
+    safe = re.sub(r"[^A-Za-z0-9._@-]", "-", user).lstrip(".")
+    if safe == user and 0 < len(user) <= 64:
+        return user
+    return f"{safe[:48]}-{hashlib.sha256(user.encode()).hexdigest()[:12]}"
 
 
 class SpawnFailed(RuntimeError):
@@ -75,13 +99,26 @@ class EcsSpawner(SizedSpawner, Spawner):
     hub_id = Unicode(
         "", help="This hub's identity, tagged on its tasks (labcatalog:hub): its public URL."
     ).tag(config=True)
+    homes_file_system = Unicode(
+        "", help="The tier's home file system (EFS id); empty: servers keep nothing."
+    ).tag(config=True)
+    tier = Unicode("", help="The hub's tier, tagged on what the spawner creates.").tag(config=True)
     ecs = AnyTrait(help="The boto3 ECS client; made from the default credential chain.")
+    efs = AnyTrait(help="The boto3 EFS client; made from the default credential chain.")
+    access_point_wait_seconds = Float(60.0, help="How long a new access point may take.").tag(
+        config=True
+    )
 
     task_arn = Unicode(None, allow_none=True)
+    server_task_definition = Unicode(None, allow_none=True)
 
     @default("ecs")
     def _ecs_client(self) -> Any:
         return boto3.session.Session().client("ecs", endpoint_url=self.endpoint_url)
+
+    @default("efs")
+    def _efs_client(self) -> Any:
+        return boto3.session.Session().client("efs", endpoint_url=self.endpoint_url)
 
     @default("env_keep")
     def _no_hub_environment(self) -> list[str]:
@@ -114,6 +151,124 @@ class EcsSpawner(SizedSpawner, Spawner):
     async def _call(self, method: str, **params: Any) -> dict:
         return await asyncio.to_thread(getattr(self.ecs, method), **params)
 
+    async def _efs_call(self, method: str, **params: Any) -> dict:
+        return await asyncio.to_thread(getattr(self.efs, method), **params)
+
+    # --- the user's home: an access point, and a task definition that mounts it ---
+
+    def access_point_request(self) -> dict:
+        """CreateAccessPoint for this user: as the image's user, rooted at their home."""
+        folder = HOME_ROOT.format(user=home_folder(self.user.name))
+        token = hashlib.sha256(f"{self.homes_file_system}{folder}".encode()).hexdigest()
+        return {
+            "ClientToken": token[:64],  # the same user's retry makes no second access point
+            "FileSystemId": self.homes_file_system,
+            "PosixUser": {"Uid": HOME_UID, "Gid": HOME_GID},
+            "RootDirectory": {
+                "Path": folder,
+                "CreationInfo": {
+                    "OwnerUid": HOME_UID,
+                    "OwnerGid": HOME_GID,
+                    "Permissions": "0700",
+                },
+            },
+            "Tags": [
+                {"Key": "Name", "Value": f"home of {self.user.name}"[:256]},
+                {"Key": USER_TAG, "Value": self.user.name},
+                {"Key": TIER_TAG, "Value": self.tier},
+            ],
+        }
+
+    async def home_access_point(self) -> str:
+        """The id of the user's access point: the existing one, or a new one once available."""
+        wanted = self.access_point_request()
+        path = wanted["RootDirectory"]["Path"]
+        params = {"FileSystemId": self.homes_file_system}
+        while True:
+            page = await self._efs_call("describe_access_points", **params)
+            for point in page.get("AccessPoints", []):
+                if point.get("RootDirectory", {}).get("Path") == path:
+                    return point["AccessPointId"]
+            if not page.get("NextToken"):
+                break
+            params["NextToken"] = page["NextToken"]
+        self._report(5, "Making your home directory")
+        point = await self._efs_call("create_access_point", **wanted)
+        deadline = time.monotonic() + self.access_point_wait_seconds
+        while point.get("LifeCycleState", "available") != "available":
+            if time.monotonic() > deadline:
+                raise SpawnFailed("Your home directory was not ready in time; try again.")
+            await asyncio.sleep(self.poll_seconds)
+            described = await self._efs_call(
+                "describe_access_points", AccessPointId=point["AccessPointId"]
+            )
+            point = described["AccessPoints"][0]
+        return point["AccessPointId"]
+
+    def home_task_definition_request(self, base: dict, access_point: str) -> dict:
+        """RegisterTaskDefinition: the product's user definition, plus the user's home."""
+        copied = (
+            "taskRoleArn",
+            "executionRoleArn",
+            "networkMode",
+            "requiresCompatibilities",
+            "cpu",
+            "memory",
+            "runtimePlatform",
+            "ephemeralStorage",
+        )
+        request = {key: base[key] for key in copied if base.get(key) is not None}
+        home = {
+            "name": HOME_VOLUME,
+            "efsVolumeConfiguration": {
+                "fileSystemId": self.homes_file_system,
+                "rootDirectory": "/",
+                "transitEncryption": "ENABLED",
+                "authorizationConfig": {"accessPointId": access_point, "iam": "ENABLED"},
+            },
+        }
+        containers = []
+        for container in base["containerDefinitions"]:
+            container = dict(container)
+            if container["name"] == self.container_name:
+                # The home first: mounts inside it (the team's shared/) go on top of it.
+                mount = {"sourceVolume": HOME_VOLUME, "containerPath": HOME_IN_SERVER}
+                container["mountPoints"] = [mount, *container.get("mountPoints", [])]
+            containers.append(container)
+        return {
+            **request,
+            # One family per user (the access point names it); the hub's role may register
+            # only families that start with its tier's user family.
+            "family": f"{base['family']}-{access_point}",
+            "containerDefinitions": containers,
+            "volumes": [home, *base.get("volumes", [])],
+            "tags": [
+                {"key": USER_TAG, "value": self.user.name},
+                {"key": TIER_TAG, "value": self.tier},
+                {"key": BASE_TAG, "value": base["taskDefinitionArn"]},
+            ],
+        }
+
+    async def home_task_definition(self, access_point: str) -> str:
+        """The ARN of a task definition that mounts the user's home: reused while the
+        product's definition is the same, registered again when it changed."""
+        base = (await self._call("describe_task_definition", taskDefinition=self.task_definition))[
+            "taskDefinition"
+        ]
+        wanted = self.home_task_definition_request(base, access_point)
+        try:
+            current = await self._call(
+                "describe_task_definition", taskDefinition=wanted["family"], include=["TAGS"]
+            )
+        except ClientError:
+            current = None  # no such family yet
+        if current is not None:
+            tags = {t["key"]: t["value"] for t in current.get("tags", [])}
+            if tags.get(BASE_TAG) == base["taskDefinitionArn"]:
+                return current["taskDefinition"]["taskDefinitionArn"]
+        registered = await self._call("register_task_definition", **wanted)
+        return registered["taskDefinition"]["taskDefinitionArn"]
+
     def _report(self, progress: int, message: str) -> None:
         self.log.info("%s: %s", self._log_name, message)
         self._events.append({"progress": progress, "message": message})
@@ -125,7 +280,7 @@ class EcsSpawner(SizedSpawner, Spawner):
         environment = [{"name": k, "value": str(v)} for k, v in sorted(self.get_env().items())]
         return {
             "cluster": self.cluster,
-            "taskDefinition": self.task_definition,
+            "taskDefinition": self.server_task_definition or self.task_definition,
             "count": 1,
             "capacityProviderStrategy": [{"capacityProvider": self.capacity_provider, "weight": 1}],
             "networkConfiguration": {
@@ -163,6 +318,14 @@ class EcsSpawner(SizedSpawner, Spawner):
             self._starting = False
 
     async def _start(self) -> tuple[str, int]:
+        if self.homes_file_system:
+            try:
+                access_point = await self.home_access_point()
+                self.server_task_definition = await self.home_task_definition(access_point)
+            except ClientError as err:
+                raise SpawnFailed(explain_client_error(err)) from err
+            except BotoCoreError as err:
+                raise SpawnFailed(f"The hub could not reach AWS: {err}") from err
         request = self.run_task_request()
         size = self.chosen_size()
         self._report(10, f"Asking {self.capacity_provider} for a server ({size.label})")

@@ -73,6 +73,7 @@ class Ecs:
     security_groups: tuple[str, ...]
     capacity_provider: str
     endpoint_url: str | None
+    homes_file_system: str = ""  # the tier's home file system; empty: servers keep nothing
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,7 @@ class _Reader:
                 "LABCATALOG_ECS_CAPACITY_PROVIDER", CAPACITY_PROVIDERS, "FARGATE"
             ),
             endpoint_url=self.get("LABCATALOG_ECS_ENDPOINT_URL"),
+            homes_file_system=self.get("LABCATALOG_ECS_HOMES_FILE_SYSTEM", "") or "",
         )
 
     def docker(self) -> Docker:

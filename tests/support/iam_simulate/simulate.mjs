@@ -1,0 +1,20 @@
+// Evaluates each simulation read from stdin (a JSON list) with @cloud-copilot/iam-simulate and
+// prints one result per simulation: "Allowed", "ExplicitlyDenied", "ImplicitlyDenied", or the
+// validation errors (an unknown action, a context key the action does not take, a bad policy).
+import { runSimulation } from "@cloud-copilot/iam-simulate";
+
+let input = "";
+for await (const chunk of process.stdin) input += chunk;
+const results = [];
+for (const simulation of JSON.parse(input)) {
+  const response = await runSimulation(
+    { serviceControlPolicies: [], resourceControlPolicies: [], ...simulation },
+    {},
+  );
+  results.push(
+    response.resultType === "error"
+      ? { error: response.errors }
+      : { decision: response.overallResult },
+  );
+}
+process.stdout.write(JSON.stringify(results));
