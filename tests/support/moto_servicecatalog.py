@@ -16,7 +16,9 @@ idempotency tokens (a repeated token returns the first answer), and these error 
   second artifact with the same name in one product;
 * ``DuplicateResourceException`` for a second LAUNCH constraint on a product in a portfolio,
   an existing tag option, a tag option already on a resource, an action already on an artifact;
-* ``InvalidStateException`` for associating an inactive tag option.
+* ``InvalidStateException`` for associating an inactive tag option;
+* ``ResourceInUseException`` for taking a product out of a portfolio that still holds
+  constraints on it.
 
 What it cannot prove: AWS-side timing (artifacts are AVAILABLE at once), quotas, template
 validation beyond "it is JSON with Resources", and whether AWS rejects duplicate artifact names
@@ -464,6 +466,23 @@ def associate_product(c: Catalog, p: dict) -> dict:
     portfolio = c.portfolio(p["PortfolioId"])
     if p["ProductId"] not in portfolio["ProductIds"]:  # a repeat is not an error in AWS
         portfolio["ProductIds"].append(p["ProductId"])
+    return {}
+
+
+@operation("DisassociateProductFromPortfolio")
+def disassociate_product(c: Catalog, p: dict) -> dict:
+    c.product(p["ProductId"])
+    portfolio = c.portfolio(p["PortfolioId"])
+    if p["ProductId"] not in portfolio["ProductIds"]:
+        raise _error("ResourceNotFoundException", "Product is not in the portfolio.")
+    if any(
+        (x["PortfolioId"], x["ProductId"]) == (p["PortfolioId"], p["ProductId"])
+        for x in c.constraints.values()
+    ):
+        raise _error(
+            "ResourceInUseException", "Remove the product's constraints in this portfolio first."
+        )
+    portfolio["ProductIds"].remove(p["ProductId"])
     return {}
 
 
