@@ -19,6 +19,7 @@ import pytest
 
 from generator.cfn import names as contract
 from generator.engine.build import render
+from products.hub_image.content import image_tag
 from products.personal_hub import instance_types, names, template
 from products.shared_hub import template as shared_hub
 from tests.conftest import PORTFOLIOS, ROOT
@@ -379,7 +380,7 @@ def test_each_tier_gets_its_own_values_and_a_clean_script(portfolio_name, tmp_pa
         assert f"readonly env_tier_group='ds-{tier.name}'" in script
         assert "readonly env_allowed_users='alice@example.com,bob@example.com,carol'" in script
         assert f"readonly env_notebook_bucket='{ssm[contract.NOTEBOOK_BUCKET_PARAMETER]}'" in script
-        image = ssm[contract.HUB_REPOSITORY_URI_PARAMETER] + ":sha-0123abcd"
+        image = f"{ssm[contract.HUB_REPOSITORY_URI_PARAMETER]}:{image_tag()}"
         assert f"readonly hub_image='{image}'" in script
         assert f"secret:labcatalog/{tier.name}/personal-hub/" in script
         assert "readonly signal_resource='HubReady'" in script

@@ -42,7 +42,6 @@ from troposphere.ec2 import (
 from troposphere.policies import CreationPolicy, ResourceSignal
 
 from generator.cfn.names import (
-    HUB_IMAGE_TAG_PARAMETER,
     HUB_REPOSITORY_URI_PARAMETER,
     NOTEBOOK_BUCKET_PARAMETER,
     PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER,
@@ -51,6 +50,7 @@ from generator.cfn.names import (
 from generator.cfn.network import ANYWHERE, egress, tcp_out
 from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio
+from products.hub_image.content import image_tag
 from products.personal_hub import instance_types, names, parameters
 
 DESCRIPTION = (
@@ -165,7 +165,7 @@ def user_data() -> Base64:
         resolved(HUB_REPOSITORY_URI_PARAMETER),
         Ref("HubImageRepository"),
     )
-    tag = If(PUBLISHED_TAG, resolved(HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
+    tag = If(PUBLISHED_TAG, image_tag(), Ref("HubImageTag"))
     return Base64(
         Sub(
             USER_DATA.read_text(),

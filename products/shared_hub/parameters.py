@@ -9,6 +9,7 @@ from __future__ import annotations
 from generator.cfn import names
 from generator.cfn.parameters import Console, Group, Param
 from generator.model.config import Portfolio
+from products.hub_image.content import image_tag
 
 # Valid Fargate task sizes, "cpu:memory" in Fargate units (1024 = 1 vCPU; MiB).
 FARGATE_SIZES = (
@@ -366,8 +367,7 @@ def declared(portfolio: Portfolio) -> Console:
                 "HubImageTag",
                 "Image tag",
                 r"[\w][\w.-]{0,127}",
-                "Leave empty for the release the platform's image build published "
-                f"({names.HUB_IMAGE_TAG_PARAMETER}).",
+                f"Leave empty for the image this product version was built with ({image_tag()}).",
                 "must be an image tag",
             ),
         ),
