@@ -171,8 +171,9 @@ def declared(portfolio: Portfolio) -> Console:
                 "DeletionProtection",
                 "Deletion protection",
                 ("true", "false"),
-                "true",
-                "Protect the new load balancer from deletion; set false before terminating.",
+                "false",
+                "Protect the new load balancer from deletion (then set false again before "
+                "terminating). It holds no data: the hub state is kept when the hub is terminated.",
             ),
             _text(
                 "ExistingListenerArn",
