@@ -13,11 +13,15 @@ The activity reporter (labcatalog_hub/activity.py) publishes to moto's CloudWatc
 
 from __future__ import annotations
 
+import json
+import os
 import shlex
 import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from products.hub_image import content
 from products.hub_image.labcatalog_hub import activity
 from tests.support.personal_hub_support import (
     body,
@@ -151,3 +155,46 @@ def test_the_reporter_publishes_to_cloudwatch(aws):
         Statistics=["Minimum", "Maximum", "SampleCount"],
     )["Datapoints"]
     assert [(d["Minimum"], d["Maximum"], d["SampleCount"]) for d in stats] == [(0.0, 1.0, 3.0)]
+
+
+def _loaded_services(tmp_path, extra: dict[str, str]) -> tuple[list[dict], list[dict]]:
+    """jupyterhub_config.py, loaded as JupyterHub loads it, for a personal hub's environment."""
+    from tests.test_hub_settings import LDAP_DOCKER
+
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("LABCATALOG_")},
+        **LDAP_DOCKER,
+        "LABCATALOG_STATE_DIR": str(tmp_path / "state"),
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        **extra,
+    }
+    (tmp_path / "state").mkdir(parents=True, exist_ok=True)
+    code = (
+        "import json, sys\n"
+        "from traitlets.config.loader import PyFileConfigLoader\n"
+        "c = PyFileConfigLoader('jupyterhub_config.py', path=sys.argv[1]).load_config()\n"
+        "print(json.dumps([c.JupyterHub.services, c.JupyterHub.load_roles]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(content.FOLDER)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    services, roles = json.loads(result.stdout.strip().splitlines()[-1])
+    return services, roles
+
+
+def test_the_hub_runs_the_reporter_only_for_an_instance(tmp_path):
+    services, roles = _loaded_services(tmp_path, {"LABCATALOG_ACTIVITY_INSTANCE": INSTANCE})
+    (reporter,) = [s for s in services if s["name"] == "activity-reporter"]
+    assert reporter["command"][1:] == ["-m", "labcatalog_hub.activity"]
+    assert reporter["environment"] == {
+        "LABCATALOG_ACTIVITY_INSTANCE": INSTANCE,
+        "AWS_DEFAULT_REGION": "eu-west-1",
+    }
+    (role,) = [r for r in roles if r["name"] == "activity-reporter"]
+    assert "delete:servers" not in role["scopes"]  # it reads activity, it stops nothing
+    services, _ = _loaded_services(tmp_path / "shared", {})
+    assert [s["name"] for s in services] == ["idle-culler"]
