@@ -69,6 +69,7 @@ def test_plan_shows_removed_tiers_and_products_and_publish_carries_them_out(cata
     assert ("deprecate", "version", "personal-hub 1.0.0") in rows
     assert ("delete", "constraint", "tier0 personal-hub launch") in rows
     assert ("delete", "association", "tier0 <- product shared-hub") not in rows
+    assert not [r for r in plan.rows() if r.change == "unchanged" and "removed" in r.subject]
     # Users lose the tier before anything else leaves it.
     kinds = [type(a) for a in plan.changes]
     assert kinds[0] is act.DisassociatePrincipal

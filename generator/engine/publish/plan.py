@@ -307,6 +307,7 @@ def _removals(desired: Desired, state: CatalogState, add) -> None:
     """
     removed_tiers = _removed_tiers(desired, state)
     removed_products = sorted(set(state.products) - desired.product_keys)
+    managed_portfolios = {p.id for p in state.portfolios.values()}
     for tier, portfolio in sorted(state.portfolios.items()):
         for key, product in sorted(state.products.items()):
             if portfolio.id not in product.portfolio_ids:
@@ -323,9 +324,13 @@ def _removals(desired: Desired, state: CatalogState, add) -> None:
             add(act.DisassociateProduct(tier, key, reason=reason))
     for key in removed_products:
         product = state.products[key]
-        for version in sorted(product.versions, key=lambda v: semver_key(v.name)):
-            if version.guidance != DEPRECATED:
-                add(act.UpdateVersion(key, version.name, guidance=DEPRECATED))
-        add(act.Unchanged("product", f"{key} ({product.name}) removed, versions deprecated"))
+        active = [v for v in product.versions if v.guidance != DEPRECATED]
+        for version in sorted(active, key=lambda v: semver_key(v.name)):
+            add(act.UpdateVersion(key, version.name, guidance=DEPRECATED))
+        if not active and not product.portfolio_ids & managed_portfolios:
+            add(act.Unchanged("product", f"{key} ({product.name}) removed, versions deprecated"))
     for tier in removed_tiers:
-        add(act.Unchanged("portfolio", f"{state.portfolios[tier].name} (tier removed)"))
+        portfolio = state.portfolios[tier]
+        products = any(portfolio.id in p.portfolio_ids for p in state.products.values())
+        if not portfolio.principals and not products:
+            add(act.Unchanged("portfolio", f"{portfolio.name} (tier removed)"))
