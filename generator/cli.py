@@ -11,6 +11,7 @@ from generator.commands.build import build
 from generator.commands.cost import cost
 from generator.commands.plan import plan
 from generator.commands.publish import publish
+from generator.commands.rollout import rollout
 from generator.commands.schema import schema
 from generator.commands.validate import validate
 from generator.model.problems import InputError, UserError
@@ -63,6 +64,7 @@ def main() -> None:
       labcatalog build --check     fail if build/ is out of date (for CI)
       labcatalog plan              show what publish would change in Service Catalog
       labcatalog publish           upload templates, register products and versions
+      labcatalog rollout           list launched products; --update moves deprecated ones
     """
 
 
@@ -72,3 +74,4 @@ main.add_command(schema)
 main.add_command(plan)
 main.add_command(publish)
 main.add_command(cost)
+main.add_command(rollout)

@@ -18,6 +18,7 @@ from moto.cloudformation import parsing
 from moto.ssm.models import ssm_backends
 
 from generator.engine.build import render
+from products.hub_image.content import image_tag
 from products.personal_hub import names, template
 from tests import conftest
 from tests.support.moto_server import deploy_stack
@@ -109,7 +110,7 @@ def test_each_tiers_hub_deploys_with_its_profile_and_user_data(aws, portfolio):
         assert f"readonly env_tier='{tier.name}'" in script
         bucket = platform_outputs["NotebookBucketName"]
         assert f"readonly env_notebook_bucket='{bucket}'" in script
-        image = f"{platform_outputs['HubRepositoryUri']}:{IMAGE_TAG}"
+        image = f"{platform_outputs['HubRepositoryUri']}:{image_tag()}"  # the version's own
         assert f"readonly hub_image='{image}'" in script
         assert f"readonly stack='SC-123456789012-pp-{tier.name}'" in script
         assert "{{resolve:" not in script and "${" not in script

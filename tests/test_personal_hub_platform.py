@@ -110,15 +110,23 @@ def test_instance_policy_is_session_manager_image_pull_and_own_secrets_only(adde
             "PullHubImage",
             "ReadPersonalHubSecrets",
             "RegisterWithSessionManager",
+            "ReportHubActivity",
             "SessionManagerChannels",
         ]
         assert statements["PullHubImage"]["Resource"] == [{"Ref": "RepositoryArn"}]
+        report = statements["ReportHubActivity"]
+        assert report["Action"] == ["cloudwatch:PutMetricData"]
+        assert report["Condition"] == {
+            "StringEquals": {"cloudwatch:namespace": "labcatalog/PersonalHub"}
+        }
         (secrets,) = statements["ReadPersonalHubSecrets"]["Resource"]
         assert secrets["Fn::Sub"].endswith(f":secret:labcatalog/{tier.name}/personal-hub/*")
         for statement in statements.values():
             if statement["Resource"] == ["*"]:
                 assert all(
-                    a.startswith("ssmmessages:") or a == "ecr:GetAuthorizationToken"
+                    a.startswith("ssmmessages:")
+                    or a == "ecr:GetAuthorizationToken"
+                    or (a == "cloudwatch:PutMetricData" and "Condition" in statement)
                     for a in statement["Action"]
                 ), statement
 

@@ -19,6 +19,7 @@ import pytest
 
 from generator.cfn import names as contract
 from generator.engine.build import render
+from products.hub_image.content import image_tag
 from products.personal_hub import instance_types, names, template
 from products.shared_hub import template as shared_hub
 from tests.conftest import PORTFOLIOS, ROOT
@@ -201,14 +202,6 @@ def test_every_allowed_type_has_a_mapping_entry_whose_architecture_matches(hub):
         assert arch in mapping[name]["AmiParameter"], name
 
 
-def test_idle_threshold_is_half_a_vcpu_at_most_ten_percent():
-    assert instance_types.BY_NAME["m7i.large"].idle_cpu_percent == 10.0
-    assert instance_types.BY_NAME["r7i.8xlarge"].idle_cpu_percent == 1.56
-    for it in instance_types.CURATED:
-        # One busy vCPU always counts as not idle.
-        assert 100 / it.vcpus > it.idle_cpu_percent
-
-
 # The instance
 
 
@@ -297,7 +290,14 @@ def test_idle_alarm_stops_the_instance_and_zero_disables_it(hub):
         {"Fn::Sub": "arn:${AWS::Partition}:automate:${AWS::Region}:ec2:stop"}
     ]
     assert properties["Dimensions"] == [{"Name": "InstanceId", "Value": {"Ref": "HubInstance"}}]
-    assert (properties["Namespace"], properties["MetricName"]) == ("AWS/EC2", "CPUUtilization")
+    # The hub's own activity metric, the same for every instance type (no mapping, no CPU %).
+    assert (properties["Namespace"], properties["MetricName"]) == (
+        "labcatalog/PersonalHub",
+        "Active",
+    )
+    assert (properties["Statistic"], properties["Threshold"]) == ("Maximum", 1)
+    assert properties["TreatMissingData"] == "notBreaching"
+    assert "IdleCpuPercent" not in json.dumps(hub["Mappings"])
     assert properties["ComparisonOperator"] == "LessThanThreshold"
     assert properties["Period"] == 60
     assert properties["EvaluationPeriods"] == {"Ref": "IdleStopMinutes"}
@@ -379,7 +379,7 @@ def test_each_tier_gets_its_own_values_and_a_clean_script(portfolio_name, tmp_pa
         assert f"readonly env_tier_group='ds-{tier.name}'" in script
         assert "readonly env_allowed_users='alice@example.com,bob@example.com,carol'" in script
         assert f"readonly env_notebook_bucket='{ssm[contract.NOTEBOOK_BUCKET_PARAMETER]}'" in script
-        image = ssm[contract.HUB_REPOSITORY_URI_PARAMETER] + ":sha-0123abcd"
+        image = f"{ssm[contract.HUB_REPOSITORY_URI_PARAMETER]}:{image_tag()}"
         assert f"readonly hub_image='{image}'" in script
         assert f"secret:labcatalog/{tier.name}/personal-hub/" in script
         assert "readonly signal_resource='HubReady'" in script

@@ -287,7 +287,7 @@ def test_hub_repository_is_immutable_scanned_and_pruned(example):
     assert repo["ImageScanningConfiguration"] == {"ScanOnPush": True}
     assert repo["EncryptionConfiguration"] == {"EncryptionType": "KMS"}
     rules = json.loads(repo["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
-    assert {r["selection"]["tagStatus"] for r in rules} == {"untagged", "any"}
+    assert {r["selection"]["tagStatus"] for r in rules} == {"untagged"}
     for tier in example.tiers:
         execution = statements(
             role_policy(body, f"{tier.logical_id}TaskExecutionRole", "start-tasks")

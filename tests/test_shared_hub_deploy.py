@@ -20,6 +20,7 @@ import pytest
 
 from generator.cfn import names
 from generator.engine.build import render
+from products.hub_image.content import image_tag
 from products.shared_hub import template as shared_hub
 from tests.conftest import deploy_platform
 from tests.support.moto_server import deploy_stack
@@ -113,7 +114,8 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     assert hub["networkMode"] == "awsvpc" and hub["cpu"] == "1024"
     (container,) = hub["containerDefinitions"]
     repository = aws.client("ecr").describe_repositories()["repositories"][0]["repositoryUri"]
-    assert container["image"] == f"{repository}:{PUBLISHED_TAG}", "the published release"
+    # The image this product version was built with, not the latest build in SSM.
+    assert container["image"] == f"{repository}:{image_tag()}", "the version's own image"
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert env["LABCATALOG_TIER"] == tier
     assert env["LABCATALOG_ECS_CLUSTER"] == cluster["clusterArn"]

@@ -48,8 +48,8 @@ def resolved(parameter: str) -> str:
     return "{{resolve:ssm:" + parameter + "}}"
 
 
-# The hub image's current release: the platform's image build writes its tag here after each
-# build; products launched with an empty HubImageTag run it.
+# The hub image's latest build: the platform's image build writes its tag here after each build.
+# Products do not read it: each product version names its image by content tag.
 HUB_IMAGE_TAG_PARAMETER = platform_parameter("hub-image-tag")
 
 # Every SSM parameter the platform publishes, named once. Account-wide values:

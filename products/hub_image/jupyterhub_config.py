@@ -158,6 +158,30 @@ c.JupyterHub.load_roles = [
     }
 ]
 
+# --- activity reporting (personal hub): the instance stops when nobody has used it ---
+# labcatalog_hub/activity.py publishes whether anyone is active; the product's alarm stops the
+# instance on it. The boot script names the instance; a hub without one reports nothing.
+if settings.activity_instance:
+    c.JupyterHub.services.append(
+        {
+            "name": "activity-reporter",
+            "command": [sys.executable, "-m", "labcatalog_hub.activity"],
+            "cwd": str(HERE),  # where labcatalog_hub is
+            # A managed service gets only the variables named here (and JupyterHub's own).
+            "environment": {
+                "LABCATALOG_ACTIVITY_INSTANCE": settings.activity_instance,
+                **{k: v for k, v in os.environ.items() if k == "AWS_DEFAULT_REGION"},
+            },
+        }
+    )
+    c.JupyterHub.load_roles.append(
+        {
+            "name": "activity-reporter",
+            "services": ["activity-reporter"],
+            "scopes": ["list:users", "read:users:activity", "read:servers"],
+        }
+    )
+
 # --- the hub database: one hub per state directory, at this JupyterHub's schema ---
 # Before JupyterHub opens it: a second hub on the same state refuses to start, and a database
 # of an older JupyterHub is copied to backups/ on the state directory, then upgraded.

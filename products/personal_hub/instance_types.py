@@ -44,15 +44,6 @@ class InstanceType:
         return "gpu" if self.family == "gpu" else self.architecture
 
     @property
-    def idle_cpu_percent(self) -> float:
-        """CPU below which the instance counts as idle: half of one vCPU busy, at most 10 %.
-
-        CPUUtilization averages over all vCPUs, so one busy kernel on a 32-vCPU instance shows
-        as 3 %; a fixed threshold would stop big instances in the middle of a computation.
-        """
-        return round(min(10.0, 50.0 / self.vcpus), 2)
-
-    @property
     def label(self) -> str:
         return f"{self.name} ({self.vcpus} vCPU, {self.memory_gib} GiB, {self.family})"
 

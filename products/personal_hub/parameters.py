@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from troposphere import Equals, Not, Ref, Template
 
-from generator.cfn.names import HUB_IMAGE_TAG_PARAMETER
 from generator.cfn.parameters import Console, Group, Param
 from generator.model.config import Portfolio
+from products.hub_image.content import image_tag
 from products.personal_hub import instance_types, names
 
 MAX_IDLE_MINUTES = 1440  # CloudWatch evaluates at most one day of periods
@@ -240,8 +240,8 @@ def declared(portfolio: Portfolio) -> Console:
             Param(
                 "HubImageTag",
                 "Hub image tag",
-                "Tag of the hub image; empty for the release the platform team publishes in SSM "
-                f"at {HUB_IMAGE_TAG_PARAMETER}.",
+                "Tag of the hub image; empty for the image this product version was built with "
+                f"({image_tag()}).",
                 default="",
                 allowed_pattern=r"^([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$",
                 constraint="a Docker tag: letters, digits and _.-",

@@ -12,11 +12,12 @@ The platform builder calls, when `products.personal-hub` is configured (see `PRO
 
 from __future__ import annotations
 
+import awacs.cloudwatch as cloudwatch
 import awacs.secretsmanager as secretsmanager
 import awacs.ssm as ssm
 import awacs.ssmmessages as ssmmessages
 import awacs.sts as sts
-from awacs.aws import Allow, PolicyDocument, Principal, Statement
+from awacs.aws import Allow, Condition, PolicyDocument, Principal, Statement, StringEquals
 from troposphere import (
     AWSHelperFn,
     Equals,
@@ -43,6 +44,7 @@ from generator.cfn.product import (
     TierContribution,
 )
 from generator.cfn.tags import stack_tags
+from products.hub_image.labcatalog_hub.activity import NAMESPACE as ACTIVITY_NAMESPACE
 from products.personal_hub import automation, launch, names
 
 ALARM_ROLE_PARAMETER = "CreateAlarmActionsRole"
@@ -96,6 +98,14 @@ def instance_policy(
         ),
         policies.ecr_login_statement(),
         policies.pull_image_statement(repository_arn),
+        Statement(
+            Sid="ReportHubActivity",
+            Effect=Allow,
+            # PutMetricData has no resources; the namespace condition keeps it to the hub's own.
+            Action=[cloudwatch.PutMetricData],
+            Resource=["*"],
+            Condition=Condition(StringEquals({"cloudwatch:namespace": ACTIVITY_NAMESPACE})),
+        ),
         Statement(
             Sid="ReadPersonalHubSecrets",
             Effect=Allow,

@@ -47,7 +47,6 @@ from troposphere.policies import CreationPolicy, ResourceSignal
 from generator.cfn.names import (
     BACKUP_TAG,
     BACKUP_TAG_HOMES,
-    HUB_IMAGE_TAG_PARAMETER,
     HUB_REPOSITORY_URI_PARAMETER,
     NOTEBOOK_BUCKET_PARAMETER,
     PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER,
@@ -56,6 +55,9 @@ from generator.cfn.names import (
 from generator.cfn.network import ANYWHERE, egress, tcp_out
 from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio
+from products.hub_image.content import image_tag
+from products.hub_image.labcatalog_hub.activity import METRIC as ACTIVITY_METRIC
+from products.hub_image.labcatalog_hub.activity import NAMESPACE as ACTIVITY_NAMESPACE
 from products.personal_hub import instance_types, names, parameters
 
 DESCRIPTION = (
@@ -100,7 +102,6 @@ def _mappings(t: Template) -> None:
             it.name: {
                 "AmiParameter": instance_types.AMI_PARAMETERS[it.image],
                 "RootVolumeSize": str(instance_types.ROOT_VOLUME_GIB[it.image]),
-                "IdleCpuPercent": str(it.idle_cpu_percent),
             }
             for it in instance_types.CURATED
         },
@@ -172,7 +173,7 @@ def user_data() -> Base64:
         resolved(HUB_REPOSITORY_URI_PARAMETER),
         Ref("HubImageRepository"),
     )
-    tag = If(PUBLISHED_TAG, resolved(HUB_IMAGE_TAG_PARAMETER), Ref("HubImageTag"))
+    tag = If(PUBLISHED_TAG, image_tag(), Ref("HubImageTag"))
     return Base64(
         Sub(
             USER_DATA.read_text(),
@@ -282,7 +283,10 @@ def _data_volume(t: Template, instance: Instance) -> None:
 
 
 def _idle_alarm(t: Template, instance: Instance) -> None:
-    """Stop the instance after IdleStopMinutes of low CPU: no Lambda, nothing that runs or costs."""
+    """Stop the instance after IdleStopMinutes without user activity: the hub reports, each
+    minute, 1 when a user or their kernels were active or when half a CPU core or more was busy
+    (a long computation), else 0 (labcatalog_hub/activity.py). No threshold depends on the
+    instance type, so a resize changes nothing; no Lambda, nothing that runs or costs."""
     t.add_resource(
         Alarm(
             "IdleStopAlarm",
@@ -291,13 +295,13 @@ def _idle_alarm(t: Template, instance: Instance) -> None:
             AlarmDescription=Sub(
                 "Stops the personal hub of ${Owner} after ${IdleStopMinutes} idle minutes"
             ),
-            Namespace="AWS/EC2",
-            MetricName="CPUUtilization",
+            Namespace=ACTIVITY_NAMESPACE,
+            MetricName=ACTIVITY_METRIC,
             Dimensions=[MetricDimension(Name="InstanceId", Value=Ref(instance))],
-            Statistic="Average",
+            Statistic="Maximum",
             Period=IDLE_PERIOD_SECONDS,
             EvaluationPeriods=Ref("IdleStopMinutes"),
-            Threshold=FindInMap(INSTANCE_TYPES, Ref("InstanceType"), "IdleCpuPercent"),
+            Threshold=1,
             ComparisonOperator="LessThanThreshold",
             # A stopped instance sends no data: that must not count, nor block the next stop.
             TreatMissingData="notBreaching",

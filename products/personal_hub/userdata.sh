@@ -242,6 +242,7 @@ boot() {
   prepare_data_dirs
   ensure_crypt_key
   write_environment
+  write_activity_environment
   install_service
   wait_for_hub
 }
@@ -292,6 +293,9 @@ start_hub() {
 }
 
 run_hub() {
+  if apply_update; then
+    run_installed reconfigure
+  fi
   export_secret LABCATALOG_OIDC_CLIENT_SECRET "$oidc_secret_arn"
   export_secret LABCATALOG_LDAP_BIND_PASSWORD "$ldap_secret_arn"
   export_crypt_key
@@ -299,9 +303,54 @@ run_hub() {
   start_hub
 }
 
+# --- day two: activity reporting and product updates ------------------------------------------
+# The hub reports whether anyone uses it (labcatalog_hub/activity.py in the image) for the
+# instance named here; the product's alarm stops the instance on that metric.
+imds() {
+  local token
+  token=$(curl -fsS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" \
+    http://169.254.169.254/latest/api/token)
+  curl -fsS -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/$1"
+}
+
+write_activity_environment() {
+  env_line LABCATALOG_ACTIVITY_INSTANCE "$(imds meta-data/instance-id)" >>"$env_file"
+}
+
+# A product update that changes this script (any setting of the template: the image, the
+# idle time, the users) makes CloudFormation stop the instance, replace its user data and start
+# it again; the instance and its data volume stay. cloud-init runs user data on the first boot
+# only, so at every start the hub's service compares the instance's current user data with its
+# installed copy. When they differ it installs the new one, which writes the hub's environment
+# from its own values and runs the hub with them (`reconfigure`).
+apply_update() {
+  local current
+  current=$(mktemp)
+  if ! imds user-data >"$current" || [ ! -s "$current" ] || cmp -s "$current" "$installed"; then
+    rm -f "$current"
+    return 1
+  fi
+  log "the product was updated: installing its new boot script"
+  install -m 0700 "$current" "$installed"
+  rm -f "$current"
+}
+
+run_installed() {
+  exec "$installed" "$@"
+}
+
+reconfigure() {
+  write_environment
+  write_activity_environment
+  run_hub
+}
+# --- end of day two ------------------------------------------------------------------------
+
 main() {
   if [ "$#" -gt 0 ] && [ "$1" = run ]; then
     run_hub
+  elif [ "$#" -gt 0 ] && [ "$1" = reconfigure ]; then
+    reconfigure
   else
     boot
   fi

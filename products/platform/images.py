@@ -17,7 +17,6 @@ from generator.cfn import names
 from products.hub_image.codebuild import add_hub_image_build
 from products.platform.common import tags
 
-HUB_IMAGES_KEPT = 30  # the newest hub images stay; older ones expire
 UNTAGGED_IMAGE_DAYS = 7
 
 
@@ -29,33 +28,30 @@ class Images:
     repository_arn: GetAtt
 
 
+def _expire_untagged() -> dict:
+    """The only lifecycle rule: untagged images go after a week. No rule selects a tagged
+    image, so ECR never expires one: each product version names its image by content tag
+    (products/hub_image/content.py), and a launched hub of any version, deprecated or not, pulls
+    it again on every restart or spawn. The image build tags each architecture's image of a
+    manifest list as well (buildspec.yml), so only images nothing names are untagged. A count-
+    or age-based rule could not tell a tag a published version names from one nothing names;
+    images of versions no longer launched are removed by hand (README, Upgrading)."""
+    return {
+        "rulePriority": 1,
+        "description": f"expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
+        "selection": {
+            "tagStatus": "untagged",
+            "countType": "sinceImagePushed",
+            "countUnit": "days",
+            "countNumber": UNTAGGED_IMAGE_DAYS,
+        },
+        "action": {"type": "expire"},
+    }
+
+
 def add_repository(t: Template) -> Repository:
     """ECR repository for the hub image (each tier's execution role pulls from it)."""
-    lifecycle = {
-        "rules": [
-            {
-                "rulePriority": 1,
-                "description": f"expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
-                "selection": {
-                    "tagStatus": "untagged",
-                    "countType": "sinceImagePushed",
-                    "countUnit": "days",
-                    "countNumber": UNTAGGED_IMAGE_DAYS,
-                },
-                "action": {"type": "expire"},
-            },
-            {
-                "rulePriority": 2,
-                "description": f"keep the newest {HUB_IMAGES_KEPT} images",
-                "selection": {
-                    "tagStatus": "any",
-                    "countType": "imageCountMoreThan",
-                    "countNumber": HUB_IMAGES_KEPT,
-                },
-                "action": {"type": "expire"},
-            },
-        ]
-    }
+    lifecycle = {"rules": [_expire_untagged()]}
     repository = t.add_resource(
         Repository(
             "HubRepository",

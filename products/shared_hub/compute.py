@@ -35,6 +35,7 @@ from troposphere.logs import LogGroup
 from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
 from generator.cfn import names
+from products.hub_image.content import image_tag
 from products.shared_hub import conditions, discovery, network, stack
 from products.shared_hub.network import LoadBalancing, SecurityGroups
 from products.shared_hub.storage import HubState, Logs
@@ -125,17 +126,14 @@ def _secrets(crypt_key: SecretsManagerSecret) -> list:
 
 
 def _image() -> Join:
-    """The hub image: the platform's repository and release unless the launch names others."""
+    """The hub image: the platform's repository, and the image this product version was built
+    with (its content tag), unless the launch names others."""
     repository = If(
         conditions.PLATFORM_IMAGE,
         stack.platform_value(names.HUB_REPOSITORY_URI_PARAMETER),
         Ref("HubImageRepository"),
     )
-    tag = If(
-        conditions.PUBLISHED_TAG,
-        stack.platform_value(names.HUB_IMAGE_TAG_PARAMETER),
-        Ref("HubImageTag"),
-    )
+    tag = If(conditions.PUBLISHED_TAG, image_tag(), Ref("HubImageTag"))
     return Join(":", [repository, tag])
 
 

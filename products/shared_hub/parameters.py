@@ -9,6 +9,7 @@ from __future__ import annotations
 from generator.cfn import names
 from generator.cfn.parameters import Console, Group, Param
 from generator.model.config import Portfolio
+from products.hub_image.content import image_tag
 
 # Valid Fargate task sizes, "cpu:memory" in Fargate units (1024 = 1 vCPU; MiB).
 FARGATE_SIZES = (
@@ -170,8 +171,9 @@ def declared(portfolio: Portfolio) -> Console:
                 "DeletionProtection",
                 "Deletion protection",
                 ("true", "false"),
-                "true",
-                "Protect the new load balancer from deletion; set false before terminating.",
+                "false",
+                "Protect the new load balancer from deletion (then set false again before "
+                "terminating). It holds no data: the hub state is kept when the hub is terminated.",
             ),
             _text(
                 "ExistingListenerArn",
@@ -366,8 +368,7 @@ def declared(portfolio: Portfolio) -> Console:
                 "HubImageTag",
                 "Image tag",
                 r"[\w][\w.-]{0,127}",
-                "Leave empty for the release the platform's image build published "
-                f"({names.HUB_IMAGE_TAG_PARAMETER}).",
+                f"Leave empty for the image this product version was built with ({image_tag()}).",
                 "must be an image tag",
             ),
         ),

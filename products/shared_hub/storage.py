@@ -111,6 +111,9 @@ def add_state(t: Template, groups: SecurityGroups) -> HubState:
             FileSystemTags=stack.tags(Name=Sub("${AWS::StackName}-hub-state")),
         )
     )
+    # Terminating the product keeps the hub state (users, servers' records, the cookie secret).
+    file_system.DeletionPolicy = "Retain"
+    file_system.UpdateReplacePolicy = "Retain"
     mount_targets = tuple(
         t.add_resource(
             MountTarget(

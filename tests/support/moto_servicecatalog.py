@@ -16,7 +16,9 @@ idempotency tokens (a repeated token returns the first answer), and these error 
   second artifact with the same name in one product;
 * ``DuplicateResourceException`` for a second LAUNCH constraint on a product in a portfolio,
   an existing tag option, a tag option already on a resource, an action already on an artifact;
-* ``InvalidStateException`` for associating an inactive tag option.
+* ``InvalidStateException`` for associating an inactive tag option;
+* ``ResourceInUseException`` for taking a product out of a portfolio that still holds
+  constraints on it.
 
 What it cannot prove: AWS-side timing (artifacts are AVAILABLE at once), quotas, template
 validation beyond "it is JSON with Resources", and whether AWS rejects duplicate artifact names
@@ -80,6 +82,8 @@ class Catalog:
         self.constraints: dict[str, dict] = {}
         self.tag_options: dict[str, dict] = {}
         self.service_actions: dict[str, dict] = {}
+        self.provisioned: dict[str, dict] = {}
+        self.records: dict[str, dict] = {}
         self.tokens: dict[tuple[str, str], dict] = {}
 
     # -- lookups ---------------------------------------------------------------------------
@@ -467,6 +471,23 @@ def associate_product(c: Catalog, p: dict) -> dict:
     return {}
 
 
+@operation("DisassociateProductFromPortfolio")
+def disassociate_product(c: Catalog, p: dict) -> dict:
+    c.product(p["ProductId"])
+    portfolio = c.portfolio(p["PortfolioId"])
+    if p["ProductId"] not in portfolio["ProductIds"]:
+        raise _error("ResourceNotFoundException", "Product is not in the portfolio.")
+    if any(
+        (x["PortfolioId"], x["ProductId"]) == (p["PortfolioId"], p["ProductId"])
+        for x in c.constraints.values()
+    ):
+        raise _error(
+            "ResourceInUseException", "Remove the product's constraints in this portfolio first."
+        )
+    portfolio["ProductIds"].remove(p["ProductId"])
+    return {}
+
+
 # -- constraints -----------------------------------------------------------------------------
 def _constraint_detail(constraint: dict) -> dict:
     keys = ("ConstraintId", "Type", "Description", "Owner", "ProductId", "PortfolioId")
@@ -704,6 +725,179 @@ def associate_action(c: Catalog, p: dict) -> dict:
     return {}
 
 
+# -- launched (provisioned) products ---------------------------------------------------------
+# A launch path here is the portfolio's id. A record is IN_PROGRESS until it is first described,
+# then SUCCEEDED (or FAILED when a parameter value is "fail"), so callers must poll.
+def _template_parameters(c: Catalog, artifact: dict) -> dict[str, dict]:
+    return c.load_template(artifact["TemplateUrl"]).get("Parameters", {})
+
+
+def _launch_path(c: Catalog, product_id: str, path_id: str | None) -> str:
+    paths = [x["Id"] for x in c.portfolios.values() if product_id in x["ProductIds"]]
+    if path_id is None and len(paths) == 1:
+        return paths[0]
+    if path_id is None:
+        raise _error("InvalidParametersException", "PathId is required: the product has paths")
+    if path_id not in paths:
+        raise _error("ResourceNotFoundException", f"Launch path {path_id} not found.")
+    return path_id
+
+
+def _record(c: Catalog, provisioned: dict, record_type: str, artifact_id: str, path: str) -> dict:
+    record = {
+        "RecordId": _new_id("rec"),
+        "ProvisionedProductName": provisioned["Name"],
+        "Status": "IN_PROGRESS",
+        "CreatedTime": time.time(),
+        "UpdatedTime": time.time(),
+        "ProvisionedProductType": "CFN_STACK",
+        "RecordType": record_type,
+        "ProvisionedProductId": provisioned["Id"],
+        "ProductId": provisioned["ProductId"],
+        "ProvisioningArtifactId": artifact_id,
+        "PathId": path,
+    }
+    c.records[record["RecordId"]] = record
+    provisioned["LastRecordId"] = record["RecordId"]
+    return record
+
+
+def _values(c: Catalog, artifact: dict, given: list[dict], previous: dict[str, str]) -> dict:
+    declared = _template_parameters(c, artifact)
+    values = {}
+    for item in given:
+        if item["Key"] not in declared:
+            raise _error("InvalidParametersException", f"Parameter {item['Key']} is not declared")
+        if item.get("UsePreviousValue"):
+            if item["Key"] not in previous:
+                raise _error("InvalidParametersException", f"No previous value of {item['Key']}")
+            values[item["Key"]] = previous[item["Key"]]
+        else:
+            values[item["Key"]] = item.get("Value", "")
+    for key, spec in declared.items():
+        if key not in values:
+            if "Default" not in spec:
+                raise _error("InvalidParametersException", f"Parameter {key} needs a value")
+            values[key] = spec["Default"]
+    return values
+
+
+@operation("ProvisionProduct")
+def provision_product(c: Catalog, p: dict) -> dict:
+    _required(p, "ProvisionedProductName", "ProvisionToken")
+    product = c.product(p["ProductId"])
+    artifact = c.artifact(product["Id"], p["ProvisioningArtifactId"])
+    path = _launch_path(c, product["Id"], p.get("PathId"))
+    provisioned_id = _new_id("pp")
+    provisioned = {
+        "Name": p["ProvisionedProductName"],
+        "Arn": c.arn("stack", provisioned_id),
+        "Type": "CFN_STACK",
+        "Id": provisioned_id,
+        "Status": "AVAILABLE",
+        "CreatedTime": time.time(),
+        "ProductId": product["Id"],
+        "ProductName": product["Name"],
+        "ProvisioningArtifactId": artifact["Id"],
+        "ProvisioningArtifactName": artifact["Name"],
+        "Tags": [
+            *p.get("Tags", []),
+            {"Key": "aws:servicecatalog:portfolioArn", "Value": c.portfolio(path)["ARN"]},
+        ],
+        "Parameters": _values(c, artifact, p.get("ProvisioningParameters", []), {}),
+    }
+    c.provisioned[provisioned_id] = provisioned
+    record = _record(c, provisioned, "PROVISION_PRODUCT", artifact["Id"], path)
+    provisioned["LastSuccessfulProvisioningRecordId"] = record["RecordId"]
+    return {"RecordDetail": record}
+
+
+_PROVISIONED_KEYS = (
+    "Name",
+    "Arn",
+    "Type",
+    "Id",
+    "Status",
+    "CreatedTime",
+    "LastRecordId",
+    "LastSuccessfulProvisioningRecordId",
+    "Tags",
+    "ProductId",
+    "ProductName",
+    "ProvisioningArtifactId",
+    "ProvisioningArtifactName",
+)
+
+
+@operation("SearchProvisionedProducts")
+def search_provisioned_products(c: Catalog, p: dict) -> dict:
+    items = [{k: x[k] for k in _PROVISIONED_KEYS if k in x} for x in c.provisioned.values()]
+    page = _page(items, p)
+    return {"ProvisionedProducts": page.pop("items"), "TotalResultsCount": len(items), **page}
+
+
+@operation("DescribeRecord")
+def describe_record(c: Catalog, p: dict) -> dict:
+    if p.get("Id") not in c.records:
+        raise _error("ResourceNotFoundException", f"Record {p.get('Id')} not found.")
+    record = c.records[p["Id"]]
+    answer = {"RecordDetail": dict(record), "RecordOutputs": []}
+    if record["Status"] == "IN_PROGRESS":
+        provisioned = c.provisioned[record["ProvisionedProductId"]]
+        failed = "fail" in provisioned.get("Pending", {}).values()
+        record["Status"] = "FAILED" if failed else "SUCCEEDED"
+        provisioned["Status"] = "TAINTED" if failed else "AVAILABLE"
+        if not failed and "Pending" in provisioned:
+            artifact = c.artifact(provisioned["ProductId"], record["ProvisioningArtifactId"])
+            provisioned.update(
+                Parameters=provisioned.pop("Pending"),
+                ProvisioningArtifactId=artifact["Id"],
+                ProvisioningArtifactName=artifact["Name"],
+                LastSuccessfulProvisioningRecordId=record["RecordId"],
+            )
+    return answer
+
+
+@operation("DescribeProvisioningArtifact")
+def describe_provisioning_artifact(c: Catalog, p: dict) -> dict:
+    artifact = c.artifact(p["ProductId"], p["ProvisioningArtifactId"])
+    answer = {
+        "ProvisioningArtifactDetail": c.artifact_detail(artifact),
+        "Info": {"TemplateUrl": artifact["TemplateUrl"]},
+        "Status": "AVAILABLE",
+    }
+    if p.get("IncludeProvisioningArtifactParameters"):
+        answer["ProvisioningArtifactParameters"] = [
+            {"ParameterKey": k, "ParameterType": v.get("Type", "String"), "IsNoEcho": False}
+            | ({"DefaultValue": str(v["Default"])} if "Default" in v else {})
+            for k, v in sorted(_template_parameters(c, artifact).items())
+        ]
+    return answer
+
+
+@operation("UpdateProvisionedProduct")
+def update_provisioned_product(c: Catalog, p: dict) -> dict:
+    _required(p, "UpdateToken", "ProvisionedProductId")
+    if ("update", p["UpdateToken"]) in c.tokens:
+        return c.tokens[("update", p["UpdateToken"])]
+    if p["ProvisionedProductId"] not in c.provisioned:
+        raise _error("ResourceNotFoundException", "Provisioned product not found.")
+    provisioned = c.provisioned[p["ProvisionedProductId"]]
+    if provisioned["Status"] != "AVAILABLE":
+        raise _error("InvalidStateException", f"Provisioned product is {provisioned['Status']}")
+    product_id = p.get("ProductId") or provisioned["ProductId"]
+    artifact = c.artifact(product_id, p.get("ProvisioningArtifactId") or "")
+    path = _launch_path(c, product_id, p.get("PathId"))
+    provisioned["Pending"] = _values(
+        c, artifact, p.get("ProvisioningParameters", []), provisioned["Parameters"]
+    )
+    provisioned["Status"] = "UNDER_CHANGE"
+    record = _record(c, provisioned, "UPDATE_PROVISIONED_PRODUCT", artifact["Id"], path)
+    answer = {"RecordDetail": record}
+    c.tokens[("update", p["UpdateToken"])] = answer
+    return answer
+
+
 # -- wiring into moto ------------------------------------------------------------------------
 def _camel_to_snake(name: str) -> str:
     return "".join(f"_{ch.lower()}" if ch.isupper() else ch for ch in name).lstrip("_")
@@ -725,6 +919,15 @@ def install() -> None:
     """Serve the operations above from moto's server in this process (idempotent)."""
     for name in HANDLERS:
         setattr(ServiceCatalogResponse, _camel_to_snake(name), _method(name))
+
+
+def launched(account: str = "123456789012", region: str = "us-east-1") -> dict[str, tuple]:
+    """Each provisioned product by name: its version name, status and parameter values."""
+    c = _catalog(account, region)
+    return {
+        x["Name"]: (x["ProvisioningArtifactName"], x["Status"], dict(x["Parameters"]))
+        for x in c.provisioned.values()
+    }
 
 
 def snapshot(account: str = "123456789012", region: str = "us-east-1") -> dict:

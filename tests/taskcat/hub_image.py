@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import io
 import time
 import zipfile
-from pathlib import Path
 
 import boto3
 
@@ -24,25 +22,7 @@ from generator.cfn.names import HUB_REPOSITORY as REPOSITORY
 from generator.engine.publish.publisher import BUCKET_PARAMETER as TEMPLATE_BUCKET_PARAMETER
 from products.hub_image.codebuild import DEFAULT_SOURCE_KEY as SOURCE_KEY
 from products.hub_image.codebuild import PROJECT_NAME as PROJECT
-
-SOURCE = Path(__file__).resolve().parents[2] / "products" / "hub_image"
-
-
-def source_files() -> dict[str, bytes]:
-    return {
-        path.relative_to(SOURCE).as_posix(): path.read_bytes()
-        for path in sorted(SOURCE.rglob("*"))
-        if path.is_file() and "__pycache__" not in path.parts
-    }
-
-
-def content_tag(files: dict[str, bytes]) -> str:
-    """The tag buildspec.yml computes: sha256sum of each file, sorted by path, hashed again."""
-    listing = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  ./{name}\n"
-        for name, data in sorted(files.items(), key=lambda item: item[0].encode())
-    )
-    return "src-" + hashlib.sha256(listing.encode()).hexdigest()[:16]
+from products.hub_image.content import content_tag, source_files
 
 
 def publish(session: boto3.Session) -> None:

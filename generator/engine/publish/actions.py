@@ -221,6 +221,7 @@ class DisassociatePrincipal(Action):
     tier: str
     arn: str
     principal_type: str
+    reason: str = "not in portfolio.yaml"
     change: ClassVar[Change] = Change.DELETE
     resource: ClassVar[str] = "association"
 
@@ -230,7 +231,26 @@ class DisassociatePrincipal(Action):
 
     @property
     def detail(self) -> str:
-        return "not in portfolio.yaml"
+        return self.reason
+
+
+@dataclass(frozen=True)
+class DisassociateProduct(Action):
+    """A product leaves a portfolio (its tier or the product was removed from the file)."""
+
+    tier: str
+    product: str
+    reason: str
+    change: ClassVar[Change] = Change.DELETE
+    resource: ClassVar[str] = "association"
+
+    @property
+    def subject(self) -> str:
+        return f"{self.tier} <- product {self.product}"
+
+    @property
+    def detail(self) -> str:
+        return self.reason
 
 
 @dataclass(frozen=True)
@@ -264,6 +284,7 @@ class DeleteConstraint(Action):
     product: str
     type: str
     constraint_id: str
+    reason: str = "duplicate"
     change: ClassVar[Change] = Change.DELETE
     resource: ClassVar[str] = "constraint"
 
@@ -273,7 +294,7 @@ class DeleteConstraint(Action):
 
     @property
     def detail(self) -> str:
-        return f"duplicate {self.constraint_id}"
+        return f"{self.reason} {self.constraint_id}"
 
 
 @dataclass(frozen=True)

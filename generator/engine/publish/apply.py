@@ -94,15 +94,17 @@ def _(action: act.UploadTemplate, context: Context) -> None:
 
 
 def _portfolio_fields(spec: PortfolioSpec) -> dict:
-    return {"Description": spec.description, "ProviderName": spec.provider}
+    return {
+        "DisplayName": spec.name,
+        "Description": spec.description,
+        "ProviderName": spec.provider,
+    }
 
 
 @run.register
 def _(action: act.CreatePortfolio, context: Context) -> None:
     spec = action.spec
-    made = context.sc.create_portfolio(
-        DisplayName=spec.name, Tags=_tags(spec.tags), **_portfolio_fields(spec)
-    )
+    made = context.sc.create_portfolio(Tags=_tags(spec.tags), **_portfolio_fields(spec))
     context.ids.portfolios[spec.tier] = made["PortfolioDetail"]["Id"]
 
 
@@ -146,6 +148,7 @@ def _(action: act.UpdateProduct, context: Context) -> None:
     spec = action.spec
     context.sc.update_product(
         Id=context.ids.products[spec.key],
+        Name=spec.name,
         AddTags=_tags(dict(action.add_tags)),
         **_product_fields(spec),
     )
@@ -179,6 +182,14 @@ def _(action: act.UpdateVersion, context: Context) -> None:
 @run.register
 def _(action: act.AssociateProduct, context: Context) -> None:
     context.sc.associate_product_with_portfolio(
+        ProductId=context.ids.products[action.product],
+        PortfolioId=context.ids.portfolios[action.tier],
+    )
+
+
+@run.register
+def _(action: act.DisassociateProduct, context: Context) -> None:
+    context.sc.disassociate_product_from_portfolio(
         ProductId=context.ids.products[action.product],
         PortfolioId=context.ids.portfolios[action.tier],
     )

@@ -99,6 +99,13 @@ class Desired:
     products: tuple[ProductSpec, ...]
     tag_options: tuple[tuple[str, str], ...]
     skipped: tuple[str, ...] = field(default=())
+    # Every product key portfolio.yaml configures, with a template in the build or not: a
+    # managed product whose key is not here was removed from the file.
+    configured: tuple[str, ...] = field(default=())
+
+    @property
+    def product_keys(self) -> set[str]:
+        return set(self.configured) | {p.key for p in self.products}
 
 
 def portfolio_name(portfolio: Portfolio, tier: Tier) -> str:
@@ -224,4 +231,6 @@ def desired_state(
     tag_options = tuple(
         (key, value) for key, values in sorted(portfolio.tag_options.items()) for value in values
     )
-    return Desired(tuple(portfolios), tuple(products), tag_options, tuple(skipped or ()))
+    return Desired(
+        tuple(portfolios), tuple(products), tag_options, tuple(skipped or ()), tuple(configured)
+    )

@@ -59,6 +59,7 @@ def diff(
     """The actions that make the catalog match `desired`; raises `UserError` for broken rules."""
     plan = Plan(bucket=bucket, skipped=desired.skipped)
     add = plan.actions.append
+    _revoke_removed_tiers(desired, state, add)
     uploads = set()
     for product in desired.products:
         template = product.version.template
@@ -94,6 +95,7 @@ def diff(
         _tag_option_associations(portfolio, desired, state, tag_option_names, add)
     for portfolio in desired.portfolios:
         _principals(portfolio, state, add)
+    _removals(desired, state, add)
     return plan
 
 
@@ -105,6 +107,7 @@ def _portfolio(spec: PortfolioSpec, state: CatalogState, add) -> None:
     fields = tuple(
         name
         for name, want, have in (
+            ("name", spec.name, current.name),
             ("description", spec.description, current.description),
             ("provider", spec.provider, current.provider),
         )
@@ -125,6 +128,7 @@ def _product(spec: ProductSpec, current: ProductState | None, url: str, add) -> 
     fields = tuple(
         name
         for name, want, have in (
+            ("name", spec.name, current.name),
             ("owner", spec.owner, current.owner),
             ("description", spec.description, current.description),
             ("distributor", spec.distributor, current.distributor),
@@ -276,3 +280,57 @@ def _principals(portfolio: PortfolioSpec, state: CatalogState, add) -> None:
             add(act.AssociatePrincipal(portfolio.tier, arn))
     for arn in sorted(set(have) - set(portfolio.principals)):
         add(act.DisassociatePrincipal(portfolio.tier, arn, have[arn]))
+
+
+def _removed_tiers(desired: Desired, state: CatalogState) -> list[str]:
+    return sorted(set(state.portfolios) - {p.tier for p in desired.portfolios})
+
+
+def _revoke_removed_tiers(desired: Desired, state: CatalogState, add) -> None:
+    """Users lose a removed tier before anything else happens (the plan's first steps)."""
+    for tier in _removed_tiers(desired, state):
+        principals = state.portfolios[tier].principals
+        for arn in sorted(principals):
+            add(act.DisassociatePrincipal(tier, arn, principals[arn], reason="tier removed"))
+
+
+def _removals(desired: Desired, state: CatalogState, add) -> None:
+    """Undo what labcatalog published for tiers and products no longer in portfolio.yaml.
+
+    Users have lost the removed tiers already (`_revoke_removed_tiers`). Each product leaves
+    the portfolio (its constraints first, as Service Catalog requires; the launch constraint
+    before the tier pin, so that a product is never launchable without its pin yet with its
+    launch role), then
+    the removed products' versions are deprecated. Nothing is deleted: a provisioned product
+    keeps working on its version, and an emptied portfolio stays, to be found again by its
+    tier tag if the tier comes back.
+    """
+    removed_tiers = _removed_tiers(desired, state)
+    removed_products = sorted(set(state.products) - desired.product_keys)
+    managed_portfolios = {p.id for p in state.portfolios.values()}
+    for tier, portfolio in sorted(state.portfolios.items()):
+        for key, product in sorted(state.products.items()):
+            if portfolio.id not in product.portfolio_ids:
+                continue
+            if tier in removed_tiers:
+                reason = "tier removed"
+            elif key in removed_products:
+                reason = "product removed"
+            else:
+                continue
+            mine = [c for c in portfolio.constraints if c.product_id == product.id]
+            for constraint in sorted(mine, key=lambda c: (c.type != "LAUNCH", c.type, c.id)):
+                add(act.DeleteConstraint(tier, key, constraint.type, constraint.id, reason=reason))
+            add(act.DisassociateProduct(tier, key, reason=reason))
+    for key in removed_products:
+        product = state.products[key]
+        active = [v for v in product.versions if v.guidance != DEPRECATED]
+        for version in sorted(active, key=lambda v: semver_key(v.name)):
+            add(act.UpdateVersion(key, version.name, guidance=DEPRECATED))
+        if not active and not product.portfolio_ids & managed_portfolios:
+            add(act.Unchanged("product", f"{key} ({product.name}) removed, versions deprecated"))
+    for tier in removed_tiers:
+        portfolio = state.portfolios[tier]
+        products = any(portfolio.id in p.portfolio_ids for p in state.products.values())
+        if not portfolio.principals and not products:
+            add(act.Unchanged("portfolio", f"{portfolio.name} (tier removed)"))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import botocore.exceptions
 
 from generator.engine.publish.aws import Clients
-from generator.engine.publish.desired import MANAGED_TAG, Desired
+from generator.engine.publish.desired import MANAGED_TAG, PRODUCT_TAG_KEY, TIER_TAG_KEY, Desired
 from generator.model.problems import UserError
 
 
@@ -102,8 +102,49 @@ def _check_managed(tags: dict[str, str], what: str, name: str) -> None:
         )
 
 
+def _is_managed(tags: dict[str, str]) -> bool:
+    return tags.get(MANAGED_TAG["Key"]) == MANAGED_TAG["Value"]
+
+
+def _identify(
+    found: list[tuple[dict, dict[str, str]]], wanted: dict[str, str], key_tag: str, what: str
+) -> dict[str, tuple[dict, dict[str, str]]]:
+    """Each managed item by its identity tag (tier or product key), so that a rename finds
+    the item it renames; one without the tag (published before tags existed) by its name.
+    `wanted` maps a desired name to its identity. An item that has a desired name but is
+    not managed is refused, as is a second item with the same identity."""
+    by_identity: dict[str, tuple[dict, dict[str, str]]] = {}
+    untagged = []
+    for item, tags in found:
+        identity = tags.get(key_tag) if _is_managed(tags) else None
+        if identity is None:
+            untagged.append((item, tags))
+            continue
+        if identity in by_identity:
+            raise UserError(
+                f"two {what}s carry the tag {key_tag}={identity} ({_id(by_identity[identity][0])}, "
+                f"{_id(item)}); labcatalog finds {what}s by that tag, so delete the extra one"
+            )
+        by_identity[identity] = (item, tags)
+    name_key = "DisplayName" if what == "portfolio" else "Name"
+    for name, identity in wanted.items():
+        if identity in by_identity:
+            continue
+        found_by_name = _one_by_name([i for i, _ in untagged], name, name_key, what)
+        if found_by_name is not None:
+            tags = next(t for i, t in untagged if i is found_by_name)
+            _check_managed(tags, what, name)
+            by_identity[identity] = (found_by_name, tags)
+    return by_identity
+
+
+def _id(item: dict) -> str:
+    return item.get("ProductId") or item.get("Id", "")
+
+
 def read_state(clients: Clients, desired: Desired, bucket: str) -> CatalogState:
-    """Read what exists of everything `desired` names; nothing is changed."""
+    """Read what exists of everything `desired` names, and every other portfolio and product
+    labcatalog manages (what was removed from portfolio.yaml); nothing is changed."""
     sc = clients.servicecatalog
     state = CatalogState()
     for template in {p.version.template.key for p in desired.products}:
@@ -113,21 +154,26 @@ def read_state(clients: Clients, desired: Desired, bucket: str) -> CatalogState:
         except botocore.exceptions.ClientError as err:
             if err.response["Error"]["Code"] not in ("404", "NoSuchKey", "NotFound"):
                 raise
-    all_portfolios = _pages(sc, "list_portfolios", "PortfolioDetails")
-    for spec in desired.portfolios:
-        found = _one_by_name(all_portfolios, spec.name, "DisplayName", "portfolio")
-        if found is None:
-            continue
-        described = sc.describe_portfolio(Id=found["Id"])
-        tags = _tags(described.get("Tags", []))
-        _check_managed(tags, "portfolio", spec.name)
+    described_portfolios = [
+        (found, sc.describe_portfolio(Id=found["Id"]))
+        for found in _pages(sc, "list_portfolios", "PortfolioDetails")
+    ]
+    tags_of = {d[0]["Id"]: d[1] for d in described_portfolios}
+    portfolios = _identify(
+        [(found, _tags(d.get("Tags", []))) for found, d in described_portfolios],
+        {spec.name: spec.tier for spec in desired.portfolios},
+        TIER_TAG_KEY,
+        "portfolio",
+    )
+    for tier, (found, tags) in portfolios.items():
+        described = tags_of[found["Id"]]
         principals = _pages(
             sc, "list_principals_for_portfolio", "Principals", PortfolioId=found["Id"]
         )
         constraints = _pages(
             sc, "list_constraints_for_portfolio", "ConstraintDetails", PortfolioId=found["Id"]
         )
-        state.portfolios[spec.tier] = PortfolioState(
+        state.portfolios[tier] = PortfolioState(
             id=found["Id"],
             name=found["DisplayName"],
             description=found.get("Description", ""),
@@ -137,15 +183,22 @@ def read_state(clients: Clients, desired: Desired, bucket: str) -> CatalogState:
             principals={p["PrincipalARN"]: p["PrincipalType"] for p in principals},
             constraints=[_constraint(sc, c) for c in constraints],
         )
-    if desired.products:
-        all_products = _pages(
-            sc, "search_products_as_admin", "ProductViewDetails", ProductSource="ACCOUNT"
-        )
-        summaries = [d["ProductViewSummary"] for d in all_products]
-        for spec in desired.products:
-            found = _one_by_name(summaries, spec.name, "Name", "product")
-            if found is not None:
-                state.products[spec.key] = _product(clients, found, spec)
+    all_products = _pages(
+        sc, "search_products_as_admin", "ProductViewDetails", ProductSource="ACCOUNT"
+    )
+    summaries = [d["ProductViewSummary"] for d in all_products]
+    described_products = {
+        s["ProductId"]: sc.describe_product_as_admin(Id=s["ProductId"]) for s in summaries
+    }
+    specs = {spec.key: spec for spec in desired.products}
+    products = _identify(
+        [(s, _tags(described_products[s["ProductId"]].get("Tags", []))) for s in summaries],
+        {spec.name: spec.key for spec in desired.products},
+        PRODUCT_TAG_KEY,
+        "product",
+    )
+    for key, (found, tags) in products.items():
+        state.products[key] = _product(clients, found, tags, specs.get(key))
     if desired.tag_options:
         for option in _pages(sc, "list_tag_options", "TagOptionDetails"):
             state.tag_options[(option["Key"], option["Value"])] = (option["Id"], option["Active"])
@@ -172,12 +225,10 @@ def _constraint(sc, detail: dict) -> ConstraintState:
     )
 
 
-def _product(clients: Clients, summary: dict, spec) -> ProductState:
+def _product(clients: Clients, summary: dict, tags: dict[str, str], spec) -> ProductState:
+    """A managed product's versions and portfolios; `spec` is None for a removed product."""
     sc = clients.servicecatalog
     product_id = summary["ProductId"]
-    described = sc.describe_product_as_admin(Id=product_id)
-    tags = _tags(described.get("Tags", []))
-    _check_managed(tags, "product", spec.name)
     artifacts = sc.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
     versions = [
         VersionState(
@@ -188,7 +239,7 @@ def _product(clients: Clients, summary: dict, spec) -> ProductState:
         )
         for a in artifacts
     ]
-    if spec.service_actions:
+    if spec is not None and spec.service_actions:
         for version in versions:
             if version.name == spec.version.name:
                 version.service_action_ids = {

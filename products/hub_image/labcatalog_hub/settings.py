@@ -109,6 +109,8 @@ class HubSettings:
     hub_connect_url: str | None = None
     # How long a starting hub waits for the previous one to release the state directory.
     state_lock_wait_seconds: int = 120
+    # The instance whose activity the hub reports (personal hub; labcatalog_hub/activity.py).
+    activity_instance: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubSettings:
@@ -173,6 +175,7 @@ class _Reader:
             docker=self.docker() if mode == "docker" else None,
             hub_connect_url=self.hub_connect_url(required=mode == "fargate"),
             state_lock_wait_seconds=self.lock_wait(),
+            activity_instance=self.get("LABCATALOG_ACTIVITY_INSTANCE"),
         )
         if self.problems:
             raise SettingsError(

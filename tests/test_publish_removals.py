@@ -1,0 +1,153 @@
+"""What leaves portfolio.yaml leaves Service Catalog: removed tiers and products, renames.
+
+Run on the local Service Catalog (tests/support/moto_servicecatalog.py), which refuses to take a
+product out of a portfolio that still holds constraints on it, as AWS does.
+"""
+
+from __future__ import annotations
+
+import botocore.exceptions
+import pytest
+
+from generator.engine.publish import actions as act
+from generator.engine.publish.apply import apply
+from generator.engine.publish.aws import record_calls
+from generator.engine.publish.publisher import make_plan
+from tests.support import moto_servicecatalog
+from tests.support.publish_support import (
+    BUCKET,
+    Interrupt,
+    Workspace,
+    clients_for,
+    interrupt_at,
+    portfolio_data,
+    prepare_account,
+    publish,
+)
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def catalog(aws):
+    moto_servicecatalog.install()
+    prepare_account(aws)
+    return aws
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch) -> Workspace:
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return Workspace(tmp_path)
+
+
+def _rows(plan) -> list[tuple[str, str, str]]:
+    return [(r.change, r.resource, r.subject) for a in plan.changes for r in a.rows()]
+
+
+def _remove_tier1_and_personal_hub(workspace: Workspace):
+    workspace.data["tiers"] = workspace.data["tiers"][:1]
+    del workspace.data["products"]["personal-hub"]
+    workspace.set_version("shared-hub", "1.1.0")  # its Tier parameter lists one tier less
+    return workspace.write()
+
+
+def test_plan_shows_removed_tiers_and_products_and_publish_carries_them_out(catalog, workspace):
+    publish(workspace.write(), workspace.outdir, catalog)
+    portfolio = _remove_tier1_and_personal_hub(workspace)
+    clients = clients_for(catalog)
+    plan, state = make_plan(portfolio, workspace.build(), clients, BUCKET)
+    rows = _rows(plan)
+    principal = f"arn:aws:iam::{ACCOUNT}:role/Team1"
+    assert ("delete", "association", f"tier1 <- principal {principal}") in rows
+    assert ("delete", "association", "tier1 <- product shared-hub") in rows
+    assert ("delete", "association", "tier1 <- product personal-hub") in rows
+    assert ("delete", "association", "tier0 <- product personal-hub") in rows
+    assert ("deprecate", "version", "personal-hub 1.0.0") in rows
+    assert ("delete", "constraint", "tier0 personal-hub launch") in rows
+    assert ("delete", "association", "tier0 <- product shared-hub") not in rows
+    assert not [r for r in plan.rows() if r.change == "unchanged" and "removed" in r.subject]
+    # Users lose the tier before anything else leaves it.
+    kinds = [type(a) for a in plan.changes]
+    assert kinds[0] is act.DisassociatePrincipal
+    log = record_calls(clients)
+    apply(plan, clients, state)
+    assert not [c for c in log.calls if ".Delete" in c and "Constraint" not in c]
+    snapshot = moto_servicecatalog.snapshot()
+    portfolios = {p[0]: p for p in snapshot["portfolios"]}
+    assert portfolios["Data Science (tier1)"][5] == []  # no principals
+    assert portfolios["Data Science (tier1)"][6] == []  # no products
+    assert portfolios["Data Science (tier0)"][6] == ["Team hub"]
+    personal = next(p for p in snapshot["products"] if p[0] == "Personal hub")
+    assert [(v[0], v[2]) for v in personal[4]] == [("1.0.0", "DEPRECATED")]  # kept, deprecated
+    assert {c[:2] for c in snapshot["constraints"]} == {("Data Science (tier0)", "Team hub")}
+    again = publish(portfolio, workspace.outdir, catalog)
+    assert again.mutating == 0
+    assert ("unchanged", "portfolio", "Data Science (tier1) (tier removed)") in [
+        (r.change, r.resource, r.subject) for r in again.plan.rows()
+    ]
+
+
+def test_a_returning_tier_reuses_its_portfolio(catalog, workspace):
+    publish(workspace.write(), workspace.outdir, catalog)
+    publish(_remove_tier1_and_personal_hub(workspace), workspace.outdir, catalog)
+    workspace.data = portfolio_data()
+    workspace.set_version("shared-hub", "1.2.0")
+    run = publish(workspace.write(), workspace.outdir, catalog)
+    assert not [r for r in _rows(run.plan) if r[1] in ("portfolio", "product")]
+    assert ("update", "version", "personal-hub 1.0.0") in _rows(run.plan)  # not deprecated
+    assert len(moto_servicecatalog.snapshot()["portfolios"]) == 2
+
+
+def test_renames_update_in_place_by_identity_tag(catalog, workspace):
+    publish(workspace.write(), workspace.outdir, catalog)
+    workspace.data["portfolio"]["name"] = "Analytics"
+    workspace.data["products"]["shared-hub"]["name"] = "Team JupyterHub"
+    run = publish(workspace.write(), workspace.outdir, catalog)
+    rows = _rows(run.plan)
+    assert ("update", "portfolio", "Analytics (tier0)") in rows
+    assert ("update", "product", "shared-hub (Team JupyterHub)") in rows
+    assert not [r for r in rows if r[0] == "create"]
+    snapshot = moto_servicecatalog.snapshot()
+    assert [p[0] for p in snapshot["portfolios"]] == ["Analytics (tier0)", "Analytics (tier1)"]
+    assert sorted(p[0] for p in snapshot["products"]) == ["Personal hub", "Team JupyterHub"]
+    assert publish(workspace.write(), workspace.outdir, catalog).mutating == 0
+
+
+def _two_tiers(root) -> Workspace:
+    data = portfolio_data(tiers=2)
+    for tier in data["tiers"]:
+        tier["principals"] = tier["principals"][:1]
+    data["tag_options"] = {"cost-center": ["ds-research"]}
+    return Workspace(root, data)
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before-call", "response-lost"])
+def test_removal_interrupted_at_every_step_a_rerun_converges(catalog, tmp_path, after):
+    def fresh(name: str) -> Workspace:
+        catalog.reset()
+        moto_servicecatalog.install()
+        prepare_account(catalog)
+        work = _two_tiers(tmp_path / name)
+        publish(work.write(), work.outdir, catalog)
+        return work
+
+    reference = fresh("reference")
+    steps = publish(_remove_tier1_and_personal_hub(reference), reference.outdir, catalog).mutating
+    expected = moto_servicecatalog.snapshot()
+    assert steps >= 8
+    for step in range(1, steps + 1):
+        work = fresh(f"{after}-{step}")
+        portfolio = _remove_tier1_and_personal_hub(work)
+        clients = clients_for(catalog)
+        interrupt_at(clients, step, after)
+        plan, state = make_plan(portfolio, work.build(), clients, BUCKET)
+        with pytest.raises((Interrupt, botocore.exceptions.EndpointConnectionError)):
+            apply(plan, clients, state)
+        rerun = publish(portfolio, work.outdir, catalog)
+        assert moto_servicecatalog.snapshot() == expected, f"step {step}"
+        assert publish(portfolio, work.outdir, catalog).mutating == 0, f"step {step}"
+        assert rerun.mutating <= steps - (step - (0 if after else 1)), f"step {step}"
