@@ -6,6 +6,7 @@ what it does and does not prove). Calls are counted with botocore event hooks on
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 
@@ -81,8 +82,9 @@ def test_first_publish_creates_everything_as_configured(catalog, workspace):
     (version,) = versions["Team hub"]
     assert version[0] == "1.0.0" and version[2] == "DEFAULT"
     body = workspace.template("shared-hub").read_bytes()
-    sha = hash_in_description(version[1])
-    assert version[1].startswith("First release") and sha is not None
+    sha = hashlib.sha256(body).hexdigest()  # computed here, not read back from the publisher
+    assert version[1] == f"First release (labcatalog sha256:{sha})"
+    assert hash_in_description(version[1]) == sha
     assert version[4].endswith(f"/{BUCKET}/templates/sha256/{sha}.template.json")
     stored = catalog.client("s3").get_object(
         Bucket=BUCKET, Key=f"templates/sha256/{sha}.template.json"
