@@ -42,11 +42,14 @@ from tests.support.moto_server import assume_role_credentials
 
 TIER, OTHER = "pii", "nonpii"
 IDLE_MINUTES = 0.3  # 18 s: short enough to watch a cull, long enough for the other tests
+# Each test has users of its own, so that no test depends on what another did (or on order).
 USERS = {
     "alice@example.com": ["ds-pii"],
     "bob@example.com": ["ds-pii", "ds-admins"],
     "carol@example.com": ["ds-pii"],
     "dave@example.com": ["ds-pii"],
+    "erin@example.com": ["ds-pii"],
+    "frank@example.com": ["ds-pii"],
     "mallory@example.com": ["ds-nonpii", "ds-admins"],  # an admin, but of another tier
 }
 LAKE_PROBE = {TIER: "pii/probe/data.csv", OTHER: "nonpii/probe/data.csv"}
@@ -100,14 +103,14 @@ def test_a_tier_member_logs_in_and_saves_notebooks_in_their_home_prefix(lab):
 
 def test_a_teammate_reads_what_was_copied_to_shared_but_not_the_others_home(lab):
     hub, reader, bucket, _ = lab
-    alice = logged_in(hub, "alice@example.com")
-    alice.start_server()
-    assert alice.put_notebook("home/model.ipynb", "x = 42").status_code in (200, 201)
+    frank = logged_in(hub, "frank@example.com")
+    frank.start_server()
+    assert frank.put_notebook("home/model.ipynb", "x = 42").status_code in (200, 201)
     # Copy home -> shared as the file browser does across the two drives: read, then save.
-    original = alice.api.get(alice.server_url("api/contents/home/model.ipynb"), timeout=30)
+    original = frank.api.get(frank.server_url("api/contents/home/model.ipynb"), timeout=30)
     original.raise_for_status()
-    copied = alice.api.put(
-        alice.server_url("api/contents/shared/model.ipynb"),
+    copied = frank.api.put(
+        frank.server_url("api/contents/shared/model.ipynb"),
         json={"type": "notebook", "content": original.json()["content"]},
         timeout=30,
     )
@@ -120,7 +123,7 @@ def test_a_teammate_reads_what_was_copied_to_shared_but_not_the_others_home(lab)
     shared = bob.api.get(bob.server_url("api/contents/shared/model.ipynb"), timeout=30)
     assert shared.ok, shared.text
     assert shared.json()["content"]["cells"][0]["source"] == "x = 42"
-    # bob's home/ is his own prefix: alice's notebook is not there.
+    # bob's home/ is his own prefix: frank's notebook is not there.
     assert (
         bob.api.get(bob.server_url("api/contents/home/model.ipynb"), timeout=30).status_code == 404
     )
@@ -135,14 +138,14 @@ def test_a_user_outside_the_tier_group_is_refused_with_a_message(lab):
 
 def test_a_size_the_product_does_not_offer_is_refused(lab):
     hub, *_ = lab
-    alice = logged_in(hub, "alice@example.com")
-    alice.api.delete(f"{hub.url}/hub/api/users/{alice.path}/server", timeout=30)
-    wait_for(lambda: "" not in alice.model()["servers"], 30, "alice's server to stop")
-    response = alice.api.post(
-        f"{hub.url}/hub/api/users/{alice.path}/server", json={"size": "4096:30720"}, timeout=30
+    erin = logged_in(hub, "erin@example.com")
+    assert "" not in erin.model()["servers"]
+    response = erin.api.post(
+        f"{hub.url}/hub/api/users/{erin.path}/server", json={"size": "4096:30720"}, timeout=30
     )
     assert response.status_code >= 400
     assert "not offered" in response.text
+    assert "" not in erin.model()["servers"], "no server was started"
 
 
 def test_a_kernel_reads_its_tiers_lake_prefix_and_is_denied_another_tiers(lab):
@@ -175,3 +178,6 @@ def test_an_idle_server_is_culled(lab):
     )
     waited = time.monotonic() - started
     assert waited >= timeout * 0.8, f"culled after {waited:.0f}s, before the {timeout:.0f}s timeout"
+    # Gone because the idle culler stopped it: the hub logged the culler's stop request.
+    assert hub.server_stops_by("idle-culler", dave), f"not stopped by the culler:\n{hub.log()}"
+    assert not hub.server_stops_by("dave@example.com", dave)
