@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +30,72 @@ PORTFOLIOS = {
     "example": EXAMPLE,
     "three-tiers": FIXTURES / "three-tiers.yaml",
 }
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+def pytest_configure(config) -> None:
+    """Every process the tests start stays a descendant of this one, even when orphaned.
+
+    As a child subreaper, this process (not init) adopts the orphans among its descendants: a
+    proxy whose hub was killed, a server that started a session of its own. So "the processes
+    started by the tests" is exactly "the descendants of this process", and nobody else's
+    process on a shared machine is ever counted.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def live_descendants() -> list:
+    """This process's descendants that still run (zombies have ended: only their entry is left)."""
+    import psutil
+
+    alive = []
+    for process in psutil.Process().children(recursive=True):
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+        except psutil.NoSuchProcess:
+            pass
+    return alive
+
+
+def describe(process) -> str:
+    import psutil
+
+    try:
+        return f"{process.pid} (uid {process.uids().real}): {' '.join(process.cmdline())[:200]}"
+    except psutil.NoSuchProcess:
+        return f"{process.pid}: ended"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Fail the run when a process a test started outlives the tests (after every teardown).
+
+    A process still ending (killed a moment ago) gets a few seconds. What is left is reported,
+    then killed, so that a failed run leaves nothing behind either.
+    """
+    import psutil
+
+    deadline = time.monotonic() + 10
+    while (left := live_descendants()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if not left:
+        return
+    lines = "\n".join(f"  {describe(p)}" for p in left)
+    for process in left:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    message = f"processes started by the tests outlived them (now killed):\n{lines}"
+    if reporter is not None:
+        reporter.write_line(message, red=True, bold=True)
+    else:
+        print(message, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(params=sorted(PORTFOLIOS), scope="session")

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from troposphere import Template
+from troposphere.iam import ManagedPolicy
 
 from generator.cli import main
 from generator.engine import build as builder
@@ -262,6 +264,42 @@ def test_role_policy_size_limit(tmp_path, case, prefix_count, expected):
     result = run("build", "-p", str(portfolio), "-o", str(tmp_path / "out"))
     assert (result.exit_code == 2) is expected, result.output
     assert ("over IAM's limit" in result.stderr) is expected
+
+
+IAM_MANAGED_POLICY_LIMIT = 6_144  # IAM's quota: characters of a managed policy, no whitespace
+
+
+def _managed_policy_of(chars: int) -> tuple[Template, str]:
+    """A template with one managed policy whose document is exactly `chars` characters long
+    once its whitespace is removed (as IAM counts)."""
+
+    def document(sid: str) -> dict:
+        statement = {"Sid": sid, "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}
+        return {"Version": "2012-10-17", "Statement": [statement]}
+
+    bare = len(json.dumps(document(""), separators=(",", ":")))
+    template = Template()
+    template.add_resource(
+        ManagedPolicy("Big", PolicyDocument=document("S" * (chars - bare)), Roles=["someone"])
+    )
+    text = builder.render(template)
+    body = json.loads(text)["Resources"]["Big"]["Properties"]["PolicyDocument"]
+    assert len(json.dumps(body, separators=(",", ":"))) == chars
+    return template, text
+
+
+@pytest.mark.parametrize(
+    "chars,over", [(IAM_MANAGED_POLICY_LIMIT, False), (IAM_MANAGED_POLICY_LIMIT + 1, True)]
+)
+def test_a_managed_policy_over_iams_limit_is_refused(chars, over):
+    template, text = _managed_policy_of(chars)
+    found = builder.check_limits("platform.template.json", template, text)
+    assert bool(found) is over, found
+    if over:
+        assert found == [
+            f"platform.template.json: managed policy Big has {chars} characters, over IAM's "
+            f"limit of {IAM_MANAGED_POLICY_LIMIT}"
+        ]
 
 
 def test_a_failed_write_leaves_no_partial_file(tmp_path, monkeypatch):

@@ -162,6 +162,36 @@ def test_original_design_by_hand(small):
     assert "not a product option" in original["note"]
 
 
+# Fractional figures, so that rounding is exercised: 3 users, 1.3 active hours a day, 21 days,
+# 2 sessions a day (each ending with 30 idle minutes), 34% of them at the peak.
+FRACTIONAL = (
+    SMALL.replace("users: 1", "users: 3")
+    .replace("active_hours_per_day: 2", "active_hours_per_day: 1.3")
+    .replace("days_per_month: 20", "days_per_month: 21")
+    .replace("sessions_per_day: 1", "sessions_per_day: 2")
+    .replace("peak_concurrency: 1.0", "peak_concurrency: 0.34")
+)
+
+
+def test_fractional_usage_by_hand(tmp_path):
+    usage = tmp_path / "usage.yaml"
+    usage.write_text(FRACTIONAL)
+    data = cost_json(usage)
+    # Server hours: 3 x (1.3 h x 21 + 2 x 21 x 0.5 h idle) = 3 x (27.3 + 21) = 144.9 h, of
+    # which 63 h idle; at 0.04 an hour: 5.796 -> 5.80 (to the nearest cent), 2.52 idle.
+    fargate = option(data, "shared-hub-fargate")
+    assert lines(fargate["tiers"]["pii"])["servers"] == 5.80
+    assert fargate["tiers"]["pii"]["idle"] == 2.52
+    # Spot half: 144.9 h x 0.025 = 3.6225 -> 3.62.
+    spot = option(data, "shared-hub-fargate-spot")
+    assert lines(spot["tiers"]["pii"])["servers"] == 3.62
+    # Peak: 3 users x 0.34 = 1.02 users at once, so 2 servers (rounded up, never down): 2 x
+    # 512:2048 + the hub's 1024:4096 = 2048:8192, which is itself an allowed HubSize: 116.80.
+    original = option(data, "original-design")
+    assert original["tiers"]["pii"]["note"] == "task 2048:8192 for 2 users at peak"
+    assert lines(original["tiers"]["pii"])["hub task"] == 116.80
+
+
 def test_original_design_says_when_the_peak_does_not_fit(small, tmp_path):
     # 100 users at peak x 1 vCPU = 100 vCPU: more than the largest Fargate task (16 vCPU).
     big = tmp_path / "big.yaml"

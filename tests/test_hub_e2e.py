@@ -58,12 +58,15 @@ from tests.support.moto_server import assume_role_credentials
 
 TIER, OTHER = "pii", "nonpii"
 IDLE_MINUTES = 0.3  # 18 s: short enough to watch a cull, long enough for the other tests
+# Each test has users of its own, so that no test depends on what another did (or on order).
 USERS = {
     "alice@example.com": ["ds-pii"],
     "bob@example.com": ["ds-pii", "ds-admins"],
     "carol@example.com": ["ds-pii"],
     "dave@example.com": ["ds-pii"],
     "erin@example.com": ["ds-pii"],
+    "frank@example.com": ["ds-pii"],
+    "grace@example.com": ["ds-pii"],
     "mallory@example.com": ["ds-nonpii", "ds-admins"],  # an admin, but of another tier
 }
 LAKE_PROBE = {TIER: "pii/probe/data.csv", OTHER: "nonpii/probe/data.csv"}
@@ -117,9 +120,9 @@ def test_a_tier_member_logs_in_and_saves_notebooks_in_their_home(lab):
 
 def test_a_teammate_does_not_see_anothers_home(lab):
     hub, homes, _ = lab
-    alice = logged_in(hub, "alice@example.com")
-    alice.start_server()
-    assert alice.put_notebook("model.ipynb", "x = 42").status_code in (200, 201)
+    frank = logged_in(hub, "frank@example.com")
+    frank.start_server()
+    assert frank.put_notebook("model.ipynb", "x = 42").status_code in (200, 201)
 
     bob = logged_in(hub, "bob@example.com")
     assert bob.model()["admin"] is True  # member of the admin group
@@ -174,30 +177,30 @@ def test_files_packages_and_notebooks_in_the_home_survive_a_cull(lab):
     """What the kernel writes, what `pip install --user` (the image's PIP_USER) installs, and a
     saved notebook are still there in a new server after the idle culler stopped the old one."""
     hub, homes, _ = lab
-    erin = logged_in(hub, "erin@example.com")
-    home = homes / "erin@example.com"
-    erin.start_server()
+    grace = logged_in(hub, "grace@example.com")
+    home = homes / "grace@example.com"
+    grace.start_server()
     wheel = make_wheel(home / "wheels", "labcatalog_probe", "VALUE = 42\n")
     for path in (home / "wheels", wheel):
         os.chown(path, IMAGE_UID, IMAGE_GID)
 
-    printed = erin.run_code(BEFORE_THE_CULL.format(wheel=wheel.name), timeout=120)
+    printed = grace.run_code(BEFORE_THE_CULL.format(wheel=wheel.name), timeout=120)
     assert printed.startswith("/home/jovyan 0 "), printed
-    saved = erin.put_notebook("analysis.ipynb", "import labcatalog_probe")
+    saved = grace.put_notebook("analysis.ipynb", "import labcatalog_probe")
     assert saved.status_code in (200, 201), saved.text
 
-    wait_for(lambda: "" not in erin.model()["servers"], IDLE_MINUTES * 180, "the cull", 1)
-    erin.start_server()
-    printed = erin.run_code(AFTER_THE_CULL)
+    wait_for(lambda: "" not in grace.model()["servers"], IDLE_MINUTES * 180, "the cull", 1)
+    grace.start_server()
+    printed = grace.run_code(AFTER_THE_CULL)
     site = "/home/jovyan/.local/lib/python3.11/site-packages/labcatalog_probe/__init__.py"
     assert printed.split("\n")[0].split() == ["/home/jovyan", "42", site], printed
     assert "[['id', 'value'], ['1', '2']]" in printed, printed
     # The file browser's root is the kernel's working directory: it lists what the kernel wrote.
-    listing = erin.api.get(erin.server_url("api/contents/"), timeout=30)
+    listing = grace.api.get(grace.server_url("api/contents/"), timeout=30)
     listing.raise_for_status()
     names = {item["name"] for item in listing.json()["content"]}
     assert {"measurements.csv", "analysis.ipynb", "wheels"} <= names, names
-    notebook = erin.api.get(erin.server_url("api/contents/analysis.ipynb"), timeout=30).json()
+    notebook = grace.api.get(grace.server_url("api/contents/analysis.ipynb"), timeout=30).json()
     assert notebook["content"]["cells"][0]["source"] == "import labcatalog_probe"
     # On the volume, the user's own: nothing of it was kept anywhere else.
     assert (home / ".local" / "lib").is_dir() and (home / "measurements.csv").exists()
@@ -212,14 +215,14 @@ def test_a_user_outside_the_tier_group_is_refused_with_a_message(lab):
 
 def test_a_size_the_product_does_not_offer_is_refused(lab):
     hub, *_ = lab
-    alice = logged_in(hub, "alice@example.com")
-    alice.api.delete(f"{hub.url}/hub/api/users/{alice.path}/server", timeout=30)
-    wait_for(lambda: "" not in alice.model()["servers"], 30, "alice's server to stop")
-    response = alice.api.post(
-        f"{hub.url}/hub/api/users/{alice.path}/server", json={"size": "4096:30720"}, timeout=30
+    erin = logged_in(hub, "erin@example.com")
+    assert "" not in erin.model()["servers"]
+    response = erin.api.post(
+        f"{hub.url}/hub/api/users/{erin.path}/server", json={"size": "4096:30720"}, timeout=30
     )
     assert response.status_code >= 400
     assert "not offered" in response.text
+    assert "" not in erin.model()["servers"], "no server was started"
 
 
 def test_a_kernel_reads_its_tiers_lake_prefix_and_is_denied_another_tiers(lab):
@@ -252,3 +255,6 @@ def test_an_idle_server_is_culled(lab):
     )
     waited = time.monotonic() - started
     assert waited >= timeout * 0.8, f"culled after {waited:.0f}s, before the {timeout:.0f}s timeout"
+    # Gone because the idle culler stopped it: the hub logged the culler's stop request.
+    assert hub.server_stops_by("idle-culler", dave), f"not stopped by the culler:\n{hub.log()}"
+    assert not hub.server_stops_by("dave@example.com", dave)

@@ -110,7 +110,7 @@ def personal_hub(example, moto, tmp_path_factory):
 
 def test_the_hub_and_the_servers_run_as_the_image_user_never_root(personal_hub):
     hub, user, _, _ = personal_hub
-    status = Path(f"/proc/{hub.process.pid}/status").read_text()
+    status = Path(f"/proc/{hub.pid}/status").read_text()
     uid_line = next(line for line in status.splitlines() if line.startswith("Uid:"))
     gid_line = next(line for line in status.splitlines() if line.startswith("Gid:"))
     assert set(uid_line.split()[1:]) == {str(IMAGE_UID)}
@@ -128,7 +128,7 @@ def test_a_kernel_cannot_read_the_hubs_environment_cookie_secret_database_or_sec
     secrets = [LDAP_PASSWORD, hub_env["JUPYTERHUB_CRYPT_KEY"]]
     secrets.append((state / "jupyterhub_cookie_secret").read_bytes().hex()[:32])
     paths = [
-        f"/proc/{hub.process.pid}/environ",
+        f"/proc/{hub.pid}/environ",
         "/srv/jupyterhub/state/jupyterhub_cookie_secret",
         "/srv/jupyterhub/state/jupyterhub.sqlite",
         "/srv/jupyterhub/state/local-auth-secret",

@@ -151,3 +151,28 @@ def test_local_mode_logs_in_with_the_generated_secret_only(tmp_path, docker):
         wait_for(lambda: tester.model()["groups"] == ["ds-pii"], 5, "the tier group")
     finally:
         hub.stop()
+
+
+def test_a_personal_hub_admits_only_its_owner_and_collaborators(tmp_path, docker):
+    """The personal hub's gate (LABCATALOG_ALLOWED_USERS, from the launch's owner and
+    collaborators) on a live hub: a tier member who is not listed is refused with a message."""
+    env = {
+        **HUB_ENV,
+        "LABCATALOG_AUTH": "local",
+        "LABCATALOG_ALLOW_LOCAL_AUTH": "1",
+        "LABCATALOG_ALLOWED_USERS": "owner,collaborator",
+    }
+    hub = Hub(tmp_path, env, docker=docker)
+    try:
+        secret = (hub.state_dir / "local-auth-secret").read_text()
+        for name in ("owner", "collaborator"):
+            user = hub.user(name)
+            assert user.login_form(secret).ok, name
+            user.make_token()
+            # A tier member, as the stranger is: only the list tells them apart.
+            wait_for(lambda u=user: u.model()["groups"] == ["ds-pii"], 5, f"{name}'s tier group")
+        refused = hub.user("stranger").login_form(secret)
+        assert refused.status_code == 403
+        assert "belongs to another data scientist" in refused.text
+    finally:
+        hub.stop()

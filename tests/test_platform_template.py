@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+import yaml
+
 from generator.cfn import names
 from generator.engine.build import render
 from generator.engine.registry import discover, load_portfolio
 from generator.model.config import Portfolio
 from products.platform.storage import ELB_LOG_ACCOUNTS, ELB_LOG_ACCOUNTS_MAP, LEGACY_ELB_REGION
-from tests.conftest import EXAMPLE, platform_body, platform_templates
+from tests.conftest import EXAMPLE, PORTFOLIOS, platform_body, platform_templates
 
 PACKAGED_STACK = "AWS::CloudFormation::Stack"
 
@@ -200,13 +203,171 @@ def test_launch_role_passes_only_its_own_tiers_roles_each_to_its_service(portfol
         assert not [p for p in parameters if "/tiers/" in p and f"/tiers/{tier.name}/" not in p]
 
 
-def test_launch_role_never_passes_another_tiers_role(portfolio):
-    body = platform_body(portfolio)
-    for tier in portfolio.tiers:
-        doc = json.dumps(role_policy(body, f"{tier.logical_id}LaunchRole", "launch-products"))
-        for other in portfolio.tiers:
-            if other.name != tier.name:
-                assert f"{other.logical_id}NotebookRole" not in doc
+# The platform deployed in a made-up account and region: every ARN below is text to compare.
+ACCOUNT, REGION = "111122223333", "eu-west-1"
+PSEUDO = {
+    "AWS::AccountId": ACCOUNT,
+    "AWS::Region": REGION,
+    "AWS::Partition": "aws",
+    "AWS::URLSuffix": "amazonaws.com",
+}
+
+
+class Resolver:
+    """Resolves a template's values to the ARNs and names they would have once deployed."""
+
+    def __init__(self, body: dict) -> None:
+        self.resources = body["Resources"]
+
+    def ref(self, name: str) -> str:
+        if name in PSEUDO:
+            return PSEUDO[name]
+        resource = self.resources.get(name)
+        if resource is None:
+            return f"<parameter {name}>"
+        props = resource.get("Properties", {})
+        kind = resource["Type"]
+        if kind == "AWS::S3::Bucket":
+            return self.value(props.get("BucketName", f"generated-{name.lower()}"))
+        if kind == "AWS::IAM::Role":
+            return self.value(props.get("RoleName", f"generated-{name}"))
+        if kind == "AWS::IAM::ManagedPolicy":
+            return f"arn:aws:iam::{ACCOUNT}:policy/{self.value(props['ManagedPolicyName'])}"
+        return f"<{name}>"
+
+    def get_att(self, name: str, attribute: str) -> str:
+        kind = self.resources[name]["Type"]
+        if attribute == "Arn" and kind == "AWS::IAM::Role":
+            path = self.resources[name]["Properties"].get("Path", "/")
+            return f"arn:aws:iam::{ACCOUNT}:role{path}{self.ref(name)}"
+        if attribute == "Arn" and kind == "AWS::S3::Bucket":
+            return f"arn:aws:s3:::{self.ref(name)}"
+        if attribute == "Arn" and kind == "AWS::KMS::Key":
+            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{name}"
+        return f"<{name}.{attribute}>"
+
+    def value(self, value) -> str | list | dict:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref")):
+            return {k: self.value(v) for k, v in value.items()}  # e.g. a policy condition
+        ((function, argument),) = value.items()
+        if function == "Ref":
+            return self.ref(argument)
+        if function == "Fn::GetAtt":
+            return self.get_att(*argument)
+        if function == "Fn::Join":
+            return argument[0].join(self.value(v) for v in argument[1])
+        if function == "Fn::If":
+            return self.value(argument[1])
+        if function == "Fn::Sub":
+            text, variables = (argument, {}) if isinstance(argument, str) else argument
+            given = {k: self.value(v) for k, v in variables.items()}
+
+            def variable(match: re.Match) -> str:
+                name = match[1]
+                if name in given:
+                    return given[name]
+                if "." in name:
+                    return self.get_att(*name.split(".", 1))
+                return self.ref(name)
+
+            return re.sub(r"\$\{([^}!]+)\}", variable, text)
+        return json.dumps(value)
+
+
+def _policies_of_roles(body: dict, resolver: Resolver) -> dict[str, list[dict]]:
+    """Role ARN -> every statement it gets: its inline policies and the managed ones attached."""
+    found: dict[str, list[dict]] = {}
+    managed = {
+        logical_id: resource["Properties"]["PolicyDocument"]["Statement"]
+        for logical_id, resource in body["Resources"].items()
+        if resource["Type"] == "AWS::IAM::ManagedPolicy"
+    }
+    for logical_id, resource in body["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        props = resource["Properties"]
+        statements = [
+            s for p in props.get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+        ]
+        for arn in props.get("ManagedPolicyArns", []):
+            statements += managed.get(arn.get("Ref"), []) if isinstance(arn, dict) else []
+        for policy_id, policy in body["Resources"].items():
+            roles = policy.get("Properties", {}).get("Roles", [])
+            if policy["Type"] == "AWS::IAM::ManagedPolicy" and {"Ref": logical_id} in roles:
+                statements += managed[policy_id]
+        found[resolver.get_att(logical_id, "Arn")] = statements
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(PORTFOLIOS))
+def test_no_tier_role_reaches_another_tiers_arns(name):
+    """Which tier a role or an ARN is of comes from portfolio.yaml (its tier names and lake
+    prefixes, read here with a YAML parser), and the template's values are resolved to the ARNs
+    they name once deployed: no statement of a tier's roles names another tier's roles, notebook
+    prefix, lake prefix, clusters, secrets or parameters."""
+    source = yaml.safe_load(PORTFOLIOS[name].read_text())
+    lake_bucket = source["data_lake"]["bucket"]
+    tiers = {t["name"]: t for t in source["tiers"]}
+    body = platform_body(load_portfolio(PORTFOLIOS[name]))
+    resolver = Resolver(body)
+    roles = _policies_of_roles(body, resolver)
+    role_prefix = f"arn:aws:iam::{ACCOUNT}:role/labcatalog-"
+    checked = set()
+    for tier, spec in tiers.items():
+        own = {arn for arn in roles if arn.startswith(f"{role_prefix}{tier}-")}
+        assert own, f"no role of tier {tier}"
+        own_lake = set(spec["read"]) | set(spec.get("write", []))
+        for other in set(tiers) - {tier}:
+            other_lake = set(tiers[other]["read"]) | set(tiers[other].get("write", []))
+            foreign = [
+                re.escape(f"{role_prefix}{other}-"),  # its roles
+                rf"labcatalog-{other}[-_]",  # its clusters, services, names
+                rf"/{other}/",  # its notebook prefix, secrets, parameters
+            ] + [
+                re.escape(f"arn:aws:s3:::{lake_bucket}/{prefix}")  # its own lake prefixes
+                for prefix in other_lake - own_lake
+                if not any(prefix.startswith(mine) for mine in own_lake)
+            ]
+            for arn in own:
+                for statement in roles[arn]:
+                    if statement.get("Effect") != "Allow":
+                        continue
+                    named = resolver.value(statement.get("Resource", []))
+                    named = [named] if isinstance(named, str) else named
+                    named += [json.dumps(resolver.value(statement.get("Condition", {})))]
+                    for text in named:
+                        for pattern in foreign:
+                            assert not re.search(pattern, text), (arn, statement.get("Sid"), text)
+                    checked.add(arn)
+    assert len(checked) >= 4 * len(tiers)  # notebook, hub, task execution, launch, ...
+
+
+def test_launch_role_passes_exactly_its_tiers_roles_computed_from_the_portfolio():
+    """iam:PassRole names, for each tier of portfolio.yaml, exactly the ARNs of that tier's
+    roles as computed here from the tier's name (the names the README documents)."""
+    for path in PORTFOLIOS.values():
+        source = yaml.safe_load(path.read_text())
+        body = platform_body(load_portfolio(path))
+        resolver = Resolver(body)
+        roles = _policies_of_roles(body, resolver)
+        for tier in (t["name"] for t in source["tiers"]):
+            arn = f"arn:aws:iam::{ACCOUNT}:role/labcatalog-{tier}-"
+            passed = {
+                r
+                for s in roles[f"{arn}launch"]
+                if s["Effect"] == "Allow" and "iam:PassRole" in s["Action"]
+                for r in resolver.value(s["Resource"])
+            }
+            expected = {f"{arn}{kind}" for kind in ("notebook", "hub", "task-execution")}
+            if "personal-hub" in source["products"]:
+                expected.add(f"{arn}personal-hub")
+            if "shared-hub" not in source["products"]:
+                expected -= {f"{arn}{kind}" for kind in ("notebook", "hub", "task-execution")}
+            assert passed == expected, (path.name, tier)
 
 
 def test_notebook_bucket_is_private_versioned_encrypted_and_retained(portfolio):

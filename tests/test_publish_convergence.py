@@ -6,6 +6,7 @@ what it does and does not prove). Calls are counted with botocore event hooks on
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 
@@ -81,8 +82,9 @@ def test_first_publish_creates_everything_as_configured(catalog, workspace):
     (version,) = versions["Team hub"]
     assert version[0] == "1.0.0" and version[2] == "DEFAULT"
     body = workspace.template("shared-hub").read_bytes()
-    sha = hash_in_description(version[1])
-    assert version[1].startswith("First release") and sha is not None
+    sha = hashlib.sha256(body).hexdigest()  # computed here, not read back from the publisher
+    assert version[1] == f"First release (labcatalog sha256:{sha})"
+    assert hash_in_description(version[1]) == sha
     assert version[4].endswith(f"/{BUCKET}/templates/sha256/{sha}.template.json")
     stored = catalog.client("s3").get_object(
         Bucket=BUCKET, Key=f"templates/sha256/{sha}.template.json"
@@ -201,11 +203,23 @@ def _first_publish(workspace: Workspace):
     return workspace.write()
 
 
-def _bump_with_deprecation(workspace: Workspace):
+def _two_versions_published(workspace: Workspace):
+    """Publish 1.0.0 then 1.1.0: as many versions as keep_versions (2) lets stay active."""
+    yield workspace.write()
     workspace.set_version("shared-hub", "1.1.0")
-    workspace.write()
+    yield workspace.write()
+
+
+def _bump_with_deprecation(workspace: Workspace):
+    """A third version: publishing it deprecates 1.0.0, the oldest beyond keep_versions."""
     workspace.set_version("shared-hub", "1.2.0")
     return workspace.write()
+
+
+def _published_before(setup, workspace: Workspace):
+    """The portfolios the scenario publishes before the change, one at a time (each written
+    when the one before it has been published), none without a setup."""
+    return iter(()) if setup is None else setup(workspace)
 
 
 def _small(root) -> Workspace:
@@ -219,7 +233,12 @@ def _small(root) -> Workspace:
 SCENARIOS = {
     # name: (what is published beforehand, the change to publish under interruption)
     "first publish": (None, _first_publish),
-    "bump + deprecate": (_first_publish, _bump_with_deprecation),
+    "bump + deprecate": (_two_versions_published, _bump_with_deprecation),
+}
+# What each scenario's reference run must do, so that interruptions fall inside it.
+SCENARIO_CHANGES = {
+    "first publish": ("create", "product"),
+    "bump + deprecate": ("deprecate", "version"),
 }
 
 
@@ -228,8 +247,8 @@ def _published_state(catalog, workspace: Workspace, setup, change) -> dict:
     catalog.reset()
     moto_servicecatalog.install()
     prepare_account(catalog)
-    if setup:
-        publish(setup(workspace), workspace.outdir, catalog)
+    for before in _published_before(setup, workspace):
+        publish(before, workspace.outdir, catalog)
     return publish(change(workspace), workspace.outdir, catalog)
 
 
@@ -241,13 +260,15 @@ def test_interrupted_at_every_step_a_rerun_converges(catalog, tmp_path, workspac
     expected = moto_servicecatalog.snapshot()
     steps = reference.mutating
     assert steps > 0
+    # The scenario does what its name says (a deprecation is among the calls interrupted).
+    assert SCENARIO_CHANGES[scenario] in [(c, r) for c, r, _ in changes(reference)]
     for step in range(1, steps + 1):
         work = _small(tmp_path / f"{scenario}-{after}-{step}")
         catalog.reset()
         moto_servicecatalog.install()
         prepare_account(catalog)
-        if setup:
-            publish(setup(work), work.outdir, catalog)
+        for before in _published_before(setup, work):
+            publish(before, work.outdir, catalog)
         portfolio = change(work)
         clients = clients_for(catalog)
         interrupt_at(clients, step, after)

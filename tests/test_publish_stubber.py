@@ -7,6 +7,8 @@ about how the services behave; tests/test_publish_convergence.py covers that.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from contextlib import ExitStack
 from dataclasses import replace
@@ -95,7 +97,9 @@ def test_first_plan_reads_only_and_expands_principals(clients, stubs, workspace)
     principal = next(a for a in plan.actions if isinstance(a, act.AssociatePrincipal))
     assert principal.arn == f"arn:aws-us-gov:iam::{ACCOUNT}:role/Team0"
     upload = next(a for a in plan.actions if isinstance(a, act.UploadTemplate))
-    assert upload.template.key == f"templates/sha256/{upload.template.sha256}.template.json"
+    # The hash is computed here, over the file in build/, not read back from the publisher.
+    sha = hashlib.sha256(workspace.template("shared-hub").read_bytes()).hexdigest()
+    assert upload.template.key == f"templates/sha256/{sha}.template.json"
     create = next(a for a in plan.actions if isinstance(a, act.CreateProduct))
     assert create.template_url == (
         f"https://{BUCKET}.s3.us-gov-west-1.amazonaws.com/{upload.template.key}"
@@ -112,16 +116,18 @@ def _first_plan(workspace: Workspace) -> Plan:
 def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, workspace):
     plan = _first_plan(workspace)
     sc, s3 = stubs["servicecatalog"], stubs["s3"]
-    template = next(a for a in plan.actions if isinstance(a, act.UploadTemplate)).template
+    body = workspace.template("shared-hub").read_bytes()
+    digest = hashlib.sha256(body).digest()  # computed here, over the file in build/
+    sha = digest.hex()
     s3.add_response(
         "put_object",
         {},
         {
             "Bucket": BUCKET,
-            "Key": template.key,
-            "Body": template.body,
+            "Key": f"templates/sha256/{sha}.template.json",
+            "Body": body,
             "ContentType": "application/json",
-            "ChecksumSHA256": ANY,
+            "ChecksumSHA256": base64.b64encode(digest).decode(),
         },
     )
     sc.add_response(
@@ -156,8 +162,10 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
             ],
             "ProvisioningArtifactParameters": {
                 "Name": "1.0.0",
-                "Description": f"First release (labcatalog sha256:{template.sha256})",
-                "Info": {"LoadTemplateFromURL": f"https://example/{template.key}"},
+                "Description": f"First release (labcatalog sha256:{sha})",
+                "Info": {
+                    "LoadTemplateFromURL": f"https://example/templates/sha256/{sha}.template.json"
+                },
                 "Type": "CLOUD_FORMATION_TEMPLATE",
             },
         },

@@ -29,7 +29,10 @@ state = Path(settings.state_dir)
 state.mkdir(parents=True, exist_ok=True)
 c.JupyterHub.db_url = f"sqlite:///{state / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(state / "jupyterhub_cookie_secret")
-c.ConfigurableHTTPProxy.pid_file = str(state / "proxy.pid")
+# The proxy's PID file is the task's own, never in the state directory: a PID means nothing in
+# the next task (a PID namespace of its own), where it may name a live process, even the hub, which
+# would then be signalled as a "leftover proxy" and the new hub would fail to start.
+c.ConfigurableHTTPProxy.pid_file = "/tmp/jupyterhub-proxy.pid"
 c.JupyterHub.public_url = settings.public_url
 
 # --- who may log in ---

@@ -367,17 +367,26 @@ def _ssm_parameter(value: SsmValue) -> SsmParameter:
     )
 
 
-def backup_key_statement(key_arn) -> Statement:
-    """AWS Backup encrypts recovery points with the notebook key, used only through Backup."""
-    return Statement(
-        Sid="UseTheNotebookKeyThroughBackup",
-        Effect=Allow,
-        Action=[kms.Decrypt, kms.GenerateDataKey, kms.DescribeKey, kms.CreateGrant],
-        Resource=[key_arn],
-        Condition=IamCondition(
-            StringEquals("kms:ViaService", [Sub("backup.${AWS::Region}.amazonaws.com")])
+def backup_key_statements(key_arn) -> list[Statement]:
+    """AWS Backup encrypts recovery points with the notebook key, used only through Backup; the
+    grants it makes are for AWS resources only."""
+    through_backup = StringEquals("kms:ViaService", [Sub("backup.${AWS::Region}.amazonaws.com")])
+    return [
+        Statement(
+            Sid="UseTheNotebookKeyThroughBackup",
+            Effect=Allow,
+            Action=[kms.Decrypt, kms.GenerateDataKey, kms.DescribeKey],
+            Resource=[key_arn],
+            Condition=IamCondition(through_backup),
         ),
-    )
+        Statement(
+            Sid="GrantTheNotebookKeyToBackupsResources",
+            Effect=Allow,
+            Action=[kms.CreateGrant],
+            Resource=[key_arn],
+            Condition=IamCondition([through_backup, Bool("kms:GrantIsForAWSResource", "true")]),
+        ),
+    ]
 
 
 def add_backups(t: Template, key_arn) -> BackupPlan:
@@ -432,7 +441,7 @@ def add_backups(t: Template, key_arn) -> BackupPlan:
                 policies.inline(
                     "notebook-key",
                     PolicyDocument(
-                        Version=policies.VERSION, Statement=[backup_key_statement(key_arn)]
+                        Version=policies.VERSION, Statement=backup_key_statements(key_arn)
                     ),
                 )
             ],

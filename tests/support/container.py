@@ -9,8 +9,14 @@ A `Container` runs one command the way `docker run` would run the hub image: as 
 - an empty /tmp and a /home/jovyan owned by the image user, as the image has them;
 - each `mounts` entry (container path -> host path), as `docker run --volume host:container`.
 Nothing else of the host is visible: not the hub's state, not the tests' temporary files, not
-/root. With `pid_namespace` the command also gets its own PID namespace and /proc (a container
-sees only its own processes); with `net_namespace` its own network with only a loopback.
+/root. As with Docker, the command gets its own PID namespace and /proc (a container sees only
+its own processes; `pid_namespace=False` shares the host's); with `net_namespace` its own
+network with only a loopback.
+
+A container's processes end with it, as Docker's do: the command is PID 1 of its namespace, and
+when PID 1 ends the kernel kills every other process in the namespace (the hub's proxy and idle
+culler, a server's kernels), whatever session or user they run as. Without a PID namespace the
+command's whole process tree is killed on `stop`.
 
 How it differs from Docker: the system files are the host's, not the image's (the image's
 Python packages are the same, its OS packages are not); there are no cgroup limits, no seccomp
@@ -21,6 +27,7 @@ own address on a bridge.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -28,6 +35,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +95,7 @@ class Container:
     gid: int = IMAGE_GID
     groups: Sequence[int] = ()  # `--group-add`
     workdir: str = IMAGE_HOME
-    pid_namespace: bool = False
+    pid_namespace: bool = True
     net_namespace: bool = False
     process: subprocess.Popen | None = None
 
@@ -153,6 +161,7 @@ class Container:
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,  # a process group of its own, apart from the tests'
         )
         return self.process
 
@@ -161,24 +170,76 @@ class Container:
         assert self.process is not None
         if not self.pid_namespace:
             return self.process.pid
+        # unshare forks its child a moment after it starts: wait for it (while unshare runs).
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return int(children.read_text().split()[0])
+        deadline = time.monotonic() + 10
+        while not (found := children.read_text().split()):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise ProcessLookupError(f"no command runs in the container of {self.process.pid}")
+            time.sleep(0.01)
+        return int(found[0])
+
+    def kill(self) -> None:
+        """End the container at once (SIGKILL), as a task or an instance ends, and wait for it.
+
+        With a PID namespace, SIGKILL goes to the namespace's PID 1, which takes every process
+        of the namespace with it. Killing only unshare would not: its `--kill-child` signal is
+        cleared when setpriv changes the user, so PID 1 would outlive it.
+        """
+        if self.process is None:
+            return
+        tree = self._tree()
+        with contextlib.suppress(OSError, ValueError, IndexError):  # not started, or gone
+            os.kill(self.main_pid(), signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            self.process.kill()
+        self.process.wait()
+        self._end(tree)
 
     def stop(self, timeout: float = 20) -> None:
         """`docker stop`: SIGTERM to the command, SIGKILL after `timeout` seconds."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             self._cleanup()
             return
-        try:
-            os.kill(self.main_pid(), signal.SIGTERM)
-        except (OSError, ValueError, IndexError):
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process.poll() is None:
+            tree = self._tree()
+            try:
+                os.kill(self.main_pid(), signal.SIGTERM)
+            except (OSError, ValueError, IndexError):
+                self.process.terminate()
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+            self._end(tree)
         self._cleanup()
+
+    def _tree(self) -> list:
+        """Every process of the container now (a snapshot, to end what outlives its parent)."""
+        import psutil
+
+        try:
+            top = psutil.Process(self.process.pid)
+            return [top, *top.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def _end(self, tree: list) -> None:
+        """Kill what is left of the container's processes: its process group, then `tree`.
+
+        With a PID namespace nothing is left by now (the kernel ended the namespace); without
+        one, processes that left the group (a new session) are found in the snapshot `tree`.
+        """
+        import psutil
+
+        with contextlib.suppress(OSError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        alive = []
+        for process in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.kill()  # psutil checks the PID still names the same process
+                alive.append(process)
+        psutil.wait_procs(alive, timeout=10)
 
     def _cleanup(self) -> None:
         rootfs = getattr(self, "_rootfs", None)

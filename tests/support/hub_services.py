@@ -19,6 +19,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import secrets
 import socket
 import sys
@@ -379,6 +380,7 @@ class Hub:
     ) -> None:
         self.port = port or free_port()
         self.env = env
+        self.docker = docker
         self._options = {"state": state, "docker": docker, "mounts": mounts, "groups": groups}
         # The hub API's own port; restart() picks a new one, as a new task has a new address.
         self.api_port = api_port or free_port()
@@ -436,6 +438,21 @@ class Hub:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
 
+    def server_stops_by(self, client: str, user: HubUser) -> list[str]:
+        """The hub's own record (its access log) of `client` stopping `user`'s server: each
+        successful `DELETE /hub/api/users/<user>/server` that the hub logged as made by
+        `client` (a service's or a user's name)."""
+        paths = "|".join(re.escape(p) for p in {user.path, quote(user.name, safe="")})
+        stop = re.compile(
+            rf"\b20[24] DELETE /hub/api/users/(?:{paths})/server(?:\?\S*)? "
+            rf"\({re.escape(client)}@"
+        )
+        return [
+            line
+            for line in self.log_path.read_text(errors="replace").splitlines()
+            if stop.search(line)
+        ]
+
     def stop(self) -> None:
         self.container.stop()  # JupyterHub stops its servers and proxy on SIGTERM
         self._log.close()
@@ -443,33 +460,25 @@ class Hub:
     def user(self, name: str) -> HubUser:
         return HubUser(self, name)
 
-    def restart(self) -> None:
+    @property
+    def pid(self) -> int:
+        """The hub's host PID (PID 1 of its container's namespace)."""
+        return self.container.main_pid()
+
+    def restart(self, env: dict[str, str] | None = None) -> None:
         """End the hub as its task ends, then start a new hub on the same state and public port.
 
-        The hub and what runs beside it in its task (proxy, idle culler) are killed, with no
-        clean shutdown; users' servers, containers of their own (as Fargate tasks are), stay. The
-        new hub's API gets a new port, as a new task gets a new address.
+        The hub's container is killed, with no clean shutdown, and with it everything that runs
+        beside the hub in its task (proxy, idle culler): they are in its PID namespace. Users'
+        servers, containers of their own (as Fargate tasks are), stay. The new hub's API gets a
+        new port, as a new task gets a new address; `env` replaces the hub's environment, as an
+        update of the product gives the new task a new task definition.
         """
-        import psutil
-
-        hub = psutil.Process(self.process.pid)
-        servers = {
-            p.pid
-            for p in hub.children(recursive=True)
-            if any("jupyterhub-singleuser" in part for part in p.cmdline())
-        }
-        for server in list(servers):
-            servers |= {p.pid for p in psutil.Process(server).children(recursive=True)}
-        task = [hub, *(p for p in hub.children(recursive=True) if p.pid not in servers)]
-        for process in task:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
-        psutil.wait_procs(task, timeout=10)
-        self.process.wait()
+        self.container.kill()
         self._log.close()
         self.log_path.rename(self.log_path.with_suffix(f".{time.time_ns()}.log"))
         options = {**self._options, "state": self.state_dir}
-        self.__init__(self.folder, self.env, port=self.port, **options)
+        self.__init__(self.folder, self.env if env is None else env, port=self.port, **options)
 
 
 def logged_in(hub: Hub, name: str) -> HubUser:
