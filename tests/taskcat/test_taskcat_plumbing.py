@@ -171,8 +171,11 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, exampl
     platform = platform_step.deploy(session, overrides=account)
     assert stack(platform)["StackStatus"] == "CREATE_COMPLETE"
     given = {p["ParameterKey"]: p["ParameterValue"] for p in stack(platform)["Parameters"]}
-    assert platform_step.parameters(account) == {"CreateAlarmActionsRole": "true"}
-    assert given["CreateAlarmActionsRole"] == "true", "from the overrides"
+    overrides = yaml.safe_load(account.read_text())
+    platform_keys = ("CreateAlarmActionsRole", "HomesVpcId", "HomesSubnetIds")
+    assert platform_step.parameters(account) == {key: overrides[key] for key in platform_keys}
+    for key in platform_keys:
+        assert given[key] == overrides[key], f"{key} from the overrides"
     for tier in example.tiers:
         role = aws.client("iam").get_role(RoleName=names.LAUNCH_ROLE.format(tier=tier.name))
         assert role["Role"]["RoleName"], "each tier's nested stack created its roles"
