@@ -33,8 +33,11 @@ from tests.support.publish_support import (
     BUCKET,
     Interrupt,
     Workspace,
+    changed_rows,
     clients_for,
     interrupt_at,
+    isolated_workspace,
+    local_catalog,
     portfolio_data,
     prepare_account,
     publish,
@@ -45,23 +48,16 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture
 def catalog(aws):
-    """A clean moto server with the extended Service Catalog and the template bucket."""
-    moto_servicecatalog.install()
-    prepare_account(aws)
-    return aws
+    return local_catalog(aws)
 
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch) -> Workspace:
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return Workspace(tmp_path)
+    return isolated_workspace(tmp_path, monkeypatch)
 
 
 def changes(run) -> list[tuple[str, str, str]]:
-    return [(r.change, r.resource, r.subject) for a in run.plan.changes for r in a.rows()]
+    return changed_rows(run.plan)
 
 
 def test_first_publish_creates_everything_as_configured(catalog, workspace):

@@ -18,8 +18,11 @@ from tests.support.publish_support import (
     BUCKET,
     Interrupt,
     Workspace,
+    changed_rows,
     clients_for,
     interrupt_at,
+    isolated_workspace,
+    local_catalog,
     portfolio_data,
     prepare_account,
     publish,
@@ -30,22 +33,12 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture
 def catalog(aws):
-    moto_servicecatalog.install()
-    prepare_account(aws)
-    return aws
+    return local_catalog(aws)
 
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch) -> Workspace:
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    return Workspace(tmp_path)
-
-
-def _rows(plan) -> list[tuple[str, str, str]]:
-    return [(r.change, r.resource, r.subject) for a in plan.changes for r in a.rows()]
+    return isolated_workspace(tmp_path, monkeypatch)
 
 
 def _remove_tier1_and_personal_hub(workspace: Workspace):
@@ -60,7 +53,7 @@ def test_plan_shows_removed_tiers_and_products_and_publish_carries_them_out(cata
     portfolio = _remove_tier1_and_personal_hub(workspace)
     clients = clients_for(catalog)
     plan, state = make_plan(portfolio, workspace.build(), clients, BUCKET)
-    rows = _rows(plan)
+    rows = changed_rows(plan)
     principal = f"arn:aws:iam::{ACCOUNT}:role/Team1"
     assert ("delete", "association", f"tier1 <- principal {principal}") in rows
     assert ("delete", "association", "tier1 <- product shared-hub") in rows
@@ -97,8 +90,8 @@ def test_a_returning_tier_reuses_its_portfolio(catalog, workspace):
     workspace.data = portfolio_data()
     workspace.set_version("shared-hub", "1.2.0")
     run = publish(workspace.write(), workspace.outdir, catalog)
-    assert not [r for r in _rows(run.plan) if r[1] in ("portfolio", "product")]
-    assert ("update", "version", "personal-hub 1.0.0") in _rows(run.plan)  # not deprecated
+    assert not [r for r in changed_rows(run.plan) if r[1] in ("portfolio", "product")]
+    assert ("update", "version", "personal-hub 1.0.0") in changed_rows(run.plan)  # not deprecated
     assert len(moto_servicecatalog.snapshot()["portfolios"]) == 2
 
 
@@ -107,7 +100,7 @@ def test_renames_update_in_place_by_identity_tag(catalog, workspace):
     workspace.data["portfolio"]["name"] = "Analytics"
     workspace.data["products"]["shared-hub"]["name"] = "Team JupyterHub"
     run = publish(workspace.write(), workspace.outdir, catalog)
-    rows = _rows(run.plan)
+    rows = changed_rows(run.plan)
     assert ("update", "portfolio", "Analytics (tier0)") in rows
     assert ("update", "product", "shared-hub (Team JupyterHub)") in rows
     assert not [r for r in rows if r[0] == "create"]

@@ -16,23 +16,23 @@ from generator.engine import rollout
 from generator.engine.publish.aws import connect
 from generator.engine.publish.state import CatalogState, PortfolioState, ProductState, VersionState
 from tests.support import moto_servicecatalog
-from tests.support.publish_support import Workspace, clients_for, prepare_account, publish
+from tests.support.publish_support import (
+    Workspace,
+    clients_for,
+    isolated_workspace,
+    local_catalog,
+    publish,
+)
 
 
 @pytest.fixture
 def catalog(aws):
-    moto_servicecatalog.install()
-    prepare_account(aws)
-    return aws
+    return local_catalog(aws)
 
 
 @pytest.fixture
 def workspace(tmp_path, monkeypatch) -> Workspace:
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    work = Workspace(tmp_path)
+    work = isolated_workspace(tmp_path, monkeypatch)
     work.data["products"]["shared-hub"]["keep_versions"] = 1
     return work
 

@@ -23,6 +23,7 @@ from generator.engine.publish.plan import Plan
 from generator.engine.publish.publisher import make_plan
 from generator.engine.registry import load_portfolio
 from generator.model.config import Portfolio
+from tests.support import moto_servicecatalog
 from tests.support.moto_server import REGION, MotoServer
 
 BUCKET = "labcatalog-templates-test"
@@ -123,6 +124,28 @@ class Workspace:
 
 def clients_for(server: MotoServer) -> Clients:
     return connect(region=REGION, endpoint_url=server.endpoint_url)
+
+
+def local_catalog(server: MotoServer) -> MotoServer:
+    """`server` with the extended Service Catalog and the template bucket (a clean account)."""
+    moto_servicecatalog.install()
+    prepare_account(server)
+    return server
+
+
+def isolated_workspace(folder: Path, monkeypatch) -> Workspace:
+    """A workspace in `folder` whose AWS clients see only the tests' credentials: no profile, no
+    endpoint or session token from the environment."""
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return Workspace(folder)
+
+
+def changed_rows(plan: Plan) -> list[tuple[str, str, str]]:
+    """The plan's table as (change, resource, subject) rows."""
+    return [(r.change, r.resource, r.subject) for a in plan.changes for r in a.rows()]
 
 
 def prepare_account(server: MotoServer) -> None:
