@@ -74,6 +74,18 @@ def attempt(s3, bucket: str, key: str, operation: str) -> bool:
     return True
 
 
+def assert_matrix(expected: dict[tuple, bool], actual: dict[tuple, bool]) -> None:
+    """Every cell as expected, listing the wrong ones; and the matrix has both answers in it, so
+    it can tell a broken policy from a broken probe."""
+    wrong = [
+        f"{'/'.join(cell)}: expected {'allowed' if expected[cell] else 'denied'}"
+        for cell in expected
+        if expected[cell] != actual[cell]
+    ]
+    assert not wrong, "\n".join(wrong)
+    assert any(expected.values()) and not all(expected.values())
+
+
 @pytest.fixture
 def deployed(aws, portfolio):
     """The platform deployed, the lake seeded, each tier's role assumed; enforcement still off."""
@@ -121,14 +133,7 @@ def test_each_tier_role_reaches_exactly_its_prefixes(aws, portfolio, deployed):
                         actual[cell] = attempt(s3, buckets[where], key, operation)
     finally:
         aws.enforce_iam(False)
-    wrong = [
-        f"{'/'.join(cell)}: expected {'allowed' if expected[cell] else 'denied'}"
-        for cell in expected
-        if expected[cell] != actual[cell]
-    ]
-    assert not wrong, "\n".join(wrong)
-    # The matrix has both answers in it, so it can tell a broken policy from a broken probe.
-    assert any(expected.values()) and not all(expected.values())
+    assert_matrix(expected, actual)
 
 
 def test_a_tier_role_cannot_touch_an_unrelated_bucket(aws, portfolio, deployed):
@@ -296,10 +301,4 @@ def test_listing_versions_and_kms_use_follow_the_portfolio(aws, portfolio, deplo
                 actual[cell] = policies_allow(docs, action, key_arn, via_s3)
     finally:
         aws.enforce_iam(False)
-    wrong = [
-        f"{'/'.join(cell)}: expected {'allowed' if expected[cell] else 'denied'}"
-        for cell in expected
-        if expected[cell] != actual[cell]
-    ]
-    assert not wrong, "\n".join(wrong)
-    assert any(expected.values()) and not all(expected.values())
+    assert_matrix(expected, actual)

@@ -14,7 +14,7 @@ import awacs.iam as iam
 import awacs.logs as logs
 import awacs.secretsmanager as secretsmanager
 from awacs.aws import Allow, ArnLike, Condition, PolicyDocument, Statement, StringEquals
-from troposphere import AWSHelperFn, GetAtt, Output, Ref, Template
+from troposphere import AWSHelperFn, GetAtt, Output, Ref, Sub, Template
 from troposphere.iam import ManagedPolicy, Role
 
 from generator.cfn import names, policies
@@ -68,6 +68,15 @@ HUB_TIER = "${!aws:PrincipalTag/" + names.TIER_TAG + "}"
 HOMES_POLICY = "HubUsersHomesPolicy"
 
 
+def _user_task_definitions(tier: str) -> Sub:
+    """Every revision of the user servers' task definitions of a tier's hubs (`tier` may be a
+    policy variable)."""
+    return policies.regional_arn(
+        "ecs",
+        "task-definition/" + names.USER_TASK_FAMILY.format(tier=tier, stack=names.WILDCARD) + ":*",
+    )
+
+
 def users_homes_policy() -> PolicyDocument:
     """What every tier's hub needs to give each user a home, on its own tier's only: an access
     point on the tier's home file system (products/platform/homes.py) and a task definition in
@@ -80,12 +89,7 @@ def users_homes_policy() -> PolicyDocument:
     """
     file_systems = policies.regional_arn("elasticfilesystem", "file-system/*")
     access_points = policies.regional_arn("elasticfilesystem", "access-point/*")
-    user_task_definitions = policies.regional_arn(
-        "ecs",
-        "task-definition/"
-        + names.USER_TASK_FAMILY.format(tier=HUB_TIER, stack=names.WILDCARD)
-        + ":*",
-    )
+    user_task_definitions = _user_task_definitions(HUB_TIER)
     hub_tier = HUB_TIER.replace("${!", "${")  # in a plain (not Sub) condition value
     of_this_tier = f"aws:ResourceTag/{names.TIER_TAG}"
     tagged_this_tier = f"aws:RequestTag/{names.TIER_TAG}"
@@ -160,10 +164,7 @@ def hub_task_policy(
         "ecs", "cluster/" + names.CLUSTER.format(tier=tier, stack=names.WILDCARD)
     )
     in_tier_clusters = Condition(ArnLike("ecs:cluster", clusters))
-    user_task_definitions = policies.regional_arn(
-        "ecs",
-        "task-definition/" + names.USER_TASK_FAMILY.format(tier=tier, stack=names.WILDCARD) + ":*",
-    )
+    user_task_definitions = _user_task_definitions(tier)
     tasks = policies.regional_arn(
         "ecs", "task/" + names.CLUSTER.format(tier=tier, stack=names.WILDCARD) + "/*"
     )
