@@ -19,8 +19,6 @@ Backups: an AWS Backup plan takes every file system tagged `labcatalog:backup=ho
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import awacs.elasticfilesystem as efs
 import awacs.kms as kms
 from awacs import AWSHelperFn
@@ -91,14 +89,6 @@ BACKUP_RULES = (
     ("hourly", "cron(0 * ? * * *)", 7),
     ("daily", "cron(0 3 ? * * *)", 35),
 )
-RECOVERY_POINT_OBJECTIVE_HOURS = 1
-
-
-@dataclass(frozen=True)
-class TierHomes:
-    file_system_id: Ref
-    file_system_arn: Sub
-    shared_access_point_id: Ref
 
 
 class _ThisFileSystem(AWSHelperFn):
@@ -236,9 +226,7 @@ def notebook_role_mount_policy(file_system_arn) -> PolicyDocument:
     )
 
 
-def add_tier_homes(
-    t: Template, tier: Tier, notebook_role: Ref, notebook_role_arn, key_arn
-) -> TierHomes:
+def add_tier_homes(t: Template, tier: Tier, notebook_role: Ref, notebook_role_arn, key_arn) -> None:
     """A tier's home file system, its team folder, mount targets and SSM parameters."""
     add_network_parameters(t)
     tid = tier.logical_id
@@ -352,7 +340,6 @@ def add_tier_homes(
         )
     )
     t.add_output(Output(f"{tid}HomesFileSystemId", Value=Ref(file_system)))
-    return TierHomes(Ref(file_system), file_system_arn, Ref(shared))
 
 
 def _ssm_parameter(value: SsmValue) -> SsmParameter:
