@@ -9,7 +9,6 @@ image builds (no Docker engine here).
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 
@@ -19,7 +18,6 @@ from generator.cfn import names
 from generator.engine.build import render
 from generator.engine.registry import discover
 from products.hub_image import content
-from tests.conftest import platform_body
 
 BUILDSPEC = content.FOLDER / "buildspec.yml"
 
@@ -76,15 +74,6 @@ def test_templates_name_the_tag_and_never_read_the_latest_build(example):
     for key, text in _product_templates(example).items():
         assert tag in text, key
         assert names.HUB_IMAGE_TAG_PARAMETER not in text, key
-
-
-def test_the_lifecycle_policy_never_selects_a_tagged_image(example):
-    repository = platform_body(example)["Resources"]["HubRepository"]["Properties"]
-    rules = json.loads(repository["LifecyclePolicy"]["LifecyclePolicyText"])["rules"]
-    assert rules, "untagged images must expire"
-    for rule in rules:
-        assert rule["selection"]["tagStatus"] == "untagged", rule
-        assert rule["action"] == {"type": "expire"}
 
 
 def test_the_image_build_tags_each_architecture_of_the_list():

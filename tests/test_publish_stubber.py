@@ -49,7 +49,7 @@ def stubs(clients):
     with ExitStack() as stack:
         made = {
             name: stack.enter_context(Stubber(getattr(clients, name)))
-            for name in ("servicecatalog", "s3", "sts", "ssm")
+            for name in ("servicecatalog", "s3", "sts", "ssm", "ecr")
         }
         yield made
         for stub in made.values():
@@ -93,7 +93,14 @@ def test_first_plan_reads_only_and_expands_principals(clients, stubs, workspace)
     stubs["servicecatalog"].add_response(
         "search_products_as_admin", {"ProductViewDetails": []}, {"ProductSource": "ACCOUNT"}
     )
+    stubs["ecr"].add_response(
+        "list_images",
+        {"imageIds": [{"imageTag": "src-0123456789abcdef", "imageDigest": "sha256:" + "0" * 64}]},
+        {"repositoryName": "labcatalog/hub", "filter": {"tagStatus": "TAGGED"}},
+    )
     plan, _ = make_plan(portfolio, workspace.build(), clients)
+    # The stand-in template names no image of the repository: nothing to keep, and the plan says so.
+    assert any("shared-hub 1.0.0 names no image" in note for note in plan.skipped)
     principal = next(a for a in plan.actions if isinstance(a, act.AssociatePrincipal))
     assert principal.arn == f"arn:aws-us-gov:iam::{ACCOUNT}:role/Team0"
     upload = next(a for a in plan.actions if isinstance(a, act.UploadTemplate))

@@ -20,6 +20,7 @@ from tests.support.publish_support import (
     Workspace,
     clients_for,
     isolated_workspace,
+    launch,
     local_catalog,
     publish,
 )
@@ -37,36 +38,12 @@ def workspace(tmp_path, monkeypatch) -> Workspace:
     return work
 
 
-def _launch(sc, product_name: str, tier: str, name: str, tier_value: str | None = None) -> None:
-    products = sc.search_products_as_admin(PageSize=20)["ProductViewDetails"]
-    product_id = next(
-        p["ProductViewSummary"]["ProductId"]
-        for p in products
-        if p["ProductViewSummary"]["Name"] == product_name
-    )
-    (version,) = sc.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
-    portfolio_id = next(
-        p["Id"]
-        for p in sc.list_portfolios(PageSize=20)["PortfolioDetails"]
-        if p["DisplayName"] == f"Data Science ({tier})"
-    )
-    made = sc.provision_product(
-        ProductId=product_id,
-        ProvisioningArtifactId=version["Id"],
-        PathId=portfolio_id,
-        ProvisionedProductName=name,
-        ProvisioningParameters=[{"Key": "Tier", "Value": tier_value or tier}],
-        ProvisionToken=name,
-    )
-    sc.describe_record(Id=made["RecordDetail"]["RecordId"])  # the launch finishes
-
-
 def _launched_then_bumped(catalog, workspace: Workspace, failing: bool = False):
     publish(workspace.write(), workspace.outdir, catalog)
     sc = catalog.client("servicecatalog")
-    _launch(sc, "Team hub", "tier0", "alice-hub", "fail" if failing else None)
-    _launch(sc, "Team hub", "tier1", "bob-hub")
-    _launch(sc, "Personal hub", "tier0", "carol-hub")
+    launch(sc, "Team hub", "tier0", "alice-hub", "fail" if failing else None)
+    launch(sc, "Team hub", "tier1", "bob-hub")
+    launch(sc, "Personal hub", "tier0", "carol-hub")
     workspace.set_version("shared-hub", "1.1.0")
     publish(workspace.write(), workspace.outdir, catalog)  # keep_versions 1: 1.0.0 deprecated
 

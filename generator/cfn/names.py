@@ -20,6 +20,9 @@ HUB_TASK_FAMILY = "labcatalog-{tier}_hub_{stack}"
 USER_TASK_FAMILY = "labcatalog-{tier}_user_{stack}"
 # The platform's ECR repository of hub images.
 HUB_REPOSITORY = "labcatalog/hub"
+# Tags that keep an image: the repository's lifecycle never expires an image with one, and the
+# publisher gives one to each image a live product version names (engine/publish/images.py).
+IN_USE_IMAGE_TAG_PREFIX = "in-use-"
 # Log groups and Secrets Manager secrets of a tier live under the tier's own path.
 TIER_LOG_GROUPS = "/labcatalog/{tier}/"
 TIER_SECRETS = "labcatalog/{tier}/"

@@ -18,6 +18,10 @@ from products.hub_image.codebuild import add_hub_image_build
 from products.platform.common import tags
 
 UNTAGGED_IMAGE_DAYS = 7
+UNUSED_IMAGE_DAYS = 30
+# More in-use images than a repository may hold (ECR's quota: 20,000 images a repository), so the
+# first rule never expires one.
+IN_USE_IMAGE_LIMIT = 20000
 
 
 @dataclass(frozen=True)
@@ -28,30 +32,57 @@ class Images:
     repository_arn: GetAtt
 
 
-def _expire_untagged() -> dict:
-    """The only lifecycle rule: untagged images go after a week. No rule selects a tagged
-    image, so ECR never expires one: each product version names its image by content tag
-    (products/hub_image/content.py), and a launched hub of any version, deprecated or not, pulls
-    it again on every restart or spawn. The image build tags each architecture's image of a
-    manifest list as well (buildspec.yml), so only images nothing names are untagged. A count-
-    or age-based rule could not tell a tag a published version names from one nothing names;
-    images of versions no longer launched are removed by hand (README, Upgrading)."""
-    return {
-        "rulePriority": 1,
-        "description": f"expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
-        "selection": {
-            "tagStatus": "untagged",
-            "countType": "sinceImagePushed",
-            "countUnit": "days",
-            "countNumber": UNTAGGED_IMAGE_DAYS,
+def lifecycle_rules() -> list[dict]:
+    """What the repository keeps. Each product version names its image by content tag
+    (products/hub_image/content.py), and a launched hub pulls it again at every restart and
+    spawn, so an image goes only when nothing live names it:
+    1. an image with an `in-use-` tag is kept, whatever its age: the publisher tags the images of
+       every live version (published and not deprecated, or launched) and untags them when the
+       version is deprecated and no longer launched (generator/engine/publish/images.py). In ECR,
+       an image a higher-priority rule selects is never expired by a lower-priority one;
+    2. untagged images (a manifest list's images before the build tags them) go after a week;
+    3. any other image goes a while after its push: long enough to publish the version that
+       names it (the image build pushes it again if it is gone)."""
+    return [
+        {
+            "rulePriority": 1,
+            "description": "keep images a live product version names (tagged by the publisher)",
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPrefixList": [names.IN_USE_IMAGE_TAG_PREFIX],
+                "countType": "imageCountMoreThan",
+                "countNumber": IN_USE_IMAGE_LIMIT,
+            },
+            "action": {"type": "expire"},
         },
-        "action": {"type": "expire"},
-    }
+        {
+            "rulePriority": 2,
+            "description": f"expire untagged images after {UNTAGGED_IMAGE_DAYS} days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": UNTAGGED_IMAGE_DAYS,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 3,
+            "description": f"expire images nothing live names after {UNUSED_IMAGE_DAYS} days",
+            "selection": {
+                "tagStatus": "any",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": UNUSED_IMAGE_DAYS,
+            },
+            "action": {"type": "expire"},
+        },
+    ]
 
 
 def add_repository(t: Template) -> Repository:
     """ECR repository for the hub image (each tier's execution role pulls from it)."""
-    lifecycle = {"rules": [_expire_untagged()]}
+    lifecycle = {"rules": lifecycle_rules()}
     repository = t.add_resource(
         Repository(
             "HubRepository",

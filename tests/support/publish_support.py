@@ -64,9 +64,12 @@ def portfolio_data(tiers: int = 2) -> dict[str, Any]:
     }
 
 
-def tiny_template(portfolio: Portfolio, product: str, version: str, variant: str = "") -> str:
-    """A small valid product template with a `Tier` parameter; `variant` changes its bytes."""
-    body = {
+def tiny_template(
+    portfolio: Portfolio, product: str, version: str, variant: str = "", image: str = ""
+) -> str:
+    """A small valid product template with a `Tier` parameter; `variant` changes its bytes;
+    `image`, a hub image tag, is named as the default of a parameter as the products do."""
+    body: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{product} {version} test stand-in {variant}".rstrip(),
         "Parameters": {
@@ -74,6 +77,8 @@ def tiny_template(portfolio: Portfolio, product: str, version: str, variant: str
         },
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
     }
+    if image:
+        body["Parameters"]["HubImageTag"] = {"Type": "String", "Default": image}
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
 
 
@@ -84,6 +89,7 @@ class Workspace:
     root: Path
     data: dict[str, Any] = field(default_factory=portfolio_data)
     variants: dict[str, str] = field(default_factory=dict)
+    images: dict[str, str] = field(default_factory=dict)  # product key -> image tag it names
 
     @property
     def portfolio_path(self) -> Path:
@@ -104,7 +110,8 @@ class Workspace:
             if stack.version is None:  # the platform: the publisher does not read it
                 continue
             variant = self.variants.get(stack.key, "")
-            text = tiny_template(portfolio, stack.key, stack.version, variant)
+            image = self.images.get(stack.key, "")
+            text = tiny_template(portfolio, stack.key, stack.version, variant, image)
             templates.append(Artifact(stack.path, text, 1, stack.key, stack.version))
         build_folder.write(Build.of(templates).files, self.outdir)
         return portfolio
@@ -191,3 +198,28 @@ def interrupt_at(clients: Clients, call_number: int, after: bool) -> None:
     for client in clients.all():
         client.meta.events.register("before-call", before)
         client.meta.events.register("after-call", after_call)
+
+
+def launch(sc, product_name: str, tier: str, name: str, tier_value: str | None = None) -> None:
+    """Launch the only version of `product_name` from `tier`'s portfolio, as an end user would."""
+    products = sc.search_products_as_admin(PageSize=20)["ProductViewDetails"]
+    product_id = next(
+        p["ProductViewSummary"]["ProductId"]
+        for p in products
+        if p["ProductViewSummary"]["Name"] == product_name
+    )
+    (version,) = sc.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
+    portfolio_id = next(
+        p["Id"]
+        for p in sc.list_portfolios(PageSize=20)["PortfolioDetails"]
+        if p["DisplayName"] == f"Data Science ({tier})"
+    )
+    made = sc.provision_product(
+        ProductId=product_id,
+        ProvisioningArtifactId=version["Id"],
+        PathId=portfolio_id,
+        ProvisionedProductName=name,
+        ProvisioningParameters=[{"Key": "Tier", "Value": tier_value or tier}],
+        ProvisionToken=name,
+    )
+    sc.describe_record(Id=made["RecordDetail"]["RecordId"])  # the launch finishes

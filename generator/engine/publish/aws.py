@@ -35,7 +35,7 @@ THROTTLING = {
     "SlowDown",
     "LimitExceededException",
 }
-SERVICES = ("servicecatalog", "s3", "sts", "ssm")
+SERVICES = ("servicecatalog", "s3", "sts", "ssm", "ecr")
 ACCESS_DENIED = {
     "AccessDenied",
     "AccessDeniedException",
@@ -60,10 +60,11 @@ class Clients:
     s3: Any
     sts: Any
     ssm: Any
+    ecr: Any
     region: str
 
     def all(self) -> list[Any]:
-        return [self.servicecatalog, self.s3, self.sts, self.ssm]
+        return [self.servicecatalog, self.s3, self.sts, self.ssm, self.ecr]
 
 
 Notify = Callable[[str], None]

@@ -9,10 +9,12 @@ import botocore.exceptions
 from generator.cfn import names
 from generator.engine import build as builder
 from generator.engine.build_folder import Build
+from generator.engine.publish import images
 from generator.engine.publish.aws import Clients, caller, template_url
 from generator.engine.publish.desired import desired_state, read_templates
 from generator.engine.publish.plan import Plan, diff
 from generator.engine.publish.state import CatalogState, read_state
+from generator.engine.rollout import inventory
 from generator.model.config import Portfolio
 from generator.model.problems import UserError
 
@@ -56,4 +58,9 @@ def make_plan(
     desired = desired_state(portfolio, templates, who, skipped)
     bucket = template_bucket(clients, bucket)
     state = read_state(clients, desired, bucket)
-    return diff(desired, state, bucket, lambda t: template_url(clients, bucket, t.key)), state
+    plan = diff(desired, state, bucket, lambda t: template_url(clients, bucket, t.key))
+    launched = set()
+    if state.products:  # nothing is launched of products not yet published
+        launched = {(x.product, x.version) for x in inventory(clients, state).launched}
+    images.protect(plan, state, clients, bucket, launched)
+    return plan, state
