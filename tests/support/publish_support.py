@@ -1,7 +1,8 @@
 """Helpers for the publisher's tests: small portfolios, tiny product templates, AWS plumbing.
 
-The product templates here are stand-ins (a `Tier` parameter and one wait-condition handle),
-so these tests hold whatever the real product templates become.
+The product templates here are stand-ins (one per product and tier, as the build makes them,
+the tier bound: no `Tier` parameter, the tier in a tag of one wait-condition handle), so these
+tests hold whatever the real product templates become.
 """
 
 from __future__ import annotations
@@ -64,14 +65,14 @@ def portfolio_data(tiers: int = 2) -> dict[str, Any]:
     }
 
 
-def tiny_template(portfolio: Portfolio, product: str, version: str, variant: str = "") -> str:
-    """A small valid product template with a `Tier` parameter; `variant` changes its bytes."""
+def tiny_template(product: str, tier: str, version: str, variant: str = "") -> str:
+    """A small valid product template for one tier (bound: no `Tier` parameter, the tier in
+    its Metadata, as the build records it); `variant` changes its bytes."""
     body = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{product} {version} test stand-in {variant}".rstrip(),
-        "Parameters": {
-            "Tier": {"Type": "String", "AllowedValues": [t.name for t in portfolio.tiers]}
-        },
+        "Metadata": {builder.METADATA_KEY: {"product": product, "tier": tier, "version": version}},
+        "Parameters": {"Size": {"Type": "String", "Default": "small"}},
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
     }
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
@@ -94,8 +95,8 @@ class Workspace:
         return self.root / "build"
 
     def write(self) -> Portfolio:
-        """Write portfolio.yaml and a build/ holding each configured product's template (a tiny
-        stand-in, at the path and version the build gives it)."""
+        """Write portfolio.yaml and a build/ holding each configured product's template for
+        each tier (a tiny stand-in, at the path and version the build gives it)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.portfolio_path.write_text(yaml.safe_dump(self.data, sort_keys=False))
         portfolio = load_portfolio(self.portfolio_path)
@@ -103,8 +104,8 @@ class Workspace:
         for stack in builder.stacks(portfolio):
             if stack.version is None:  # the platform: the publisher does not read it
                 continue
-            variant = self.variants.get(stack.key, "")
-            text = tiny_template(portfolio, stack.key, stack.version, variant)
+            variant = self.variants.get(stack.product, "")
+            text = tiny_template(stack.product, stack.tier, stack.version, variant)
             templates.append(Artifact(stack.path, text, 1, stack.key, stack.version))
         build_folder.write(Build.of(templates).files, self.outdir)
         return portfolio
@@ -113,9 +114,9 @@ class Workspace:
         """The build as written, read back from build/."""
         return build_folder.read(self.outdir)
 
-    def template(self, product: str) -> Path:
-        """Where build/ holds a product's template (from the manifest)."""
-        return self.outdir / self.build().template(product).path
+    def template(self, product: str, tier: str = "tier0") -> Path:
+        """Where build/ holds a product's template for a tier (from the manifest)."""
+        return self.outdir / self.build().template(builder.product_stack(product, tier)).path
 
     def set_version(self, product: str, version: str, variant: str | None = None) -> None:
         self.data["products"][product]["version"] = version
