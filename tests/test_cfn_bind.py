@@ -94,7 +94,8 @@ def templates(draw, literals: list[str] = ALL_LITERALS) -> dict:
         outputs["Tier"] = {"Value": draw(expression(literals))}
     groups = [{"Label": {"default": "Where"}, "Parameters": ["Tier"]}]
     if draw(st.booleans()):
-        groups = [{"Label": {"default": "All"}, "Parameters": draw(st.permutations(["Tier", OTHER]))}]
+        both = draw(st.permutations(["Tier", OTHER]))
+        groups = [{"Label": {"default": "All"}, "Parameters": both}]
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Metadata": {

@@ -37,25 +37,33 @@ def workspace(tmp_path, monkeypatch) -> Workspace:
     return work
 
 
-def _launch(sc, product_name: str, tier: str, name: str, tier_value: str | None = None) -> None:
-    products = sc.search_products_as_admin(PageSize=20)["ProductViewDetails"]
-    product_id = next(
-        p["ProductViewSummary"]["ProductId"]
-        for p in products
-        if p["ProductViewSummary"]["Name"] == product_name
-    )
-    (version,) = sc.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
+def _launch(sc, product_name: str, tier: str, name: str, owner: str | None = None) -> None:
+    """Launch the product of this name that the tier's portfolio offers (each has its own)."""
     portfolio_id = next(
         p["Id"]
         for p in sc.list_portfolios(PageSize=20)["PortfolioDetails"]
         if p["DisplayName"] == f"Data Science ({tier})"
     )
+    products = sc.search_products_as_admin(PageSize=20)["ProductViewDetails"]
+    (product_id,) = [
+        p["ProductViewSummary"]["ProductId"]
+        for p in products
+        if p["ProductViewSummary"]["Name"] == product_name
+        and portfolio_id
+        in {
+            x["Id"]
+            for x in sc.list_portfolios_for_product(
+                ProductId=p["ProductViewSummary"]["ProductId"], PageSize=20
+            )["PortfolioDetails"]
+        }
+    ]
+    (version,) = sc.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
     made = sc.provision_product(
         ProductId=product_id,
         ProvisioningArtifactId=version["Id"],
         PathId=portfolio_id,
         ProvisionedProductName=name,
-        ProvisioningParameters=[{"Key": "Tier", "Value": tier_value or tier}],
+        ProvisioningParameters=[{"Key": "Owner", "Value": owner or name}],
         ProvisionToken=name,
     )
     sc.describe_record(Id=made["RecordDetail"]["RecordId"])  # the launch finishes
@@ -74,13 +82,24 @@ def _launched_then_bumped(catalog, workspace: Workspace, failing: bool = False):
 def test_inventory_lists_launched_products_by_tier_and_version(catalog, workspace):
     _launched_then_bumped(catalog, workspace)
     found = rollout.inventory(clients_for(catalog))
-    listed = [(x.tier, x.product, x.version, x.deprecated, x.name) for x in found.launched]
-    assert listed == [
-        ("tier0", "personal-hub", "1.0.0", False, "carol-hub"),
-        ("tier0", "shared-hub", "1.0.0", True, "alice-hub"),
-        ("tier1", "shared-hub", "1.0.0", True, "bob-hub"),
+    listed = [
+        (x.tier, x.product, x.identity, x.version, x.deprecated, x.name) for x in found.launched
     ]
-    assert found.newest["shared-hub"][0] == "1.1.0"
+    assert listed == [
+        ("tier0", "personal-hub", "personal-hub/tier0", "1.0.0", False, "carol-hub"),
+        ("tier0", "shared-hub", "shared-hub/tier0", "1.0.0", True, "alice-hub"),
+        ("tier1", "shared-hub", "shared-hub/tier1", "1.0.0", True, "bob-hub"),
+    ]
+    assert found.newest["shared-hub/tier0"][0] == "1.1.0"
+    assert found.newest["shared-hub/tier1"][0] == "1.1.0"
+    # Each moves within its own tier's product.
+    moves, _ = rollout.plan_rollout(found, wave_size=5)
+    targets = {m.launched.name: (m.launched.product_id, m.version_id) for m in moves}
+    assert targets == {
+        "alice-hub": (found.launched[1].product_id, found.newest["shared-hub/tier0"][1]),
+        "bob-hub": (found.launched[2].product_id, found.newest["shared-hub/tier1"][1]),
+    }
+    assert found.launched[1].product_id != found.launched[2].product_id
 
 
 def test_update_moves_deprecated_ones_in_waves_keeping_parameters(catalog, workspace):
@@ -100,9 +119,9 @@ def test_update_moves_deprecated_ones_in_waves_keeping_parameters(catalog, works
     ]
     assert waits == [15.0, 15.0]  # each wave polled until its record finished
     assert moto_servicecatalog.launched() == {
-        "alice-hub": ("1.1.0", "AVAILABLE", {"Tier": "tier0"}),  # Tier has no default: kept
-        "bob-hub": ("1.1.0", "AVAILABLE", {"Tier": "tier1"}),
-        "carol-hub": ("1.0.0", "AVAILABLE", {"Tier": "tier0"}),  # not deprecated: left alone
+        "alice-hub": ("1.1.0", "AVAILABLE", {"Owner": "alice-hub"}),  # no default: kept
+        "bob-hub": ("1.1.0", "AVAILABLE", {"Owner": "bob-hub"}),
+        "carol-hub": ("1.0.0", "AVAILABLE", {"Owner": "carol-hub"}),  # not deprecated: left
     }
     again, _ = rollout.plan_rollout(rollout.inventory(clients), wave_size=1)
     assert again == []

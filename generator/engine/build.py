@@ -154,8 +154,10 @@ def render(template: Template | dict) -> str:
     return json.dumps(found, indent=1, sort_keys=True) + "\n"
 
 
-def check_limits(path: str, template: dict, text: str) -> list[str]:
+def check_limits(path: str, template: Template | dict, text: str) -> list[str]:
     """What in this template would break a CloudFormation or IAM quota."""
+    if isinstance(template, Template):
+        template = template.to_dict()
     found = []
     counts = {
         what: (len(template.get(section, {})), limit)
@@ -223,11 +225,17 @@ class AccountUse:
 def account_use(templates: Iterable[Artifact]) -> list[AccountUse]:
     """What the build's stacks create together, per account quota (`ACCOUNT_QUOTAS`); the
     platform's stacks and each product stack launched once (a product launched N times uses N
-    times its own share)."""
+    times its own share; its templates for other tiers are the same stack for another tier)."""
     counts: Counter[str] = Counter()
+    products = set()
     for template in templates:
         if template.resources is None:
             continue
+        if template.version is not None and template.stack is not None:
+            product = template.stack.partition("/")[0]
+            if product in products:
+                continue
+            products.add(product)
         counts["AWS::CloudFormation::Stack"] += 1
         for resource in json.loads(template.text).get("Resources", {}).values():
             # A nested stack is counted once, as its own template, above.
@@ -275,9 +283,7 @@ def generate(portfolio: Portfolio, registry: Registry | None = None) -> list[Art
             ]
             continue
         templates.append(
-            Artifact(
-                stack.path, text, len(template.get("Resources", {})), stack.key, stack.version
-            )
+            Artifact(stack.path, text, len(template.get("Resources", {})), stack.key, stack.version)
         )
     problems += [
         f"the build creates {use.count} {use.what} in one account, over the most AWS allows "

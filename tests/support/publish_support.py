@@ -72,7 +72,8 @@ def tiny_template(product: str, tier: str, version: str, variant: str = "") -> s
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{product} {version} test stand-in {variant}".rstrip(),
         "Metadata": {builder.METADATA_KEY: {"product": product, "tier": tier, "version": version}},
-        "Parameters": {"Size": {"Type": "String", "Default": "small"}},
+        # No default: a launch gives it, and an update must keep it.
+        "Parameters": {"Owner": {"Type": "String"}},
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
     }
     return json.dumps(body, indent=2, sort_keys=True) + "\n"
