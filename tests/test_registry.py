@@ -179,11 +179,14 @@ def test_portfolio_model_is_composed_from_the_registry(registry, toy_portfolio_p
 
 def test_build_writes_the_toy_products_template(registry, portfolio, tmp_path):
     artifacts = builder.generate(portfolio, registry)
-    (stack,) = [s for s in builder.stacks(portfolio, registry) if s.build is toy_template]
-    assert stack.path == f"{TOY}.template.json"  # build/<key>.template.json, made in stacks()
+    toys = [s for s in builder.stacks(portfolio, registry) if s.product == TOY]
+    # build/<key>/<tier>.template.json, made in stacks(), each with its tier bound
+    assert [s.path for s in toys] == [f"{TOY}/{t.name}.template.json" for t in portfolio.tiers]
+    stack = toys[0]
     build_folder.write(artifacts, tmp_path)
     body = json.loads((tmp_path / stack.path).read_text())
     assert body["Description"] == "toy queue 0.1.0"
+    assert "Parameters" not in body  # its only parameter, Tier, is bound
     manifest = json.loads((tmp_path / build_folder.MANIFEST).read_text())
     assert manifest["templates"][stack.path]["version"] == "0.1.0"
 
