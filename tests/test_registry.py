@@ -229,12 +229,16 @@ def test_publish_wants_the_toy_product_with_its_service_actions(registry, portfo
     templates, skipped = read_templates(portfolio, build, registry)
     assert skipped == []
     desired = desired_state(portfolio, templates, Caller("123456789012", "aws"), registry=registry)
-    by_key = {p.key: p for p in desired.products}
-    assert sorted(by_key) == ["personal-hub", "shared-hub", TOY]
-    toy = by_key[TOY]
-    assert (toy.name, toy.version.name) == ("Toy queue", "0.1.0")
-    assert toy.service_actions == (PURGE,)
-    assert by_key["shared-hub"].service_actions == ()
+    by_key = {(p.product, p.tier): p for p in desired.products}
+    tiers = [t.name for t in portfolio.tiers]
+    assert sorted(by_key) == sorted(
+        (key, tier) for key in ("personal-hub", "shared-hub", TOY) for tier in tiers
+    )
+    for tier in tiers:  # one product per tier
+        toy = by_key[(TOY, tier)]
+        assert (toy.key, toy.name, toy.version.name) == (f"{TOY}/{tier}", "Toy queue", "0.1.0")
+        assert toy.service_actions == (PURGE,)
+        assert by_key[("shared-hub", tier)].service_actions == ()
 
 
 # Layers: which package may import which.
