@@ -237,3 +237,29 @@ def test_stubbed_inventory_and_update_calls_match_the_api(stubbed):
     waits = []
     done = rollout.update(clients, [move], sleep=waits.append, poll_seconds=7)
     assert [status for _, status in done] == ["SUCCEEDED"] and waits == [7]
+
+
+def test_a_hub_of_the_product_every_tier_shared_is_left_with_a_note():
+    """Launched before each tier had its own product: Service Catalog updates a launched product
+    within its product only, so rollout names it instead of moving it to the tier's product."""
+    old = rollout.Launched(
+        id="pp-1",
+        name="old-hub",
+        product="shared-hub",
+        product_id="prod-0",
+        identity="shared-hub",
+        tier="pii",
+        version="1.2.0",
+        version_id="pa-0",
+        deprecated=True,
+        status="AVAILABLE",
+        record_id="rec-0",
+    )
+    found = rollout.Inventory([old], {"shared-hub/pii": ("1.3.0", "pa-1")})
+    moves, notes = rollout.plan_rollout(found, wave_size=5)
+    assert moves == []
+    assert notes == [
+        "old-hub: launched from shared-hub as every tier shared it, before each tier had its "
+        "own; Service Catalog cannot move it to another product: relaunch it from the pii "
+        "portfolio"
+    ]

@@ -122,7 +122,13 @@ def plan_rollout(found: Inventory, wave_size: int) -> tuple[list[Move], list[str
         if not item.deprecated:
             continue
         target = found.newest.get(item.identity)
-        if target is None:
+        if target is None and "/" not in item.identity:
+            notes.append(
+                f"{item.name}: launched from {item.identity} as every tier shared it, before "
+                "each tier had its own; Service Catalog cannot move it to another product: "
+                f"relaunch it from the {item.tier} portfolio"
+            )
+        elif target is None:
             notes.append(f"{item.name}: {item.identity} has no version that is not deprecated")
         elif item.status != UPDATABLE:
             notes.append(f"{item.name}: status {item.status}, not updated (needs {UPDATABLE})")
