@@ -6,7 +6,8 @@ at `platform/<tier>.template.json`, a product's for a tier at `<product>/<tier>.
 and `manifest.json`, which lists each template with its stack, its product version, sha256, size
 and resource count. This module writes a build, reads one back (checking the manifest's schema
 and every template's hash), finds a stack's template and version, and says how a folder differs
-from a fresh build (missing, differing and stray files). `build`, `publish` and `cost` know build/ only through it.
+from a fresh build (missing, differing and stray files). `build`, `publish` and `cost` know
+build/ only through it.
 """
 
 from __future__ import annotations
