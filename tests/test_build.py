@@ -13,6 +13,7 @@ from troposphere import Template
 from troposphere.iam import ManagedPolicy
 
 from generator.cfn import names
+from generator.cfn.bind import BindError
 from generator.cli import main
 from generator.engine import build as builder
 from generator.engine import build_folder
@@ -428,3 +429,11 @@ def test_a_tier_dropped_from_the_portfolio_takes_its_platform_template_with_it(t
         for r in root.values()
         if "TemplateURL" in r.get("Properties", {})
     ] == ["platform/pii.template.json"]
+
+
+def test_a_product_template_whose_tier_cannot_be_bound_fails_naming_it():
+    stack = builder.Stack(
+        "toy/pii.template.json", lambda _: Template(), "toy/pii", "1.0.0", tier="pii", product="toy"
+    )
+    with pytest.raises(BindError, match=r"^toy/pii\.template\.json: .* no parameter 'Tier'"):
+        builder.template_body(Template(), stack)

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from troposphere import Template
 
-from generator.cfn.bind import bind
+from generator.cfn.bind import BindError, bind
 from generator.cfn.names import TIER_TEMPLATE_PARAMETER
 from generator.engine import build_folder
 from generator.engine.build_folder import TEMPLATE_SUFFIX, Artifact, Build
@@ -138,7 +138,10 @@ def template_body(template: Template, stack: Stack) -> dict:
     versions."""
     found = template.to_dict()
     if stack.tier is not None and stack.product is not None:
-        found = bind(found, TIER_TEMPLATE_PARAMETER, stack.tier)
+        try:
+            found = bind(found, TIER_TEMPLATE_PARAMETER, stack.tier)
+        except BindError as err:  # a product's code broke its contract: say which
+            raise BindError(f"{stack.path}: {err}") from None
     if stack.version is not None:
         found.setdefault("Metadata", {})[METADATA_KEY] = {
             "product": stack.product or stack.key,
