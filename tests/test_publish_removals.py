@@ -166,6 +166,37 @@ def test_a_product_published_for_every_tier_at_once_makes_way_for_one_per_tier(c
     assert publish(portfolio, workspace.outdir, catalog).mutating == 0
 
 
+def test_a_tiers_product_found_in_another_tiers_portfolio_leaves_it(catalog, workspace):
+    portfolio = workspace.write()
+    publish(portfolio, workspace.outdir, catalog)
+    sc = catalog.client("servicecatalog")
+    portfolios = {
+        p["DisplayName"]: p["Id"] for p in sc.list_portfolios(PageSize=20)["PortfolioDetails"]
+    }
+    tier0_team_hub = next(
+        view["ProductViewSummary"]["ProductId"]
+        for view in sc.search_products_as_admin(PageSize=20)["ProductViewDetails"]
+        if view["ProductViewSummary"]["Name"] == "Team hub"
+        and portfolios["Data Science (tier0)"]
+        in {
+            p["Id"]
+            for p in sc.list_portfolios_for_product(
+                ProductId=view["ProductViewSummary"]["ProductId"]
+            )["PortfolioDetails"]
+        }
+    )
+    sc.associate_product_with_portfolio(
+        ProductId=tier0_team_hub, PortfolioId=portfolios["Data Science (tier1)"]
+    )
+    run = publish(portfolio, workspace.outdir, catalog)
+    assert [
+        (r.change, r.resource, r.subject, r.detail) for a in run.plan.changes for r in a.rows()
+    ] == [("delete", "association", "tier1 <- product shared-hub/tier0", "another tier's product")]
+    shown_in = sc.list_portfolios_for_product(ProductId=tier0_team_hub)["PortfolioDetails"]
+    assert [p["DisplayName"] for p in shown_in] == ["Data Science (tier0)"]
+    assert publish(portfolio, workspace.outdir, catalog).mutating == 0
+
+
 def _two_tiers(root) -> Workspace:
     data = portfolio_data(tiers=2)
     for tier in data["tiers"]:
