@@ -84,7 +84,13 @@ def sizes(artifacts: list[Artifact]) -> str:
     if tiers:
         largest = max(tiers, key=lambda a: a.size)
         parts.append(f"{len(tiers)} tier templates, largest {kib(largest)}")
-    parts += [f"{a.stack} {a.size / 1024:.0f} KiB" for a in templates if a.version is not None]
+    largest_per_product: dict[str, Artifact] = {}
+    for a in templates:
+        if a.version is not None:  # a product's template for one tier
+            product = a.stack.partition("/")[0]
+            if a.size > getattr(largest_per_product.get(product), "size", -1):
+                largest_per_product[product] = a
+    parts += [f"{p} {a.size / 1024:.0f} KiB" for p, a in largest_per_product.items()]
     parts.append(f"all {sum(a.size for a in templates) / 1024:.0f} KiB")
     return "; ".join(parts)
 

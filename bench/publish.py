@@ -88,42 +88,37 @@ def naive_publish(portfolio: Portfolio, outdir: Path, clients: Clients, run: int
         for d in page["ProductViewDetails"]
     }
     for product in spec.products:
+        # One product per product and tier; a name per tier, as a name is all this one finds by.
+        name = f"{product.name} ({product.tier})"
         url = template_url(clients, BUCKET, product.version.template.key)
         artifact = {
             "Name": f"{product.version.name} (run {run})",
             "Info": {"LoadTemplateFromURL": url},
             "Type": "CLOUD_FORMATION_TEMPLATE",
         }
-        if product.name not in products:
+        if name not in products:
             made = sc.create_product(
-                Name=product.name,
+                Name=name,
                 Owner=product.owner,
                 ProductType="CLOUD_FORMATION_TEMPLATE",
                 ProvisioningArtifactParameters=artifact,
             )
-            products[product.name] = made["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+            products[name] = made["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
         else:
-            sc.create_provisioning_artifact(ProductId=products[product.name], Parameters=artifact)
-        for p in spec.portfolios:
-            portfolio_id = portfolio_ids[p.tier]
-            sc.associate_product_with_portfolio(
-                ProductId=products[product.name], PortfolioId=portfolio_id
-            )
-            for page in sc.get_paginator("list_constraints_for_portfolio").paginate(
-                PortfolioId=portfolio_id, ProductId=products[product.name]
-            ):
-                for constraint in page["ConstraintDetails"]:
-                    sc.delete_constraint(Id=constraint["ConstraintId"])
-            for kind, parameters in (
-                ("LAUNCH", want.launch_constraint_parameters(p.tier)),
-                ("TEMPLATE", want.template_constraint_rules(p.tier)),
-            ):
-                sc.create_constraint(
-                    PortfolioId=portfolio_id,
-                    ProductId=products[product.name],
-                    Type=kind,
-                    Parameters=json.dumps(parameters),
-                )
+            sc.create_provisioning_artifact(ProductId=products[name], Parameters=artifact)
+        portfolio_id = portfolio_ids[product.tier]
+        sc.associate_product_with_portfolio(ProductId=products[name], PortfolioId=portfolio_id)
+        for page in sc.get_paginator("list_constraints_for_portfolio").paginate(
+            PortfolioId=portfolio_id, ProductId=products[name]
+        ):
+            for constraint in page["ConstraintDetails"]:
+                sc.delete_constraint(Id=constraint["ConstraintId"])
+        sc.create_constraint(
+            PortfolioId=portfolio_id,
+            ProductId=products[name],
+            Type="LAUNCH",
+            Parameters=json.dumps(want.launch_constraint_parameters(product.tier)),
+        )
     options = {
         (o["Key"], o["Value"]): o["Id"]
         for page in sc.get_paginator("list_tag_options").paginate()

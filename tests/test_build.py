@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from troposphere import Template
 from troposphere.iam import ManagedPolicy
 
+from generator.cfn import names
+from generator.cfn.bind import BindError
 from generator.cli import main
 from generator.engine import build as builder
 from generator.engine import build_folder
@@ -52,11 +54,13 @@ def test_building_twice_gives_identical_bytes(tmp_path):
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert files == [
         Path("manifest.json"),
-        Path("personal-hub.template.json"),
+        Path("personal-hub/nonpii.template.json"),
+        Path("personal-hub/pii.template.json"),
         Path("platform/nonpii.template.json"),
         Path("platform/pii.template.json"),
         Path("platform.template.json"),
-        Path("shared-hub.template.json"),
+        Path("shared-hub/nonpii.template.json"),
+        Path("shared-hub/pii.template.json"),
     ]
     for name in files:
         assert (first / name).read_bytes() == (second / name).read_bytes()
@@ -77,49 +81,120 @@ def test_manifest_records_hash_size_and_resources(tmp_path):
 def test_manifest_and_template_record_each_products_version(tmp_path):
     assert run("build", "-p", str(EXAMPLE), "-o", str(tmp_path)).exit_code == 0
     entries = json.loads((tmp_path / "manifest.json").read_text())["templates"]
-    configured = yaml.safe_load(EXAMPLE.read_text())["products"]
-    assert configured
+    example = yaml.safe_load(EXAMPLE.read_text())
+    configured, tiers = example["products"], [t["name"] for t in example["tiers"]]
+    assert configured and len(tiers) > 1
     for key, product in configured.items():
-        entry = entries[f"{key}.template.json"]
-        assert (entry["stack"], entry["version"]) == (key, product["version"])
-        body = json.loads((tmp_path / f"{key}.template.json").read_text())
-        assert body["Metadata"]["labcatalog"] == {"product": key, "version": product["version"]}
+        for tier in tiers:
+            entry = entries[f"{key}/{tier}.template.json"]
+            assert (entry["stack"], entry["version"]) == (f"{key}/{tier}", product["version"])
+            body = json.loads((tmp_path / f"{key}/{tier}.template.json").read_text())
+            assert body["Metadata"]["labcatalog"] == {
+                "product": key,
+                "tier": tier,
+                "version": product["version"],
+            }
+
+
+def product_templates() -> list[tuple[str, str, dict]]:
+    """(product key, tier, template) of every product template in the committed build."""
+    entries = json.loads((ROOT / "build" / "manifest.json").read_text())["templates"]
+    found = []
+    for path, entry in sorted(entries.items()):
+        if "version" in entry:
+            key, tier = entry["stack"].split("/")
+            found.append((key, tier, json.loads((ROOT / "build" / path).read_text())))
+    return found
+
+
+def test_the_console_offers_no_tier_on_any_product_template():
+    found = product_templates()
+    example = yaml.safe_load(EXAMPLE.read_text())
+    assert {(k, t) for k, t, _ in found} == {
+        (k, t["name"]) for k in example["products"] for t in example["tiers"]
+    }
+    for key, tier, body in found:
+        assert "Tier" not in body.get("Parameters", {}), (key, tier)
+        interface = body["Metadata"].get("AWS::CloudFormation::Interface", {})
+        grouped = [p for g in interface.get("ParameterGroups", []) for p in g["Parameters"]]
+        assert "Tier" not in grouped and "Tier" not in interface.get("ParameterLabels", {})
+        assert '"Ref": "Tier"' not in json.dumps(body) and "${Tier}" not in json.dumps(body)
+
+
+def _tier_tags(node) -> list[str]:
+    if isinstance(node, list):
+        return [v for item in node for v in _tier_tags(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [v for item in node.values() for v in _tier_tags(item)]
+    if node.get("Key") == names.TIER_TAG and "Value" in node:
+        found.append(node["Value"])
+    if names.TIER_TAG in node and isinstance(node[names.TIER_TAG], str):
+        found.append(node[names.TIER_TAG])  # a map of tags (SSM parameters' Tags)
+    return found
+
+
+def test_each_tiers_template_carries_that_tiers_names_paths_and_tags():
+    found = product_templates()
+    tiers = {t for _, t, _ in found}
+    for key, tier, body in found:
+        text = json.dumps(body)
+        # The tier's SSM paths, log groups, secrets and ECS names; none of another tier.
+        assert names.tier_parameter(tier, "") in text, (key, tier)
+        assert f"{names.NAME_PREFIX}-{tier}" in text or f"/{tier}/" in text, (key, tier)
+        for other in tiers - {tier}:
+            for made_for_other in (
+                names.tier_parameter(other, ""),
+                names.TIER_LOG_GROUPS.format(tier=other),
+                names.TIER_SECRETS.format(tier=other),
+                f"{names.NAME_PREFIX}-{other}_",
+            ):
+                assert made_for_other not in text, (key, tier, made_for_other)
+        tags = _tier_tags(body["Resources"])
+        assert tags and set(tags) == {tier}, (key, tier)
 
 
 def test_a_version_bump_keeps_the_path_and_changes_manifest_and_metadata(tmp_path):
     out = tmp_path / "build"
     assert run("build", "-p", str(EXAMPLE), "-o", str(out)).exit_code == 0
-    before = {p.name: p.read_text() for p in out.iterdir() if p.is_file()}
+    before = {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*") if p.is_file()}
     data = yaml.safe_load(EXAMPLE.read_text())
-    data["products"]["shared-hub"]["version"] = "1.3.0"
+    data["products"]["shared-hub"]["version"] = "9.0.0"
     bumped = tmp_path / "portfolio.yaml"
     bumped.write_text(yaml.safe_dump(data))
     result = run("build", "-p", str(bumped), "-o", str(out))
     assert result.exit_code == 0, result.output
-    after = {p.name: p.read_text() for p in out.iterdir() if p.is_file()}
+    after = {p.relative_to(out).as_posix(): p.read_text() for p in out.rglob("*") if p.is_file()}
     assert sorted(after) == sorted(before)  # same files: no new path for the new version
     assert after["platform.template.json"] == before["platform.template.json"]
-    assert after["personal-hub.template.json"] == before["personal-hub.template.json"]
-    manifest = json.loads(after["manifest.json"])["templates"]["shared-hub.template.json"]
-    assert manifest["version"] == "1.3.0"
-    body = json.loads(after["shared-hub.template.json"])
-    assert body["Metadata"]["labcatalog"] == {"product": "shared-hub", "version": "1.3.0"}
-    assert f"wrote     {out / 'shared-hub.template.json'} (version 1.3.0," in result.stdout
+    assert after["personal-hub/pii.template.json"] == before["personal-hub/pii.template.json"]
+    manifest = json.loads(after["manifest.json"])["templates"]["shared-hub/pii.template.json"]
+    assert manifest["version"] == "9.0.0"
+    body = json.loads(after["shared-hub/pii.template.json"])
+    assert body["Metadata"]["labcatalog"] == {
+        "product": "shared-hub",
+        "tier": "pii",
+        "version": "9.0.0",
+    }
+    assert f"wrote     {out / 'shared-hub/pii.template.json'} (version 9.0.0," in result.stdout
 
 
 def test_build_removes_templates_it_no_longer_produces_and_check_names_them(tmp_path):
     out = tmp_path / "build"
     assert run("build", "-p", str(EXAMPLE), "-o", str(out)).exit_code == 0
-    # A product dropped from the portfolio, and the layout before one path per stack.
+    # A product dropped from the portfolio, the layout before one path per stack, and the
+    # layout before one template per tier.
     (out / "retired-hub.template.json").write_text("{}\n")
-    (out / "shared-hub").mkdir()
-    (out / "shared-hub" / "1.0.0.template.json").write_text("{}\n")
+    (out / "retired-hub").mkdir()
+    (out / "retired-hub" / "1.0.0.template.json").write_text("{}\n")
+    (out / "shared-hub.template.json").write_text("{}\n")
     (out / "README.txt").write_text("not the build's\n")
 
     check = run("build", "-p", str(EXAMPLE), "-o", str(out), "--check")
     assert check.exit_code == 1
     assert f"{out / 'retired-hub.template.json'} (stray: no longer produced)" in check.stderr
-    assert f"{out / 'shared-hub/1.0.0.template.json'} (stray: no longer produced)" in check.stderr
+    assert f"{out / 'retired-hub/1.0.0.template.json'} (stray: no longer produced)" in check.stderr
+    assert f"{out / 'shared-hub.template.json'} (stray: no longer produced)" in check.stderr
     assert "README.txt" not in check.stderr
     assert (out / "retired-hub.template.json").exists(), "--check must not remove"
 
@@ -127,7 +202,8 @@ def test_build_removes_templates_it_no_longer_produces_and_check_names_them(tmp_
     assert result.exit_code == 0, result.output
     assert f"removed   {out / 'retired-hub.template.json'} (no longer produced)" in result.stdout
     assert not (out / "retired-hub.template.json").exists()
-    assert not (out / "shared-hub").exists(), "the folder the stray leaves empty goes too"
+    assert not (out / "retired-hub").exists(), "the folder the stray leaves empty goes too"
+    assert not (out / "shared-hub.template.json").exists()
     assert (out / "README.txt").read_text() == "not the build's\n"
     assert run("build", "-p", str(EXAMPLE), "-o", str(out), "--check").exit_code == 0
 
@@ -144,15 +220,16 @@ def test_a_build_of_the_layout_before_one_path_per_stack_is_moved_over(tmp_path)
     assert run("build", "-p", str(EXAMPLE), "-o", str(tmp_path)).exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "manifest.json",
-        "personal-hub.template.json",
+        "personal-hub",
         "platform",
         "platform.template.json",
-        "shared-hub.template.json",
+        "shared-hub",
     ]
-    assert sorted(p.name for p in (tmp_path / "platform").iterdir()) == [
-        "nonpii.template.json",
-        "pii.template.json",
-    ]
+    for folder in ("platform", "shared-hub", "personal-hub"):
+        assert sorted(p.name for p in (tmp_path / folder).iterdir()) == [
+            "nonpii.template.json",
+            "pii.template.json",
+        ]
 
 
 def test_a_folder_without_a_manifest_is_not_cleaned(tmp_path):
@@ -178,16 +255,16 @@ def test_read_finds_each_stacks_template_and_version(tmp_path):
     build_folder.write(artifacts, tmp_path)
     build = build_folder.read(tmp_path)
     assert sorted(build.files, key=lambda a: a.path) == sorted(artifacts, key=lambda a: a.path)
-    shared = build.template("shared-hub")
-    assert (shared.path, shared.version) == ("shared-hub.template.json", "1.2.0")
+    shared = build.template("shared-hub/pii")
+    assert (shared.path, shared.version) == ("shared-hub/pii.template.json", "1.3.0")
     assert build.version("platform") is None and build.template("no-such-product") is None
 
 
 def test_read_refuses_an_edited_template_and_another_manifest_schema(tmp_path):
     build_folder.write(builder.generate(load_portfolio(EXAMPLE)), tmp_path)
-    template = tmp_path / "shared-hub.template.json"
-    template.write_text(template.read_text().replace("1.2.0", "9.9.9"))
-    with pytest.raises(UserError, match=r"shared-hub\.template\.json \(differs from the manifest"):
+    template = tmp_path / "shared-hub" / "pii.template.json"
+    template.write_text(template.read_text().replace("1.3.0", "9.9.9"))
+    with pytest.raises(UserError, match=r"shared-hub/pii\.template\.json \(differs from the manif"):
         build_folder.read(tmp_path)
     manifest = tmp_path / "manifest.json"
     manifest.write_text(manifest.read_text().replace("manifest/v2", "manifest/v1"))
@@ -352,3 +429,11 @@ def test_a_tier_dropped_from_the_portfolio_takes_its_platform_template_with_it(t
         for r in root.values()
         if "TemplateURL" in r.get("Properties", {})
     ] == ["platform/pii.template.json"]
+
+
+def test_a_product_template_whose_tier_cannot_be_bound_fails_naming_it():
+    stack = builder.Stack(
+        "toy/pii.template.json", lambda _: Template(), "toy/pii", "1.0.0", tier="pii", product="toy"
+    )
+    with pytest.raises(BindError, match=r"^toy/pii\.template\.json: .* no parameter 'Tier'"):
+        builder.template_body(Template(), stack)

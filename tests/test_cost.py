@@ -252,7 +252,7 @@ def test_a_bigger_hub_task_in_the_templates_changes_the_estimate(small, tmp_path
     monkeypatch.setattr(parameters, "DEFAULT_HUB_SIZE", "2048:8192")
     build_dir = tmp_path / "build"
     build_folder.write(builder.generate(load_portfolio(ROOT / "portfolio.yaml")), build_dir)
-    body = json.loads((build_dir / "shared-hub.template.json").read_text())
+    body = json.loads((build_dir / "shared-hub/pii.template.json").read_text())
     assert body["Parameters"]["HubSize"]["Default"] == "2048:8192"
 
     fargate = option(cost_json(small, build_dir), "shared-hub-fargate")
@@ -368,7 +368,7 @@ def test_missing_build_is_exit_2_with_a_hint(small, tmp_path):
 def test_edited_build_is_stale_exit_2(small, tmp_path):
     build_dir = tmp_path / "build"
     shutil.copytree(ROOT / "build", build_dir)
-    template = build_dir / "shared-hub.template.json"
+    template = build_dir / "shared-hub" / "pii.template.json"
     template.write_text(template.read_text().replace('"1024:4096"', '"2048:8192"', 1))
     result = run("--usage", str(small), "-p", str(ROOT / "portfolio.yaml"),
                  "--build-dir", str(build_dir))  # fmt: skip
@@ -427,6 +427,6 @@ def test_every_shipped_price_has_a_source_and_a_date_or_a_note():
     from generator.engine.cost.prices import load_prices
 
     prices = load_prices(None, "us-east-1")  # validation enforces source and as_of-or-note
-    allowed = json.loads((ROOT / "build/personal-hub.template.json").read_text())
+    allowed = json.loads((ROOT / "build/personal-hub/pii.template.json").read_text())
     for instance_type in allowed["Parameters"]["InstanceType"]["AllowedValues"]:
         assert instance_type in prices.ec2, f"no price for {instance_type}"

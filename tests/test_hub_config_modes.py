@@ -30,7 +30,6 @@ LAUNCH = {
     "IdleTimeoutMinutes": "45",
     "OidcClientId": "labcatalog-hub",
     "TaskSubnets": ["subnet-a", "subnet-b"],
-    "Tier": "pii",
     "TierGroup": "ds-pii",
 }
 NOTEBOOK_BUCKET = "labcatalog-notebooks-111122223333"

@@ -176,14 +176,12 @@ def test_the_shared_hubs_servers_are_tasks_of_their_own_without_the_hubs_secrets
     # The only volume is the team's folder on the tier's home file system (the spawner adds
     # the user's own home): never the hub's state.
     (volume,) = servers["Volumes"]
-    assert volume["EFSVolumeConfiguration"]["FilesystemId"]["Fn::Sub"].endswith(
-        "/homes-file-system-id}}"
-    )
+    assert volume["EFSVolumeConfiguration"]["FilesystemId"].endswith("/homes-file-system-id}}")
     assert [m["SourceVolume"] for m in server["MountPoints"]] == [volume["Name"]]
     assert "Secrets" not in server and "Environment" not in server
-    assert servers["TaskRoleArn"]["Fn::Sub"].endswith("/notebook-role-arn}}")
+    assert servers["TaskRoleArn"].endswith("/notebook-role-arn}}")
     # The hub's role is the hub role only, never chosen by a condition, never the notebook role.
-    assert set(hub["TaskRoleArn"]) == {"Fn::Sub"}
-    assert hub["TaskRoleArn"]["Fn::Sub"].endswith("/hub-task-role-arn}}")
+    assert isinstance(hub["TaskRoleArn"], str)  # the tier's, read from SSM at launch
+    assert hub["TaskRoleArn"].endswith("/hub-task-role-arn}}")
     (statement,) = resources["HubStateFileSystem"]["Properties"]["FileSystemPolicy"]["Statement"]
     assert statement["Principal"]["AWS"] == hub["TaskRoleArn"]

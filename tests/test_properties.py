@@ -103,10 +103,16 @@ def portfolios(draw) -> dict:
 
 
 def physical_names(texts: dict[str, str], tiers: list[str]) -> Counter:
-    """(resource type, name) of every physical name, a product's `${Tier}` once per tier."""
+    """(resource type, name) of every physical name, a `${Tier}` once per tier; a product's
+    templates (one per tier, its tier bound) together, so a name that is the same in each
+    tier's template (made per launch) counts once."""
     found: Counter = Counter()
+    per_product: dict[str, set] = {}
     for text in texts.values():
-        for resource in json.loads(text).get("Resources", {}).values():
+        body = json.loads(text)
+        bound = body.get("Metadata", {}).get("labcatalog", {})
+        names_here: Counter = Counter()
+        for resource in body.get("Resources", {}).values():
             kind = resource["Type"]
             for prop, value in resource.get("Properties", {}).items():
                 if prop not in NAME_PROPERTIES:
@@ -117,7 +123,13 @@ def physical_names(texts: dict[str, str], tiers: list[str]) -> Counter:
                     continue
                 for tier in tiers if "${Tier}" in value else [""]:
                     name = value.replace("${Tier}", tier)
-                    found[(kind, name.lower() if kind.startswith("AWS::IAM::") else name)] += 1
+                    names_here[(kind, name.lower() if kind.startswith("AWS::IAM::") else name)] += 1
+        if "tier" not in bound:
+            found += names_here
+            continue
+        seen = per_product.setdefault(bound["product"], set())
+        found += Counter({name: count for name, count in names_here.items() if name not in seen})
+        seen |= set(names_here)
     return found
 
 

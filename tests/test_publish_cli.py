@@ -41,7 +41,7 @@ REAL_STACKS = builder.stacks
 def tiny_stacks(portfolio: Portfolio, registry=None) -> list[builder.Stack]:
     """The products' stacks (their paths and versions) with stand-in builders; no platform."""
     return [
-        replace(stack, build=partial(tiny_product, stack.key))
+        replace(stack, build=partial(tiny_product, stack.product))
         for stack in REAL_STACKS(portfolio, registry)
         if stack.version is not None
     ]
@@ -86,22 +86,23 @@ def test_plan_then_publish_then_nothing_left(env, monkeypatch):
     assert "create  portfolio" in plan.output
     assert "Data Science (tier0)" in plan.output
     assert "tier1 <- principal arn:aws:iam::123456789012:role/Team1" in plan.output
-    assert plan.output.rstrip().endswith("plan: 30 to create")
+    assert "create  product      shared-hub/tier1 (Team hub)" in plan.output
+    assert plan.output.rstrip().endswith("plan: 32 to create")
     assert moto_servicecatalog.snapshot()["portfolios"] == []  # plan changed nothing
 
     published = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert published.exit_code == 0, published.output
     # One step per changed row of the table: the counter ends at the count the summary gives.
-    assert "[1/30] create template personal-hub 1.0.0" in published.output
-    assert "[30/30] " in published.output and "[31/" not in published.output
-    assert published.output.rstrip().endswith("published: 30 created")
+    assert "[1/32] create template personal-hub/tier0 1.0.0" in published.output
+    assert "[32/32] " in published.output and "[33/" not in published.output
+    assert published.output.rstrip().endswith("published: 32 created")
 
     # AWS_ENDPOINT_URL is honoured like --endpoint-url.
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
     again = run(work, "publish")
     assert again.exit_code == 0, again.output
     assert "nothing to publish" in again.output
-    assert "30 unchanged" in again.output
+    assert "32 unchanged" in again.output
 
 
 def test_publish_without_a_terminal_needs_yes(env):
@@ -167,8 +168,12 @@ def test_a_changed_template_without_a_bump_stops_publish(env):
     assert "2 when the portfolio or build/ is wrong or publish would refuse" in " ".join(
         run(work, "plan", "--help").output.split()
     )
-    assert "shared-hub 1.0.0 is already published with a different template" in refused.output
-    assert "personal-hub 1.0.0 is already published with a different template" in refused.output
+    for product in ("shared-hub", "personal-hub"):
+        for tier in ("tier0", "tier1"):
+            assert (
+                f"{product}/{tier} 1.0.0 is already published with a different template"
+                in refused.output
+            )
     assert "bump products.shared-hub.version" in refused.output
     for product in ("shared-hub", "personal-hub"):
         work.set_version(product, "1.0.1")
@@ -176,8 +181,8 @@ def test_a_changed_template_without_a_bump_stops_publish(env):
     assert run(work, "build").exit_code == 0
     bumped = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert bumped.exit_code == 0, bumped.output
-    # 2 templates + 2 versions created; 2 portfolio descriptions updated.
-    assert bumped.output.rstrip().endswith("published: 4 created, 2 updated, 26 unchanged")
+    # A template and a version per product and tier created; 2 portfolio descriptions updated.
+    assert bumped.output.rstrip().endswith("published: 8 created, 2 updated, 26 unchanged")
 
 
 def test_aws_region_variable_is_honoured(monkeypatch):

@@ -18,7 +18,6 @@ from generator.engine.publish import actions as act
 from generator.engine.publish.apply import apply
 from generator.engine.publish.aws import caller, template_url
 from generator.engine.publish.desired import (
-    TIER_PARAMETER,
     desired_state,
     hash_in_description,
     read_templates,
@@ -60,6 +59,16 @@ def changes(run) -> list[tuple[str, str, str]]:
     return changed_rows(run.plan)
 
 
+def by_tier(products: list) -> dict[tuple[str, str], tuple]:
+    """The snapshot's products by (name, tier tag): each tier has its own of each product."""
+    found = {}
+    for product in products:
+        key = (product[0], dict(product[3])["labcatalog:tier"])
+        assert key not in found, f"{key} published twice"
+        found[key] = product
+    return found
+
+
 def test_first_publish_creates_everything_as_configured(catalog, workspace):
     run = publish(workspace.write(), workspace.outdir, catalog)
     state = moto_servicecatalog.snapshot()
@@ -74,10 +83,11 @@ def test_first_publish_creates_everything_as_configured(catalog, workspace):
         (f"arn:aws:iam::{ACCOUNT}:role/Team0", "IAM"),
     ]
     assert products == ["Personal hub", "Team hub"]
-    versions = {p[0]: p[4] for p in state["products"]}
-    (version,) = versions["Team hub"]
+    assert len(state["products"]) == 4  # two products, once per tier, named as configured
+    versions = {key: p[4] for key, p in by_tier(state["products"]).items()}
+    (version,) = versions[("Team hub", "tier1")]
     assert version[0] == "1.0.0" and version[2] == "DEFAULT"
-    body = workspace.template("shared-hub").read_bytes()
+    body = workspace.template("shared-hub", "tier1").read_bytes()
     sha = hashlib.sha256(body).hexdigest()  # computed here, not read back from the publisher
     assert version[1] == f"First release (labcatalog sha256:{sha})"
     assert hash_in_description(version[1]) == sha
@@ -87,18 +97,43 @@ def test_first_publish_creates_everything_as_configured(catalog, workspace):
     )
     assert stored["Body"].read() == body
     constraints = [c for c in state["constraints"] if c[0] == "Data Science (tier1)"]
-    assert len(constraints) == 4  # launch + template, for each of the two products
-    launch = [json.loads(c[4]) for c in constraints if c[2] == "LAUNCH"]
+    # A launch constraint for each of the tier's two products; no tier to pin (it is bound).
+    assert [c[2] for c in constraints] == ["LAUNCH"] * 2
+    launch = [json.loads(c[4]) for c in constraints]
     assert launch == [{"LocalRoleName": "labcatalog-tier1-launch"}] * 2
-    template = next(json.loads(c[4]) for c in constraints if c[2] == "TEMPLATE")
-    assertion = template["Rules"]["PinTier"]["Assertions"][0]["Assert"]
-    assert assertion == {"Fn::Equals": [{"Ref": TIER_PARAMETER}, "tier1"]}
     assert run.mutating == len(run.plan.changes)
     # Principals come last: a half-done run never hands users a product without constraints.
     kinds = [type(a) for a in run.plan.changes]
     assert kinds.index(act.AssociatePrincipal) > max(
         i for i, k in enumerate(kinds) if k is act.CreateConstraint
     )
+
+
+def test_each_tier_has_its_own_products_in_its_own_portfolio_only(catalog, workspace):
+    publish(workspace.write(), workspace.outdir, catalog)
+    sc = catalog.client("servicecatalog")
+    portfolios = {
+        p["Id"]: p["DisplayName"] for p in sc.list_portfolios(PageSize=20)["PortfolioDetails"]
+    }
+    found = {}
+    for view in sc.search_products_as_admin(PageSize=20)["ProductViewDetails"]:
+        product_id = view["ProductViewSummary"]["ProductId"]
+        tags = {t["Key"]: t["Value"] for t in sc.describe_product_as_admin(Id=product_id)["Tags"]}
+        shown_in = sc.list_portfolios_for_product(ProductId=product_id, PageSize=20)
+        found[(tags["labcatalog:product"], tags["labcatalog:tier"])] = (
+            view["ProductViewSummary"]["Name"],
+            sorted(portfolios[p["Id"]] for p in shown_in["PortfolioDetails"]),
+        )
+    assert found == {
+        ("shared-hub", "tier0"): ("Team hub", ["Data Science (tier0)"]),
+        ("shared-hub", "tier1"): ("Team hub", ["Data Science (tier1)"]),
+        ("personal-hub", "tier0"): ("Personal hub", ["Data Science (tier0)"]),
+        ("personal-hub", "tier1"): ("Personal hub", ["Data Science (tier1)"]),
+    }
+    # Each tier's product runs its own tier's template.
+    for tier in ("tier0", "tier1"):
+        body = json.loads(workspace.template("shared-hub", tier).read_text())
+        assert body["Metadata"]["labcatalog"]["tier"] == tier
 
 
 def test_second_publish_makes_zero_changing_calls(catalog, workspace):
@@ -117,18 +152,30 @@ def test_version_bump_adds_one_version_and_uploads_one_template(catalog, workspa
     workspace.set_version("shared-hub", "1.1.0")
     run = publish(workspace.write(), workspace.outdir, catalog)
     assert changes(run) == [
-        ("create", "template", "shared-hub 1.1.0"),
-        ("create", "version", "shared-hub 1.1.0"),
+        ("create", "template", "shared-hub/tier0 1.1.0"),
+        ("create", "template", "shared-hub/tier1 1.1.0"),
+        ("create", "version", "shared-hub/tier0 1.1.0"),
+        ("create", "version", "shared-hub/tier1 1.1.0"),
     ]
-    versions = {p[0]: [v[0] for v in p[4]] for p in moto_servicecatalog.snapshot()["products"]}
-    assert versions == {"Team hub": ["1.0.0", "1.1.0"], "Personal hub": ["1.0.0"]}
+    versions = {
+        key: [v[0] for v in p[4]]
+        for key, p in by_tier(moto_servicecatalog.snapshot()["products"]).items()
+    }
+    assert versions == {
+        ("Team hub", "tier0"): ["1.0.0", "1.1.0"],
+        ("Team hub", "tier1"): ["1.0.0", "1.1.0"],
+        ("Personal hub", "tier0"): ["1.0.0"],
+        ("Personal hub", "tier1"): ["1.0.0"],
+    }
 
 
 def test_changed_template_without_a_version_bump_is_refused(catalog, workspace):
     publish(workspace.write(), workspace.outdir, catalog)
     workspace.variants["shared-hub"] = "edited"
     before = moto_servicecatalog.snapshot()
-    with pytest.raises(UserError, match=r"shared-hub 1\.0\.0 .*immutable: bump products"):
+    with pytest.raises(
+        UserError, match=r"shared-hub/tier0 1\.0\.0 .*immutable: bump products\.shared-hub\.version"
+    ):
         publish(workspace.write(), workspace.outdir, catalog)
     assert moto_servicecatalog.snapshot() == before
 
@@ -137,18 +184,19 @@ def test_versions_beyond_keep_versions_are_deprecated_never_deleted(catalog, wor
     for version in ("1.0.0", "1.1.0", "1.10.0"):  # 1.10.0 > 1.1.0: ordered as versions
         workspace.set_version("shared-hub", version)
         run = publish(workspace.write(), workspace.outdir, catalog)
-    assert ("deprecate", "version", "shared-hub 1.0.0") in changes(run)
-    guidance = {
-        v[0]: v[2]
-        for p in moto_servicecatalog.snapshot()["products"]
-        if p[0] == "Team hub"
-        for v in p[4]
-    }
-    assert guidance == {"1.0.0": "DEPRECATED", "1.1.0": "DEFAULT", "1.10.0": "DEFAULT"}
+    assert ("deprecate", "version", "shared-hub/tier0 1.0.0") in changes(run)
+    assert ("deprecate", "version", "shared-hub/tier1 1.0.0") in changes(run)
+    for tier in ("tier0", "tier1"):
+        product = by_tier(moto_servicecatalog.snapshot()["products"])[("Team hub", tier)]
+        guidance = {v[0]: v[2] for v in product[4]}
+        assert guidance == {"1.0.0": "DEPRECATED", "1.1.0": "DEFAULT", "1.10.0": "DEFAULT"}
     # Keeping more versions again brings the old one back; nothing was ever deleted.
     workspace.data["products"]["shared-hub"]["keep_versions"] = 3
     run = publish(workspace.write(), workspace.outdir, catalog)
-    assert changes(run) == [("update", "version", "shared-hub 1.0.0")]
+    assert changes(run) == [
+        ("update", "version", "shared-hub/tier0 1.0.0"),
+        ("update", "version", "shared-hub/tier1 1.0.0"),
+    ]
 
 
 def test_principals_and_tag_options_follow_the_file_exactly(catalog, workspace):
@@ -322,7 +370,7 @@ def test_self_service_actions_are_created_and_associated_once(catalog, workspace
 
     def with_actions(desired):
         products = tuple(
-            replace(p, service_actions=(restart,)) if p.key == "personal-hub" else p
+            replace(p, service_actions=(restart,)) if p.product == "personal-hub" else p
             for p in desired.products
         )
         return replace(desired, products=products)

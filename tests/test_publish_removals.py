@@ -44,7 +44,7 @@ def workspace(tmp_path, monkeypatch) -> Workspace:
 def _remove_tier1_and_personal_hub(workspace: Workspace):
     workspace.data["tiers"] = workspace.data["tiers"][:1]
     del workspace.data["products"]["personal-hub"]
-    workspace.set_version("shared-hub", "1.1.0")  # its Tier parameter lists one tier less
+    workspace.set_version("shared-hub", "1.1.0")  # and a new version of what stays
     return workspace.write()
 
 
@@ -56,12 +56,14 @@ def test_plan_shows_removed_tiers_and_products_and_publish_carries_them_out(cata
     rows = changed_rows(plan)
     principal = f"arn:aws:iam::{ACCOUNT}:role/Team1"
     assert ("delete", "association", f"tier1 <- principal {principal}") in rows
-    assert ("delete", "association", "tier1 <- product shared-hub") in rows
-    assert ("delete", "association", "tier1 <- product personal-hub") in rows
-    assert ("delete", "association", "tier0 <- product personal-hub") in rows
-    assert ("deprecate", "version", "personal-hub 1.0.0") in rows
-    assert ("delete", "constraint", "tier0 personal-hub launch") in rows
-    assert ("delete", "association", "tier0 <- product shared-hub") not in rows
+    assert ("delete", "association", "tier1 <- product shared-hub/tier1") in rows
+    assert ("delete", "association", "tier1 <- product personal-hub/tier1") in rows
+    assert ("delete", "association", "tier0 <- product personal-hub/tier0") in rows
+    # Each product of a removed tier, and each tier's product of a removed product, is removed.
+    for removed in ("personal-hub/tier0", "personal-hub/tier1", "shared-hub/tier1"):
+        assert ("deprecate", "version", f"{removed} 1.0.0") in rows
+    assert ("delete", "constraint", "tier0 personal-hub/tier0 launch") in rows
+    assert ("delete", "association", "tier0 <- product shared-hub/tier0") not in rows
     assert not [r for r in plan.rows() if r.change == "unchanged" and "removed" in r.subject]
     # Users lose the tier before anything else leaves it.
     kinds = [type(a) for a in plan.changes]
@@ -74,8 +76,10 @@ def test_plan_shows_removed_tiers_and_products_and_publish_carries_them_out(cata
     assert portfolios["Data Science (tier1)"][5] == []  # no principals
     assert portfolios["Data Science (tier1)"][6] == []  # no products
     assert portfolios["Data Science (tier0)"][6] == ["Team hub"]
-    personal = next(p for p in snapshot["products"] if p[0] == "Personal hub")
-    assert [(v[0], v[2]) for v in personal[4]] == [("1.0.0", "DEPRECATED")]  # kept, deprecated
+    personal = [p for p in snapshot["products"] if p[0] == "Personal hub"]
+    assert len(personal) == 2  # one per tier
+    for product in personal:
+        assert [(v[0], v[2]) for v in product[4]] == [("1.0.0", "DEPRECATED")]  # kept
     assert {c[:2] for c in snapshot["constraints"]} == {("Data Science (tier0)", "Team hub")}
     again = publish(portfolio, workspace.outdir, catalog)
     assert again.mutating == 0
@@ -91,7 +95,8 @@ def test_a_returning_tier_reuses_its_portfolio(catalog, workspace):
     workspace.set_version("shared-hub", "1.2.0")
     run = publish(workspace.write(), workspace.outdir, catalog)
     assert not [r for r in changed_rows(run.plan) if r[1] in ("portfolio", "product")]
-    assert ("update", "version", "personal-hub 1.0.0") in changed_rows(run.plan)  # not deprecated
+    assert ("update", "version", "personal-hub/tier0 1.0.0") in changed_rows(run.plan)
+    assert ("update", "version", "personal-hub/tier1 1.0.0") in changed_rows(run.plan)
     assert len(moto_servicecatalog.snapshot()["portfolios"]) == 2
 
 
@@ -102,12 +107,94 @@ def test_renames_update_in_place_by_identity_tag(catalog, workspace):
     run = publish(workspace.write(), workspace.outdir, catalog)
     rows = changed_rows(run.plan)
     assert ("update", "portfolio", "Analytics (tier0)") in rows
-    assert ("update", "product", "shared-hub (Team JupyterHub)") in rows
+    assert ("update", "product", "shared-hub/tier0 (Team JupyterHub)") in rows
+    assert ("update", "product", "shared-hub/tier1 (Team JupyterHub)") in rows
     assert not [r for r in rows if r[0] == "create"]
     snapshot = moto_servicecatalog.snapshot()
     assert [p[0] for p in snapshot["portfolios"]] == ["Analytics (tier0)", "Analytics (tier1)"]
-    assert sorted(p[0] for p in snapshot["products"]) == ["Personal hub", "Team JupyterHub"]
+    assert sorted(p[0] for p in snapshot["products"]) == [
+        "Personal hub",
+        "Personal hub",
+        "Team JupyterHub",
+        "Team JupyterHub",
+    ]
     assert publish(workspace.write(), workspace.outdir, catalog).mutating == 0
+
+
+def test_a_product_published_for_every_tier_at_once_makes_way_for_one_per_tier(catalog, workspace):
+    """Upgrading from one product in every portfolio, its Tier pinned by a template constraint:
+    each tier gets its own product; the old one leaves the portfolios (pins first) and its
+    versions are deprecated, not deleted (hubs launched from it keep running)."""
+    portfolio = workspace.write()
+    publish(portfolio, workspace.outdir, catalog)
+    sc = catalog.client("servicecatalog")
+    old_template = '{"Parameters": {"Tier": {"Type": "String"}}, "Resources": {}}'
+    catalog.client("s3").put_object(Bucket=BUCKET, Key="old.json", Body=old_template.encode())
+    old = sc.create_product(
+        Name="Team hub",
+        Owner="Data Platform Team",
+        ProductType="CLOUD_FORMATION_TEMPLATE",
+        Tags=[
+            {"Key": "managed-by", "Value": "labcatalog"},
+            {"Key": "labcatalog:product", "Value": "shared-hub"},
+        ],
+        ProvisioningArtifactParameters={
+            "Name": "0.9.0",
+            "Info": {"LoadTemplateFromURL": f"https://{BUCKET}.s3.amazonaws.com/old.json"},
+            "Type": "CLOUD_FORMATION_TEMPLATE",
+        },
+    )["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
+    for detail in sc.list_portfolios(PageSize=20)["PortfolioDetails"]:
+        tier = detail["DisplayName"][-6:-1]
+        sc.associate_product_with_portfolio(ProductId=old, PortfolioId=detail["Id"])
+        sc.create_constraint(
+            PortfolioId=detail["Id"],
+            ProductId=old,
+            Type="TEMPLATE",
+            Parameters='{"Rules": {"PinTier": {"Assertions": []}}}',
+            Description=f"labcatalog: parameter Tier pinned to {tier}",
+        )
+    run = publish(portfolio, workspace.outdir, catalog)
+    assert sorted(changed_rows(run.plan)) == [
+        ("delete", "association", "tier0 <- product shared-hub"),
+        ("delete", "association", "tier1 <- product shared-hub"),
+        ("delete", "constraint", "tier0 shared-hub template"),
+        ("delete", "constraint", "tier1 shared-hub template"),
+        ("deprecate", "version", "shared-hub 0.9.0"),
+    ]
+    assert sc.list_portfolios_for_product(ProductId=old)["PortfolioDetails"] == []
+    assert publish(portfolio, workspace.outdir, catalog).mutating == 0
+
+
+def test_a_tiers_product_found_in_another_tiers_portfolio_leaves_it(catalog, workspace):
+    portfolio = workspace.write()
+    publish(portfolio, workspace.outdir, catalog)
+    sc = catalog.client("servicecatalog")
+    portfolios = {
+        p["DisplayName"]: p["Id"] for p in sc.list_portfolios(PageSize=20)["PortfolioDetails"]
+    }
+    tier0_team_hub = next(
+        view["ProductViewSummary"]["ProductId"]
+        for view in sc.search_products_as_admin(PageSize=20)["ProductViewDetails"]
+        if view["ProductViewSummary"]["Name"] == "Team hub"
+        and portfolios["Data Science (tier0)"]
+        in {
+            p["Id"]
+            for p in sc.list_portfolios_for_product(
+                ProductId=view["ProductViewSummary"]["ProductId"]
+            )["PortfolioDetails"]
+        }
+    )
+    sc.associate_product_with_portfolio(
+        ProductId=tier0_team_hub, PortfolioId=portfolios["Data Science (tier1)"]
+    )
+    run = publish(portfolio, workspace.outdir, catalog)
+    assert [
+        (r.change, r.resource, r.subject, r.detail) for a in run.plan.changes for r in a.rows()
+    ] == [("delete", "association", "tier1 <- product shared-hub/tier0", "another tier's product")]
+    shown_in = sc.list_portfolios_for_product(ProductId=tier0_team_hub)["PortfolioDetails"]
+    assert [p["DisplayName"] for p in shown_in] == ["Data Science (tier0)"]
+    assert publish(portfolio, workspace.outdir, catalog).mutating == 0
 
 
 def _two_tiers(root) -> Workspace:

@@ -166,6 +166,7 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
             "Tags": [
                 {"Key": "managed-by", "Value": "labcatalog"},
                 {"Key": "labcatalog:product", "Value": "shared-hub"},
+                {"Key": "labcatalog:tier", "Value": "tier0"},
             ],
             "ProvisioningArtifactParameters": {
                 "Name": "1.0.0",
@@ -192,17 +193,6 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
         },
     )
     sc.add_response(
-        "create_constraint",
-        {},
-        {
-            "PortfolioId": "port-1",
-            "ProductId": "prod-1",
-            "Type": "TEMPLATE",
-            "Parameters": ANY,
-            "Description": "labcatalog: parameter Tier pinned to tier0",
-        },
-    )
-    sc.add_response(
         "associate_principal_with_portfolio",
         {},
         {
@@ -212,7 +202,7 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
         },
     )
     done = apply(plan, clients, CatalogState())
-    assert len(done) == len(plan.changes) == 7
+    assert len(done) == len(plan.changes) == 6
 
 
 def test_deprecation_is_a_guidance_update(clients, stubs):
@@ -271,22 +261,22 @@ def without(build: Build, product: str) -> Build:
     return Build(tuple(f for f in build.files if f.stack != product))
 
 
-def test_a_template_without_a_tier_parameter_is_refused(workspace):
+def test_a_template_that_still_asks_for_the_tier_is_refused(workspace):
     portfolio = workspace.write()
     build = workspace.build()
-    template = build.template("shared-hub")
+    template = build.template("shared-hub/tier0")
     body = json.loads(template.text)
-    del body["Parameters"]["Tier"]
+    body["Parameters"]["Tier"] = {"Type": "String", "AllowedValues": ["tier0"]}
     edited = replace(template, text=json.dumps(body))
-    with pytest.raises(UserError, match=r"shared-hub\.template\.json has no 'Tier' parameter"):
-        read_templates(portfolio, Build((*without(build, "shared-hub").files, edited)))
+    with pytest.raises(UserError, match=r"shared-hub/tier0\.template\.json still asks for 'Tier'"):
+        read_templates(portfolio, Build((*without(build, "shared-hub/tier0").files, edited)))
 
 
 def test_a_product_without_a_template_yet_is_skipped_with_a_note(workspace):
     portfolio = workspace.write()
-    templates, skipped = read_templates(portfolio, without(workspace.build(), "shared-hub"))
+    templates, skipped = read_templates(portfolio, without(workspace.build(), "shared-hub/tier0"))
     assert templates == []
-    assert skipped == ["shared-hub 1.0.0: no template in the build yet; not published"]
+    assert skipped == ["shared-hub/tier0 1.0.0: no template in the build yet; not published"]
 
 
 def test_a_build_of_another_version_is_refused(workspace):

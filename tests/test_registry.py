@@ -179,11 +179,14 @@ def test_portfolio_model_is_composed_from_the_registry(registry, toy_portfolio_p
 
 def test_build_writes_the_toy_products_template(registry, portfolio, tmp_path):
     artifacts = builder.generate(portfolio, registry)
-    (stack,) = [s for s in builder.stacks(portfolio, registry) if s.build is toy_template]
-    assert stack.path == f"{TOY}.template.json"  # build/<key>.template.json, made in stacks()
+    toys = [s for s in builder.stacks(portfolio, registry) if s.product == TOY]
+    # build/<key>/<tier>.template.json, made in stacks(), each with its tier bound
+    assert [s.path for s in toys] == [f"{TOY}/{t.name}.template.json" for t in portfolio.tiers]
+    stack = toys[0]
     build_folder.write(artifacts, tmp_path)
     body = json.loads((tmp_path / stack.path).read_text())
     assert body["Description"] == "toy queue 0.1.0"
+    assert "Parameters" not in body  # its only parameter, Tier, is bound
     manifest = json.loads((tmp_path / build_folder.MANIFEST).read_text())
     assert manifest["templates"][stack.path]["version"] == "0.1.0"
 
@@ -226,12 +229,16 @@ def test_publish_wants_the_toy_product_with_its_service_actions(registry, portfo
     templates, skipped = read_templates(portfolio, build, registry)
     assert skipped == []
     desired = desired_state(portfolio, templates, Caller("123456789012", "aws"), registry=registry)
-    by_key = {p.key: p for p in desired.products}
-    assert sorted(by_key) == ["personal-hub", "shared-hub", TOY]
-    toy = by_key[TOY]
-    assert (toy.name, toy.version.name) == ("Toy queue", "0.1.0")
-    assert toy.service_actions == (PURGE,)
-    assert by_key["shared-hub"].service_actions == ()
+    by_key = {(p.product, p.tier): p for p in desired.products}
+    tiers = [t.name for t in portfolio.tiers]
+    assert sorted(by_key) == sorted(
+        (key, tier) for key in ("personal-hub", "shared-hub", TOY) for tier in tiers
+    )
+    for tier in tiers:  # one product per tier
+        toy = by_key[(TOY, tier)]
+        assert (toy.key, toy.name, toy.version.name) == (f"{TOY}/{tier}", "Toy queue", "0.1.0")
+        assert toy.service_actions == (PURGE,)
+        assert by_key[("shared-hub", tier)].service_actions == ()
 
 
 # Layers: which package may import which.

@@ -51,13 +51,24 @@ def _launched_then_bumped(catalog, workspace: Workspace, failing: bool = False):
 def test_inventory_lists_launched_products_by_tier_and_version(catalog, workspace):
     _launched_then_bumped(catalog, workspace)
     found = rollout.inventory(clients_for(catalog))
-    listed = [(x.tier, x.product, x.version, x.deprecated, x.name) for x in found.launched]
-    assert listed == [
-        ("tier0", "personal-hub", "1.0.0", False, "carol-hub"),
-        ("tier0", "shared-hub", "1.0.0", True, "alice-hub"),
-        ("tier1", "shared-hub", "1.0.0", True, "bob-hub"),
+    listed = [
+        (x.tier, x.product, x.identity, x.version, x.deprecated, x.name) for x in found.launched
     ]
-    assert found.newest["shared-hub"][0] == "1.1.0"
+    assert listed == [
+        ("tier0", "personal-hub", "personal-hub/tier0", "1.0.0", False, "carol-hub"),
+        ("tier0", "shared-hub", "shared-hub/tier0", "1.0.0", True, "alice-hub"),
+        ("tier1", "shared-hub", "shared-hub/tier1", "1.0.0", True, "bob-hub"),
+    ]
+    assert found.newest["shared-hub/tier0"][0] == "1.1.0"
+    assert found.newest["shared-hub/tier1"][0] == "1.1.0"
+    # Each moves within its own tier's product.
+    moves, _ = rollout.plan_rollout(found, wave_size=5)
+    targets = {m.launched.name: (m.launched.product_id, m.version_id) for m in moves}
+    assert targets == {
+        "alice-hub": (found.launched[1].product_id, found.newest["shared-hub/tier0"][1]),
+        "bob-hub": (found.launched[2].product_id, found.newest["shared-hub/tier1"][1]),
+    }
+    assert found.launched[1].product_id != found.launched[2].product_id
 
 
 def test_update_moves_deprecated_ones_in_waves_keeping_parameters(catalog, workspace):
@@ -77,9 +88,9 @@ def test_update_moves_deprecated_ones_in_waves_keeping_parameters(catalog, works
     ]
     assert waits == [15.0, 15.0]  # each wave polled until its record finished
     assert moto_servicecatalog.launched() == {
-        "alice-hub": ("1.1.0", "AVAILABLE", {"Tier": "tier0"}),  # Tier has no default: kept
-        "bob-hub": ("1.1.0", "AVAILABLE", {"Tier": "tier1"}),
-        "carol-hub": ("1.0.0", "AVAILABLE", {"Tier": "tier0"}),  # not deprecated: left alone
+        "alice-hub": ("1.1.0", "AVAILABLE", {"Owner": "alice-hub"}),  # no default: kept
+        "bob-hub": ("1.1.0", "AVAILABLE", {"Owner": "bob-hub"}),
+        "carol-hub": ("1.0.0", "AVAILABLE", {"Owner": "carol-hub"}),  # not deprecated: left
     }
     again, _ = rollout.plan_rollout(rollout.inventory(clients), wave_size=1)
     assert again == []
@@ -195,3 +206,29 @@ def test_stubbed_inventory_and_update_calls_match_the_api(stubbed):
     waits = []
     done = rollout.update(clients, [move], sleep=waits.append, poll_seconds=7)
     assert [status for _, status in done] == ["SUCCEEDED"] and waits == [7]
+
+
+def test_a_hub_of_the_product_every_tier_shared_is_left_with_a_note():
+    """Launched before each tier had its own product: Service Catalog updates a launched product
+    within its product only, so rollout names it instead of moving it to the tier's product."""
+    old = rollout.Launched(
+        id="pp-1",
+        name="old-hub",
+        product="shared-hub",
+        product_id="prod-0",
+        identity="shared-hub",
+        tier="pii",
+        version="1.2.0",
+        version_id="pa-0",
+        deprecated=True,
+        status="AVAILABLE",
+        record_id="rec-0",
+    )
+    found = rollout.Inventory([old], {"shared-hub/pii": ("1.3.0", "pa-1")})
+    moves, notes = rollout.plan_rollout(found, wave_size=5)
+    assert moves == []
+    assert notes == [
+        "old-hub: launched from shared-hub as every tier shared it, before each tier had its "
+        "own; Service Catalog cannot move it to another product: relaunch it from the pii "
+        "portfolio"
+    ]

@@ -180,14 +180,12 @@ def test_the_servers_mount_the_team_folder_inside_the_home_and_the_hub_knows_the
     efs = volume["EFSVolumeConfiguration"]
     assert efs["TransitEncryption"] == "ENABLED"
     assert efs["AuthorizationConfig"]["IAM"] == "ENABLED"
-    assert efs["FilesystemId"] == {
-        "Fn::Sub": names.resolved(names.HOMES_FILE_SYSTEM_ID_PARAMETER.format(tier="${Tier}"))
-    }
-    assert efs["AuthorizationConfig"]["AccessPointId"] == {
-        "Fn::Sub": names.resolved(
-            names.HOMES_SHARED_ACCESS_POINT_ID_PARAMETER.format(tier="${Tier}")
-        )
-    }
+    assert efs["FilesystemId"] == names.resolved(
+        names.HOMES_FILE_SYSTEM_ID_PARAMETER.format(tier="pii")
+    )
+    assert efs["AuthorizationConfig"]["AccessPointId"] == names.resolved(
+        names.HOMES_SHARED_ACCESS_POINT_ID_PARAMETER.format(tier="pii")
+    )
     (container,) = servers["ContainerDefinitions"]
     assert container["MountPoints"] == [
         {"SourceVolume": volume["Name"], "ContainerPath": "/home/jovyan/shared", "ReadOnly": False}
@@ -197,7 +195,7 @@ def test_the_servers_mount_the_team_folder_inside_the_home_and_the_hub_knows_the
     assert environment["LABCATALOG_ECS_HOMES_FILE_SYSTEM"] == efs["FilesystemId"]
     # NFS from this stack's servers into the platform's mount targets, and out of the servers.
     rule = resources["HomesFromServers"]["Properties"]
-    assert rule["GroupId"]["Fn::Sub"].endswith("/homes-mount-target-security-group-id}}")
+    assert rule["GroupId"].endswith("/pii/homes-mount-target-security-group-id}}")
     assert rule["SourceSecurityGroupId"] == {"Fn::GetAtt": ["ServerSecurityGroup", "GroupId"]}
     assert (rule["FromPort"], rule["ToPort"]) == (2049, 2049)
     out = resources["ServersToHomes"]["Properties"]

@@ -34,6 +34,9 @@ STACK_TAG = "labcatalog:stack"
 TIER_TAG = "labcatalog:tier"
 PRODUCT_TAG = "labcatalog:product"
 OWNER_TAG = "labcatalog:owner"
+# The parameter every product template declares for its tier; the build binds it, one template
+# per tier (`generator.cfn.bind`), so no tier is chosen in the console.
+TIER_TEMPLATE_PARAMETER = "Tier"
 
 
 def tier_parameter(tier: str, name: str) -> str:

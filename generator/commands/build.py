@@ -37,8 +37,9 @@ def build(portfolio_path: Path, outdir: Path, check: bool) -> None:
 
     Output is deterministic: the same portfolio and code give byte-identical files, so build/
     can be committed and reviewed as a diff. Each stack keeps one path across versions
-    (OUTDIR/<stack>.template.json, and OUTDIR/platform/<tier>.template.json for each tier's stack
-    nested in the platform's; manifest.json records the versions). Nothing is written unless
+    (OUTDIR/<stack>.template.json, OUTDIR/platform/<tier>.template.json for each tier's stack
+    nested in the platform's, and OUTDIR/<product>/<tier>.template.json for each product in each
+    tier, its tier bound; manifest.json records the versions). Nothing is written unless
     every template is valid and within CloudFormation's limits; templates the portfolio no longer
     produces are then removed from OUTDIR (only *.template.json files, only in a folder that holds
     a labcatalog manifest.json).

@@ -8,10 +8,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from troposphere import Template
 
-from generator.cfn.product import PlatformTemplates
+from generator.cfn.bind import BindError, bind
+from generator.cfn.names import TIER_TEMPLATE_PARAMETER
 from generator.engine import build_folder
 from generator.engine.build_folder import TEMPLATE_SUFFIX, Artifact, Build
 from generator.engine.registry import Registry, discover
@@ -46,32 +48,45 @@ METADATA_KEY = "labcatalog"
 # The platform's stack key; each tier's part of it is the stack `platform/<tier>`.
 PLATFORM = "platform"
 
+T = TypeVar("T")
+
 
 def tier_stack(tier: str) -> str:
     """The stack key of a tier's part of the platform (its template nests in the platform's)."""
     return f"{PLATFORM}/{tier}"
 
 
+def product_stack(product: str, tier: str) -> str:
+    """The stack key of a product's template for one tier (its `Tier` parameter bound)."""
+    return f"{product}/{tier}"
+
+
 @dataclass(frozen=True)
 class Stack:
     """A template that the build produces: where it goes, the pure function that makes it, its
-    key (`platform`, `platform/<tier>` or the product's key in portfolio.yaml) and, for a
-    product, its version."""
+    key (`platform`, `platform/<tier>` or `<product key>/<tier>`) and, for a product, its
+    version and the tier its `Tier` parameter is bound to."""
 
     path: str
     build: Callable[[Portfolio], Template]
     key: str
     version: str | None = None
+    tier: str | None = None
+    product: str | None = None  # the product's key in portfolio.yaml
 
 
 def stacks(portfolio: Portfolio, registry: Registry | None = None) -> list[Stack]:
-    """Every template this portfolio produces: the platform and each configured product.
+    """Every template this portfolio produces: the platform and each configured product, once
+    per tier.
 
     The one place a template's path in build/ is made: `<key>.template.json`, the same for every
-    version, so a version bump shows in review as a diff of one file. Each tier's part of the
-    platform is a stack nested in the platform's, at `platform/<tier>.template.json` (its key
-    `platform/<tier>`); the platform's root template runs it from that path, relative to its own
-    folder, which `aws cloudformation package` turns into an S3 URL.
+    version, so a version bump shows in review as a diff of one file per tier. Each tier's part
+    of the platform is a stack nested in the platform's, at `platform/<tier>.template.json` (its
+    key `platform/<tier>`); the platform's root template runs it from that path, relative to its
+    own folder, which `aws cloudformation package` turns into an S3 URL. Each product's template
+    for a tier is at `<product key>/<tier>.template.json` (its key `<product key>/<tier>`), with
+    its `Tier` parameter bound to that tier: the tier's portfolio offers it, and the console
+    offers no tier to choose.
     """
     registry = registry or discover()
     root = f"{PLATFORM}{TEMPLATE_SUFFIX}"
@@ -86,19 +101,28 @@ def stacks(portfolio: Portfolio, registry: Registry | None = None) -> list[Stack
     for tier, path in tiers.items():
         found.append(Stack(path, lambda p, tier=tier: platform(p).tier(tier), tier_stack(tier)))
     for product, entry in registry.configured(portfolio):
-        found.append(
-            Stack(f"{product.key}.template.json", product.build, product.key, entry.version)
-        )
+        template = _once(product.build)
+        for tier in portfolio.tiers:
+            key = product_stack(product.key, tier.name)
+            found.append(
+                Stack(
+                    f"{key}{TEMPLATE_SUFFIX}",
+                    template,
+                    key,
+                    entry.version,
+                    tier=tier.name,
+                    product=product.key,
+                )
+            )
     return found
 
 
-def _once(
-    make: Callable[[Portfolio], PlatformTemplates],
-) -> Callable[[Portfolio], PlatformTemplates]:
-    """`make`, called once per portfolio: the root and every tier's template are made together."""
-    made: dict[int, tuple[Portfolio, PlatformTemplates]] = {}
+def _once(make: Callable[[Portfolio], T]) -> Callable[[Portfolio], T]:
+    """`make`, called once per portfolio: the platform's root and every tier's template are made
+    together; a product's template is made once and bound to each tier."""
+    made: dict[int, tuple[Portfolio, T]] = {}
 
-    def get(portfolio: Portfolio) -> PlatformTemplates:
+    def get(portfolio: Portfolio) -> T:
         if id(portfolio) not in made:
             made.clear()
             made[id(portfolio)] = (portfolio, make(portfolio))
@@ -107,26 +131,44 @@ def _once(
     return get
 
 
-def stamp(template: Template, stack: Stack) -> Template:
-    """Record a product's key and version in its template's Metadata (key `labcatalog`), so the
-    version shows in the template itself, whose path does not change between versions."""
+def template_body(template: Template, stack: Stack) -> dict:
+    """The stack's template as JSON data: a product's with its `Tier` bound to the stack's tier
+    (`generator.cfn.bind`), and its key, tier and version recorded in its Metadata (key
+    `labcatalog`), so they show in the template itself, whose path does not change between
+    versions."""
+    found = template.to_dict()
+    if stack.tier is not None and stack.product is not None:
+        try:
+            found = bind(found, TIER_TEMPLATE_PARAMETER, stack.tier)
+        except BindError as err:  # a product's code broke its contract: say which
+            raise BindError(f"{stack.path}: {err}") from None
     if stack.version is not None:
-        template.metadata[METADATA_KEY] = {"product": stack.key, "version": stack.version}
-    return template
+        found.setdefault("Metadata", {})[METADATA_KEY] = {
+            "product": stack.product or stack.key,
+            **({"tier": stack.tier} if stack.tier is not None else {}),
+            "version": stack.version,
+        }
+    return found
 
 
-def render(template: Template) -> str:
+def render(template: Template | dict) -> str:
     """Template JSON, byte-identical for identical input (sorted keys, no timestamps)."""
-    return template.to_json(indent=1, sort_keys=True) + "\n"
+    found = template.to_dict() if isinstance(template, Template) else template
+    return json.dumps(found, indent=1, sort_keys=True) + "\n"
 
 
-def check_limits(path: str, template: Template, text: str) -> list[str]:
+def check_limits(path: str, template: Template | dict, text: str) -> list[str]:
     """What in this template would break a CloudFormation or IAM quota."""
+    if isinstance(template, Template):
+        template = template.to_dict()
     found = []
     counts = {
-        "resources": (len(template.resources), MAX_RESOURCES),
-        "parameters": (len(template.parameters), MAX_PARAMETERS),
-        "outputs": (len(template.outputs), MAX_OUTPUTS),
+        what: (len(template.get(section, {})), limit)
+        for what, section, limit in (
+            ("resources", "Resources", MAX_RESOURCES),
+            ("parameters", "Parameters", MAX_PARAMETERS),
+            ("outputs", "Outputs", MAX_OUTPUTS),
+        )
     }
     for what, (count, limit) in counts.items():
         if count > limit:
@@ -186,11 +228,17 @@ class AccountUse:
 def account_use(templates: Iterable[Artifact]) -> list[AccountUse]:
     """What the build's stacks create together, per account quota (`ACCOUNT_QUOTAS`); the
     platform's stacks and each product stack launched once (a product launched N times uses N
-    times its own share)."""
+    times its own share; its templates for other tiers are the same stack for another tier)."""
     counts: Counter[str] = Counter()
+    products = set()
     for template in templates:
         if template.resources is None:
             continue
+        if template.version is not None and template.stack is not None:
+            product = template.stack.partition("/")[0]
+            if product in products:
+                continue
+            products.add(product)
         counts["AWS::CloudFormation::Stack"] += 1
         for resource in json.loads(template.text).get("Resources", {}).values():
             # A nested stack is counted once, as its own template, above.
@@ -219,7 +267,7 @@ def generate(portfolio: Portfolio, registry: Registry | None = None) -> list[Art
     problems = []
     for stack in stacks(portfolio, registry):
         try:
-            template = stamp(stack.build(portfolio), stack)
+            template = template_body(stack.build(portfolio), stack)
         except ValueError as err:
             # troposphere refuses a template past CloudFormation's counts as it is built.
             if not str(err).startswith("Maximum"):
@@ -238,7 +286,7 @@ def generate(portfolio: Portfolio, registry: Registry | None = None) -> list[Art
             ]
             continue
         templates.append(
-            Artifact(stack.path, text, len(template.resources), stack.key, stack.version)
+            Artifact(stack.path, text, len(template.get("Resources", {})), stack.key, stack.version)
         )
     problems += [
         f"the build creates {use.count} {use.what} in one account, over the most AWS allows "

@@ -2,11 +2,12 @@
 
 A build is one `<stack>.template.json` per stack (its path made by `build.stacks()`, the same
 across versions, so a version bump reviews as a diff; a tier's stack nested in the platform's
-at `platform/<tier>.template.json`) and `manifest.json`, which lists each
-template with its stack, its product version, sha256, size and resource count. This module writes
-a build, reads one back (checking the manifest's schema and every template's hash), finds a
-stack's template and version, and says how a folder differs from a fresh build (missing, differing
-and stray files). `build`, `publish` and `cost` know build/ only through it.
+at `platform/<tier>.template.json`, a product's for a tier at `<product>/<tier>.template.json`)
+and `manifest.json`, which lists each template with its stack, its product version, sha256, size
+and resource count. This module writes a build, reads one back (checking the manifest's schema
+and every template's hash), finds a stack's template and version, and says how a folder differs
+from a fresh build (missing, differing and stray files). `build`, `publish` and `cost` know
+build/ only through it.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ class Build:
         return tuple(f for f in self.files if f.path != MANIFEST)
 
     def template(self, stack: str) -> Artifact | None:
-        """The template of `stack` (a product key, or `platform`), or None if the build has none."""
+        """The template of `stack` (`platform`, `platform/<tier>`, `<product key>/<tier>`), or
+        None if the build has none."""
         return next((t for t in self.templates if t.stack == stack), None)
 
     def version(self, stack: str) -> str | None:

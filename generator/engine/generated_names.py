@@ -9,7 +9,7 @@ a template is checked as soon as it exists:
 
 - every physical name (IAM roles, managed policies and instance profiles, log groups, SSM
   parameters and documents, secrets, KMS aliases, ECS names, buckets, ...) is read from every
-  template, a product's `${Tier}` filled in once per tier;
+  template (a product's from its template for each tier);
 - no two resources may share a name (IAM names compared without case, as IAM does), and no name
   may be longer than its service allows;
 - no tier's name scope (the patterns with `{tier}` in `generator.cfn.names`) may cover a
@@ -115,23 +115,43 @@ def _filled(text: str, tier: str | None) -> str:
 
 
 def generated_names(artifacts: list[Artifact], tiers: list[str]) -> list[GeneratedName]:
-    """Every physical name the templates create; a `${Tier}` name once per tier in `tiers`."""
+    """Every physical name the templates create; a `${Tier}` name once per tier in `tiers`.
+
+    A product has one template per tier, its tier bound (recorded in its Metadata): a name that
+    is the same in every tier's template is one name (made per launch, like one made with
+    `${AWS::StackName}`), one that differs is that tier's.
+    """
     found = []
+    product_names: dict[tuple[str, str, str, str], list[tuple[str, str]]] = defaultdict(list)
+    product_tiers: dict[str, int] = defaultdict(int)
     for artifact in artifacts:
         if not artifact.path.endswith(".template.json"):
             continue
-        resources = json.loads(artifact.text).get("Resources", {})
-        for logical_id, resource in sorted(resources.items()):
+        body = json.loads(artifact.text)
+        bound = body.get("Metadata", {}).get("labcatalog", {})
+        if "tier" in bound:
+            product_tiers[bound["product"]] += 1
+        for logical_id, resource in sorted(body.get("Resources", {}).items()):
             if resource.get("Type") not in NAMED:
                 continue
             prop, kind, _ = NAMED[resource["Type"]]
             text = _text(resource.get("Properties", {}).get(prop))
             if text is None:
                 continue
+            if "tier" in bound:
+                where = (bound["product"], logical_id, kind, _filled(text, None))
+                product_names[where].append((artifact.path, bound["tier"]))
+                continue
             for tier in tiers if "${Tier}" in text else [None]:
                 found.append(
                     GeneratedName(kind, _filled(text, tier), artifact.path, logical_id, tier)
                 )
+    for (product, logical_id, kind, name), made_in in product_names.items():
+        if len(made_in) == product_tiers[product] > 1:
+            found.append(GeneratedName(kind, name, made_in[0][0], logical_id))
+            continue
+        for path, tier in made_in:
+            found.append(GeneratedName(kind, name, path, logical_id, tier))
     return found
 
 

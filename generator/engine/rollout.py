@@ -1,10 +1,12 @@
 """Launched products: which tier and version each runs, and moving those on deprecated versions
 to their product's newest version, in waves, keeping the parameters they were launched with.
 
-Only reads unless `update` is called. A launched product's tier is the portfolio it was launched
-from (Service Catalog tags it `aws:servicecatalog:portfolioArn`); its update reuses the launch
-path of its last successful record, and passes `UsePreviousValue` for every parameter that both
-versions declare (a parameter new in the target version takes its default).
+Only reads unless `update` is called. Each product is published once per tier, so a launched
+product moves to the newest version of its own (product, tier). A launched product's tier is
+the portfolio it was launched from (Service Catalog tags it `aws:servicecatalog:portfolioArn`);
+its update reuses the launch path of its last successful record, and passes `UsePreviousValue`
+for every parameter that both versions declare (a parameter new in the target version takes its
+default).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from generator.engine.publish.aws import Clients
-from generator.engine.publish.desired import Desired
+from generator.engine.publish.desired import PRODUCT_TAG_KEY, Desired
 from generator.engine.publish.plan import DEPRECATED, semver_key
 from generator.engine.publish.state import CatalogState, read_state
 
@@ -32,6 +34,7 @@ class Launched:
     name: str
     product: str  # the product key of portfolio.yaml
     product_id: str
+    identity: str  # the published product: `<product key>/<tier>` (a key alone: from before)
     tier: str
     version: str
     version_id: str
@@ -53,7 +56,8 @@ class Move:
 @dataclass
 class Inventory:
     launched: list[Launched] = field(default_factory=list)
-    newest: dict[str, tuple[str, str]] = field(default_factory=dict)  # key -> (name, id)
+    # the published product's identity (`<product key>/<tier>`) -> its newest (name, id)
+    newest: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def _provisioned(sc) -> list[dict]:
@@ -94,8 +98,9 @@ def inventory(clients: Clients, state: CatalogState | None = None) -> Inventory:
             Launched(
                 id=item["Id"],
                 name=item.get("Name", ""),
-                product=key,
+                product=state.products[key].tags.get(PRODUCT_TAG_KEY, key),
                 product_id=item["ProductId"],
+                identity=key,
                 tier=tiers.get(portfolio_id, UNKNOWN_TIER),
                 version=version.name if version else item.get("ProvisioningArtifactName", "?"),
                 version_id=item.get("ProvisioningArtifactId", ""),
@@ -116,9 +121,15 @@ def plan_rollout(found: Inventory, wave_size: int) -> tuple[list[Move], list[str
     for item in found.launched:
         if not item.deprecated:
             continue
-        target = found.newest.get(item.product)
-        if target is None:
-            notes.append(f"{item.name}: {item.product} has no version that is not deprecated")
+        target = found.newest.get(item.identity)
+        if target is None and "/" not in item.identity:
+            notes.append(
+                f"{item.name}: launched from {item.identity} as every tier shared it, before "
+                "each tier had its own; Service Catalog cannot move it to another product: "
+                f"relaunch it from the {item.tier} portfolio"
+            )
+        elif target is None:
+            notes.append(f"{item.name}: {item.identity} has no version that is not deprecated")
         elif item.status != UPDATABLE:
             notes.append(f"{item.name}: status {item.status}, not updated (needs {UPDATABLE})")
         else:

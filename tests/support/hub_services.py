@@ -328,13 +328,16 @@ class DockerHost:
 
 
 @functools.cache
-def shared_hub_template() -> dict:
-    """The example's shared-hub template, as built (the values production uses come from it)."""
-    from generator.engine.build import render
+def shared_hub_template(tier: str = "pii") -> dict:
+    """The example's shared-hub template for `tier`, as built (its tier bound; the values
+    production uses come from it)."""
+    from generator.engine import build as builder
     from generator.engine.registry import load_portfolio
-    from products.shared_hub import template
 
-    return json.loads(render(template.build(load_portfolio(EXAMPLE))))
+    portfolio = load_portfolio(EXAMPLE)
+    key = builder.product_stack("shared-hub", tier)
+    (stack,) = [s for s in builder.stacks(portfolio) if s.key == key]
+    return builder.template_body(stack.build(portfolio), stack)
 
 
 def efs_access_point_root(folder: Path) -> Path:

@@ -1,7 +1,8 @@
 """Helpers for the publisher's tests: small portfolios, tiny product templates, AWS plumbing.
 
-The product templates here are stand-ins (a `Tier` parameter and one wait-condition handle),
-so these tests hold whatever the real product templates become.
+The product templates here are stand-ins (one per product and tier, as the build makes them,
+the tier bound: no `Tier` parameter, the tier in a tag of one wait-condition handle), so these
+tests hold whatever the real product templates become.
 """
 
 from __future__ import annotations
@@ -64,17 +65,16 @@ def portfolio_data(tiers: int = 2) -> dict[str, Any]:
     }
 
 
-def tiny_template(
-    portfolio: Portfolio, product: str, version: str, variant: str = "", image: str = ""
-) -> str:
-    """A small valid product template with a `Tier` parameter; `variant` changes its bytes;
-    `image`, a hub image tag, is named as the default of a parameter as the products do."""
+def tiny_template(product: str, tier: str, version: str, variant: str = "", image: str = "") -> str:
+    """A small valid product template for one tier (bound: no `Tier` parameter, the tier in
+    its Metadata, as the build records it); `variant` changes its bytes; `image`, a hub image
+    tag, is named as the default of a parameter as the products do."""
     body: dict[str, Any] = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"{product} {version} test stand-in {variant}".rstrip(),
-        "Parameters": {
-            "Tier": {"Type": "String", "AllowedValues": [t.name for t in portfolio.tiers]}
-        },
+        "Metadata": {builder.METADATA_KEY: {"product": product, "tier": tier, "version": version}},
+        # No default: a launch gives it, and an update must keep it.
+        "Parameters": {"Owner": {"Type": "String"}},
         "Resources": {"Handle": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
     }
     if image:
@@ -100,8 +100,8 @@ class Workspace:
         return self.root / "build"
 
     def write(self) -> Portfolio:
-        """Write portfolio.yaml and a build/ holding each configured product's template (a tiny
-        stand-in, at the path and version the build gives it)."""
+        """Write portfolio.yaml and a build/ holding each configured product's template for
+        each tier (a tiny stand-in, at the path and version the build gives it)."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.portfolio_path.write_text(yaml.safe_dump(self.data, sort_keys=False))
         portfolio = load_portfolio(self.portfolio_path)
@@ -109,9 +109,9 @@ class Workspace:
         for stack in builder.stacks(portfolio):
             if stack.version is None:  # the platform: the publisher does not read it
                 continue
-            variant = self.variants.get(stack.key, "")
-            image = self.images.get(stack.key, "")
-            text = tiny_template(portfolio, stack.key, stack.version, variant, image)
+            variant = self.variants.get(stack.product, "")
+            image = self.images.get(stack.product, "")
+            text = tiny_template(stack.product, stack.tier, stack.version, variant, image)
             templates.append(Artifact(stack.path, text, 1, stack.key, stack.version))
         build_folder.write(Build.of(templates).files, self.outdir)
         return portfolio
@@ -120,9 +120,9 @@ class Workspace:
         """The build as written, read back from build/."""
         return build_folder.read(self.outdir)
 
-    def template(self, product: str) -> Path:
-        """Where build/ holds a product's template (from the manifest)."""
-        return self.outdir / self.build().template(product).path
+    def template(self, product: str, tier: str = "tier0") -> Path:
+        """Where build/ holds a product's template for a tier (from the manifest)."""
+        return self.outdir / self.build().template(builder.product_stack(product, tier)).path
 
     def set_version(self, product: str, version: str, variant: str | None = None) -> None:
         self.data["products"][product]["version"] = version
@@ -200,26 +200,34 @@ def interrupt_at(clients: Clients, call_number: int, after: bool) -> None:
         client.meta.events.register("after-call", after_call)
 
 
-def launch(sc, product_name: str, tier: str, name: str, tier_value: str | None = None) -> None:
-    """Launch the only version of `product_name` from `tier`'s portfolio, as an end user would."""
-    products = sc.search_products_as_admin(PageSize=20)["ProductViewDetails"]
-    product_id = next(
-        p["ProductViewSummary"]["ProductId"]
-        for p in products
-        if p["ProductViewSummary"]["Name"] == product_name
-    )
-    (version,) = sc.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
+def launch(sc, product_name: str, tier: str, name: str, owner: str | None = None) -> None:
+    """Launch the product of this name that the tier's portfolio offers (each has its own), as
+    an end user would."""
     portfolio_id = next(
         p["Id"]
         for p in sc.list_portfolios(PageSize=20)["PortfolioDetails"]
         if p["DisplayName"] == f"Data Science ({tier})"
     )
+    products = sc.search_products_as_admin(PageSize=20)["ProductViewDetails"]
+    (product_id,) = [
+        p["ProductViewSummary"]["ProductId"]
+        for p in products
+        if p["ProductViewSummary"]["Name"] == product_name
+        and portfolio_id
+        in {
+            x["Id"]
+            for x in sc.list_portfolios_for_product(
+                ProductId=p["ProductViewSummary"]["ProductId"], PageSize=20
+            )["PortfolioDetails"]
+        }
+    ]
+    (version,) = sc.list_provisioning_artifacts(ProductId=product_id)["ProvisioningArtifactDetails"]
     made = sc.provision_product(
         ProductId=product_id,
         ProvisioningArtifactId=version["Id"],
         PathId=portfolio_id,
         ProvisionedProductName=name,
-        ProvisioningParameters=[{"Key": "Tier", "Value": tier_value or tier}],
+        ProvisioningParameters=[{"Key": "Owner", "Value": owner or name}],
         ProvisionToken=name,
     )
     sc.describe_record(Id=made["RecordDetail"]["RecordId"])  # the launch finishes

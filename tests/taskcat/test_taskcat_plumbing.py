@@ -60,8 +60,8 @@ def test_taskcat_lint_passes_strict(offline):
 
 
 def test_every_test_runs_its_stacks_template_of_the_build():
-    """Each test's template exists, is in build/manifest.json, and is its stack's: the platform
-    test on the platform's, `<product>-<tier>` on the product's (one path for every version)."""
+    """Each test's template exists, is in build/manifest.json, and is its stack's:
+    `<product>-<tier>` on the product's template for that tier (one path for every version)."""
     build = ROOT / "build"
     stacks = {
         path: entry["stack"]
@@ -74,7 +74,7 @@ def test_every_test_runs_its_stacks_template_of_the_build():
         assert template.is_file(), f"{name}: {test['template']} does not exist"
         path = template.relative_to(build).as_posix()
         assert path in stacks, f"{name}: {path} is not in build/manifest.json"
-        assert name == stacks[path] or name.startswith(f"{stacks[path]}-"), (name, path)
+        assert name == stacks[path].replace("/", "-"), (name, path)
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, exampl
     """`tox -e taskcat`'s sequence: the platform packaged and deployed (tests/taskcat/platform.py,
     the README's two commands), taskcat's product tests on top of it, then the platform deleted."""
     manifest = json.loads((ROOT / "build" / "manifest.json").read_text())["templates"]
-    products = {entry["stack"] for entry in manifest.values() if "version" in entry}
+    products = {entry["stack"].split("/")[0] for entry in manifest.values() if "version" in entry}
     expected = {f"{p}-{t.name}" for p in products for t in example.tiers}
     # A run drops the tests it does not run from its config, so each run reads its own.
     templates = {name: t.template for name, t in taskcat_config(account).config.tests.items()}
@@ -191,9 +191,10 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, exampl
         body = json.loads(body) if isinstance(body, str) else body
         assert body == json.loads((ROOT / templates[name]).read_text()), name
         given = {p["ParameterKey"]: p["ParameterValue"] for p in stack(stack_id)["Parameters"]}
-        assert given["Tier"] == name.rsplit("-", 1)[1], name
+        tier = name.rsplit("-", 1)[1]
+        assert "Tier" not in given and body["Metadata"]["labcatalog"]["tier"] == tier, name
         assert given["VpcId"] == vpc, "from the overrides"
-        secret = test_shared_hub_deploy.oidc(given["Tier"])["OidcClientSecretArn"]
+        secret = test_shared_hub_deploy.oidc(tier)["OidcClientSecretArn"]
         assert given["OidcClientSecretArn"] == secret, "from the tier's SSM parameter"
 
     products.clean_up()

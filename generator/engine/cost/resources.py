@@ -153,6 +153,14 @@ class Templates:
     def __init__(self, build: Build):
         self.paths = {template.stack: template.path for template in build.templates}
         self.bodies = {template.stack: json.loads(template.text) for template in build.templates}
+        # A product has one template per tier (its tier bound): what one hub costs is read from
+        # its first tier's, found under the product's key too.
+        self.product_tiers: dict[str, list[str]] = {}
+        for body in list(self.bodies.values()):
+            bound = body.get("Metadata", {}).get("labcatalog", {})
+            if "tier" in bound:
+                self.product_tiers.setdefault(bound["product"], []).append(bound["tier"])
+                self.bodies.setdefault(bound["product"], body)
 
     def has(self, product: str) -> bool:
         return product in self.bodies
@@ -167,9 +175,10 @@ class Templates:
 
     # shared-hub ---------------------------------------------------------------------------
     def tiers(self) -> list[str]:
-        """The tiers the shared-hub (or personal-hub) template lets a user pick."""
+        """The tiers the build has a shared-hub (or personal-hub) template for."""
         product = "shared-hub" if self.has("shared-hub") else "personal-hub"
-        return self.stack(product).allowed("Tier")
+        self.stack(product)  # refused with a clear message when the build has neither
+        return self.product_tiers[product]
 
     def shared_hub(self, **values: Any) -> SharedHub:
         """Resources of one shared hub; `values` override parameter defaults (LoadBalancer, ...)."""

@@ -70,7 +70,7 @@ class UploadTemplate(Action):
 
     @property
     def subject(self) -> str:
-        return f"{self.template.product} {self.template.version}"
+        return f"{self.template.stack} {self.template.version}"
 
     @property
     def detail(self) -> str:

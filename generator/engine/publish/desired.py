@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from generator.cfn import names
+from generator.engine.build import product_stack
 from generator.engine.build_folder import Build
 from generator.engine.publish.aws import Caller
 from generator.engine.publish.service_actions import ServiceActionSpec, product_service_actions
@@ -18,8 +19,8 @@ from generator.model.problems import UserError
 MANAGED_TAG = {"Key": "managed-by", "Value": "labcatalog"}
 TIER_TAG_KEY = names.TIER_TAG
 PRODUCT_TAG_KEY = names.PRODUCT_TAG
-# The parameter every product template declares and the template constraint pins.
-TIER_PARAMETER = "Tier"
+# The parameter every product's code declares, which the build binds in each tier's template.
+TIER_PARAMETER = names.TIER_TEMPLATE_PARAMETER
 TEMPLATE_KEY_PREFIX = "templates/sha256"
 # Provisioning artifacts cannot be tagged, so a version's template hash is kept at the end of
 # its description, which ListProvisioningArtifacts already returns (no extra call).
@@ -39,11 +40,18 @@ def hash_in_description(description: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class TemplateFile:
-    """A product template of the build: which product and version, and its exact bytes."""
+    """A product's template for one tier in the build: which product, tier and version, and
+    its exact bytes."""
 
     product: str
+    tier: str
     version: str
     body: bytes
+
+    @property
+    def stack(self) -> str:
+        """`<product key>/<tier>`: the build's stack key, and the published product's identity."""
+        return product_stack(self.product, self.tier)
 
     @property
     def sha256(self) -> str:
@@ -64,7 +72,12 @@ class VersionSpec:
 
 @dataclass(frozen=True)
 class ProductSpec:
+    """One Service Catalog product: a portfolio.yaml product for one tier, in that tier's
+    portfolio only. `key` (`<product key>/<tier>`) is its identity, kept in its tags."""
+
     key: str
+    product: str  # the product's key in portfolio.yaml
+    tier: str
     name: str
     owner: str
     description: str
@@ -76,7 +89,11 @@ class ProductSpec:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {MANAGED_TAG["Key"]: MANAGED_TAG["Value"], PRODUCT_TAG_KEY: self.key}
+        return {
+            MANAGED_TAG["Key"]: MANAGED_TAG["Value"],
+            PRODUCT_TAG_KEY: self.product,
+            TIER_TAG_KEY: self.tier,
+        }
 
 
 @dataclass(frozen=True)
@@ -99,8 +116,8 @@ class Desired:
     products: tuple[ProductSpec, ...]
     tag_options: tuple[tuple[str, str], ...]
     skipped: tuple[str, ...] = field(default=())
-    # Every product key portfolio.yaml configures, with a template in the build or not: a
-    # managed product whose key is not here was removed from the file.
+    # Every (product key)/(tier) portfolio.yaml configures, with a template in the build or
+    # not: a managed product whose identity is not here was removed from the file.
     configured: tuple[str, ...] = field(default=())
 
     @property
@@ -124,22 +141,6 @@ def principal_arn(principal: str, who: Caller) -> str:
     return f"arn:{who.partition}:iam::{who.account}:{principal}"
 
 
-def template_constraint_rules(tier: str) -> dict:
-    """Template constraint rules that allow only this portfolio's tier."""
-    return {
-        "Rules": {
-            "PinTier": {
-                "Assertions": [
-                    {
-                        "Assert": {"Fn::Equals": [{"Ref": TIER_PARAMETER}, tier]},
-                        "AssertDescription": f"This portfolio launches tier {tier} only",
-                    }
-                ]
-            }
-        }
-    }
-
-
 def launch_constraint_parameters(tier: str) -> dict:
     """Launch constraint: run stacks as the tier's launch role, by name (works in any account)."""
     return {"LocalRoleName": launch_role_name(tier)}
@@ -155,25 +156,31 @@ def configured_products(
 def read_templates(
     portfolio: Portfolio, build: Build, registry: Registry | None = None
 ) -> tuple[list[TemplateFile], list[str]]:
-    """The configured products' templates in `build`, and notes on products without one."""
+    """The configured products' templates in `build`, one per tier, and notes on those
+    missing."""
     found, skipped = [], []
     for key, product in configured_products(portfolio, registry).items():
-        template = build.template(key)
-        if template is None:
-            skipped.append(f"{key} {product.version}: no template in the build yet; not published")
-            continue
-        if template.version != product.version:
-            raise UserError(
-                f"the build holds {key} {template.version} ({template.path}), but the portfolio "
-                f"says {product.version}; run: labcatalog build"
-            )
-        parameters = json.loads(template.text).get("Parameters", {})
-        if TIER_PARAMETER not in parameters:
-            raise UserError(
-                f"{template.path} has no {TIER_PARAMETER!r} parameter; every product template "
-                "needs one so that each tier's portfolio can pin it"
-            )
-        found.append(TemplateFile(key, product.version, template.text.encode()))
+        for tier in portfolio.tiers:
+            stack = product_stack(key, tier.name)
+            template = build.template(stack)
+            if template is None:
+                skipped.append(
+                    f"{stack} {product.version}: no template in the build yet; not published"
+                )
+                continue
+            if template.version != product.version:
+                raise UserError(
+                    f"the build holds {key} {template.version} ({template.path}), but the "
+                    f"portfolio says {product.version}; run: labcatalog build"
+                )
+            parameters = json.loads(template.text).get("Parameters", {})
+            if TIER_PARAMETER in parameters:
+                raise UserError(
+                    f"{template.path} still asks for {TIER_PARAMETER!r}: a product's template "
+                    "for a tier has its tier bound, so the console offers no tier to choose; "
+                    "run: labcatalog build"
+                )
+            found.append(TemplateFile(key, tier.name, product.version, template.text.encode()))
     return found, skipped
 
 
@@ -211,7 +218,9 @@ def desired_state(
         product = configured[template.product]
         products.append(
             ProductSpec(
-                key=template.product,
+                key=template.stack,
+                product=template.product,
+                tier=template.tier,
                 name=product.name,
                 owner=product.owner,
                 description=product.description,
@@ -231,6 +240,9 @@ def desired_state(
     tag_options = tuple(
         (key, value) for key, values in sorted(portfolio.tag_options.items()) for value in values
     )
+    identities = tuple(
+        product_stack(key, tier.name) for key in configured for tier in portfolio.tiers
+    )
     return Desired(
-        tuple(portfolios), tuple(products), tag_options, tuple(skipped or ()), tuple(configured)
+        tuple(portfolios), tuple(products), tag_options, tuple(skipped or ()), identities
     )

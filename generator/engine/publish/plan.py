@@ -1,7 +1,8 @@
 """The plan: compare what should be (`Desired`) with what is (`CatalogState`), as a list of actions.
 
 Order matters for safety when a run stops half-way: principals come last, so users are never
-given a portfolio whose products lack their launch role and tier pin.
+given a portfolio whose products lack their launch role. Each product is published once per
+tier, its tier bound in its template, and only that tier's portfolio offers it.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ from dataclasses import dataclass, field
 
 from generator.engine.publish import actions as act
 from generator.engine.publish.desired import (
+    TIER_TAG_KEY,
     Desired,
     PortfolioSpec,
     ProductSpec,
     TemplateFile,
     hash_in_description,
     launch_constraint_parameters,
-    template_constraint_rules,
 )
 from generator.engine.publish.state import CatalogState, ConstraintState, ProductState
 from generator.model.problems import UserError
@@ -67,7 +68,7 @@ def diff(
             continue
         uploads.add(template.key)
         if template.key in state.template_keys:
-            add(act.Unchanged("template", f"{template.product} {template.version}"))
+            add(act.Unchanged("template", f"{template.stack} {template.version}"))
         else:
             add(act.UploadTemplate(template, bucket))
     for spec in desired.portfolios:
@@ -85,12 +86,14 @@ def diff(
         problems += _product(spec, state.products.get(spec.key), url(spec.version.template), add)
     if problems:
         raise UserError("\n".join(problems))
+    made: set[str] = set()  # each action once, though every tier's product links it
     for spec in desired.products:
-        _service_actions(spec, state, add)
+        _service_actions(spec, state, made, add)
     for portfolio in desired.portfolios:
         current = state.portfolios.get(portfolio.tier)
         for product in desired.products:
-            _association_and_constraints(portfolio, product, current, state, add)
+            if product.tier == portfolio.tier:
+                _association_and_constraints(portfolio, product, current, state, add)
     for portfolio in desired.portfolios:
         _tag_option_associations(portfolio, desired, state, tag_option_names, add)
     for portfolio in desired.portfolios:
@@ -154,7 +157,7 @@ def _product(spec: ProductSpec, current: ProductState | None, url: str, add) -> 
             return [
                 f"{spec.key} {wanted.name} is already published with a different template "
                 f"({where} in Service Catalog, sha256 {wanted.template.sha256[:12]} in build/); "
-                f"versions are immutable: bump products.{spec.key}.version in portfolio.yaml, "
+                f"versions are immutable: bump products.{spec.product}.version in portfolio.yaml, "
                 "run labcatalog build, then publish"
             ]
     names = sorted(set(existing) | {wanted.name}, key=semver_key, reverse=True)
@@ -180,19 +183,22 @@ def _product(spec: ProductSpec, current: ProductState | None, url: str, add) -> 
     return []
 
 
-def _service_actions(spec: ProductSpec, state: CatalogState, add) -> None:
+def _service_actions(spec: ProductSpec, state: CatalogState, made: set[str], add) -> None:
     product = state.products.get(spec.key)
     version = None
     if product is not None:
         version = next((v for v in product.versions if v.name == spec.version.name), None)
     for action in spec.service_actions:
         current = state.service_actions.get(action.name)
-        if current is None:
+        if action.name in made:
+            pass
+        elif current is None:
             add(act.CreateServiceAction(action))
         elif current.definition != action.definition or current.description != action.description:
             add(act.UpdateServiceAction(action))
         else:
             add(act.Unchanged("service action", action.name))
+        made.add(action.name)
         linked = version is not None and current is not None
         if linked and current.id in (version.service_action_ids or set()):
             subject = f"{spec.key} {spec.version.name} <- action {action.name}"
@@ -202,16 +208,13 @@ def _service_actions(spec: ProductSpec, state: CatalogState, add) -> None:
 
 
 def _constraints_wanted(portfolio: PortfolioSpec) -> list[tuple[str, dict, str]]:
+    # No template constraint: a product's template has its tier bound, so there is nothing to
+    # pin (a pin labcatalog made before is deleted, see below).
     return [
         (
             "LAUNCH",
             launch_constraint_parameters(portfolio.tier),
             f"{OURS}launch as role {portfolio.launch_role_name}",
-        ),
-        (
-            "TEMPLATE",
-            template_constraint_rules(portfolio.tier),
-            f"{OURS}parameter Tier pinned to {portfolio.tier}",
         ),
     ]
 
@@ -250,6 +253,13 @@ def _association_and_constraints(
         for extra in same_kind:
             if extra is not keep:
                 add(act.DeleteConstraint(portfolio.tier, product.key, kind, extra.id))
+    for pin in existing:
+        if pin.type == "TEMPLATE" and pin.description.startswith(OURS):
+            add(
+                act.DeleteConstraint(
+                    portfolio.tier, product.key, pin.type, pin.id, reason="tier bound in template"
+                )
+            )
 
 
 def _tag_option_associations(
@@ -299,11 +309,12 @@ def _removals(desired: Desired, state: CatalogState, add) -> None:
 
     Users have lost the removed tiers already (`_revoke_removed_tiers`). Each product leaves
     the portfolio (its constraints first, as Service Catalog requires; the launch constraint
-    before the tier pin, so that a product is never launchable without its pin yet with its
-    launch role), then
-    the removed products' versions are deprecated. Nothing is deleted: a provisioned product
-    keeps working on its version, and an emptied portfolio stays, to be found again by its
-    tier tag if the tier comes back.
+    first of them, so that a product is never launchable without a pin made before products
+    were per tier yet with its launch role), as does a product found in another tier's
+    portfolio; then the removed products' versions are deprecated (a product published before
+    products were per tier is removed so: each tier has its own now). Nothing is deleted: a
+    provisioned product keeps working on its version, and an emptied portfolio stays, to be
+    found again by its tier tag if the tier comes back.
     """
     removed_tiers = _removed_tiers(desired, state)
     removed_products = sorted(set(state.products) - desired.product_keys)
@@ -316,6 +327,8 @@ def _removals(desired: Desired, state: CatalogState, add) -> None:
                 reason = "tier removed"
             elif key in removed_products:
                 reason = "product removed"
+            elif product.tags.get(TIER_TAG_KEY, tier) != tier:
+                reason = "another tier's product"
             else:
                 continue
             mine = [c for c in portfolio.constraints if c.product_id == product.id]

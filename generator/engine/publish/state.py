@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import botocore.exceptions
 
+from generator.engine.build import product_stack
 from generator.engine.publish.aws import Clients
 from generator.engine.publish.desired import MANAGED_TAG, PRODUCT_TAG_KEY, TIER_TAG_KEY, Desired
 from generator.model.problems import UserError
@@ -64,7 +67,8 @@ class ServiceActionState:
 
 @dataclass
 class CatalogState:
-    """Current state, keyed like `Desired`: tier, product key, (tag key, value), action name."""
+    """Current state, keyed like `Desired`: tier, product identity (`<product key>/<tier>`),
+    (tag key, value), action name."""
 
     portfolios: dict[str, PortfolioState] = field(default_factory=dict)
     products: dict[str, ProductState] = field(default_factory=dict)
@@ -106,29 +110,48 @@ def _is_managed(tags: dict[str, str]) -> bool:
     return tags.get(MANAGED_TAG["Key"]) == MANAGED_TAG["Value"]
 
 
+def portfolio_identity(tags: dict[str, str]) -> str | None:
+    """A managed portfolio's identity: its tier tag."""
+    return tags.get(TIER_TAG_KEY)
+
+
+def product_identity(tags: dict[str, str]) -> str | None:
+    """A managed product's identity: `<product key>/<tier>` from its product and tier tags; a
+    product published before products were per tier has no tier tag: its product key alone."""
+    key = tags.get(PRODUCT_TAG_KEY)
+    if key is None or TIER_TAG_KEY not in tags:
+        return key
+    return product_stack(key, tags[TIER_TAG_KEY])
+
+
 def _identify(
-    found: list[tuple[dict, dict[str, str]]], wanted: dict[str, str], key_tag: str, what: str
+    found: list[tuple[dict, dict[str, str]]],
+    wanted: list[tuple[str, str]],
+    identity_of: Callable[[dict[str, str]], str | None],
+    what: str,
 ) -> dict[str, tuple[dict, dict[str, str]]]:
-    """Each managed item by its identity tag (tier or product key), so that a rename finds
-    the item it renames; one without the tag (published before tags existed) by its name.
-    `wanted` maps a desired name to its identity. An item that has a desired name but is
-    not managed is refused, as is a second item with the same identity."""
+    """Each managed item by its identity tags (tier; product key and tier), so that a rename
+    finds the item it renames; one without them (published before tags existed) by its name,
+    when only one wanted item has that name. `wanted` lists each desired (name, identity). An
+    item that has a desired name but is not managed is refused, as is a second item with the
+    same identity."""
     by_identity: dict[str, tuple[dict, dict[str, str]]] = {}
     untagged = []
     for item, tags in found:
-        identity = tags.get(key_tag) if _is_managed(tags) else None
+        identity = identity_of(tags) if _is_managed(tags) else None
         if identity is None:
             untagged.append((item, tags))
             continue
         if identity in by_identity:
             raise UserError(
-                f"two {what}s carry the tag {key_tag}={identity} ({_id(by_identity[identity][0])}, "
-                f"{_id(item)}); labcatalog finds {what}s by that tag, so delete the extra one"
+                f"two {what}s carry the identity {identity} ({_id(by_identity[identity][0])}, "
+                f"{_id(item)}); labcatalog finds {what}s by their tags, so delete the extra one"
             )
         by_identity[identity] = (item, tags)
     name_key = "DisplayName" if what == "portfolio" else "Name"
-    for name, identity in wanted.items():
-        if identity in by_identity:
+    named = Counter(name for name, _ in wanted)
+    for name, identity in wanted:
+        if identity in by_identity or named[name] > 1:
             continue
         found_by_name = _one_by_name([i for i, _ in untagged], name, name_key, what)
         if found_by_name is not None:
@@ -161,8 +184,8 @@ def read_state(clients: Clients, desired: Desired, bucket: str) -> CatalogState:
     tags_of = {d[0]["Id"]: d[1] for d in described_portfolios}
     portfolios = _identify(
         [(found, _tags(d.get("Tags", []))) for found, d in described_portfolios],
-        {spec.name: spec.tier for spec in desired.portfolios},
-        TIER_TAG_KEY,
+        [(spec.name, spec.tier) for spec in desired.portfolios],
+        portfolio_identity,
         "portfolio",
     )
     for tier, (found, tags) in portfolios.items():
@@ -193,8 +216,8 @@ def read_state(clients: Clients, desired: Desired, bucket: str) -> CatalogState:
     specs = {spec.key: spec for spec in desired.products}
     products = _identify(
         [(s, _tags(described_products[s["ProductId"]].get("Tags", []))) for s in summaries],
-        {spec.name: spec.key for spec in desired.products},
-        PRODUCT_TAG_KEY,
+        [(spec.name, spec.key) for spec in desired.products],
+        product_identity,
         "product",
     )
     for key, (found, tags) in products.items():
