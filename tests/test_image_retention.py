@@ -112,7 +112,7 @@ def test_in_use_images_stay_and_nothing_else_stays_for_ever(rules):
 def test_without_the_keep_rule_a_live_image_would_expire(rules):
     """The evaluator can tell: drop the in-use rule and the live image goes."""
     others = [r for r in rules if "tagPrefixList" not in r["selection"]]
-    live = {"live": Image(("src-a", "in-use-shared-hub-1.0.0"), 400)}
+    live = {"live": Image(("src-a", "in-use-shared-hub-tier0-1.0.0"), 400)}
     assert expired(others, live) == {"live"}
     assert expired(rules, live) == set()
 
@@ -162,6 +162,7 @@ def catalog(aws):
 def workspace(tmp_path, monkeypatch) -> Workspace:
     work = isolated_workspace(tmp_path, monkeypatch)
     work.data["products"]["shared-hub"]["keep_versions"] = 1
+    work.data["tiers"] = work.data["tiers"][:1]  # one product: shared-hub/tier0
     del work.data["products"]["personal-hub"]
     return work
 
@@ -173,14 +174,15 @@ def test_live_versions_keep_their_images_until_nothing_runs_them(catalog, worksp
     run = publish(workspace.write(), workspace.outdir, catalog)
     tagged = [a.tag for a in run.plan.changes if isinstance(a, TagImage)]
     assert tagged == [
-        "in-use-shared-hub-1.0.0",
-        "in-use-shared-hub-1.0.0-amd64",
-        "in-use-shared-hub-1.0.0-arm64",
+        "in-use-shared-hub-tier0-1.0.0",
+        "in-use-shared-hub-tier0-1.0.0-amd64",
+        "in-use-shared-hub-tier0-1.0.0-arm64",
     ]
-    assert run.plan.actions[0] == TagImage("in-use-shared-hub-1.0.0", "src-aaaa"), "tags go first"
+    first_action = TagImage("in-use-shared-hub-tier0-1.0.0", "src-aaaa")
+    assert run.plan.actions[0] == first_action, "tags go first"
     tags = _tags(ecr)
     for suffix in ("", "-amd64", "-arm64"):
-        assert tags[f"in-use-shared-hub-1.0.0{suffix}"] == first[f"src-aaaa{suffix}"]
+        assert tags[f"in-use-shared-hub-tier0-1.0.0{suffix}"] == first[f"src-aaaa{suffix}"]
     assert publish(workspace.write(), workspace.outdir, catalog).mutating == 0
 
     # 1.0.0 launched, then 1.1.0 published: 1.0.0 is deprecated (keep_versions 1) but runs.
@@ -190,8 +192,8 @@ def test_live_versions_keep_their_images_until_nothing_runs_them(catalog, worksp
     run = publish(workspace.write(), workspace.outdir, catalog)
     assert not [a for a in run.plan.changes if isinstance(a, UntagImage)]
     tags = _tags(ecr)
-    assert tags["in-use-shared-hub-1.0.0"] == first["src-aaaa"]
-    assert tags["in-use-shared-hub-1.1.0-arm64"] == second["src-bbbb-arm64"]
+    assert tags["in-use-shared-hub-tier0-1.0.0"] == first["src-aaaa"]
+    assert tags["in-use-shared-hub-tier0-1.1.0-arm64"] == second["src-bbbb-arm64"]
 
     # The rollout moves alice to 1.1.0: nothing runs 1.0.0, so its images lose their tags.
     clients = clients_for(catalog)
@@ -200,12 +202,12 @@ def test_live_versions_keep_their_images_until_nothing_runs_them(catalog, worksp
     run = publish(workspace.write(), workspace.outdir, catalog)
     untagged = [a.tag for a in run.plan.changes if isinstance(a, UntagImage)]
     assert untagged == [
-        "in-use-shared-hub-1.0.0",
-        "in-use-shared-hub-1.0.0-amd64",
-        "in-use-shared-hub-1.0.0-arm64",
+        "in-use-shared-hub-tier0-1.0.0",
+        "in-use-shared-hub-tier0-1.0.0-amd64",
+        "in-use-shared-hub-tier0-1.0.0-arm64",
     ]
     assert run.plan.changes[-1] == UntagImage(
-        "in-use-shared-hub-1.0.0-arm64", "its version is deprecated and not launched"
+        "in-use-shared-hub-tier0-1.0.0-arm64", "its version is deprecated and not launched"
     ), "untags go last"
 
     # What the repository holds now, aged past the lifecycle's limit: 1.0.0's images go.
@@ -219,7 +221,7 @@ def test_a_version_whose_image_is_not_built_yet_is_said(catalog, workspace):
     workspace.images["shared-hub"] = "src-notbuilt"
     run = publish(workspace.write(), workspace.outdir, catalog)
     assert not [a for a in run.plan.changes if isinstance(a, TagImage)]
-    said = "shared-hub 1.0.0 names no image in labcatalog/hub yet"
+    said = "shared-hub/tier0 1.0.0 names no image in labcatalog/hub yet"
     assert any(said in note for note in run.plan.skipped)
 
 
@@ -229,8 +231,8 @@ def test_a_published_version_gets_its_tags_from_its_stored_template(catalog, wor
     ecr = catalog.client("ecr")
     workspace.images["shared-hub"] = "src-aaaa"
     publish(workspace.write(), workspace.outdir, catalog)
-    assert "in-use-shared-hub-1.0.0" not in _tags(ecr)
+    assert "in-use-shared-hub-tier0-1.0.0" not in _tags(ecr)
     digests = _push(ecr, "src-aaaa")
     run = publish(workspace.write(), workspace.outdir, catalog)
     assert [type(a).__name__ for a in run.plan.changes] == ["TagImage"] * 3
-    assert _tags(ecr)["in-use-shared-hub-1.0.0"] == digests["src-aaaa"]
+    assert _tags(ecr)["in-use-shared-hub-tier0-1.0.0"] == digests["src-aaaa"]

@@ -9,9 +9,9 @@ names is the repository tag its template mentions (the build writes the content 
 template); the image build also tags each architecture's image of the manifest list
 `<tag>-<arch>`, and those get in-use tags of their own.
 
-The plan gives each live version's images `in-use-<product>-<version>[-<arch>]` before anything
-else, and takes away the tags of versions no longer live after everything else, so a run that
-stops half-way never leaves a live version's image unprotected.
+The plan gives each live version's images `in-use-<product>-<tier>-<version>[-<arch>]` before
+anything else, and takes away the tags of versions no longer live after everything else, so a
+run that stops half-way never leaves a live version's image unprotected.
 """
 
 from __future__ import annotations
@@ -47,7 +47,8 @@ MEDIA_TYPES = [
 
 
 def in_use_tag(product: str, version: str, suffix: str = "") -> str:
-    return f"{IN_USE}{product}-{version}{suffix}"
+    """`product` is a Service Catalog product's key, `<product>/<tier>` (no `/` in a tag)."""
+    return f"{IN_USE}{product.replace('/', '-')}-{version}{suffix}"
 
 
 @dataclass(frozen=True)

@@ -61,6 +61,6 @@ def make_plan(
     plan = diff(desired, state, bucket, lambda t: template_url(clients, bucket, t.key))
     launched = set()
     if state.products:  # nothing is launched of products not yet published
-        launched = {(x.product, x.version) for x in inventory(clients, state).launched}
+        launched = {(x.identity, x.version) for x in inventory(clients, state).launched}
     images.protect(plan, state, clients, bucket, launched)
     return plan, state
