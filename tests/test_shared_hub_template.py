@@ -115,9 +115,19 @@ def test_hub_service_runs_exactly_one_task_and_never_two_at_once(portfolio):
     vpc = service["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert vpc["AssignPublicIp"] == "DISABLED"
     assert vpc["SecurityGroups"] == [{"Fn::GetAtt": ["HubSecurityGroup", "GroupId"]}]
-    # JupyterHub cannot run twice: no autoscaling of the hub service, anywhere.
-    kinds = {r["Type"] for r in body["Resources"].values()}
-    assert not {t for t in kinds if t.startswith("AWS::ApplicationAutoScaling::")}
+    # JupyterHub cannot run twice: the only scaling of the hub service is the optional hub
+    # hours' schedule, between 0 and 1 task, and no scaling policy anywhere.
+    scaling = {
+        name: r
+        for name, r in body["Resources"].items()
+        if r["Type"].startswith("AWS::ApplicationAutoScaling::")
+    }
+    assert list(scaling) == ["HubScheduleTarget"]
+    target = scaling["HubScheduleTarget"]
+    assert target["Condition"] == "HubRunsOnSchedule"
+    assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (0, 1)
+    actions = target["Properties"]["ScheduledActions"]
+    assert {a["ScalableTargetAction"]["MaxCapacity"] for a in actions} <= {0, 1}
 
 
 def test_hub_sits_behind_the_load_balancer_with_a_health_check(example):

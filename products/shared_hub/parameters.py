@@ -33,7 +33,7 @@ FARGATE_SIZES = (
     "16384:122880",
 )
 # The smallest size that holds the measured load with headroom: README, the hub's size.
-DEFAULT_HUB_SIZE = "1024:4096"
+DEFAULT_HUB_SIZE = "512:1024"
 IDLE_TIMEOUT_MINUTES = 20
 LOG_RETENTION_DAYS = (30, 60, 90, 180, 365, 731, 1827, 3653)
 
@@ -266,8 +266,8 @@ def declared(portfolio: Portfolio) -> Console:
                 "Hub task size (cpu:memory)",
                 FARGATE_SIZES,
                 DEFAULT_HUB_SIZE,
-                "The hub task (JupyterHub and its proxy only); the default holds 100 active "
-                "users with headroom (README, the hub's size).",
+                "The hub task (JupyterHub, its proxy and idle culler only); the default holds "
+                "50 active users with headroom (README, the hub's size).",
             ),
             _text(
                 "HubHours",
