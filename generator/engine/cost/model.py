@@ -255,17 +255,6 @@ class Estimator:
         """What a shared hub costs besides its tasks: load balancer, EFS, logs, secrets, alarms."""
         p, settings = self.prices, self.usage.shared_hub
         lines = []
-        scheme = self.templates.stack("shared-hub").params.get("LoadBalancerScheme")
-        if hub.load_balancers and scheme == "internet-facing":
-            zones = self.usage.network.availability_zones
-            lines.append(
-                Line(
-                    "public IPv4 (load balancer)",
-                    "fixed",
-                    hub.load_balancers * zones * HOURS_PER_MONTH * p.public_ipv4_hour.price,
-                    detail=f"{hub.load_balancers} x {zones} zones x 730 h",
-                )
-            )
         if hub.load_balancers:
             hourly = p.alb_hour.price + settings.load_balancer_lcus * p.alb_lcu_hour.price
             lines.append(
