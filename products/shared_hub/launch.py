@@ -15,10 +15,12 @@ task definition registration); none of them reads or writes data.
 
 from __future__ import annotations
 
+import awacs.application_autoscaling as autoscaling
 import awacs.ec2 as ec2
 import awacs.ecs as ecs
 import awacs.elasticfilesystem as efs
 import awacs.elasticloadbalancing as elb
+import awacs.iam as iam
 import awacs.kms as kms
 import awacs.logs as logs
 import awacs.route53 as route53
@@ -264,6 +266,41 @@ def _network_statements() -> list[Statement]:
 
 def _runtime_statements(hub_key_arn: AWSHelperFn) -> list[Statement]:
     return [
+        Statement(
+            Sid="HubHoursSchedule",
+            Effect=Allow,
+            # The optional hub hours: a scalable target on the hub service with two scheduled
+            # actions. Application Auto Scaling names a scalable target by an id of its own, so
+            # it cannot be limited to a tier; the service it scales is (SharedHubServices).
+            Action=[
+                autoscaling.RegisterScalableTarget,
+                autoscaling.DeregisterScalableTarget,
+                autoscaling.DescribeScalableTargets,
+                autoscaling.PutScheduledAction,
+                autoscaling.DeleteScheduledAction,
+                autoscaling.DescribeScheduledActions,
+                autoscaling.TagResource,
+                autoscaling.UntagResource,
+                autoscaling.ListTagsForResource,
+            ],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="HubHoursServiceLinkedRole",
+            Effect=Allow,
+            # Application Auto Scaling's role for ECS services, made once per account.
+            Action=[iam.CreateServiceLinkedRole],
+            Resource=[
+                Sub(
+                    "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/"
+                    "ecs.application-autoscaling.amazonaws.com/"
+                    "AWSServiceRoleForApplicationAutoScaling_ECSService"
+                )
+            ],
+            Condition=Condition(
+                StringEquals("iam:AWSServiceName", "ecs.application-autoscaling.amazonaws.com")
+            ),
+        ),
         Statement(
             Sid="EcsCallsWithoutResourceTypes",
             Effect=Allow,
