@@ -20,7 +20,6 @@ import awacs.ec2 as ec2
 import awacs.ecs as ecs
 import awacs.elasticfilesystem as efs
 import awacs.elasticloadbalancing as elb
-import awacs.iam as iam
 import awacs.kms as kms
 import awacs.logs as logs
 import awacs.route53 as route53
@@ -284,22 +283,6 @@ def _runtime_statements(hub_key_arn: AWSHelperFn) -> list[Statement]:
                 autoscaling.ListTagsForResource,
             ],
             Resource=["*"],
-        ),
-        Statement(
-            Sid="HubHoursServiceLinkedRole",
-            Effect=Allow,
-            # Application Auto Scaling's role for ECS services, made once per account.
-            Action=[iam.CreateServiceLinkedRole],
-            Resource=[
-                Sub(
-                    "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/aws-service-role/"
-                    "ecs.application-autoscaling.amazonaws.com/"
-                    "AWSServiceRoleForApplicationAutoScaling_ECSService"
-                )
-            ],
-            Condition=Condition(
-                StringEquals("iam:AWSServiceName", "ecs.application-autoscaling.amazonaws.com")
-            ),
         ),
         Statement(
             Sid="EcsCallsWithoutResourceTypes",
