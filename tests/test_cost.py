@@ -162,9 +162,9 @@ def test_hub_hours_by_hand(tmp_path):
 
 
 def test_container_insights_by_hand(tmp_path):
-    # On: 8 metrics for the cluster + 10 for the hub's service + 8 for each task definition
-    # family, of which there are 3 (the hub's, the servers', the one user's own) = 42 metrics
-    # x 0.30 = 12.60. Off (the template's default): no line.
+    # On: 11 metrics for the cluster + 13 for the hub's service + 8 for each task definition
+    # family, of which there are 3 (the hub's, the servers', the one user's own) = 48 metrics
+    # x 0.30 = 14.40. Off (the template's default): no line.
     usage = tmp_path / "insights.yaml"
     usage.write_text(SMALL.replace("shared-hub:\n", "shared-hub:\n  container_insights: true\n"))
     assert (

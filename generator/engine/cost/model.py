@@ -112,7 +112,11 @@ WEEKDAYS_PER_MONTH = DAYS_PER_MONTH * 5 / 7  # the hub hours' schedule runs Mond
 # Container Insights' metrics (billed as custom metrics) of one hub's cluster: a set per
 # cluster, per service (the hub's) and per task definition family (the hub's, the servers'
 # product definition, and each user's own: ecs_spawner.py registers one family per user).
-INSIGHTS_METRICS_PER_CLUSTER, INSIGHTS_METRICS_PER_SERVICE, INSIGHTS_METRICS_PER_FAMILY = 8, 10, 8
+# Counted from the metric names AWS lists for ECS (CPU and memory used and reserved, network
+# in and out, storage read and write: 8 everywhere; task, service and container instance
+# counts for the cluster; deployment, desired, pending, running and task set counts for a
+# service): https://docs.amazonaws.cn/en_us/AmazonCloudWatch/latest/monitoring/appinsights-metrics-ecs.html
+INSIGHTS_METRICS_PER_CLUSTER, INSIGHTS_METRICS_PER_SERVICE, INSIGHTS_METRICS_PER_FAMILY = 11, 13, 8
 
 
 def fargate_rates(prices: RegionPrices, arch: str = "x86_64") -> tuple[float, float]:
