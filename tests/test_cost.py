@@ -161,17 +161,18 @@ def test_hub_hours_by_hand(tmp_path):
     assert data["resources"]["shared-hub"]["hub_hours_per_month"] == 217.26
 
 
-def test_container_insights_by_hand(tmp_path):
+def test_container_insights_by_hand(small, tmp_path):
     # On: 11 metrics for the cluster + 13 for the hub's service + 8 for each task definition
     # family, of which there are 3 (the hub's, the servers', the one user's own) = 48 metrics
     # x 0.30 = 14.40. Off (the template's default): no line.
     usage = tmp_path / "insights.yaml"
     usage.write_text(SMALL.replace("shared-hub:\n", "shared-hub:\n  container_insights: true\n"))
-    assert (
-        lines(option(cost_json(usage), "shared-hub-fargate")["tiers"]["pii"])["Container Insights"]
-        == 12.60
+    data = cost_json(usage)
+    assert lines(option(data, "shared-hub-fargate")["tiers"]["pii"])["Container Insights"] == 14.40
+    assert data["resources"]["shared-hub"]["container_insights"] is True
+    assert "Container Insights" not in lines(
+        option(cost_json(small), "shared-hub-fargate")["tiers"]["pii"]
     )
-    assert cost_json(usage)["resources"]["shared-hub"]["container_insights"] is True
 
 
 def test_floor_and_multiples_by_hand(small):
