@@ -91,7 +91,7 @@ def test_a_version_bump_keeps_the_path_and_changes_manifest_and_metadata(tmp_pat
     assert run("build", "-p", str(EXAMPLE), "-o", str(out)).exit_code == 0
     before = {p.name: p.read_text() for p in out.iterdir() if p.is_file()}
     data = yaml.safe_load(EXAMPLE.read_text())
-    data["products"]["shared-hub"]["version"] = "1.3.0"
+    data["products"]["shared-hub"]["version"] = "1.4.0"
     bumped = tmp_path / "portfolio.yaml"
     bumped.write_text(yaml.safe_dump(data))
     result = run("build", "-p", str(bumped), "-o", str(out))
@@ -101,10 +101,10 @@ def test_a_version_bump_keeps_the_path_and_changes_manifest_and_metadata(tmp_pat
     assert after["platform.template.json"] == before["platform.template.json"]
     assert after["personal-hub.template.json"] == before["personal-hub.template.json"]
     manifest = json.loads(after["manifest.json"])["templates"]["shared-hub.template.json"]
-    assert manifest["version"] == "1.3.0"
+    assert manifest["version"] == "1.4.0"
     body = json.loads(after["shared-hub.template.json"])
-    assert body["Metadata"]["labcatalog"] == {"product": "shared-hub", "version": "1.3.0"}
-    assert f"wrote     {out / 'shared-hub.template.json'} (version 1.3.0," in result.stdout
+    assert body["Metadata"]["labcatalog"] == {"product": "shared-hub", "version": "1.4.0"}
+    assert f"wrote     {out / 'shared-hub.template.json'} (version 1.4.0," in result.stdout
 
 
 def test_build_removes_templates_it_no_longer_produces_and_check_names_them(tmp_path):

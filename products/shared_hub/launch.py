@@ -274,14 +274,18 @@ def _runtime_statements(hub_key_arn: AWSHelperFn) -> list[Statement]:
             Action=[
                 autoscaling.RegisterScalableTarget,
                 autoscaling.DeregisterScalableTarget,
-                autoscaling.DescribeScalableTargets,
                 autoscaling.PutScheduledAction,
                 autoscaling.DeleteScheduledAction,
-                autoscaling.DescribeScheduledActions,
                 autoscaling.TagResource,
                 autoscaling.UntagResource,
                 autoscaling.ListTagsForResource,
             ],
+            Resource=[regional_arn("application-autoscaling", "scalable-target/*")],
+        ),
+        Statement(
+            Sid="HubHoursScheduleReads",
+            Effect=Allow,
+            Action=[autoscaling.DescribeScalableTargets, autoscaling.DescribeScheduledActions],
             Resource=["*"],
         ),
         Statement(
