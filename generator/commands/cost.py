@@ -9,9 +9,8 @@ import click
 from generator.commands.checkout import require_running_checkout
 from generator.commands.options import portfolio_option
 from generator.engine import build as builder
-from generator.engine.cost import report
+from generator.engine.cost import model, report
 from generator.engine.cost.model import estimate
-from generator.engine.cost.model import sensitivity as table
 from generator.engine.cost.prices import PRICES, load_prices
 from generator.engine.cost.resources import Templates
 from generator.engine.cost.usage import check_against, load_usage
@@ -118,7 +117,8 @@ def cost(
         prices=prices,
     )
     if sensitivity:
-        click.echo(report.sensitivity_table(table(usage, templates, prices, region)), nl=False)
+        rows = model.sensitivity(usage, templates, prices, region)
+        click.echo(report.sensitivity_table(rows), nl=False)
         return
     result = estimate(usage, templates, prices, region)
     render = report.to_json if fmt == "json" else report.to_table

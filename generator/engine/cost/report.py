@@ -184,8 +184,7 @@ def to_table(estimate: Estimate, usage_name: str) -> str:
 def sensitivity_table(rows: list[tuple[int, Estimate]]) -> str:
     """Each option's monthly total, and its multiple of the floor, at each number of users per
     tier: a markdown table (the README's)."""
-    options = [o for o in rows[0][1].options]
-    header = ["users per tier", "floor", *(o.label for o in options)]
+    header = ["users per tier", "floor", *(o.label for o in rows[0][1].options)]
     lines = [
         "| " + " | ".join(header) + " |",
         "| " + " | ".join("---:" for _ in header) + " |",
