@@ -146,6 +146,8 @@ def test_x86_by_hand(small, tmp_path):
     found = lines(option(data, "shared-hub-fargate")["tiers"]["pii"])
     assert (found["servers"], found["hub task"]) == (2.00, 21.90)
     assert data["resources"]["shared-hub"]["cpu_architecture"] == "x86_64"
+    # The personal hub is matched on the same architecture: m7i.large (x86) at 0.10, not m7g.
+    assert option(data, "personal-hub")["tiers"]["pii"]["note"] == "m7i.large"
     assert cost_json(small)["resources"]["shared-hub"]["cpu_architecture"] == "arm64"
 
 

@@ -411,7 +411,7 @@ class Estimator:
             self.prices.ec2,
             stack.allowed("InstanceType"),
             self.server_size(tier),
-            self.templates.fargate_arch() if self.templates.has("shared-hub") else None,
+            self.arch() if self.templates.has("shared-hub") else None,
         )
         if chosen is None:
             return Part(note="no priced instance type of the template fits", available=False)
