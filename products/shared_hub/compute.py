@@ -40,6 +40,7 @@ from troposphere.logs import LogGroup
 from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
 from generator.cfn import names
+from generator.cfn.checks import skip_checks
 from products.hub_image.content import image_tag
 from products.shared_hub import conditions, discovery, network, stack
 from products.shared_hub.network import LoadBalancing, SecurityGroups
@@ -165,18 +166,21 @@ def add_compute(
 ) -> Compute:
     """The cluster, the users' and the hub's task definitions, and the one-task hub service."""
     cluster = t.add_resource(
-        Cluster(
-            "HubCluster",
-            ClusterName=stack.named(names.CLUSTER),
-            # Off by default: its metrics are billed per task (README, Container Insights).
-            ClusterSettings=[
-                ClusterSetting(Name="containerInsights", Value=Ref("ContainerInsights"))
-            ],
-            CapacityProviders=["FARGATE", "FARGATE_SPOT"],
-            DefaultCapacityProviderStrategy=[
-                CapacityProviderStrategyItem(CapacityProvider="FARGATE", Weight=1)
-            ],
-            Tags=stack.tags(),
+        skip_checks(
+            Cluster(
+                "HubCluster",
+                ClusterName=stack.named(names.CLUSTER),
+                # Off by default: its metrics are billed per task (README, Container Insights).
+                ClusterSettings=[
+                    ClusterSetting(Name="containerInsights", Value=Ref("ContainerInsights"))
+                ],
+                CapacityProviders=["FARGATE", "FARGATE_SPOT"],
+                DefaultCapacityProviderStrategy=[
+                    CapacityProviderStrategyItem(CapacityProvider="FARGATE", Weight=1)
+                ],
+                Tags=stack.tags(),
+            ),
+            "CKV_AWS_65",
         )
     )
     servers = t.add_resource(
