@@ -87,78 +87,177 @@ def lines(part: dict) -> dict[str, float]:
     return {line["item"]: line["amount"] for line in part["lines"]}
 
 
+# The template's defaults: servers and hub on ARM64, servers on Fargate Spot with regular
+# Fargate when Spot has no capacity, HubSize 512:1024, logs kept 30 days, Container Insights
+# off, no hub hours (always on).
 # Server hours: 1 user x (2 h x 20 days + 1 session x 20 days x 30/60 h idle) = 40 + 10 = 50 h,
-# of which 10 h idle. Server rate 512:2048 = 0.5 vCPU x 0.04 + 2 GB x 0.01 = 0.04 an hour.
-# Hub task (the template's HubSize default, 1024:4096): 730 h x (1 x 0.04 + 4 x 0.01) = 58.40.
-# Load balancer (LoadBalancer default "new" creates one): 730 h x (0.02 + 1 LCU x 0.01) = 21.90.
-# EFS: 1 file system x 2 GB x 0.30 = 0.60. Secrets: 1 x 0.50 = 0.50.
-# Logs: 1 GB a month x 0.50 + 1 GB x (365 days retention / (730/24) days) = 12 months x 0.03
-#   = 0.50 + 0.36 = 0.86.
+# of which 10 h idle. ARM server rate 512:2048 = 0.5 vCPU x 0.03 + 2 GB x 0.005 = 0.025 an hour.
+# Hub task (HubSize 512:1024, ARM, regular Fargate): 730 h x (0.5 x 0.03 + 1 x 0.005 = 0.02)
+# = 14.60. Load balancer (LoadBalancer default "new" creates one): 730 h x (0.02 + 1 LCU x
+# 0.01) = 21.90. EFS: 1 file system x 2 GB x 0.30 = 0.60. Secrets: 1 x 0.50 = 0.50.
+# Logs: 1 GB a month x 0.50 + 1 GB x (30 days retention / (730/24) days = 0.9863 months)
+#   x 0.03 = 0.50 + 0.0296 = 0.53.
 # Homes on the tier's EFS (the platform's): 1 user x 4 GB x 0.30 = 1.20. Their backups: the
 # 4 GB once plus 1% a day kept for the plan's longest rule (35 days): 4 x (1 + 0.01 x 35)
 # = 5.4 GB x 0.05 = 0.27.
 HOMES = {"homes (EFS)": 1.20, "home backups": 0.27}
 FARGATE_PII = {
-    "hub task": 58.40,
+    "hub task": 14.60,
     "load balancer": 21.90,
     "hub state (EFS)": 0.60,
-    "logs": 0.86,
+    "logs": 0.53,
     "secrets": 0.50,
     **HOMES,
-    "servers": 2.00,  # 50 h x 0.04
+    "servers": 1.25,  # 50 h x 0.025, all on regular Fargate (FargateSpot=false)
 }
 
 
-def test_shared_hub_fargate_by_hand(small):
+def test_shared_hub_regular_fargate_by_hand(small):
     data = cost_json(small)
     fargate = option(data, "shared-hub-fargate")
     pii = fargate["tiers"]["pii"]
     assert lines(pii) == FARGATE_PII
-    assert pii["idle"] == 0.40  # 10 idle h x 0.04
-    assert pii["fixed"] == 83.73  # 58.40 + 21.90 + 0.60 + 0.86 + 0.50 + 1.20 + 0.27
-    assert pii["per_use"] == 2.00
-    assert fargate["total"] == 85.73
+    assert pii["idle"] == 0.25  # 10 idle h x 0.025
+    assert pii["fixed"] == 39.60  # 14.60 + 21.90 + 0.60 + 0.53 + 0.50 + 1.20 + 0.27
+    assert pii["per_use"] == 1.25
+    assert fargate["total"] == 40.85
 
 
-def test_fargate_spot_share_by_hand(small):
-    # 50% Spot: 0.5 x 0.04 (on-demand) + 0.5 x (0.5 vCPU x 0.01 + 2 GB x 0.0025 = 0.01) = 0.025
-    # an hour; 50 h x 0.025 = 1.25, of which 10 h x 0.025 = 0.25 idle. The hub task stays
-    # on-demand.
-    spot = option(cost_json(small), "shared-hub-fargate-spot")
-    assert lines(spot["tiers"]["pii"])["servers"] == 1.25
-    assert spot["idle"] == 0.25
-    assert spot["total"] == 84.98  # 83.73 + 1.25
+def test_fargate_spot_with_fallback_by_hand(small):
+    # The default: half the server hours on Spot (the usage's fargate_spot_share, 0.5), at the
+    # price list's typical discount (0.75 below on-demand), the other half on regular Fargate
+    # after Spot had no capacity: 0.025 x (1 - 0.5 x 0.75) = 0.015625 an hour; 50 h x 0.015625
+    # = 0.78, of which 10 h = 0.16 idle. The hub task stays on regular Fargate.
+    data = cost_json(small)
+    spot = option(data, "shared-hub-fargate-spot")
+    assert lines(spot["tiers"]["pii"]) == {**FARGATE_PII, "servers": 0.78}
+    assert spot["idle"] == 0.16
+    assert spot["total"] == 40.38  # 39.60 + 0.78125
+    assert spot["label"] == "shared-hub, 50% Spot (default)"
+    assert "50% of hours on Spot assumed" in spot["note"]
 
 
-def test_the_shared_hub_offers_no_in_hub_option(small):
+def test_x86_by_hand(small, tmp_path):
+    # cpu_architecture X86_64 prices both at Fargate's x86 rates: the server 0.5 x 0.04 + 2 x
+    # 0.01 = 0.04 an hour, 50 h = 2.00; the hub 730 h x (0.5 x 0.04 + 1 x 0.01 = 0.03) = 21.90.
+    usage = tmp_path / "x86.yaml"
+    usage.write_text(SMALL.replace("shared-hub:\n", "shared-hub:\n  cpu_architecture: X86_64\n"))
+    data = cost_json(usage)
+    found = lines(option(data, "shared-hub-fargate")["tiers"]["pii"])
+    assert (found["servers"], found["hub task"]) == (2.00, 21.90)
+    assert data["resources"]["shared-hub"]["cpu_architecture"] == "x86_64"
+    # The personal hub is matched on the same architecture: m7i.large (x86) at 0.10, not m7g.
+    assert option(data, "personal-hub")["tiers"]["pii"]["note"] == "m7i.large"
+    assert cost_json(small)["resources"]["shared-hub"]["cpu_architecture"] == "arm64"
+
+
+def test_hub_hours_by_hand(tmp_path):
+    # Hub hours 8-18 on working days: 730/24 = 30.417 days a month x 5/7 = 21.726 working days
+    # x 10 h = 217.26 h of the hub task, x 0.02 = 4.35 (always on: 14.60). The load balancer
+    # still runs all month.
+    usage = tmp_path / "hours.yaml"
+    usage.write_text(SMALL.replace("shared-hub:\n", 'shared-hub:\n  hub_hours: "8-18"\n'))
+    data = cost_json(usage)
+    found = lines(option(data, "shared-hub-fargate")["tiers"]["pii"])
+    assert (found["hub task"], found["load balancer"]) == (4.35, 21.90)
+    assert data["resources"]["shared-hub"]["hub_hours_per_month"] == 217.26
+
+
+def test_container_insights_by_hand(small, tmp_path):
+    # On: 11 metrics for the cluster + 13 for the hub's service + 8 for each task definition
+    # family, of which there are 3 (the hub's, the servers', the one user's own) = 48 metrics
+    # x 0.30 = 14.40. Off (the template's default): no line.
+    usage = tmp_path / "insights.yaml"
+    usage.write_text(SMALL.replace("shared-hub:\n", "shared-hub:\n  container_insights: true\n"))
+    data = cost_json(usage)
+    assert lines(option(data, "shared-hub-fargate")["tiers"]["pii"])["Container Insights"] == 14.40
+    assert data["resources"]["shared-hub"]["container_insights"] is True
+    assert "Container Insights" not in lines(
+        option(cost_json(small), "shared-hub-fargate")["tiers"]["pii"]
+    )
+
+
+def test_floor_and_multiples_by_hand(small):
+    # Floor: 40 active hours x 512:2048 at the cheapest price, Spot (0.75 off) on ARM:
+    # 0.025 x 0.25 = 0.00625 an hour (x86 Spot: 0.04 x 0.25 = 0.01): 40 x 0.00625 = 0.25.
+    data = cost_json(small)
+    assert data["floor"] == {"tiers": {"pii": 0.25}, "total": 0.25}
+    # 40.38125 / 0.25 = 161.525: a binary float rounds it either way
+    assert option(data, "shared-hub-fargate-spot")["floor_multiple"] in (161.52, 161.53)
+    assert option(data, "sagemaker-studio")["floor_multiple"] == 21.6  # 5.40 / 0.25
+
+
+def test_network_by_hand(small):
+    # The usage's defaults: 2 zones, a NAT gateway in each, no interface endpoints, 1 GB a user
+    # through NAT. NAT gateways 2 x 730 h x 0.05 = 73.00, their public IPv4 addresses 2 x 730 h
+    # x 0.005 = 7.30, NAT data 1 user x 1 GB x 0.05 = 0.05: 80.35, in no option's total.
+    data = cost_json(small)
+    assert lines(data["network"]) == {
+        "NAT gateways": 73.00,
+        "public IPv4 (NAT gateways)": 7.30,
+        "NAT data": 0.05,
+    }
+    assert data["network"]["total"] == 80.35
+    assert option(data, "shared-hub-fargate")["total"] == 40.85
+
+
+def test_interface_endpoints_by_hand(tmp_path):
+    # 3 endpoints in each of 2 zones x 730 h x 0.01 = 43.80; no NAT gateway, so no NAT data.
+    usage = tmp_path / "endpoints.yaml"
+    usage.write_text(
+        SMALL + "network:\n  availability_zones: 2\n  nat_gateways_per_az: 0\n"
+        "  interface_endpoints: 3\n"
+    )
+    assert lines(cost_json(usage)["network"]) == {"interface endpoints": 43.80}
+
+
+def test_sensitivity_by_hand(small):
+    # Every tier at 5 users (all else as in the usage): floor 5 x 0.25 = 1.25. The default
+    # shared hub: hub task 14.60, load balancer 21.90, hub state 0.60, secrets 0.50 as before;
+    # logs 5 GB x 0.50 + 5 x 0.9863 x 0.03 = 2.65; homes 5 x 4 GB x 0.30 = 6.00; backups 20 GB
+    # x 1.35 x 0.05 = 1.35; servers 5 x 50 h x 0.015625 = 3.91: 51.50, 41.2 times the floor.
+    result = run(
+        "--usage", str(small), "--build-dir", str(ROOT / "build"), "-p",
+        str(ROOT / "portfolio.yaml"), "--prices", str(PRICES), "--sensitivity",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()
+    assert rows[0].startswith("| users per tier | floor | shared-hub, 50% Spot (default) |")
+    assert [row.split(" | ")[0] for row in rows[2:]] == ["| 1", "| 5", "| 20", "| 50", "| 200"]
+    assert rows[3].startswith("| 5 | 1.25 | 51.50 (41.2x) |")
+
+
+def test_the_options_in_order(small):
     keys = [o["key"] for o in cost_json(small)["options"]]
     assert keys == [
-        "shared-hub-fargate",
         "shared-hub-fargate-spot",
+        "shared-hub-fargate",
         "personal-hub",
         "original-design",
         "sagemaker-studio",
+        "sagemaker-studio-burstable",
     ]
 
 
 def test_original_design_by_hand(small):
     original = option(cost_json(small), "original-design")
     # One always-on task that holds the peak's servers and the hub task as the template sizes
-    # it: 1 user x 512:2048 + HubSize's default 1024:4096 = 1536 cpu, 6144 MiB. The smallest
-    # allowed HubSize that holds it is 2048:8192 (2048:4096 has too little memory):
-    # 730 h x (2 x 0.04 + 8 x 0.01 = 0.16) = 116.80. The tier attaches to one load balancer
-    # shared by the tiers (LoadBalancer=existing creates none), counted once: 21.90.
+    # it: 1 user x 512:2048 + HubSize's default 512:1024 = 1024 cpu, 3072 MiB. The smallest
+    # allowed HubSize that holds it is 1024:4096 (1024:2048 has too little memory), on x86
+    # on-demand as that design ran: 730 h x (1 x 0.04 + 4 x 0.01 = 0.08) = 58.40. The tier
+    # attaches to one load balancer shared by the tiers (LoadBalancer=existing creates none),
+    # counted once: 21.90.
     pii = original["tiers"]["pii"]
     assert lines(pii) == {
-        "hub task": 116.80,
+        "hub task": 58.40,
         "hub state (EFS)": 0.60,
-        "logs": 0.86,
+        "logs": 0.53,
         "secrets": 0.50,
     }
-    assert pii["note"] == "task 2048:8192 for 1 users at peak"
+    assert pii["note"] == "task 1024:4096 for 1 users at peak"
     assert lines(original["shared"]) == {"load balancer": 21.90}
     assert original["idle"] == 0.0
-    assert original["total"] == 140.66  # 116.80 + 0.60 + 0.86 + 0.50 + 21.90
+    assert original["total"] == 81.93  # 58.40 + 0.60 + 0.53 + 0.50 + 21.90
     assert "not a product option" in original["note"]
 
 
@@ -178,15 +277,16 @@ def test_fractional_usage_by_hand(tmp_path):
     usage.write_text(FRACTIONAL)
     data = cost_json(usage)
     # Server hours: 3 x (1.3 h x 21 + 2 x 21 x 0.5 h idle) = 3 x (27.3 + 21) = 144.9 h, of
-    # which 63 h idle; at 0.04 an hour: 5.796 -> 5.80 (to the nearest cent), 2.52 idle.
+    # which 63 h idle; at 0.025 an hour: 3.6225 -> 3.62 (to the nearest cent), 1.575 idle.
     fargate = option(data, "shared-hub-fargate")
-    assert lines(fargate["tiers"]["pii"])["servers"] == 5.80
-    assert fargate["tiers"]["pii"]["idle"] == 2.52
-    # Spot half: 144.9 h x 0.025 = 3.6225 -> 3.62.
+    assert lines(fargate["tiers"]["pii"])["servers"] == 3.62
+    assert fargate["tiers"]["pii"]["idle"] in (1.57, 1.58)  # 1.575: binary floats round either way
+    # Spot half: 144.9 h x 0.015625 = 2.2640625 -> 2.26.
     spot = option(data, "shared-hub-fargate-spot")
-    assert lines(spot["tiers"]["pii"])["servers"] == 3.62
+    assert lines(spot["tiers"]["pii"])["servers"] == 2.26
     # Peak: 3 users x 0.34 = 1.02 users at once, so 2 servers (rounded up, never down): 2 x
-    # 512:2048 + the hub's 1024:4096 = 2048:8192, which is itself an allowed HubSize: 116.80.
+    # 512:2048 + the hub's 512:1024 = 1536:5120, first held by 2048:8192: 730 h x (2 x 0.04 +
+    # 8 x 0.01 = 0.16) = 116.80.
     original = option(data, "original-design")
     assert original["tiers"]["pii"]["note"] == "task 2048:8192 for 2 users at peak"
     assert lines(original["tiers"]["pii"])["hub task"] == 116.80
@@ -200,41 +300,46 @@ def test_original_design_says_when_the_peak_does_not_fit(small, tmp_path):
     assert original["available"] is False
     assert original["total"] is None
     assert original["tiers"]["pii"]["note"] == (
-        "does not fit: 100 users at peak x 1024:4096 + the hub's 1024:4096 need "
-        "103424:413696; the largest Fargate task is 16384:122880"
+        "does not fit: 100 users at peak x 1024:4096 + the hub's 512:1024 need "
+        "102912:410624; the largest Fargate task is 16384:122880"
     )
 
 
 def test_personal_hub_by_hand(small):
-    # Cheapest allowed, priced x86 CPU instance with >= 0.5 vCPU and 2 GB: m7i.large at 0.10
-    # (m7g.large is cheaper but Arm, g4dn.xlarge cheaper but a GPU instance).
-    # 50 h x 0.10 = 5.00 (10 idle h = 1.00). EBS, billed while stopped: root 40 GB (the
-    # template's mapping for m7i.large) + data 20 GB = 60 GB x 0.10 = 6.00. Idle-stop alarm 0.10.
-    # The homes on the data volume, backed up by the platform's plan (the volume's backup tag):
+    # Matched to the shared hub's architecture (ARM64 by default): the cheapest allowed, priced
+    # Arm CPU instance with >= 0.5 vCPU and 2 GB is m7g.large at 0.05 (g4dn.xlarge is cheaper
+    # but a GPU instance). 50 h x 0.05 = 2.50 (10 idle h = 0.50). EBS, billed while stopped:
+    # root 40 GB (the template's mapping for m7g.large) + data 20 GB = 60 GB x 0.10 = 6.00.
+    # Idle-stop alarm 0.10. The homes on the data volume, backed up by the platform's plan:
     # 4 GB x (1 + 0.01 x 35) = 5.4 GB of snapshots x 0.05 = 0.27.
     hub = option(cost_json(small), "personal-hub")
     pii = hub["tiers"]["pii"]
-    assert pii["note"] == "m7i.large"
+    assert pii["note"] == "m7g.large"
     assert lines(pii) == {
         "volumes (EBS gp3)": 6.00,
         "alarms": 0.10,
         "home backups (EBS snapshots)": 0.27,
-        "instances": 5.00,
+        "instances": 2.50,
     }
-    assert pii["idle"] == 1.00
-    assert hub["total"] == 11.37
+    assert pii["idle"] == 0.50
+    assert hub["total"] == 8.87
 
 
 def test_sagemaker_and_platform_by_hand(small):
     data = cost_json(small)
-    # Cheapest ml.* with >= 0.5 vCPU and 2 GB: ml.t3.medium at 0.05; 50 h = 2.50, 10 idle h 0.50.
+    # Matched: the cheapest non-burstable ml.* with >= 0.5 vCPU and 2 GB, ml.m5.large at 0.10:
+    # 50 h = 5.00, 10 idle h 1.00; the space's storage 4 GB x 0.10 = 0.40: 5.40.
     studio = option(data, "sagemaker-studio")
-    assert studio["tiers"]["pii"]["note"] == "ml.t3.medium"
-    assert studio["total"] == 2.50
-    assert studio["idle"] == 0.50
+    assert studio["tiers"]["pii"]["note"] == "ml.m5.large"
+    assert lines(studio["tiers"]["pii"]) == {"space storage": 0.40, "instances": 5.00}
+    assert (studio["total"], studio["idle"]) == (5.40, 1.00)
+    # Burstable, a second line: ml.t3.medium at 0.05: 2.50 + 0.40 = 2.90.
+    burstable = option(data, "sagemaker-studio-burstable")
+    assert burstable["tiers"]["pii"]["note"] == "ml.t3.medium"
+    assert burstable["total"] == 2.90
     # Platform: 2 KMS keys x 1.00 + 10 GB S3 x 0.02 + 1 repository x 10 GB x 0.10 = 3.20.
     assert data["platform"]["total"] == 3.20
-    assert data["cheapest"] == "sagemaker-studio"
+    assert data["cheapest"] == "sagemaker-studio-burstable"
 
 
 def test_an_existing_load_balancer_is_not_counted(small, tmp_path):
@@ -242,7 +347,7 @@ def test_an_existing_load_balancer_is_not_counted(small, tmp_path):
     usage.write_text(SMALL.replace("shared-hub:\n", "shared-hub:\n  load_balancer: existing\n"))
     fargate = option(cost_json(usage), "shared-hub-fargate")
     assert "load balancer" not in lines(fargate["tiers"]["pii"])
-    assert fargate["total"] == 63.83  # 85.73 - 21.90
+    assert fargate["total"] == 18.95  # 40.85 - 21.90
 
 
 def test_a_bigger_hub_task_in_the_templates_changes_the_estimate(small, tmp_path, monkeypatch):
@@ -256,9 +361,9 @@ def test_a_bigger_hub_task_in_the_templates_changes_the_estimate(small, tmp_path
     assert body["Parameters"]["HubSize"]["Default"] == "2048:8192"
 
     fargate = option(cost_json(small, build_dir), "shared-hub-fargate")
-    # Hub task 730 h x (2 vCPU x 0.04 + 8 GB x 0.01 = 0.16) = 116.80, was 58.40: +58.40.
-    assert lines(fargate["tiers"]["pii"])["hub task"] == 116.80
-    assert fargate["total"] == 144.13  # 85.73 + 58.40
+    # Hub task 730 h x (2 vCPU x 0.03 + 8 GB x 0.005 = 0.10) = 73.00, was 14.60: +58.40.
+    assert lines(fargate["tiers"]["pii"])["hub task"] == 73.00
+    assert fargate["total"] == 99.25  # 40.85 + 58.40
     # The original design's task holds the bigger hub too: 512:2048 + 2048:8192 = 2560:10240,
     # held first by 4096:16384: 730 h x (4 x 0.04 + 16 x 0.01 = 0.32) = 233.60.
     original = option(cost_json(small, build_dir), "original-design")
@@ -274,9 +379,12 @@ def test_json_parses_and_matches_the_table(small):
         cells = row[len(item["label"]) :].split()
         expected = [item["tiers"]["pii"]["total"], item["shared"]["total"]]
         expected += [item["fixed"], item["per_use"], item["idle"], item["total"]]
-        assert cells == [f"{v:.2f}" for v in expected], row
+        assert cells == [f"{v:.2f}" for v in expected] + [f"{item['floor_multiple']:.1f}x"], row
         assert all(isinstance(v, float) for v in expected)
-    assert f"cheapest: SageMaker Studio, {option(data, 'sagemaker-studio')['total']:.2f}" in table
+    burstable = option(data, "sagemaker-studio-burstable")["total"]
+    assert f"cheapest: SageMaker Studio, burstable, {burstable:.2f}" in table
+    floor = next(line for line in table.splitlines() if line.startswith("floor: active"))
+    assert floor.split()[-2:] == [f"{data['floor']['total']:.2f}", "1.0x"]
     assert data["assumptions"] and data["hours_per_month"] == 730
     assert data["prices_recorded"] == "2026-01-01" and "prices recorded 2026-01-01" in table
 
@@ -295,8 +403,9 @@ BAD_USAGE = [
     pytest.param(
         SMALL.replace("  hub_state_gb: 2\n", "  hub_state_gigs: 2\n"),
         "usage.yaml:15:3: shared-hub.hub_state_gigs: unknown field 'hub_state_gigs'; allowed "
-        "here: fargate_spot_share, hub_state_gb, idle_timeout_minutes, load_balancer, "
-        "load_balancer_lcus, log_gb_per_user",
+        "here: container_insights, cpu_architecture, fargate_spot_share, hub_hours, "
+        "hub_state_gb, idle_timeout_minutes, load_balancer, load_balancer_lcus, "
+        "log_gb_per_user",
         id="unknown-key",
     ),
     pytest.param(

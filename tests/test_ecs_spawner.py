@@ -220,6 +220,7 @@ def test_the_request_is_private_and_reports_progress_until_running():
 )
 def test_a_run_task_failure_is_explained(reason, expected):
     spawner, stubber = stubbed()
+    spawner.on_demand_fallback = False  # Spot only: its failure is the user's answer
     failure = {"arn": "arn:aws:ecs:us-east-1:123456789012:container-instance/x", "reason": reason}
     stubber.add_response("run_task", {"tasks": [], "failures": [failure]}, ANY_REQUEST)
     with pytest.raises(SpawnFailed, match=expected):
@@ -240,6 +241,107 @@ ANY_REQUEST = {
         "tags",
     )
 }
+
+
+# --- Fargate Spot, and regular Fargate when Spot has no capacity ---
+
+NO_CAPACITY = {
+    "arn": "arn:aws:ecs:us-east-1:123456789012:task/x",
+    "reason": "Capacity is unavailable at this time. Please try again later or in a different "
+    "availability zone",
+}
+
+
+def _spawn_with_events(spawner) -> tuple[tuple[str, int], list[str]]:
+    async def spawn_and_watch():
+        events = []
+
+        async def watch():
+            async for event in spawner.progress():
+                events.append(event["message"])
+
+        watcher = asyncio.ensure_future(watch())
+        result = await spawner.start()
+        await watcher
+        return result, events
+
+    return asyncio.run(spawn_and_watch())
+
+
+def test_spot_without_capacity_falls_back_to_regular_fargate():
+    spawner, stubber = stubbed()
+    assert spawner.capacity_providers() == ["FARGATE_SPOT", "FARGATE"]
+    spot, on_demand = spawner.run_task_request("FARGATE_SPOT"), spawner.run_task_request("FARGATE")
+    assert on_demand == {
+        **spot,
+        "capacityProviderStrategy": [{"capacityProvider": "FARGATE", "weight": 1}],
+    }
+    stubber.add_response("run_task", {"tasks": [], "failures": [NO_CAPACITY]}, spot)
+    stubber.add_response("run_task", {"tasks": [task("PROVISIONING")], "failures": []}, on_demand)
+    stubber.add_response("describe_tasks", {"tasks": [RUNNING]})
+    result, events = _spawn_with_events(spawner)
+    assert result == ("10.0.1.23", 8888)
+    assert events[:3] == [
+        "Asking FARGATE_SPOT for a server (2 vCPU, 8 GiB memory)",
+        "FARGATE_SPOT has no capacity right now; asking FARGATE",
+        "Asking FARGATE for a server (2 vCPU, 8 GiB memory)",
+    ]
+    stubber.assert_no_pending_responses()
+
+
+def test_a_spot_task_stopped_for_capacity_is_started_again_on_regular_fargate():
+    spawner, stubber = stubbed()
+    stubber.add_response(
+        "run_task",
+        {"tasks": [task("PROVISIONING")], "failures": []},
+        spawner.run_task_request("FARGATE_SPOT"),
+    )
+    stopped = task("STOPPED", stoppedReason="Capacity is unavailable at this time.")
+    stubber.add_response("describe_tasks", {"tasks": [stopped]})
+    stubber.add_response(
+        "run_task",
+        {"tasks": [task("PROVISIONING")], "failures": []},
+        spawner.run_task_request("FARGATE"),
+    )
+    stubber.add_response("describe_tasks", {"tasks": [RUNNING]})
+    assert asyncio.run(spawner.start()) == ("10.0.1.23", 8888)
+    assert spawner.task_arn == TASK_ARN
+    stubber.assert_no_pending_responses()
+
+
+def test_no_capacity_anywhere_is_explained_after_both_tries():
+    spawner, stubber = stubbed()
+    for provider in ("FARGATE_SPOT", "FARGATE"):
+        stubber.add_response(
+            "run_task", {"tasks": [], "failures": [NO_CAPACITY]}, spawner.run_task_request(provider)
+        )
+    with pytest.raises(SpawnFailed, match="no Fargate capacity"):
+        asyncio.run(spawner.start())
+    stubber.assert_no_pending_responses()
+    assert spawner.task_arn is None
+
+
+@pytest.mark.parametrize(
+    "provider,fallback,expected",
+    [
+        ("FARGATE_SPOT", True, ["FARGATE_SPOT", "FARGATE"]),
+        ("FARGATE_SPOT", False, ["FARGATE_SPOT"]),
+        ("FARGATE", True, ["FARGATE"]),
+    ],
+)
+def test_which_capacity_providers_are_tried(provider, fallback, expected):
+    spawner = make_spawner()
+    spawner.capacity_provider, spawner.on_demand_fallback = provider, fallback
+    assert spawner.capacity_providers() == expected
+
+
+def test_other_failures_are_not_retried_on_regular_fargate():
+    spawner, stubber = stubbed()
+    failure = {"arn": "arn:aws:ecs:us-east-1:123456789012:task/x", "reason": "RESOURCE:ENI"}
+    stubber.add_response("run_task", {"tasks": [], "failures": [failure]}, ANY_REQUEST)
+    with pytest.raises(SpawnFailed, match="RESOURCE:ENI"):
+        asyncio.run(spawner.start())
+    stubber.assert_no_pending_responses()  # one RunTask only
 
 
 def test_access_denied_names_the_hub_role():

@@ -182,3 +182,38 @@ def test_the_fargate_config_loads_with_the_templates_environment(provider, tmp_p
     (culler,) = [s for s in c.JupyterHub.services if s["name"] == "idle-culler"]
     assert "--timeout=2700" in culler["command"], json.dumps(culler)
     assert c.JupyterHub.db_url == f"sqlite:///{tmp_path / 'jupyterhub.sqlite'}"
+
+
+def test_hub_hours_reach_the_login_page_and_the_servers(provider, tmp_path, monkeypatch):
+    given = {**LAUNCH, "OidcIssuerUrl": provider.url, "HubHours": "7-20"}
+    environment = hub_container_environment(Launch(shared_hub_template(), given))
+    environment["LABCATALOG_STATE_DIR"] = str(tmp_path)
+    for name in [n for n in os.environ if n.startswith("LABCATALOG_")]:
+        monkeypatch.delenv(name)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.syspath_prepend(str(HUB_IMAGE))
+
+    c = PyFileConfigLoader("jupyterhub_config.py", path=str(HUB_IMAGE)).load_config()
+
+    notice = c.JupyterHub.template_vars["announcement_login"]
+    assert "from 7:00 to 20:00 (UTC)" in notice and "comes back at 7:00" in notice
+    # Servers stop themselves when idle while the hub is away (server_config).
+    assert c.Spawner.environment["LABCATALOG_IDLE_TIMEOUT_SECONDS"] == str(45 * 60)
+
+
+@pytest.mark.parametrize("idle", ["", "2700"])
+def test_a_server_stops_itself_when_idle_only_when_the_hub_may_be_away(idle, monkeypatch, tmp_path):
+    """The server's own config: with the hub hours' variable, idle kernels are culled and the
+    server exits after the idle timeout; without it, the hub's culler alone decides."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("LABCATALOG_IDLE_TIMEOUT_SECONDS", idle)
+    folder = HUB_IMAGE / "server_config"
+    c = PyFileConfigLoader("jupyter_server_config.py", path=str(folder)).load_config()
+    if idle:
+        assert c.MappingKernelManager.cull_idle_timeout == 2700
+        assert c.MappingKernelManager.cull_connected is True
+        assert c.ServerApp.shutdown_no_activity_timeout == 2700
+    else:
+        assert "cull_idle_timeout" not in c.MappingKernelManager
+        assert "shutdown_no_activity_timeout" not in c.ServerApp

@@ -125,6 +125,20 @@ def test_a_broken_environment_is_refused_with_the_reason(change, expected):
         HubSettings.from_env({**OIDC_FARGATE, **change})
 
 
+def test_hub_hours_become_the_login_pages_notice():
+    assert HubSettings.from_env(OIDC_FARGATE).hub_hours_notice == ""  # always on
+    settings = HubSettings.from_env(
+        {**OIDC_FARGATE, "LABCATALOG_HUB_HOURS": "7-20", "LABCATALOG_HUB_TIME_ZONE": "Europe/Paris"}
+    )
+    assert settings.hub_hours == (7, 20)
+    assert settings.hub_hours_notice == (
+        "This hub runs Monday to Friday from 7:00 to 20:00 (Europe/Paris). Outside those hours "
+        "it is stopped and comes back at 7:00 on the next working day; your files are kept."
+    )
+    with pytest.raises(SettingsError, match="LABCATALOG_HUB_HOURS must be START-STOP"):
+        HubSettings.from_env({**OIDC_FARGATE, "LABCATALOG_HUB_HOURS": "7:00-20:00"})
+
+
 def test_every_problem_is_reported_at_once():
     broken = {k: v for k, v in OIDC_FARGATE.items() if k not in ("LABCATALOG_TIER",)}
     broken["LABCATALOG_LDAP_URL"] = "ignored for oidc"

@@ -62,7 +62,14 @@ def offered_platforms() -> dict[str, str]:
             runtime = resource.get("Properties", {}).get("RuntimePlatform")
             if resource["Type"] == "AWS::ECS::TaskDefinition":
                 architecture = (runtime or {}).get("CpuArchitecture", "X86_64")
-                offered.setdefault(ECS_PLATFORMS[architecture], f"{path.name}: {logical_id}")
+                # A parameter (the shared hub's CpuArchitecture) offers each allowed value.
+                choices = (
+                    body["Parameters"][architecture["Ref"]]["AllowedValues"]
+                    if isinstance(architecture, dict)
+                    else [architecture]
+                )
+                for choice in choices:
+                    offered.setdefault(ECS_PLATFORMS[choice], f"{path.name}: {logical_id}")
     return offered
 
 

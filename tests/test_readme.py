@@ -38,7 +38,23 @@ def _cost() -> str:
     return "```text\n" + result.stdout + "```\n"
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"reference": _reference, "cost": _cost}
+def _cost_sensitivity() -> str:
+    """`labcatalog cost --sensitivity` for the example usage: the README's markdown table."""
+    from click.testing import CliRunner
+
+    from generator.cli import main
+
+    with contextlib.chdir(ROOT):
+        result = CliRunner().invoke(main, ["cost", "--usage", "usage.yaml", "--sensitivity"])
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "reference": _reference,
+    "cost": _cost,
+    "cost-sensitivity": _cost_sensitivity,
+}
 
 
 def _pattern(name: str) -> re.Pattern[str]:

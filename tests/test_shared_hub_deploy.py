@@ -111,7 +111,7 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     execution = iam.get_role(RoleName=f"labcatalog-{tier}-task-execution")["Role"]["Arn"]
     hub = task_definition(aws, f"labcatalog-{tier}_hub_hub1")
     assert (hub["taskRoleArn"], hub["executionRoleArn"]) == (role, execution)
-    assert hub["networkMode"] == "awsvpc" and hub["cpu"] == "1024"
+    assert hub["networkMode"] == "awsvpc" and hub["cpu"] == "512"  # HubSize's default
     (container,) = hub["containerDefinitions"]
     repository = aws.client("ecr").describe_repositories()["repositories"][0]["repositoryUri"]
     # The image this product version was built with, not the latest build in SSM.
@@ -166,7 +166,7 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     (log_group,) = aws.client("logs").describe_log_groups(
         logGroupNamePrefix=outputs["HubLogGroup"]
     )["logGroups"]
-    assert log_group["retentionInDays"] == 365  # moto drops KmsKeyId: asserted on the template
+    assert log_group["retentionInDays"] == 30  # moto drops KmsKeyId: asserted on the template
 
     records = aws.client("route53").list_resource_record_sets(HostedZoneId=network["HostedZoneId"])
     (alias,) = [r for r in records["ResourceRecordSets"] if r["Type"] == "A"]
@@ -247,3 +247,24 @@ def test_every_tier_of_every_portfolio_deploys(aws, portfolio, network, caplog):
         assert skipped_types(caplog) == EXPECTED_SKIPPED
         servers = task_definition(aws, f"labcatalog-{tier.name}_user_hub{n}")
         assert servers["taskRoleArn"].endswith(f":role/labcatalog-{tier.name}-notebook")
+
+
+def test_hub_hours_deploy(aws, example, network, caplog):
+    """With hub hours the template still deploys; moto has no CloudFormation support for
+    Application Auto Scaling, so the schedule itself is checked on the template
+    (tests/test_shared_hub_template.py) and by cfn-lint, not here."""
+    tier = example.tiers[0].name
+    homes = {"HomesVpcId": network["VpcId"], "HomesSubnetIds": network["TaskSubnets"]}
+    deploy_platform(aws, example, PUBLISHED_TAG, homes)
+    caplog.clear()
+    caplog.set_level(logging.WARNING, logger="moto")
+    parameters = {"Tier": tier, **network, **oidc(tier), "HubHours": "7-20"}
+    outputs = deploy_stack(aws, "hub1", render(shared_hub.build(example)), parameters)
+    assert skipped_types(caplog) == {
+        *EXPECTED_SKIPPED,
+        "AWS::ApplicationAutoScaling::ScalableTarget",
+    }
+    container = task_definition(aws, f"labcatalog-{tier}_hub_hub1")["containerDefinitions"][0]
+    env = {e["name"]: e["value"] for e in container["environment"]}
+    assert (env["LABCATALOG_HUB_HOURS"], env["LABCATALOG_HUB_TIME_ZONE"]) == ("7-20", "UTC")
+    assert outputs["ClusterName"] == f"labcatalog-{tier}_hub1"

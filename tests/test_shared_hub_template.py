@@ -115,9 +115,19 @@ def test_hub_service_runs_exactly_one_task_and_never_two_at_once(portfolio):
     vpc = service["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert vpc["AssignPublicIp"] == "DISABLED"
     assert vpc["SecurityGroups"] == [{"Fn::GetAtt": ["HubSecurityGroup", "GroupId"]}]
-    # JupyterHub cannot run twice: no autoscaling of the hub service, anywhere.
-    kinds = {r["Type"] for r in body["Resources"].values()}
-    assert not {t for t in kinds if t.startswith("AWS::ApplicationAutoScaling::")}
+    # JupyterHub cannot run twice: the only scaling of the hub service is the optional hub
+    # hours' schedule, between 0 and 1 task, and no scaling policy anywhere.
+    scaling = {
+        name: r
+        for name, r in body["Resources"].items()
+        if r["Type"].startswith("AWS::ApplicationAutoScaling::")
+    }
+    assert list(scaling) == ["HubScheduleTarget"]
+    target = scaling["HubScheduleTarget"]
+    assert target["Condition"] == "HubRunsOnSchedule"
+    assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (0, 1)
+    actions = target["Properties"]["ScheduledActions"]
+    assert {a["ScalableTargetAction"]["MaxCapacity"] for a in actions} <= {0, 1}
 
 
 def test_hub_sits_behind_the_load_balancer_with_a_health_check(example):
@@ -431,3 +441,64 @@ def test_parameter_groups_follow_the_declared_order(example):
     ]
     console = parameters.declared(example)
     assert [g["Parameters"] for g in groups] == [[p.name for p in g.params] for g in console.groups]
+
+
+# --- cost defaults (issue 16): each one's reason is in the README ---
+
+
+def test_cost_defaults(portfolio):
+    body = hub_body(portfolio)
+    defaults = {name: spec.get("Default") for name, spec in body["Parameters"].items()}
+    assert defaults["FargateSpot"] == "true"  # with regular Fargate when Spot has no capacity
+    assert defaults["CpuArchitecture"] == "ARM64"
+    assert body["Parameters"]["CpuArchitecture"]["AllowedValues"] == ["ARM64", "X86_64"]
+    assert defaults["IdleTimeoutMinutes"] == 20
+    assert defaults["LogRetentionDays"] == 30
+    assert defaults["ContainerInsights"] == "disabled"
+    assert defaults["HubSize"] == "512:1024"  # bench/hub.py load: README, the hub's size
+    assert defaults["HubHours"] == ""  # always on unless the launch sets hours
+
+
+def test_hub_and_servers_run_on_the_chosen_architecture(portfolio):
+    body = hub_body(portfolio)
+    for name in ("HubTaskDefinition", "ServerTaskDefinition"):
+        assert props(body, name)["RuntimePlatform"] == {
+            "CpuArchitecture": {"Ref": "CpuArchitecture"},
+            "OperatingSystemFamily": "LINUX",
+        }
+
+
+def test_container_insights_follows_its_parameter(portfolio):
+    settings = props(hub_body(portfolio), "HubCluster")["ClusterSettings"]
+    assert settings == [{"Name": "containerInsights", "Value": {"Ref": "ContainerInsights"}}]
+
+
+def test_the_hub_hours_schedule_scales_the_hub_service_between_zero_and_one(portfolio):
+    body = hub_body(portfolio)
+    assert body["Conditions"]["HubRunsOnSchedule"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "HubHours"}, ""]}]
+    }
+    target = props(body, "HubScheduleTarget")
+    assert target["ResourceId"] == {
+        "Fn::Join": [
+            "/",
+            ["service", {"Ref": "HubCluster"}, {"Fn::GetAtt": ["HubService", "Name"]}],
+        ]
+    }
+    assert (target["ServiceNamespace"], target["ScalableDimension"]) == (
+        "ecs",
+        "ecs:service:DesiredCount",
+    )
+    actions = {a["ScheduledActionName"]: a for a in target["ScheduledActions"]}
+    hour = {i: {"Fn::Select": [i, {"Fn::Split": ["-", {"Ref": "HubHours"}]}]} for i in (0, 1)}
+    for name, index, count in (("hub-starts", 0, 1), ("hub-stops", 1, 0)):
+        action = actions[name]
+        assert action["Schedule"] == {"Fn::Join": ["", ["cron(0 ", hour[index], " ? * MON-FRI *)"]]}
+        assert action["Timezone"] == {"Ref": "HubTimeZone"}
+        assert action["ScalableTargetAction"] == {"MinCapacity": count, "MaxCapacity": count}
+    pattern = re.compile(body["Parameters"]["HubHours"]["AllowedPattern"])
+    assert all(pattern.fullmatch(v) for v in ("", "7-20", "0-23", "9-17"))
+    assert not any(pattern.fullmatch(v) for v in ("07-20", "7-24", "7", "7:00-20:00"))
+    environment = {e["Name"]: e["Value"] for e in hub_container(body)["Environment"] if "Name" in e}
+    assert environment["LABCATALOG_HUB_HOURS"] == {"Ref": "HubHours"}
+    assert environment["LABCATALOG_HUB_TIME_ZONE"] == {"Ref": "HubTimeZone"}

@@ -13,6 +13,11 @@ CHECKOV_SKIPS = {
         "this bucket is the destination of the notebook bucket's access logs; logging it to "
         "itself would loop and logging it elsewhere would need a third bucket for no audit gain"
     ),
+    "CKV_AWS_65": (
+        "Container Insights is a launch parameter (ContainerInsights), off by default: its "
+        "per-task metrics are billed per user's task family; ECS's free service metrics and "
+        "the hub's logs remain (README, what the shared hub runs on by default)"
+    ),
 }
 
 

@@ -9,7 +9,7 @@ import click
 from generator.commands.checkout import require_running_checkout
 from generator.commands.options import portfolio_option
 from generator.engine import build as builder
-from generator.engine.cost import report
+from generator.engine.cost import model, report
 from generator.engine.cost.model import estimate
 from generator.engine.cost.prices import PRICES, load_prices
 from generator.engine.cost.resources import Templates
@@ -25,10 +25,14 @@ The model:
     hours plus the idle timeout after each session (the cost of idle time);
   - the original design, a baseline from before per-user tasks and not a product option,
     runs one always-on task per tier that holds the hub and the peak's servers;
-  - personal-hub and SageMaker Studio use the cheapest instance at least the server's size.
+  - personal-hub and SageMaker Studio use the cheapest instance at least the server's size
+    (Studio also on a burstable one, a second line);
+  - the floor is the compute actually used (active hours x server size at the cheapest
+    price); each option's multiple of it is shown;
+  - the VPC's NAT gateways, endpoints and addresses are a row of their own.
 \b
-Not included: NAT gateways, VPC endpoints, data transfer, the data lake's storage,
-API requests, free tier, Savings Plans, taxes. --format json lists every assumption.
+Not included: data transfer, the data lake's storage, API requests, free tier, Savings
+Plans, taxes. --format json lists every assumption.
 """
 
 
@@ -60,6 +64,12 @@ API requests, free tier, Savings Plans, taxes. --format json lists every assumpt
     help=f"Another price list (default: the one shipped, {PRICES.name}).",
 )
 @click.option(
+    "--sensitivity",
+    is_flag=True,
+    help="Instead: each option's total and multiple of the floor with every tier at 1, 5, "
+    "20, 50 and 200 users (a markdown table, as in the README).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "json"]),
@@ -74,6 +84,7 @@ def cost(
     region: str,
     prices_path: Path | None,
     fmt: str,
+    sensitivity: bool,
 ) -> None:
     """Estimate the monthly cost of each product for a usage profile, side by side.
 
@@ -105,6 +116,10 @@ def cost(
         ),
         prices=prices,
     )
+    if sensitivity:
+        rows = model.sensitivity(usage, templates, prices, region)
+        click.echo(report.sensitivity_table(rows), nl=False)
+        return
     result = estimate(usage, templates, prices, region)
     render = report.to_json if fmt == "json" else report.to_table
     click.echo(render(result, str(usage_path)), nl=False)

@@ -103,6 +103,16 @@ c.Spawner.environment = {
 }
 c.JupyterHub.last_activity_interval = activity_seconds
 
+# --- the hub's hours: the login page says when a scheduled hub comes back ---
+if settings.hub_hours_notice:
+    c.JupyterHub.template_vars = {
+        "announcement_login": settings.hub_hours_notice,
+        "announcement_home": settings.hub_hours_notice,
+    }
+    # Servers stop themselves when idle (server_config): while the hub is scaled to zero
+    # outside its hours, nobody else culls them.
+    c.Spawner.environment["LABCATALOG_IDLE_TIMEOUT_SECONDS"] = str(settings.idle_timeout_seconds)
+
 if settings.ecs:
     ecs = settings.ecs
     c.JupyterHub.spawner_class = EcsSpawner

@@ -7,6 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from troposphere import GetAtt, If, Join, NoValue, Ref, Select, Split, Sub, Template
+from troposphere.applicationautoscaling import (
+    ScalableTarget,
+    ScalableTargetAction,
+    ScheduledAction,
+)
 from troposphere.ec2 import SecurityGroup
 from troposphere.ecs import (
     AuthorizationConfig,
@@ -35,6 +40,7 @@ from troposphere.logs import LogGroup
 from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
 from generator.cfn import names
+from generator.cfn.checks import skip_checks
 from products.hub_image.content import image_tag
 from products.shared_hub import conditions, discovery, network, stack
 from products.shared_hub.network import LoadBalancing, SecurityGroups
@@ -82,6 +88,8 @@ def _environment(cluster: Cluster, servers: TaskDefinition, server_group: Securi
         "LABCATALOG_ECS_SUBNETS": Join(",", Ref("TaskSubnets")),
         "LABCATALOG_ECS_SECURITY_GROUPS": GetAtt(server_group, "GroupId"),
         "LABCATALOG_ECS_CAPACITY_PROVIDER": If(conditions.FARGATE_SPOT, "FARGATE_SPOT", "FARGATE"),
+        "LABCATALOG_HUB_HOURS": Ref("HubHours"),
+        "LABCATALOG_HUB_TIME_ZONE": Ref("HubTimeZone"),
         "LABCATALOG_ECS_HOMES_FILE_SYSTEM": stack.tier_value(names.HOMES_FILE_SYSTEM_ID_PARAMETER),
     }
     when = {
@@ -158,15 +166,21 @@ def add_compute(
 ) -> Compute:
     """The cluster, the users' and the hub's task definitions, and the one-task hub service."""
     cluster = t.add_resource(
-        Cluster(
-            "HubCluster",
-            ClusterName=stack.named(names.CLUSTER),
-            ClusterSettings=[ClusterSetting(Name="containerInsights", Value="enabled")],
-            CapacityProviders=["FARGATE", "FARGATE_SPOT"],
-            DefaultCapacityProviderStrategy=[
-                CapacityProviderStrategyItem(CapacityProvider="FARGATE", Weight=1)
-            ],
-            Tags=stack.tags(),
+        skip_checks(
+            Cluster(
+                "HubCluster",
+                ClusterName=stack.named(names.CLUSTER),
+                # Off by default: its metrics are billed per task (README, Container Insights).
+                ClusterSettings=[
+                    ClusterSetting(Name="containerInsights", Value=Ref("ContainerInsights"))
+                ],
+                CapacityProviders=["FARGATE", "FARGATE_SPOT"],
+                DefaultCapacityProviderStrategy=[
+                    CapacityProviderStrategyItem(CapacityProvider="FARGATE", Weight=1)
+                ],
+                Tags=stack.tags(),
+            ),
+            "CKV_AWS_65",
         )
     )
     servers = t.add_resource(
@@ -176,7 +190,7 @@ def add_compute(
             RequiresCompatibilities=["FARGATE"],
             NetworkMode="awsvpc",
             RuntimePlatform=RuntimePlatform(
-                OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
+                OperatingSystemFamily="LINUX", CpuArchitecture=Ref("CpuArchitecture")
             ),
             # The size users pick at spawn time overrides these (RunTask overrides).
             Cpu=_cpu("DefaultServerSize"),
@@ -225,7 +239,7 @@ def add_compute(
             RequiresCompatibilities=["FARGATE"],
             NetworkMode="awsvpc",
             RuntimePlatform=RuntimePlatform(
-                OperatingSystemFamily="LINUX", CpuArchitecture="X86_64"
+                OperatingSystemFamily="LINUX", CpuArchitecture=Ref("CpuArchitecture")
             ),
             Cpu=_cpu("HubSize"),
             Memory=_memory("HubSize"),
@@ -266,11 +280,13 @@ def add_compute(
             Tags=stack.tags(),
         )
     )
-    # The hub service never scales: JupyterHub keeps its proxy routes and users' server
+    # The hub service never scales out: JupyterHub keeps its proxy routes and users' server
     # records in one process, so a second hub task would have its own, diverging state.
-    # Capacity comes from the users' own Fargate tasks instead. Hence DesiredCount 1 and no
-    # Application Auto Scaling target, and a deployment that stops the old hub before it
-    # starts the new one (MaximumPercent 100, MinimumHealthyPercent 0).
+    # Capacity comes from the users' own Fargate tasks instead. Hence DesiredCount 1 (0 outside
+    # the optional hub hours, add_hub_schedule), and a deployment that stops the old hub before
+    # it starts the new one (MaximumPercent 100, MinimumHealthyPercent 0). The hub stays on
+    # regular Fargate: a Spot interruption would cut every user off at once, and a service
+    # cannot fall back to regular Fargate as the spawner does for servers.
     service = t.add_resource(
         Service(
             "HubService",
@@ -307,4 +323,36 @@ def add_compute(
             Tags=stack.tags(),
         )
     )
+    add_hub_schedule(t, cluster, service)
     return Compute(cluster, service)
+
+
+def _cron(hour: Select) -> Join:
+    return Join("", ["cron(0 ", hour, " ? * MON-FRI *)"])
+
+
+def add_hub_schedule(t: Template, cluster: Cluster, service: Service) -> None:
+    """With HubHours START-STOP, the hub runs on working days from START to STOP (HubTimeZone)
+    and is scaled to zero otherwise: scheduled actions of Application Auto Scaling on the
+    service's desired count, between 0 and 1 (never more: see the service). Users' servers stop
+    themselves when idle while the hub is away (server_config)."""
+    t.add_resource(
+        ScalableTarget(
+            "HubScheduleTarget",
+            Condition=conditions.HUB_SCHEDULE,
+            ServiceNamespace="ecs",
+            ScalableDimension="ecs:service:DesiredCount",
+            ResourceId=Join("/", ["service", Ref(cluster), GetAtt(service, "Name")]),
+            MinCapacity=0,
+            MaxCapacity=1,
+            ScheduledActions=[
+                ScheduledAction(
+                    ScheduledActionName=name,
+                    Schedule=_cron(Select(index, Split("-", Ref("HubHours")))),
+                    Timezone=Ref("HubTimeZone"),
+                    ScalableTargetAction=ScalableTargetAction(MinCapacity=count, MaxCapacity=count),
+                )
+                for index, name, count in ((0, "hub-starts", 1), (1, "hub-stops", 0))
+            ],
+        )
+    )

@@ -16,6 +16,7 @@ LDAP_PASSWORD = "LdapWithLookupPassword"
 PLATFORM_IMAGE = "UsePlatformImageRepository"
 PUBLISHED_TAG = "UsePublishedImageTag"
 FARGATE_SPOT = "UseFargateSpot"
+HUB_SCHEDULE = "HubRunsOnSchedule"
 
 
 def add_conditions(t: Template) -> None:
@@ -30,6 +31,7 @@ def add_conditions(t: Template) -> None:
     t.add_condition(PLATFORM_IMAGE, Equals(Ref("HubImageRepository"), ""))
     t.add_condition(PUBLISHED_TAG, Equals(Ref("HubImageTag"), ""))
     t.add_condition(FARGATE_SPOT, Equals(Ref("FargateSpot"), "true"))
+    t.add_condition(HUB_SCHEDULE, Not(Equals(Ref("HubHours"), "")))
 
 
 def _required_when(when: dict, names: list[str], why: str) -> dict:

@@ -15,6 +15,7 @@ task definition registration); none of them reads or writes data.
 
 from __future__ import annotations
 
+import awacs.application_autoscaling as autoscaling
 import awacs.ec2 as ec2
 import awacs.ecs as ecs
 import awacs.elasticfilesystem as efs
@@ -264,6 +265,29 @@ def _network_statements() -> list[Statement]:
 
 def _runtime_statements(hub_key_arn: AWSHelperFn) -> list[Statement]:
     return [
+        Statement(
+            Sid="HubHoursSchedule",
+            Effect=Allow,
+            # The optional hub hours: a scalable target on the hub service with two scheduled
+            # actions. Application Auto Scaling names a scalable target by an id of its own, so
+            # it cannot be limited to a tier; the service it scales is (SharedHubServices).
+            Action=[
+                autoscaling.RegisterScalableTarget,
+                autoscaling.DeregisterScalableTarget,
+                autoscaling.PutScheduledAction,
+                autoscaling.DeleteScheduledAction,
+                autoscaling.TagResource,
+                autoscaling.UntagResource,
+                autoscaling.ListTagsForResource,
+            ],
+            Resource=[regional_arn("application-autoscaling", "scalable-target/*")],
+        ),
+        Statement(
+            Sid="HubHoursScheduleReads",
+            Effect=Allow,
+            Action=[autoscaling.DescribeScalableTargets, autoscaling.DescribeScheduledActions],
+            Resource=["*"],
+        ),
         Statement(
             Sid="EcsCallsWithoutResourceTypes",
             Effect=Allow,

@@ -32,7 +32,9 @@ FARGATE_SIZES = (
     "16384:65536",
     "16384:122880",
 )
-DEFAULT_HUB_SIZE = "1024:4096"
+# The smallest size that holds the measured load with headroom: README, the hub's size.
+DEFAULT_HUB_SIZE = "512:1024"
+IDLE_TIMEOUT_MINUTES = 20
 LOG_RETENTION_DAYS = (30, 60, 90, 180, 365, 731, 1827, 3653)
 
 _SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:{path}[\w/+=.@-]+"
@@ -235,16 +237,26 @@ def declared(portfolio: Portfolio) -> Console:
             _choice(
                 "FargateSpot",
                 "Run servers on Fargate Spot",
-                ("false", "true"),
-                "false",
-                "Spot costs up to 70% less, but AWS may stop a server with two minutes' notice.",
+                ("true", "false"),
+                "true",
+                "true: servers run on Fargate Spot (about 70% less), or on regular Fargate when "
+                "Spot has no capacity; AWS may stop a Spot server with two minutes' notice (the "
+                "home is kept). false: regular Fargate only.",
+            ),
+            _choice(
+                "CpuArchitecture",
+                "Processor architecture",
+                ("ARM64", "X86_64"),
+                "ARM64",
+                "ARM64 (Graviton) costs about 20% less than X86_64 for the hub and the servers; "
+                "pick X86_64 for packages that have no ARM build.",
             ),
             Param(
                 "IdleTimeoutMinutes",
                 "Stop idle servers after (minutes)",
                 "A server without activity for this long is stopped.",
                 type="Number",
-                default=60,
+                default=IDLE_TIMEOUT_MINUTES,
                 min_value=5,
                 max_value=1440,
                 constraint="must be from 5 to 1440 minutes",
@@ -254,7 +266,25 @@ def declared(portfolio: Portfolio) -> Console:
                 "Hub task size (cpu:memory)",
                 FARGATE_SIZES,
                 DEFAULT_HUB_SIZE,
-                "The hub task (JupyterHub and its proxy only).",
+                "The hub task (JupyterHub, its proxy and idle culler only); the default holds "
+                "50 active users with headroom (README, the hub's size).",
+            ),
+            _text(
+                "HubHours",
+                "Hub hours (Monday to Friday)",
+                r"(1?\d|2[0-3])-(1?\d|2[0-3])",
+                "Empty: the hub always runs. START-STOP, e.g. 7-20: the hub runs on working days "
+                "from START:00 to STOP:00 and is stopped otherwise (its login page says so).",
+                "must be empty or two hours from 0 to 23, e.g. 7-20",
+            ),
+            _text(
+                "HubTimeZone",
+                "Time zone of the hub hours",
+                r"[A-Za-z][\w+-]*(/[\w+-]+){0,2}",
+                "An IANA time zone such as Europe/Berlin or America/New_York.",
+                "must be an IANA time zone name such as Europe/Berlin",
+                default="UTC",
+                optional=False,
             ),
         ),
         Group(
@@ -379,9 +409,17 @@ def declared(portfolio: Portfolio) -> Console:
                 "Keep logs for (days)",
                 "How long the hub's and servers' logs are kept.",
                 type="Number",
-                default=365,
+                default=LOG_RETENTION_DAYS[0],
                 allowed_values=LOG_RETENTION_DAYS,
                 constraint="must be one of " + ", ".join(map(str, LOG_RETENTION_DAYS)),
+            ),
+            _choice(
+                "ContainerInsights",
+                "CloudWatch Container Insights",
+                ("disabled", "enabled"),
+                "disabled",
+                "enabled: per-task CPU and memory metrics in CloudWatch, billed as custom "
+                "metrics (README, the estimate's Container Insights line).",
             ),
         ),
     )

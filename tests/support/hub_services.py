@@ -380,11 +380,18 @@ class Hub:
         groups: tuple[int, ...] = (),
         port: int | None = None,
         api_port: int | None = None,
+        args: tuple[str, ...] = (),
     ) -> None:
         self.port = port or free_port()
         self.env = env
         self.docker = docker
-        self._options = {"state": state, "docker": docker, "mounts": mounts, "groups": groups}
+        self._options = {
+            "state": state,
+            "docker": docker,
+            "mounts": mounts,
+            "groups": groups,
+            "args": args,
+        }
         # The hub API's own port; restart() picks a new one, as a new task has a new address.
         self.api_port = api_port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -423,6 +430,7 @@ class Hub:
             f"--ConfigurableHTTPProxy.api_url=http://127.0.0.1:{free_port()}",
             # The servers' containers share the tests' network: each needs a port of its own.
             "--DockerSpawner.server_port=0",
+            *args,  # more command-line configuration (the benchmarks' stand-in servers)
         ]
         self.container = Container(mounts=mounts, env=environment, groups=groups)
         self._log = self.log_path.open("wb")

@@ -89,6 +89,18 @@ class Estimate:
     assumptions: list[str]
     undated_prices: list[str]
     prices_recorded: str
+    network: Part = field(default_factory=Part)
+    floor: dict[str, float] = field(default_factory=dict)  # by tier
+
+    @property
+    def floor_total(self) -> float:
+        return sum(self.floor.values())
+
+    def multiple(self, option: Option) -> float | None:
+        """How many times the floor `option` costs (None when it is unavailable or no floor)."""
+        if not option.available or not self.floor_total:
+            return None
+        return option.total() / self.floor_total
 
     @property
     def cheapest(self) -> Option | None:
@@ -96,14 +108,45 @@ class Estimate:
         return min(available, key=lambda o: o.total()) if available else None
 
 
-def fargate_hourly(size: FargateSize, prices: RegionPrices, spot_share: float = 0.0) -> float:
-    """What a task of `size` costs an hour, with `spot_share` of its hours on Fargate Spot."""
-    on_demand = size.vcpu * prices.fargate_vcpu_hour.price + size.gb * prices.fargate_gb_hour.price
-    spot = (
-        size.vcpu * prices.fargate_spot_vcpu_hour.price
-        + size.gb * prices.fargate_spot_gb_hour.price
-    )
-    return (1 - spot_share) * on_demand + spot_share * spot
+WEEKDAYS_PER_MONTH = DAYS_PER_MONTH * 5 / 7  # the hub hours' schedule runs Monday to Friday
+# Container Insights' metrics (billed as custom metrics) of one hub's cluster: a set per
+# cluster, per service (the hub's) and per task definition family (the hub's, the servers'
+# product definition, and each user's own: ecs_spawner.py registers one family per user).
+# Counted from the metric names AWS lists for ECS (CPU and memory used and reserved, network
+# in and out, storage read and write: 8 everywhere; task, service and container instance
+# counts for the cluster; deployment, desired, pending, running and task set counts for a
+# service): https://docs.amazonaws.cn/en_us/AmazonCloudWatch/latest/monitoring/appinsights-metrics-ecs.html
+INSIGHTS_METRICS_PER_CLUSTER, INSIGHTS_METRICS_PER_SERVICE, INSIGHTS_METRICS_PER_FAMILY = 11, 13, 8
+
+
+def fargate_rates(prices: RegionPrices, arch: str = "x86_64") -> tuple[float, float]:
+    """On-demand Fargate (vCPU-hour, GB-hour) for `arch` (x86_64 or arm64)."""
+    if arch == "arm64":
+        return prices.fargate_arm_vcpu_hour.price, prices.fargate_arm_gb_hour.price
+    return prices.fargate_vcpu_hour.price, prices.fargate_gb_hour.price
+
+
+def fargate_hourly(
+    size: FargateSize, prices: RegionPrices, spot_share: float = 0.0, arch: str = "x86_64"
+) -> float:
+    """What a task of `size` costs an hour on `arch`, with `spot_share` of its hours on Fargate
+    Spot (the typical discount) and the rest on regular Fargate."""
+    vcpu, gb = fargate_rates(prices, arch)
+    on_demand = size.vcpu * vcpu + size.gb * gb
+    return on_demand * (1 - spot_share * prices.fargate_spot_discount.price)
+
+
+def cheapest_fargate_hourly(size: FargateSize, prices: RegionPrices) -> float:
+    """`size` an hour at the cheapest compute price: Fargate Spot on the cheaper architecture."""
+    return min(fargate_hourly(size, prices, 1.0, arch) for arch in ("x86_64", "arm64"))
+
+
+def hub_hours_per_month(hours: str | None) -> float:
+    """Hours a month the hub runs: always (None or ""), or START-STOP on working days."""
+    if not hours:
+        return HOURS_PER_MONTH
+    start, stop = (int(h) for h in hours.split("-"))
+    return WEEKDAYS_PER_MONTH * ((stop - start) % 24)
 
 
 def _instances(running: float, idle: float, hourly: float, chosen: str) -> Line:
@@ -122,14 +165,17 @@ def match_instance(
     allowed: Iterable[str],
     size: FargateSize,
     arch: str | None = None,
+    burstable: bool | None = None,
 ) -> str | None:
-    """The cheapest CPU instance with at least `size`'s vCPUs and memory (None if none fits)."""
+    """The cheapest CPU instance with at least `size`'s vCPUs and memory (None if none fits);
+    `burstable` True or False keeps only burstable (t3) or only non-burstable instances."""
     fits = [
         (instances[name].price, name)
         for name in allowed
         if name in instances
         and instances[name].gpus == 0
         and (arch is None or instances[name].arch == arch)
+        and (burstable is None or instances[name].burstable == burstable)
         and instances[name].vcpu >= size.vcpu
         and instances[name].memory_gib >= size.gb
     ]
@@ -183,6 +229,32 @@ class Estimator:
             else int(self.templates.stack("shared-hub").default("IdleTimeoutMinutes"))
         )
 
+    def _shared_hub_default(self, name: str) -> str:
+        return str(self.templates.stack("shared-hub").default(name) or "")
+
+    def arch(self) -> str:
+        """The shared hub's CPU architecture (arm64 or x86_64): the usage's, or the template's."""
+        chosen = self.usage.shared_hub.cpu_architecture
+        values = {"CpuArchitecture": chosen} if chosen else {}
+        return self.templates.fargate_arch(**values)
+
+    def spot_by_default(self) -> bool:
+        return self._shared_hub_default("FargateSpot") == "true"
+
+    def hub_hours(self) -> str:
+        chosen = self.usage.shared_hub.hub_hours
+        return chosen if chosen is not None else self._shared_hub_default("HubHours")
+
+    def container_insights(self) -> bool:
+        chosen = self.usage.shared_hub.container_insights
+        if chosen is not None:
+            return chosen
+        return self._shared_hub_default("ContainerInsights") == "enabled"
+
+    def floor(self, tier: TierUsage) -> float:
+        """The compute actually used: active hours x server size x the cheapest compute price."""
+        return active_hours(tier) * cheapest_fargate_hourly(self.server_size(tier), self.prices)
+
     def _hub_running_costs(self, hub: SharedHub, tier: TierUsage) -> list[Line]:
         """What a shared hub costs besides its tasks: load balancer, EFS, logs, secrets, alarms."""
         p, settings = self.prices, self.usage.shared_hub
@@ -229,27 +301,48 @@ class Estimator:
     # the options ----------------------------------------------------------------------------
     def shared_hub_fargate(self, tier: TierUsage, spot_share: float) -> Part:
         hub = self.templates.shared_hub(LoadBalancer=self.usage.shared_hub.load_balancer)
-        size = self.server_size(tier)
-        rate = fargate_hourly(size, self.prices, spot_share)
+        size, arch = self.server_size(tier), self.arch()
+        rate = fargate_hourly(size, self.prices, spot_share, arch)
         running, idle = running_hours(tier, self._idle_timeout())
+        hours = hub_hours_per_month(self.hub_hours())
+        # The hub itself stays on regular Fargate (compute.py says why).
         lines = [
             Line(
                 "hub task",
                 "fixed",
-                sum(HOURS_PER_MONTH * fargate_hourly(t, self.prices) for t in hub.always_on_tasks),
-                detail=" + ".join(f"730 h x {t}" for t in hub.always_on_tasks),
+                sum(hours * fargate_hourly(t, self.prices, 0.0, arch) for t in hub.always_on_tasks),
+                detail=" + ".join(f"{hours:g} h x {t} {arch}" for t in hub.always_on_tasks),
             ),
             *self._hub_running_costs(hub, tier),
             *self._homes_on_efs(tier),
+            *self._container_insights(tier, len(hub.always_on_tasks)),
             Line(
                 "servers",
                 "per_use",
                 running * rate,
                 idle * rate,
-                detail=f"{running:g} h x {size} ({idle:g} h idle)",
+                detail=f"{running:g} h x {size} {arch}, {spot_share:.0%} on Spot ({idle:g} h idle)",
             ),
         ]
         return Part(lines)
+
+    def _container_insights(self, tier: TierUsage, services: int) -> list[Line]:
+        if not self.container_insights():
+            return []
+        families = 2 + tier.users  # the hub's, the servers' product definition, each user's
+        metrics = (
+            INSIGHTS_METRICS_PER_CLUSTER
+            + services * INSIGHTS_METRICS_PER_SERVICE
+            + families * INSIGHTS_METRICS_PER_FAMILY
+        )
+        return [
+            Line(
+                "Container Insights",
+                "fixed",
+                metrics * self.prices.custom_metric_month.price,
+                detail=f"{metrics} metrics: 1 cluster, {services} service, {families} families",
+            )
+        ]
 
     def _homes_on_efs(self, tier: TierUsage) -> list[Line]:
         """The tier's users' homes on its EFS file system (the platform's), and their backups."""
@@ -318,7 +411,7 @@ class Estimator:
             self.prices.ec2,
             stack.allowed("InstanceType"),
             self.server_size(tier),
-            self.templates.fargate_arch() if self.templates.has("shared-hub") else None,
+            self.arch() if self.templates.has("shared-hub") else None,
         )
         if chosen is None:
             return Part(note="no priced instance type of the template fits", available=False)
@@ -372,16 +465,64 @@ class Estimator:
             )
         ]
 
-    def sagemaker(self, tier: TierUsage) -> Part:
+    def sagemaker(self, tier: TierUsage, burstable: bool = False) -> Part:
+        """Studio with an instance matched to the server size: non-burstable (the like-for-like
+        match), or burstable (t3: a full vCPU only while CPU credits last)."""
         chosen = tier.sagemaker_instance_type or match_instance(
-            self.prices.sagemaker, self.prices.sagemaker, self.server_size(tier)
+            self.prices.sagemaker,
+            self.prices.sagemaker,
+            self.server_size(tier),
+            burstable=burstable,
         )
         if chosen is None:
             return Part(note="no priced ml.* instance fits", available=False)
         hourly = self.prices.sagemaker[chosen].price
         self.instances_used.add(f"sagemaker.{chosen}")
         running, idle = running_hours(tier, self.usage.managed_notebooks.idle_shutdown_minutes)
-        return Part([_instances(running, idle, hourly, chosen)], note=chosen)
+        gb = tier.users * tier.home_gb_per_user
+        storage = Line(
+            "space storage",
+            "fixed",
+            gb * self.prices.sagemaker_storage_gb_month.price,
+            detail=f"{tier.users} x {tier.home_gb_per_user:g} GB",
+        )
+        return Part([storage, _instances(running, idle, hourly, chosen)], note=chosen)
+
+    def network(self) -> Part:
+        """The VPC's NAT gateways, interface endpoints and the gateways' public addresses: a
+        cost of the self-hosted options whatever their number of hubs (Studio's default
+        internet access needs none of it)."""
+        p, net = self.prices, self.usage.network
+        gateways = net.availability_zones * net.nat_gateways_per_az
+        endpoints = net.availability_zones * net.interface_endpoints
+        users = sum(t.users for t in self.usage.tiers)
+        lines = [
+            Line(
+                "NAT gateways",
+                "fixed",
+                gateways * HOURS_PER_MONTH * p.nat_gateway_hour.price,
+                detail=f"{gateways} (one a zone) x 730 h",
+            ),
+            Line(
+                "public IPv4 (NAT gateways)",
+                "fixed",
+                gateways * HOURS_PER_MONTH * p.public_ipv4_hour.price,
+                detail=f"{gateways} x 730 h",
+            ),
+            Line(
+                "interface endpoints",
+                "fixed",
+                endpoints * HOURS_PER_MONTH * p.interface_endpoint_hour.price,
+                detail=f"{net.interface_endpoints} x {net.availability_zones} zones x 730 h",
+            ),
+            Line(
+                "NAT data",
+                "per_use",
+                (users * net.nat_gb_per_user if gateways else 0) * p.nat_gateway_gb.price,
+                detail=f"{users} users x {net.nat_gb_per_user:g} GB",
+            ),
+        ]
+        return Part([line for line in lines if line.amount])
 
     def platform(self) -> Part:
         stack = self.templates.platform()
@@ -418,20 +559,20 @@ class Estimator:
             return Option(key, label, {t.name: cost(t) for t in tiers}, note=note)
 
         if self.templates.has("shared-hub"):
-            found.append(
-                option(
-                    "shared-hub-fargate",
-                    "shared-hub, fargate",
-                    lambda t: self.shared_hub_fargate(t, 0.0),
-                )
+            spot = option(
+                "shared-hub-fargate-spot",
+                f"shared-hub, {share:.0%} Spot{' (default)' if self.spot_by_default() else ''}",
+                lambda t: self.shared_hub_fargate(t, share),
+                note=f"servers on Fargate Spot, on regular Fargate when Spot has no capacity "
+                f"({share:.0%} of hours on Spot assumed); {self.arch()}",
             )
-            found.append(
-                option(
-                    "shared-hub-fargate-spot",
-                    f"shared-hub, fargate, {share:.0%} Spot",
-                    lambda t: self.shared_hub_fargate(t, share),
-                )
+            regular = option(
+                "shared-hub-fargate",
+                f"shared-hub, regular Fargate{'' if self.spot_by_default() else ' (default)'}",
+                lambda t: self.shared_hub_fargate(t, 0.0),
+                note="FargateSpot=false",
             )
+            found += [spot, regular] if self.spot_by_default() else [regular, spot]
         if self.templates.has("personal-hub"):
             found.append(option("personal-hub", "personal-hub, idle stop", self.personal_hub))
         if self.templates.has("shared-hub"):
@@ -457,9 +598,19 @@ class Estimator:
         found.append(
             option(
                 "sagemaker-studio",
-                "SageMaker Studio",
+                "SageMaker Studio, matched",
                 self.sagemaker,
-                note="managed notebooks; Studio storage and domain not included",
+                note="managed notebooks on the cheapest non-burstable instance with at least "
+                "the server's vCPUs and memory; the domain's own storage not included",
+            )
+        )
+        found.append(
+            option(
+                "sagemaker-studio-burstable",
+                "SageMaker Studio, burstable",
+                lambda t: self.sagemaker(t, burstable=True),
+                note="on a burstable (t3) instance: its full vCPUs only while CPU credits last, "
+                "so not a like-for-like match",
             )
         )
         return found
@@ -479,7 +630,29 @@ def assumptions(usage: Usage) -> list[str]:
         "The original design, a baseline from before per-user tasks, runs one always-on task "
         "per tier: the smallest Fargate size that holds the peak users x server size plus the "
         "hub task's own size (HubSize).",
-        "Fargate Spot prices vary; the figure used is a typical recent one.",
+        f"With FargateSpot (the template's default) {settings.fargate_spot_share:.0%} of server "
+        "hours run on Fargate Spot and the rest on regular Fargate, where the spawner starts a "
+        "server when Spot has no capacity (usage: shared-hub.fargate_spot_share). Spot is "
+        "priced at a typical discount below on-demand (the price list's fargate_spot_discount); "
+        "its prices vary. The hub task itself runs on regular Fargate.",
+        "The shared hub runs on the template's CpuArchitecture (ARM64 by default), priced at "
+        "Fargate's ARM rates. With HubHours set, the hub task runs only then on working days "
+        f"({WEEKDAYS_PER_MONTH:.2f} a month); its load balancer runs all month.",
+        "The floor is the compute actually used: each tier's active hours x its server size x "
+        "the cheapest compute price (Fargate Spot on the cheaper architecture). Each option's "
+        "multiple is its total over the floor.",
+        "Container Insights, when on, is billed as custom metrics: per hub "
+        f"{INSIGHTS_METRICS_PER_CLUSTER} for the cluster, {INSIGHTS_METRICS_PER_SERVICE} per "
+        f"service and {INSIGHTS_METRICS_PER_FAMILY} per task definition family (one per user); "
+        "its performance log events are not counted.",
+        f"The VPC (network row) has {usage.network.availability_zones} availability zones, "
+        f"{usage.network.nat_gateways_per_az} NAT gateway and "
+        f"{usage.network.interface_endpoints} interface endpoints in each, and a free S3 gateway "
+        "endpoint (image layers and notebooks do not pass the NAT gateways); each user's server "
+        f"sends {usage.network.nat_gb_per_user:g} GB a month through NAT. It is the same for "
+        "every self-hosted option and is not in their totals; SageMaker Studio's default "
+        "internet access needs none of it.",
+        "SageMaker Studio keeps each user's home_gb_per_user on their space's storage.",
         "personal-hub and SageMaker Studio instances are matched to the server size: the "
         "cheapest priced CPU instance with at least its vCPUs and memory.",
         "Prices are on-demand list prices: no free tier, Savings Plans or Reserved Instances, "
@@ -491,10 +664,10 @@ def assumptions(usage: Usage) -> list[str]:
         f"Backups hold one full copy of the homes plus {usage.platform.home_daily_change:.0%} "
         "of them a day, kept for the backup plan's longest retention (the platform's hourly "
         "recovery points expire sooner and add little).",
-        "Not included: NAT gateways, VPC endpoints, data transfer, the data lake's S3 storage "
-        "and requests, KMS and API requests, EC2 detailed monitoring, EFS throughput and "
-        "restores, the snapshot kept when a personal hub is terminated, SageMaker Studio "
-        "storage and domain, CodeBuild image builds.",
+        "Not included: data transfer out and across zones, interface endpoints' data, the data "
+        "lake's S3 storage and requests, KMS and API requests, EC2 detailed monitoring, EFS "
+        "throughput and restores, the snapshot kept when a personal hub is terminated, the "
+        "SageMaker Studio domain's own storage, CodeBuild image builds.",
     ]
     return found
 
@@ -542,6 +715,14 @@ def estimate(usage: Usage, templates: Templates, prices: RegionPrices, region: s
         "backup_retention_days": platform.backup_retention_days,
     }
     options = estimator.options()
+    if templates.has("shared-hub"):
+        resources["shared-hub"] |= {
+            "cpu_architecture": estimator.arch(),
+            "fargate_spot_by_default": estimator.spot_by_default(),
+            "hub_hours": estimator.hub_hours() or None,
+            "hub_hours_per_month": round(hub_hours_per_month(estimator.hub_hours()), 2),
+            "container_insights": estimator.container_insights(),
+        }
     return Estimate(
         region=region,
         options=options,
@@ -550,4 +731,33 @@ def estimate(usage: Usage, templates: Templates, prices: RegionPrices, region: s
         assumptions=assumptions(usage),
         undated_prices=prices.undated(estimator.instances_used),
         prices_recorded=prices.recorded,
+        network=estimator.network(),
+        floor={tier.name: estimator.floor(tier) for tier in usage.tiers},
     )
+
+
+SENSITIVITY_USERS = (1, 5, 20, 50, 200)
+
+
+def sensitivity(
+    usage: Usage,
+    templates: Templates,
+    prices: RegionPrices,
+    region: str,
+    users: tuple[int, ...] = SENSITIVITY_USERS,
+) -> list[tuple[int, Estimate]]:
+    """The estimate again with every tier at each number of `users`, all else as in `usage`."""
+    return [
+        (
+            count,
+            estimate(
+                usage.model_copy(
+                    update={"tiers": [t.model_copy(update={"users": count}) for t in usage.tiers]}
+                ),
+                templates,
+                prices,
+                region,
+            ),
+        )
+        for count in users
+    ]

@@ -63,6 +63,7 @@ class Instance(_Sourced):
     memory_gib: float = Field(gt=0)
     arch: Literal["x86_64", "arm64"]
     gpus: int = Field(0, ge=0)
+    burstable: bool = False  # CPU credits (t3): a full vCPU only in bursts
 
 
 class RegionPrices(_Model):
@@ -71,8 +72,9 @@ class RegionPrices(_Model):
     recorded: Recorded = Field(description="When these figures were entered or last checked.")
     fargate_vcpu_hour: Figure
     fargate_gb_hour: Figure
-    fargate_spot_vcpu_hour: Figure
-    fargate_spot_gb_hour: Figure
+    fargate_arm_vcpu_hour: Figure
+    fargate_arm_gb_hour: Figure
+    fargate_spot_discount: Figure  # a share of the on-demand price, not a price
     alb_hour: Figure
     alb_lcu_hour: Figure
     efs_standard_gb_month: Figure
@@ -86,6 +88,12 @@ class RegionPrices(_Model):
     secret_month: Figure
     s3_standard_gb_month: Figure
     ecr_gb_month: Figure
+    nat_gateway_hour: Figure
+    nat_gateway_gb: Figure
+    interface_endpoint_hour: Figure
+    public_ipv4_hour: Figure
+    custom_metric_month: Figure
+    sagemaker_storage_gb_month: Figure
     ec2: dict[str, Instance]
     sagemaker: dict[str, Instance]
 

@@ -210,12 +210,12 @@ class Templates:
         """Every task size the hub may be given (HubSize's allowed values), smallest first."""
         return sorted(FargateSize.parse(s) for s in self.stack("shared-hub").allowed("HubSize"))
 
-    def fargate_arch(self) -> str:
+    def fargate_arch(self, **values: Any) -> str:
         """The CPU architecture of the shared hub's tasks (x86_64 or arm64)."""
-        stack = self.stack("shared-hub")
+        stack = self.stack("shared-hub", **values)
         for definition in stack.resources("AWS::ECS::TaskDefinition").values():
             arch = definition.get("RuntimePlatform", {}).get("CpuArchitecture", "X86_64")
-            return "arm64" if arch == "ARM64" else "x86_64"
+            return "arm64" if stack.resolve(arch) == "ARM64" else "x86_64"
         return "x86_64"
 
     # personal-hub -------------------------------------------------------------------------

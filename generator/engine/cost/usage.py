@@ -30,6 +30,15 @@ def _check_size(value: str) -> str:
 
 
 Size = Annotated[str, AfterValidator(_check_size)]
+
+
+def _check_hours(value: str) -> str:
+    if not re.fullmatch(r"(1?\d|2[0-3])-(1?\d|2[0-3])", value):
+        raise ValueError("hub hours are START-STOP, two hours from 0 to 23, e.g. '7-20'")
+    return value
+
+
+HubHours = Annotated[str, AfterValidator(_check_hours)]
 Share = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -79,10 +88,23 @@ class SharedHubUsage(_Model):
     """Settings of the shared-hub product and its running costs."""
 
     fargate_spot_share: Share = Field(
-        0.7, description="Share of server hours on Fargate Spot in the 'with Spot' estimate."
+        0.9,
+        description="Share of server hours on Fargate Spot when the template runs servers on "
+        "Spot (FargateSpot): the rest start on regular Fargate because Spot had no capacity.",
     )
     idle_timeout_minutes: int | None = Field(
         None, ge=5, le=1440, description="Default: the template's IdleTimeoutMinutes."
+    )
+    cpu_architecture: Literal["ARM64", "X86_64"] | None = Field(
+        None, description="Default: the template's CpuArchitecture."
+    )
+    hub_hours: HubHours | None = Field(
+        None,
+        description="START-STOP: the hub runs on working days between these hours only (the "
+        "template's HubHours); default: the template's (empty: always on).",
+    )
+    container_insights: bool | None = Field(
+        None, description="Default: the template's ContainerInsights (disabled)."
     )
     load_balancer: Literal["new", "existing"] = Field(
         "new",
@@ -95,6 +117,22 @@ class SharedHubUsage(_Model):
     hub_state_gb: float = Field(1.0, ge=0, le=10_000, description="GB on each hub's EFS.")
     log_gb_per_user: float = Field(
         0.5, ge=0, le=10_000, description="GB of CloudWatch logs each user produces a month."
+    )
+
+
+class NetworkUsage(_Model):
+    """The VPC the hubs run in: what it costs whatever the self-hosted option (its NAT
+    gateways, interface endpoints and their public addresses), shown apart from the options."""
+
+    availability_zones: int = Field(2, ge=1, le=6, description="Zones of the hubs' subnets.")
+    nat_gateways_per_az: int = Field(
+        1, ge=0, le=1, description="1: a NAT gateway in each zone; 0: none (endpoints only)."
+    )
+    interface_endpoints: int = Field(
+        0, ge=0, le=50, description="Interface endpoints (ECR, logs, ...), each in every zone."
+    )
+    nat_gb_per_user: float = Field(
+        1.0, ge=0, le=10_000, description="GB a user's server sends through NAT a month."
     )
 
 
@@ -138,6 +176,7 @@ class Usage(_Model):
     personal_hub: PersonalHubUsage = Field(default_factory=PersonalHubUsage, alias="personal-hub")
     managed_notebooks: ManagedUsage = Field(default_factory=ManagedUsage)
     platform: PlatformUsage = Field(default_factory=PlatformUsage)
+    network: NetworkUsage = Field(default_factory=NetworkUsage)
 
 
 def load_usage(path: Path, display: str | None = None) -> tuple[Usage, Source]:

@@ -25,7 +25,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from jupyterhub.spawner import Spawner
 from traitlets import Any as AnyTrait
-from traitlets import Enum, Float, Integer, List, Unicode, default
+from traitlets import Bool, Enum, Float, Integer, List, Unicode, default
 
 from .spawners import SizedSpawner
 
@@ -54,6 +54,17 @@ def home_folder(user: str) -> str:
 
 class SpawnFailed(RuntimeError):
     """A server could not start; the message is shown to the user on the spawn page."""
+
+
+class NoCapacity(SpawnFailed):
+    """The capacity provider had no capacity for the task (RunTask's failure, or the task
+    stopped before it ran); another provider may have some."""
+
+
+def no_capacity(reason: str) -> bool:
+    """Whether a RunTask failure or a stopped task's reason says capacity was missing: ECS
+    says "Capacity is unavailable at this time" when Fargate (Spot) has none."""
+    return "capacity" in reason.lower()
 
 
 def explain_failure(reason: str) -> str:
@@ -91,6 +102,11 @@ class EcsSpawner(SizedSpawner, Spawner):
     subnets = List(Unicode(), help="Private subnets for the tasks.").tag(config=True)
     security_groups = List(Unicode(), help="The user servers' security groups.").tag(config=True)
     capacity_provider = Enum(["FARGATE", "FARGATE_SPOT"], "FARGATE").tag(config=True)
+    on_demand_fallback = Bool(
+        True,
+        help="With FARGATE_SPOT: start the server on FARGATE when Spot has no capacity "
+        "(ECS itself never falls back from one capacity provider to another).",
+    ).tag(config=True)
     endpoint_url = Unicode(None, allow_none=True, help="ECS endpoint (tests).").tag(config=True)
     server_port = Integer(8888, help="Port the server listens on inside its task.").tag(config=True)
     poll_seconds = Float(2.0, help="How often the task is described while it starts.").tag(
@@ -273,8 +289,16 @@ class EcsSpawner(SizedSpawner, Spawner):
         self.log.info("%s: %s", self._log_name, message)
         self._events.append({"progress": progress, "message": message})
 
-    def run_task_request(self) -> dict:
-        """The RunTask parameters for this user's server."""
+    def capacity_providers(self) -> list[str]:
+        """The capacity providers to try, in order: Spot, then regular Fargate if allowed."""
+        if self.capacity_provider == "FARGATE_SPOT" and self.on_demand_fallback:
+            return ["FARGATE_SPOT", "FARGATE"]
+        return [self.capacity_provider]
+
+    def run_task_request(self, capacity_provider: str | None = None) -> dict:
+        """The RunTask parameters for this user's server (on `capacity_provider`, by default
+        the configured one)."""
+        provider = capacity_provider or self.capacity_provider
         size = self.chosen_size()
         self.ip, self.port = "0.0.0.0", self.server_port
         environment = [{"name": k, "value": str(v)} for k, v in sorted(self.get_env().items())]
@@ -282,7 +306,7 @@ class EcsSpawner(SizedSpawner, Spawner):
             "cluster": self.cluster,
             "taskDefinition": self.server_task_definition or self.task_definition,
             "count": 1,
-            "capacityProviderStrategy": [{"capacityProvider": self.capacity_provider, "weight": 1}],
+            "capacityProviderStrategy": [{"capacityProvider": provider, "weight": 1}],
             "networkConfiguration": {
                 "awsvpcConfiguration": {
                     "subnets": list(self.subnets),
@@ -326,9 +350,20 @@ class EcsSpawner(SizedSpawner, Spawner):
                 raise SpawnFailed(explain_client_error(err)) from err
             except BotoCoreError as err:
                 raise SpawnFailed(f"The hub could not reach AWS: {err}") from err
-        request = self.run_task_request()
+        *first, last = self.capacity_providers()
+        for provider in first:
+            try:
+                return await self._start_on(provider)
+            except NoCapacity:
+                self._report(15, f"{provider} has no capacity right now; asking {last}")
+        return await self._start_on(last)
+
+    async def _start_on(self, provider: str) -> tuple[str, int]:
+        """Run the server's task on `provider` and wait until it runs; NoCapacity when the
+        provider has none (the task is then not running)."""
+        request = self.run_task_request(provider)
         size = self.chosen_size()
-        self._report(10, f"Asking {self.capacity_provider} for a server ({size.label})")
+        self._report(10, f"Asking {provider} for a server ({size.label})")
         try:
             response = await self._call("run_task", **request)
         except ClientError as err:
@@ -340,6 +375,8 @@ class EcsSpawner(SizedSpawner, Spawner):
                 f.get("reason", "unknown") + (f" ({f['detail']})" if f.get("detail") else "")
                 for f in response.get("failures", [])
             )
+            if no_capacity(reasons):
+                raise NoCapacity(explain_failure(reasons))
             raise SpawnFailed(explain_failure(reasons or "no task was started"))
         self.task_arn = response["tasks"][0]["taskArn"]
         deadline = time.monotonic() + self.start_timeout
@@ -355,6 +392,8 @@ class EcsSpawner(SizedSpawner, Spawner):
             if status in ENDED or status == "MISSING":
                 reason = (task or {}).get("stoppedReason", "the task disappeared")
                 self.task_arn = None
+                if no_capacity(reason):
+                    raise NoCapacity(explain_failure(reason))
                 raise SpawnFailed(explain_failure(reason))
             if time.monotonic() > deadline:
                 await self.stop()

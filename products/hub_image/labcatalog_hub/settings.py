@@ -111,6 +111,22 @@ class HubSettings:
     state_lock_wait_seconds: int = 120
     # The instance whose activity the hub reports (personal hub; labcatalog_hub/activity.py).
     activity_instance: str | None = None
+    # The shared hub's hours on working days (start, stop), when it is scaled to zero outside
+    # them; None: always on. Said on the login page, in hub_time_zone.
+    hub_hours: tuple[int, int] | None = None
+    hub_time_zone: str = "UTC"
+
+    @property
+    def hub_hours_notice(self) -> str:
+        """What the login page says about the hub's hours ("" when it always runs)."""
+        if not self.hub_hours:
+            return ""
+        start, stop = self.hub_hours
+        return (
+            f"This hub runs Monday to Friday from {start}:00 to {stop}:00 ({self.hub_time_zone}). "
+            f"Outside those hours it is stopped and comes back at {start}:00 on the next working "
+            "day; your files are kept."
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubSettings:
@@ -176,6 +192,8 @@ class _Reader:
             hub_connect_url=self.hub_connect_url(required=mode == "fargate"),
             state_lock_wait_seconds=self.lock_wait(),
             activity_instance=self.get("LABCATALOG_ACTIVITY_INSTANCE"),
+            hub_hours=self.hub_hours(),
+            hub_time_zone=self.get("LABCATALOG_HUB_TIME_ZONE", "UTC") or "UTC",
         )
         if self.problems:
             raise SettingsError(
@@ -289,6 +307,17 @@ class _Reader:
         if not re.fullmatch(r"https?://[A-Za-z0-9.-]+:\d+/?", url):
             self.problems.append(f"{name} must be http://HOST:PORT (got {url!r})")
         return url.rstrip("/")
+
+    def hub_hours(self) -> tuple[int, int] | None:
+        name = "LABCATALOG_HUB_HOURS"
+        text = self.get(name)
+        if text is None:
+            return None
+        match = re.fullmatch(r"(1?\d|2[0-3])-(1?\d|2[0-3])", text)
+        if not match:
+            self.problems.append(f"{name} must be START-STOP hours from 0 to 23 (got {text!r})")
+            return None
+        return int(match[1]), int(match[2])
 
     def lock_wait(self) -> int:
         name = "LABCATALOG_STATE_LOCK_WAIT_SECONDS"

@@ -22,3 +22,13 @@ c.ContentsManager.allow_hidden = False
 # R's install.packages() uses R_LIBS_USER (set by the image) only if the folder exists.
 if os.environ.get("R_LIBS_USER"):
     os.makedirs(os.path.expanduser(os.environ["R_LIBS_USER"]), exist_ok=True)
+
+# Idle servers stop themselves too, not only when the hub culls them: a hub stopped outside its
+# hours (the shared hub's HubHours) culls nothing. Idle kernels end after the hub's idle timeout,
+# then the server exits after as long with no kernel and no activity, which ends its task.
+idle = int(os.environ.get("LABCATALOG_IDLE_TIMEOUT_SECONDS", "0") or 0)
+if idle > 0:
+    c.MappingKernelManager.cull_idle_timeout = idle
+    c.MappingKernelManager.cull_interval = max(1, min(300, idle // 10))
+    c.MappingKernelManager.cull_connected = True  # an open tab is not activity
+    c.ServerApp.shutdown_no_activity_timeout = idle
