@@ -72,8 +72,14 @@ def port_forwarding_statements(tier: str) -> list[Statement]:
             Sid="OnlyThePortForwardingDocument",
             Effect=Allow,
             Action=[ssm.StartSession],
-            # AWS's own documents: no account in the ARN.
-            Resource=[regional_arn("ssm", f"document/{PORT_FORWARDING_DOCUMENT}", account=False)],
+            # AWS's own document, named with or without an account in its ARN; no one else
+            # may create a document whose name starts with AWS-.
+            Resource=[
+                Sub(
+                    "arn:${AWS::Partition}:ssm:${AWS::Region}:*:document/"
+                    + PORT_FORWARDING_DOCUMENT
+                )
+            ],
         ),
         Statement(
             Sid="EndOrResumeOwnSessions",
