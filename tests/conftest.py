@@ -136,6 +136,36 @@ def platform_body(portfolio: Portfolio, registry: Registry | None = None) -> dic
     return body
 
 
+def create_principals(server: MotoServer, portfolio: Portfolio) -> None:
+    """The tiers' principals of this account, as an account has them before the platform
+    (which attaches each tier's end-user policy to them by name)."""
+    iam = server.client("iam")
+    trust = json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ec2.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+    )
+    create = {
+        "role": lambda name: iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust),
+        "user": lambda name: iam.create_user(UserName=name),
+        "group": lambda name: iam.create_group(GroupName=name),
+    }
+    for principal in {p for tier in portfolio.tiers for p in tier.principals}:
+        if principal.startswith("arn:"):
+            continue
+        kind, _, rest = principal.partition("/")
+        name = rest.rsplit("/", 1)[-1]
+        with contextlib.suppress(iam.exceptions.EntityAlreadyExistsException):
+            create[kind](name)
+
+
 def deploy_platform(
     server: MotoServer,
     portfolio: Portfolio,
@@ -150,6 +180,7 @@ def deploy_platform(
     s3 = server.client("s3")
     if ARTIFACT_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
+    create_principals(server, portfolio)
     root = package(
         s3, ARTIFACT_BUCKET, f"{builder.PLATFORM}.template.json", platform_templates(portfolio)
     )

@@ -326,7 +326,10 @@ def test_every_role_is_assumed_only_by_one_aws_service_of_this_account(stack):
         if service in NO_SOURCE_ACCOUNT:
             assert "Condition" not in statement, (path, logical_id)
         else:
-            assert statement.get("Condition") == THIS_ACCOUNT, (path, logical_id, statement)
+            condition = statement.get("Condition", {})
+            assert condition.get("StringEquals") == THIS_ACCOUNT["StringEquals"], (path, logical_id)
+            # Narrower still at most: which of this account's resources asks for it.
+            assert set(condition) <= {"StringEquals", "ArnLike"}, (path, logical_id, statement)
 
 
 # Each action, wherever an identity policy allows it, must carry this condition key: the scope
@@ -368,6 +371,7 @@ UNSCOPED = {
     "ecs:RegisterTaskDefinition",
     "route53:CreateHostedZone",
     "secretsmanager:GetRandomPassword",
+    "servicecatalog:SearchProducts",
     "servicediscovery:CreatePrivateDnsNamespace",
     "servicediscovery:GetOperation",
     "ssmmessages:CreateControlChannel",

@@ -161,36 +161,40 @@ def test_documents_are_automation_documents_on_ec2_instances(added):
         assert document["UpdateMethod"] == "NewVersion"
         content = document["Content"]
         assert content["schemaVersion"] == "0.3"
-        # No role of their own: they run with the launch role Service Catalog assumes.
-        assert "assumeRole" not in content
+        # Every step runs as the role Service Catalog passes: the tier's action role.
+        assert content["assumeRole"] == "{{ AutomationAssumeRole }}"
+        role = content["parameters"]["AutomationAssumeRole"]
+        assert "default" not in role
+        for tier in ("pii", "non-pii-2"):
+            arn = f"arn:aws:iam::123456789012:role/labcatalog-{tier}-personal-hub-actions"
+            assert re.fullmatch(role["allowedPattern"], arn)
+        for other in ("labcatalog-pii-launch", "labcatalog-pii-personal-hub", "Admin"):
+            assert not re.fullmatch(
+                role["allowedPattern"], f"arn:aws:iam::123456789012:role/{other}"
+            )
         assert content["parameters"]["InstanceId"]["allowedPattern"] == "^i-[0-9a-f]{8,17}$"
 
 
-def test_resize_offers_the_curated_types_and_keeps_the_kind():
+def test_resize_offers_the_curated_types_through_a_product_update():
     document = automation.resize_document()
     allowed = document["parameters"]["InstanceType"]["allowedValues"]
     assert allowed == [it.name for it in instance_types.CURATED]
-    steps = {s["name"]: s for s in document["mainSteps"]}
-    choices = steps["chooseKind"]["inputs"]["Choices"]
-    covered = [c["StringEquals"] for choice in choices for c in choice["Or"]]
-    assert sorted(covered) == sorted(allowed), "every type leads to exactly one kind check"
-    for choice in choices:
-        check = steps[choice["NextStep"]]
-        assert check["action"] == "aws:assertAwsResourceProperty"
-        # The instance's current type must be of the same kind as every target in the choice.
-        assert sorted(check["inputs"]["DesiredValues"]) == sorted(
-            c["StringEquals"] for c in choice["Or"]
-        )
-        assert check["nextStep"] == "stopInstance"
     order = [s["name"] for s in document["mainSteps"]]
-    assert order[-3:] == ["stopInstance", "setInstanceType", "startInstance"]
-    assert steps["setInstanceType"]["inputs"]["Api"] == "ModifyInstanceAttribute"
-
-
-def test_graviton_and_gpu_are_kinds_of_their_own():
-    kinds = automation.kinds()
-    assert set(kinds) == {"x86_64", "arm64", "gpu"}
-    assert "m7g.large" in kinds["arm64"] and "g5.xlarge" in kinds["gpu"]
+    # Stopping first is the tier's gate: the action role stops only its own tier's hubs.
+    assert order == [
+        "stopInstance",
+        "updateProduct",
+        "waitForUpdate",
+        "updateSucceeded",
+        "startHub",
+    ]
+    steps = {s["name"]: s for s in document["mainSteps"]}
+    assert steps["updateProduct"]["inputs"]["Handler"] == "update_hub"
+    assert steps["startHub"]["inputs"]["Handler"] == "start_hub"
+    # Never on the instance itself: the stack would drift from it.
+    assert "ModifyInstanceAttribute" not in json.dumps(document)
+    assert steps["waitForUpdate"]["inputs"]["DesiredValues"] == ["SUCCEEDED", "FAILED"]
+    assert steps["updateSucceeded"]["inputs"]["DesiredValues"] == ["SUCCEEDED"]
 
 
 def test_alarm_actions_role_is_optional(added):
@@ -313,16 +317,26 @@ def test_service_actions_run_the_platforms_documents():
         automation.document_name(action) for action in automation.ACTIONS
     ]
     by_name = {a.name: a for a in actions.SERVICE_ACTIONS}
-    resize = by_name["labcatalog-personal-hub-resize"]
+    resize = by_name["labcatalog-{tier}-personal-hub-resize"].for_tier("pii", "aws", "1" * 12)
+    assert resize.name == "labcatalog-pii-personal-hub-resize"
+    assert resize.definition["AssumeRole"] == (
+        "arn:aws:iam::111111111111:role/labcatalog-pii-personal-hub-actions"
+    )
     assert json.loads(resize.definition["Parameters"]) == [
         {"Name": "InstanceId", "Type": "TARGET"},
         {"Name": "InstanceType", "Type": "TEXT_VALUE"},
     ]
     for action in actions.SERVICE_ACTIONS:
+        action = action.for_tier("a-twenty-char-tier-x", "aws", "1" * 12)
         assert re.fullmatch(r"[a-zA-Z0-9_\-.]{1,256}", action.name)
-        # Every document parameter is filled by Service Catalog.
+        # Every document parameter is filled by Service Catalog: the role from AssumeRole.
         document = automation.DOCUMENTS[action.name.rsplit("-", 1)[1]]()
-        assert sorted(n for n, _ in action.parameters) == sorted(document["parameters"])
+        passed = [n for n, _ in action.parameters] + ["AutomationAssumeRole"]
+        assert sorted(passed) == sorted(document["parameters"])
+        assert re.fullmatch(
+            document["parameters"]["AutomationAssumeRole"]["allowedPattern"],
+            action.definition["AssumeRole"],
+        )
 
 
 def test_portfolio_chooses_which_actions_are_offered(portfolio):

@@ -84,6 +84,11 @@ NOTEBOOK_ROLE = NAME_PREFIX + "-{tier}-notebook"
 TASK_EXECUTION_ROLE = NAME_PREFIX + "-{tier}-task-execution"
 HUB_TASK_ROLE = NAME_PREFIX + "-{tier}-hub"
 PERSONAL_HUB_ROLE = NAME_PREFIX + "-{tier}-personal-hub"
+# The role Systems Manager runs a tier's personal-hub self-service actions as; the publisher
+# names it in each tier's service actions (AssumeRole), so both must agree.
+PERSONAL_HUB_ACTION_ROLE = NAME_PREFIX + "-{tier}-personal-hub-actions"
+# The managed policy of a tier's end users (its portfolio's principals), made by the platform.
+END_USER_POLICY = NAME_PREFIX + "-{tier}-end-user"
 # Managed policies attached to launch roles: account-wide ones and one tier's own.
 LAUNCH_POLICY = NAME_PREFIX + "-launch-{name}"
 TIER_LAUNCH_POLICY = NAME_PREFIX + "-{tier}-launch-{name}"

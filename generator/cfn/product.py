@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from awacs.aws import Statement
 from troposphere import AWSHelperFn, Template
@@ -34,17 +34,29 @@ Value = str | AWSHelperFn  # a literal or a CloudFormation expression (Ref, GetA
 
 @dataclass(frozen=True)
 class ServiceActionSpec:
-    """An SSM Automation document that users may run against their provisioned product."""
+    """An SSM Automation document that users may run against their provisioned product.
+
+    `name` and `assume_role` may hold `{tier}`, `{partition}` and `{account}`, filled in by
+    `for_tier` when the publisher makes one action per tier: each tier's actions run as that
+    tier's own role (the ARN Service Catalog passes to the document as AutomationAssumeRole).
+    """
 
     name: str
     description: str
     document_name: str
     document_version: str = "$DEFAULT"
-    # Service Catalog's value for "the provisioned product's launch role": users need no SSM
-    # rights of their own, and an action can do only what the tier's launch role may.
+    # The role Systems Manager runs the document's steps as: an ARN (pattern), or Service
+    # Catalog's "LAUNCH_ROLE" for the provisioned product's launch role.
     assume_role: str = "LAUNCH_ROLE"
     # SSM parameters as Service Catalog takes them, e.g. [{"Name": "InstanceId", "Type": "TARGET"}]
     parameters: tuple[tuple[str, str], ...] = ()
+
+    def for_tier(self, tier: str, partition: str, account: str) -> ServiceActionSpec:
+        """This action as `tier` runs it: its name and role with the tier filled in."""
+        fill = {"tier": tier, "partition": partition, "account": account}
+        return replace(
+            self, name=self.name.format(**fill), assume_role=self.assume_role.format(**fill)
+        )
 
     @property
     def definition(self) -> dict[str, str]:
@@ -130,6 +142,9 @@ class TierContribution:
     launch_statements: tuple[Statement, ...] = ()  # inline in the tier's launch role policy
     launch_policies: tuple[LaunchPolicy, ...] = ()  # managed, attached to the tier's launch role
     parameters: tuple[SsmValue, ...] = ()
+    # What the tier's end users (its portfolio's principals) need for this product beyond
+    # Service Catalog's end-user actions: part of the tier's end-user policy.
+    end_user_statements: tuple[Statement, ...] = ()
 
 
 def _nothing_account(t: Template, platform: PlatformContext) -> AccountContribution:

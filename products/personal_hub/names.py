@@ -26,6 +26,8 @@ SECRETS = _names.PERSONAL_HUB_SECRETS
 
 # SSM Automation documents of the self-service actions, created once by the platform stack.
 DOCUMENT = NAME_PREFIX + "-PersonalHub-{action}"
+# The tier's role the documents' steps run as (Systems Manager assumes it), made by the platform.
+ACTION_ROLE = _names.PERSONAL_HUB_ACTION_ROLE
 
 # The hub listens here on the instance's loopback; users forward the same port to their laptop.
 HUB_PORT = 8000

@@ -7,7 +7,8 @@ the product through SSM parameters and fixed names (`products/personal_hub/names
 The platform builder calls, when `products.personal-hub` is configured (see `PRODUCT` in
 `products/personal_hub/__init__.py`):
 - `add_to_platform` once: the documents and the alarm actions' service-linked role;
-- `add_to_tier` per tier: the instance role and profile, and the launch role's rights.
+- `add_to_tier` per tier: the instance role and profile, the launch role's rights, the
+  self-service actions' role (`action_role.py`) and the end users' rights (`end_users.py`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from generator.cfn.product import (
 )
 from generator.cfn.tags import stack_tags
 from products.hub_image.labcatalog_hub.activity import NAMESPACE as ACTIVITY_NAMESPACE
-from products.personal_hub import automation, launch, names
+from products.personal_hub import action_role, automation, end_users, launch, names
 
 ALARM_ROLE_PARAMETER = "CreateAlarmActionsRole"
 ALARM_ROLE_CONDITION = "CreateAlarmActionsRole"
@@ -178,8 +179,10 @@ def add_to_platform(t: Template, platform: PlatformContext) -> AccountContributi
 
 
 def add_to_tier(t: Template, tier: TierContext) -> TierContribution:
-    """A tier's instance role (passed to EC2 at launch) and the launch role's EC2 rights."""
+    """A tier's instance role (passed to EC2 at launch), the launch role's EC2 rights, the
+    self-service actions' role, and what the tier's end users need for their hubs."""
     role_arn, parameter = add_instance_role(t, tier)
+    action_role.add_action_role(t, tier)
     return TierContribution(
         passable_roles=(PassableRole(role_arn, policies.EC2),),
         launch_policies=(
@@ -192,6 +195,7 @@ def add_to_tier(t: Template, tier: TierContext) -> TierContribution:
             ),
         ),
         parameters=(parameter,),
+        end_user_statements=tuple(end_users.end_user_statements(tier.name)),
     )
 
 

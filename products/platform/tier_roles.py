@@ -23,6 +23,7 @@ from generator.cfn.product import (
     TierContribution,
 )
 from generator.model.config import DataLake, Tier
+from products.platform import end_users
 from products.platform.common import tags
 
 
@@ -158,6 +159,7 @@ def add_tier(
     context = add_notebook_role(t, tier, lake, platform)
     contributions = [product.add_to_tier(t, context) for product in configured]
     launch_arn = add_launch_role(t, tier, contributions, account_policies)
+    end_users.add_end_user_policy(t, tier, contributions)
     parameters = [
         _tier_parameter(
             tier, "NotebookRoleArn", names.NOTEBOOK_ROLE_ARN_PARAMETER, context.notebook_role_arn

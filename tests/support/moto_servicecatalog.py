@@ -858,6 +858,18 @@ def describe_record(c: Catalog, p: dict) -> dict:
     return answer
 
 
+@operation("DescribeProvisionedProduct")
+def describe_provisioned_product(c: Catalog, p: dict) -> dict:
+    by_name = {x["Name"]: x for x in c.provisioned.values()}
+    provisioned = c.provisioned.get(p.get("Id") or "") or by_name.get(p.get("Name") or "")
+    if provisioned is None:
+        raise _error("ResourceNotFoundException", "Provisioned product not found.")
+    keys = ("Name", "Arn", "Type", "Id", "Status", "CreatedTime", "LastRecordId")
+    keys += ("LastSuccessfulProvisioningRecordId", "ProductId", "ProvisioningArtifactId")
+    detail = {k: provisioned[k] for k in keys if k in provisioned}
+    return {"ProvisionedProductDetail": detail, "CloudWatchDashboards": []}
+
+
 @operation("DescribeProvisioningArtifact")
 def describe_provisioning_artifact(c: Catalog, p: dict) -> dict:
     artifact = c.artifact(p["ProductId"], p["ProvisioningArtifactId"])

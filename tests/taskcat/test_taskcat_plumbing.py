@@ -32,7 +32,7 @@ from taskcat.testing import CFNTest
 
 from generator.cfn import names
 from tests import test_shared_hub_deploy
-from tests.conftest import ROOT
+from tests.conftest import ROOT, create_principals
 from tests.support.moto_server import MotoServer
 from tests.taskcat import platform as platform_step
 
@@ -168,6 +168,7 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, exampl
         return cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
 
     session = boto3.Session(region_name="us-east-1")
+    create_principals(aws, example)  # an account has them before the platform (README)
     platform = platform_step.deploy(session, overrides=account)
     assert stack(platform)["StackStatus"] == "CREATE_COMPLETE"
     given = {p["ParameterKey"]: p["ParameterValue"] for p in stack(platform)["Parameters"]}

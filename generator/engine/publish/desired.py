@@ -11,7 +11,11 @@ from generator.cfn import names
 from generator.engine.build import product_stack
 from generator.engine.build_folder import Build
 from generator.engine.publish.aws import Caller
-from generator.engine.publish.service_actions import ServiceActionSpec, product_service_actions
+from generator.engine.publish.service_actions import (
+    ServiceActionSpec,
+    action_roles,
+    product_service_actions,
+)
 from generator.engine.registry import Registry, discover
 from generator.model.config import Portfolio, Product, Tier
 from generator.model.problems import UserError
@@ -193,8 +197,18 @@ def desired_state(
 ) -> Desired:
     """Everything the catalog should hold for this portfolio and these templates."""
     info = portfolio.portfolio
+    registry = registry or discover()
+    configured = configured_products(portfolio, registry)
     portfolios = []
     for tier in portfolio.tiers:
+        # A self-service action's role updates the tier's provisioned products (a resize), for
+        # which Service Catalog wants it among the portfolio's principals, as a user would be.
+        actions = [
+            a
+            for key in configured
+            for a in product_service_actions(registry.product(key), portfolio, [tier.name], who)
+        ]
+        members = {principal_arn(p, who) for p in tier.principals} | {*action_roles(actions)}
         name = portfolio_name(portfolio, tier)
         if len(name) > 100:
             raise UserError(
@@ -207,12 +221,10 @@ def desired_state(
                 name=name,
                 description=f"{info.description}. Tier {tier.name}: {tier.description}",
                 provider=info.provider,
-                principals=tuple(sorted(principal_arn(p, who) for p in tier.principals)),
+                principals=tuple(sorted(members)),
                 launch_role_name=launch_role_name(tier.name),
             )
         )
-    registry = registry or discover()
-    configured = configured_products(portfolio, registry)
     products = []
     for template in templates:
         product = configured[template.product]
@@ -233,7 +245,7 @@ def desired_state(
                 ),
                 keep_versions=product.keep_versions,
                 service_actions=product_service_actions(
-                    registry.product(template.product), portfolio
+                    registry.product(template.product), portfolio, [template.tier], who
                 ),
             )
         )
