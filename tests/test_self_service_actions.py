@@ -298,15 +298,15 @@ def test_each_tier_publishes_actions_that_assume_its_own_action_role(example):
     build = build_folder.Build(tuple(builder.generate(example, registry)))
     templates, _ = read_templates(example, build, registry)
     desired = desired_state(example, templates, Caller(ACCOUNT, "aws"), registry=registry)
-    (hub,) = [p for p in desired.products if p.key == names.PRODUCT]
-    by_name = {a.name: a for a in hub.service_actions}
+    hubs = {p.tier: p for p in desired.products if p.product == names.PRODUCT}
+    assert sorted(hubs) == sorted(tier.name for tier in example.tiers)
     wanted = example.products.personal_hub.self_service_actions
-    assert sorted(by_name) == sorted(
-        f"labcatalog-{tier.name}-personal-hub-{action}"
-        for tier in example.tiers
-        for action in wanted
-    )
     for tier in example.tiers:
+        # Each tier's product offers its own tier's actions, and no other tier's.
+        by_name = {a.name: a for a in hubs[tier.name].service_actions}
+        assert sorted(by_name) == sorted(
+            f"labcatalog-{tier.name}-personal-hub-{action}" for action in wanted
+        )
         for action in wanted:
             spec = by_name[f"labcatalog-{tier.name}-personal-hub-{action}"]
             assert spec.definition["AssumeRole"] == role_arn(tier.name)
