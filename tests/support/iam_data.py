@@ -17,7 +17,8 @@ from pathlib import Path
 
 
 def _data() -> Path:
-    return Path(sys.prefix) / "iam_simulate" / "node_modules" / "@cloud-copilot" / "iam-data" / "data"
+    modules = Path(sys.prefix) / "iam_simulate" / "node_modules"
+    return modules / "@cloud-copilot" / "iam-data" / "data"
 
 
 @dataclass(frozen=True)

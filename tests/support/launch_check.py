@@ -175,6 +175,14 @@ class Platform:
             return str(values.value(node)), tags
         raise KeyError(f"the platform publishes no parameter {name} for tier {tier}")
 
+    def key_policy(self, tier: str, key_arn: str) -> dict | None:
+        """The key policy of the platform's KMS key with this ARN (KMS judges both)."""
+        values = self.values(tier)
+        for logical, resource in self.resources.items():
+            if resource["Type"] == "AWS::KMS::Key" and self.getatt(logical, "Arn") == key_arn:
+                return values.value(resource["Properties"]["KeyPolicy"])
+        return None
+
     def instance_profile_roles(self, tier: str, profile: str) -> list[str]:
         values = self.values(tier)
         for resource in self.resources.values():
@@ -220,6 +228,8 @@ class Subject:
     own: bool = False
     # Keys only the call that creates the resource carries (`ec2:InstanceProfile`, ...).
     creation: dict[str, object] = field(default_factory=dict)
+    # The resource's own policy, where the service judges it with the caller's (a key policy).
+    policy: dict | None = None
 
 
 @dataclass
@@ -240,8 +250,11 @@ class Rendered:
         self.values = Values(self.template, params, self.ref, self.getatt, self.ssm)
         self.resources = self.template["Resources"]
         self._props: dict[str, dict] = {}
+        # The SSM parameters CloudFormation reads for the stack (dynamic references).
+        self.ssm_read: set[str] = set()
 
     def ssm(self, name: str) -> str:
+        self.ssm_read.add(name)
         if name.startswith("/aws/service/"):
             return fake_id("ami-", name)  # a public AMI parameter
         value, tags = self.platform.parameter(self.tier, name)
@@ -251,9 +264,7 @@ class Rendered:
 
     def props(self, logical: str) -> dict:
         if logical not in self._props:
-            self._props[logical] = self.values.value(
-                self.resources[logical].get("Properties", {})
-            )
+            self._props[logical] = self.values.value(self.resources[logical].get("Properties", {}))
         return self._props[logical]
 
     def tags(self, logical: str) -> dict[str, str]:
@@ -294,7 +305,9 @@ def _name(r: Rendered, logical: str, limit: int = 32) -> str:
 
 
 def _load_balancer_arn(r: Rendered, logical: str) -> str:
-    return arn("elasticloadbalancing", f"loadbalancer/app/{_name(r, logical)}/{fake_id('', logical, 16)}")
+    return arn(
+        "elasticloadbalancing", f"loadbalancer/app/{_name(r, logical)}/{fake_id('', logical, 16)}"
+    )
 
 
 def _listener_arn(r: Rendered, logical: str) -> str:
@@ -358,9 +371,10 @@ def _ec2(kind: str, id_: str) -> str:
     return arn("ec2", f"{kind}/{id_}")
 
 
-def _key(key: str, service: str) -> Subject:
+def _key(r: Rendered, key: str, service: str) -> Subject:
     return Subject(
         key,
+        policy=r.platform.key_policy(r.tier, key),
         context={
             "kms:ViaService": f"{service}.{REGION}.amazonaws.com",
             "kms:GrantIsForAWSResource": "true",
@@ -418,7 +432,9 @@ def _instance(r, k):
         # (PropagateTagsToVolumeOnCreation), its root volume.
         Subject(
             _ec2("network-interface", fake_id("eni-", k)),
-            context={"ec2:AssociatePublicIpAddress": str(interface["AssociatePublicIpAddress"]).lower()},
+            context={
+                "ec2:AssociatePublicIpAddress": str(interface["AssociatePublicIpAddress"]).lower()
+            },
         ),
         *(
             Subject(
@@ -440,10 +456,20 @@ def _instance(r, k):
 
 def _volume(r, k):
     props = r.props(k)
-    subjects = [_own(r, k, _ec2("volume", r.ref(k)), **{"ec2:Encrypted": "true" if props.get("Encrypted") else "false"})]
+    subjects = [
+        _own(
+            r,
+            k,
+            _ec2("volume", r.ref(k)),
+            **{"ec2:Encrypted": "true" if props.get("Encrypted") else "false"},
+        )
+    ]
     if props.get("SnapshotId"):
         subjects.append(
-            Subject(arn("ec2", f"snapshot/{props['SnapshotId']}", account=""), context={"ec2:Owner": ACCOUNT})
+            Subject(
+                arn("ec2", f"snapshot/{props['SnapshotId']}", account=""),
+                context={"ec2:Owner": ACCOUNT},
+            )
         )
     return subjects
 
@@ -488,7 +514,7 @@ def _file_system(r, k):
     props = r.props(k)
     subjects = [_own(r, k, arn("elasticfilesystem", f"file-system/{r.ref(k)}"))]
     if props.get("KmsKeyId"):
-        subjects.append(_key(props["KmsKeyId"], "elasticfilesystem"))
+        subjects.append(_key(r, props["KmsKeyId"], "elasticfilesystem"))
     return subjects
 
 
@@ -631,9 +657,14 @@ def _creating_action(action: str, handler: str) -> bool:
     )
 
 
-def _context(subject: Subject, action: str, handler: str, creating: str | None) -> dict:
+def _context(
+    subject: Subject, action: str, handler: str, creating: str | None, own: Subject | None
+) -> dict:
     if not subject.own:
         tags = {f"aws:ResourceTag/{k}": v for k, v in subject.tags.items()}
+        if own is not None and _creating_action(action, handler):
+            # Made on a parent (a rule on its listener): the call carries the new one's tags.
+            tags.update(_context(own, action, handler, creating, own))
         return {**tags, **subject.context}
     request_tags = {f"aws:RequestTag/{k}": v for k, v in subject.tags.items()}
     resource_tags = {f"aws:ResourceTag/{k}": v for k, v in subject.tags.items()}
@@ -666,28 +697,38 @@ def calls(
         if permissions is None or skip(kind, "*"):
             continue
         if kind not in SUBJECTS:
-            yield Call(kind, logical, "-", "-", (), f"no ARN is known for {kind}: add it to SUBJECTS")
+            yield Call(
+                kind, logical, "-", "-", (), f"no ARN is known for {kind}: add it to SUBJECTS"
+            )
             continue
         subjects = rendered.subjects(logical)
+        own_subject = next((s for s in subjects if s.own), None)
         for handler, actions in permissions.items():
             creating = next(
-                (a.split(":", 1)[1] for a in actions if iam_data.known(a) and _creating_action(a, handler)),
+                (
+                    a.split(":", 1)[1]
+                    for a in actions
+                    if iam_data.known(a) and _creating_action(a, handler)
+                ),
                 None,
             )
             for action in actions:
                 if skip(kind, action):
                     continue
                 if not iam_data.known(action):
-                    yield Call(kind, logical, handler, action, (), "the evaluator knows no such action")
+                    yield Call(
+                        kind, logical, handler, action, (), "the evaluator knows no such action"
+                    )
                     continue
 
-                def request(resource_arn: str, context: dict) -> Request:
+                def request(subject: Subject | None, context: dict, action=action) -> Request:
                     return Request(
                         principal,
                         action,
-                        resource_arn,
+                        subject.arn if subject else "*",
                         {**principal_context, **context},
                         policies,
+                        subject.policy if subject else None,
                         unsafe=action in unsafe,
                     )
 
@@ -695,22 +736,34 @@ def calls(
                 if not types:
                     # No resource type: the request names `*`, and carries what the call
                     # sends about the resource (the tags it is created with...).
-                    context = next(
-                        (_context(s, action, handler, creating) for s in subjects if s.own), {}
+                    context = (
+                        _context(own_subject, action, handler, creating, own_subject)
+                        if own_subject
+                        else {}
                     )
-                    yield Call(kind, logical, handler, action, (request("*", context),))
+                    yield Call(kind, logical, handler, action, (request(None, context),))
                     continue
-                own = [s for s in subjects if s.own and (action in unsafe or iam_data.matching(action, s.arn))]
+                own = [
+                    s
+                    for s in subjects
+                    if s.own and (action in unsafe or iam_data.matching(action, s.arn))
+                ]
                 related = [s for s in subjects if not s.own and iam_data.matching(action, s.arn)]
                 if own:
                     chosen = own + [
-                        s for s in related if any(t.required for t in iam_data.matching(action, s.arn))
+                        s
+                        for s in related
+                        if any(t.required for t in iam_data.matching(action, s.arn))
                     ]
                 else:
                     chosen = related
                 if not chosen:
                     yield Call(
-                        kind, logical, handler, action, (),
+                        kind,
+                        logical,
+                        handler,
+                        action,
+                        (),
                         f"none of {logical}'s subjects is of {action}'s resource types "
                         f"({', '.join(t.name for t in types)})",
                     )
@@ -720,5 +773,8 @@ def calls(
                     logical,
                     handler,
                     action,
-                    tuple(request(s.arn, _context(s, action, handler, creating)) for s in chosen),
+                    tuple(
+                        request(s, _context(s, action, handler, creating, own_subject))
+                        for s in chosen
+                    ),
                 )

@@ -87,6 +87,9 @@ class PortfolioSpec:
     provider: str
     principals: tuple[str, ...]
     launch_role_name: str
+    # The portfolio's TagOptions: the file's and its tier's own, which Service Catalog puts on
+    # every stack launched from it (the tier's launch role runs only stacks with its tier's).
+    tag_options: tuple[tuple[str, str], ...] = ()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -186,6 +189,9 @@ def desired_state(
 ) -> Desired:
     """Everything the catalog should hold for this portfolio and these templates."""
     info = portfolio.portfolio
+    shared_options = tuple(
+        (key, value) for key, values in sorted(portfolio.tag_options.items()) for value in values
+    )
     portfolios = []
     for tier in portfolio.tiers:
         name = portfolio_name(portfolio, tier)
@@ -202,6 +208,7 @@ def desired_state(
                 provider=info.provider,
                 principals=tuple(sorted(principal_arn(p, who) for p in tier.principals)),
                 launch_role_name=launch_role_name(tier.name),
+                tag_options=(*shared_options, (TIER_TAG_KEY, tier.name)),
             )
         )
     registry = registry or discover()
@@ -228,9 +235,7 @@ def desired_state(
                 ),
             )
         )
-    tag_options = tuple(
-        (key, value) for key, values in sorted(portfolio.tag_options.items()) for value in values
-    )
+    tag_options = tuple(dict.fromkeys(o for p in portfolios for o in p.tag_options))
     return Desired(
         tuple(portfolios), tuple(products), tag_options, tuple(skipped or ()), tuple(configured)
     )
