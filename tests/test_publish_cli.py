@@ -86,22 +86,22 @@ def test_plan_then_publish_then_nothing_left(env, monkeypatch):
     assert "create  portfolio" in plan.output
     assert "Data Science (tier0)" in plan.output
     assert "tier1 <- principal arn:aws:iam::123456789012:role/Team1" in plan.output
-    assert plan.output.rstrip().endswith("plan: 30 to create")
+    assert plan.output.rstrip().endswith("plan: 34 to create")
     assert moto_servicecatalog.snapshot()["portfolios"] == []  # plan changed nothing
 
     published = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert published.exit_code == 0, published.output
     # One step per changed row of the table: the counter ends at the count the summary gives.
-    assert "[1/30] create template personal-hub 1.0.0" in published.output
-    assert "[30/30] " in published.output and "[31/" not in published.output
-    assert published.output.rstrip().endswith("published: 30 created")
+    assert "[1/34] create template personal-hub 1.0.0" in published.output
+    assert "[34/34] " in published.output and "[35/" not in published.output
+    assert published.output.rstrip().endswith("published: 34 created")
 
     # AWS_ENDPOINT_URL is honoured like --endpoint-url.
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
     again = run(work, "publish")
     assert again.exit_code == 0, again.output
     assert "nothing to publish" in again.output
-    assert "30 unchanged" in again.output
+    assert "34 unchanged" in again.output
 
 
 def test_publish_without_a_terminal_needs_yes(env):
@@ -177,7 +177,7 @@ def test_a_changed_template_without_a_bump_stops_publish(env):
     bumped = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert bumped.exit_code == 0, bumped.output
     # 2 templates + 2 versions created; 2 portfolio descriptions updated.
-    assert bumped.output.rstrip().endswith("published: 4 created, 2 updated, 26 unchanged")
+    assert bumped.output.rstrip().endswith("published: 4 created, 2 updated, 30 unchanged")
 
 
 def test_aws_region_variable_is_honoured(monkeypatch):

@@ -93,6 +93,8 @@ def test_first_plan_reads_only_and_expands_principals(clients, stubs, workspace)
     stubs["servicecatalog"].add_response(
         "search_products_as_admin", {"ProductViewDetails": []}, {"ProductSource": "ACCOUNT"}
     )
+    # The tier's own TagOption (labcatalog:tier) is wanted even when the file lists none.
+    stubs["servicecatalog"].add_response("list_tag_options", {"TagOptionDetails": []}, {})
     plan, _ = make_plan(portfolio, workspace.build(), clients)
     principal = next(a for a in plan.actions if isinstance(a, act.AssociatePrincipal))
     assert principal.arn == f"arn:aws-us-gov:iam::{ACCOUNT}:role/Team0"
@@ -142,6 +144,11 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
                 {"Key": "labcatalog:tier", "Value": "tier0"},
             ],
         },
+    )
+    sc.add_response(
+        "create_tag_option",
+        {"TagOptionDetail": {"Id": "tag-1"}},
+        {"Key": "labcatalog:tier", "Value": "tier0"},
     )
     sc.add_response(
         "create_product",
@@ -196,6 +203,9 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
         },
     )
     sc.add_response(
+        "associate_tag_option_with_resource", {}, {"ResourceId": "port-1", "TagOptionId": "tag-1"}
+    )
+    sc.add_response(
         "associate_principal_with_portfolio",
         {},
         {
@@ -205,7 +215,7 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
         },
     )
     done = apply(plan, clients, CatalogState())
-    assert len(done) == len(plan.changes) == 7
+    assert len(done) == len(plan.changes) == 9
 
 
 def test_deprecation_is_a_guidance_update(clients, stubs):
