@@ -370,6 +370,8 @@ UNSCOPED = {
     "secretsmanager:GetRandomPassword",
     "servicediscovery:CreatePrivateDnsNamespace",
     "servicediscovery:GetOperation",
+    "servicediscovery:TagResource",
+    "servicediscovery:UntagResource",
     "ssmmessages:CreateControlChannel",
     "ssmmessages:CreateDataChannel",
     "ssmmessages:OpenControlChannel",
