@@ -7,12 +7,14 @@ tier), the CloudFormation registry schema's `handlers.{create,read,update,delete
 policies as the built platform templates define them), on the resource's ARN built from the
 tier's names and the resource's properties, with the context keys the service sends (tags,
 iam:PassedToService, kms:ViaService...); an action with no resource type names `*`. The IAM
-evaluator (tests/support/iam_evaluator.py) must allow each one. The permissions a handler lists
-but never calls on our path are in EXCEPTIONS, each with its reason.
+evaluator (tests/support/iam_evaluator.py, one process for all of a test's requests) must allow
+each one, and every SSM parameter the templates resolve must be readable. The permissions a
+handler lists but never calls on our path are in EXCEPTIONS, each with its reason; a new resource
+type fails until tests/support/launch_check.py knows how to name it (SUBJECTS).
 
 Scoping: the same requests, made by tier A's launch role on tier B's resources, are refused for
-every action that issue 14 scopes by tier (listener rules, security groups, DNS records, EFS,
-task definitions), and for Service Catalog's stacks.
+every action scoped by tier (SCOPED_ACTIONS: listener rules, load balancing, security groups, DNS
+records, EFS, task definitions), and for Service Catalog's stacks.
 
 What this does not prove: that a handler calls nothing beyond its schema's list (the registry is
 the source), nor which of the listed permissions a handler calls on a given path (hence the
@@ -418,7 +420,7 @@ def test_the_check_fails_when_a_needed_statement_is_removed(tier, statement):
 
 # --- scoping: one tier's launch role on another tier's resources ---
 
-# What issue 14 scopes per tier, by the action CloudFormation's handlers call.
+# What is scoped per tier, by the action CloudFormation's handlers call.
 SCOPED_ACTIONS = {
     "listener rules": {"elasticloadbalancing:CreateRule"},
     "load balancing": {
