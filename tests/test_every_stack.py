@@ -374,6 +374,8 @@ UNSCOPED = {
     "servicecatalog:SearchProducts",
     "servicediscovery:CreatePrivateDnsNamespace",
     "servicediscovery:GetOperation",
+    "servicediscovery:TagResource",
+    "servicediscovery:UntagResource",
     "ssmmessages:CreateControlChannel",
     "ssmmessages:CreateDataChannel",
     "ssmmessages:OpenControlChannel",

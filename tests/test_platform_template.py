@@ -165,6 +165,9 @@ def test_notebook_role_is_assumed_by_ecs_tasks_of_this_account_only(portfolio):
     )
 
 
+READ_AND_PASS = {"iam:PassRole", "iam:GetRole"}
+
+
 def test_launch_role_passes_only_its_own_tiers_roles_each_to_its_service(portfolio):
     body = platform_body(portfolio)
     for tier in portfolio.tiers:
@@ -194,7 +197,12 @@ def test_launch_role_passes_only_its_own_tiers_roles_each_to_its_service(portfol
             assert resources(passing[sid]) == sorted(roles)
             assert passing[sid]["Condition"] == {"StringEquals": {"iam:PassedToService": service}}
         allowed = [a for s in found.values() if s["Effect"] == "Allow" for a in s["Action"]]
-        assert not [a for a in allowed if a.startswith("iam:") and a != "iam:PassRole"]
+        # Beyond passing them, only reading the same roles (CloudFormation reads a task
+        # definition's roles).
+        assert not [a for a in allowed if a.startswith("iam:") and a not in READ_AND_PASS]
+        assert resources(found["ReadThisTiersPassableRoles"]) == sorted(
+            r for _, roles in expected.values() for r in roles
+        )
         never = found["NeverChangeIam"]
         assert never["Effect"] == "Deny"
         assert {"iam:CreateRole", "iam:CreatePolicy", "iam:PutRolePolicy"} <= set(never["Action"])
@@ -541,20 +549,28 @@ def test_launch_roles_share_the_account_wide_shared_hub_policies(portfolio):
     body = platform_body(portfolio)
     shared = [
         "LaunchSharedHubDiscoveryPolicy",
+        "LaunchSharedHubLoadBalancingPolicy",
         "LaunchSharedHubNetworkPolicy",
         "LaunchSharedHubRuntimePolicy",
     ]
-    # Creations that AWS defines without a resource type: the new resource's id is AWS's.
+    # Creations and tagging that AWS defines without a resource type: the new resource's id
+    # is AWS's (a new file system is scoped by the tags it is created with).
     created_without_resource_type = {
         "servicediscovery:CreatePrivateDnsNamespace",
+        "servicediscovery:TagResource",
+        "servicediscovery:UntagResource",
         "route53:CreateHostedZone",
+        "elasticfilesystem:CreateFileSystem",
     }
     for tier in portfolio.tiers:
         role = body["Resources"][f"{tier.logical_id}LaunchRole"]["Properties"]
         own = []
         if portfolio.products.personal_hub is not None:
             # Tier-specific, so one per tier (the personal hub's EC2 rules name the tier's tag).
-            own = [f"{tier.logical_id}LaunchPersonalHubPolicy"]
+            own = [
+                f"{tier.logical_id}LaunchPersonalHubPolicy",
+                f"{tier.logical_id}LaunchPersonalHubSupportPolicy",
+            ]
         assert role["ManagedPolicyArns"] == [{"Ref": name} for name in shared + own]
         found = statements(role_policy(body, f"{tier.logical_id}LaunchRole", "launch-products"))
         # The tier's own shared-hub resources are named by tier: no other tier's pattern.

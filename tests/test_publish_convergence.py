@@ -77,7 +77,13 @@ def test_first_publish_creates_everything_as_configured(catalog, workspace):
     _, _, provider, tags, options, principals, products = portfolios["Data Science (tier0)"]
     assert provider == "Data Platform Team"
     assert ("managed-by", "labcatalog") in tags and ("labcatalog:tier", "tier0") in tags
-    assert options == ["cost-center=ds-analytics", "cost-center=ds-research"]
+    # The file's TagOptions and the tier's own, which Service Catalog puts on the tier's stacks
+    # (its launch role runs only stacks tagged with its tier).
+    assert options == [
+        "cost-center=ds-analytics",
+        "cost-center=ds-research",
+        "labcatalog:tier=tier0",
+    ]
     assert principals == [
         (f"arn:aws:iam::{ACCOUNT}:group/Leads0", "IAM"),
         (f"arn:aws:iam::{ACCOUNT}:role/Team0", "IAM"),

@@ -93,6 +93,8 @@ def test_first_plan_reads_only_and_expands_principals(clients, stubs, workspace)
     stubs["servicecatalog"].add_response(
         "search_products_as_admin", {"ProductViewDetails": []}, {"ProductSource": "ACCOUNT"}
     )
+    # The tier's own TagOption (labcatalog:tier) is wanted even when the file lists none.
+    stubs["servicecatalog"].add_response("list_tag_options", {"TagOptionDetails": []}, {})
     stubs["ecr"].add_response(
         "list_images",
         {"imageIds": [{"imageTag": "src-0123456789abcdef", "imageDigest": "sha256:" + "0" * 64}]},
@@ -151,6 +153,11 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
         },
     )
     sc.add_response(
+        "create_tag_option",
+        {"TagOptionDetail": {"Id": "tag-1"}},
+        {"Key": "labcatalog:tier", "Value": "tier0"},
+    )
+    sc.add_response(
         "create_product",
         {
             "ProductViewDetail": {"ProductViewSummary": {"ProductId": "prod-1"}},
@@ -193,6 +200,9 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
         },
     )
     sc.add_response(
+        "associate_tag_option_with_resource", {}, {"ResourceId": "port-1", "TagOptionId": "tag-1"}
+    )
+    sc.add_response(
         "associate_principal_with_portfolio",
         {},
         {
@@ -202,7 +212,7 @@ def test_apply_sends_each_change_in_the_shape_the_api_expects(clients, stubs, wo
         },
     )
     done = apply(plan, clients, CatalogState())
-    assert len(done) == len(plan.changes) == 6
+    assert len(done) == len(plan.changes) == 8
 
 
 def test_deprecation_is_a_guidance_update(clients, stubs):

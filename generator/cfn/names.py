@@ -29,6 +29,11 @@ TIER_SECRETS = "labcatalog/{tier}/"
 
 WILDCARD = "*"
 
+# A tier's hubs have a label that is the tier's name in their DNS names (`hub.pii.example.com`,
+# `pii.example.com`): its launch role writes DNS records only there (IAM patterns, `{tier}`
+# filled in).
+TIER_HOST_NAMES = ("{tier}.*", "*.{tier}.*")
+
 # Tag keys: the publisher finds what it manages by them, IAM conditions and people filter by them.
 STACK_TAG = "labcatalog:stack"
 TIER_TAG = "labcatalog:tier"

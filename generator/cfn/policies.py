@@ -280,8 +280,17 @@ def _service_id(service: str) -> str:
 
 def pass_roles_statements(passable: Mapping[str, Sequence[AWSHelperFn]]) -> list[Statement]:
     """PassRole on exactly these roles, each only to the service that runs it; one statement
-    per service (sorted), so no role can be passed to a service no product needs."""
-    return [
+    per service (sorted), so no role can be passed to a service no product needs. And reading
+    those roles, which CloudFormation does before it names one (a task definition's)."""
+    roles = [arn for service in sorted(passable) for arn in passable[service]]
+    statements = []
+    if roles:
+        statements.append(
+            Statement(
+                Sid="ReadThisTiersPassableRoles", Effect=Allow, Action=[iam.GetRole], Resource=roles
+            )
+        )
+    return statements + [
         Statement(
             Sid=f"PassOnlyThisTiersRolesTo{_service_id(service)}",
             Effect=Allow,
@@ -306,15 +315,21 @@ def launch_role_policy(
     statements their resources need.
     """
     stack_arn = Sub("arn:${AWS::Partition}:cloudformation:*:${AWS::AccountId}:stack/SC-*")
+    # Service Catalog tags a provisioned product's stack with the portfolio's TagOptions; each
+    # tier's portfolio has its tier's (the publisher), so a stack says which tier it serves.
     statements = [
         Statement(
-            Sid="RunProvisionedProductStacks",
+            Sid="CreateThisTiersStacks",
+            Effect=Allow,
+            Action=[cfn.CreateStack],
+            Resource=[stack_arn],
+            Condition=Condition(StringEquals(f"aws:RequestTag/{names.TIER_TAG}", tier)),
+        ),
+        Statement(
+            Sid="RunThisTiersStacks",
             Effect=Allow,
             Action=[
-                cfn.CreateStack,
                 cfn.DeleteStack,
-                cfn.DescribeStackEvents,
-                cfn.DescribeStacks,
                 cfn.SetStackPolicy,
                 cfn.UpdateStack,
                 cfn.CreateChangeSet,
@@ -322,6 +337,13 @@ def launch_role_policy(
                 cfn.ExecuteChangeSet,
                 cfn.DeleteChangeSet,
             ],
+            Resource=[stack_arn],
+            Condition=Condition(StringEquals(f"aws:ResourceTag/{names.TIER_TAG}", tier)),
+        ),
+        Statement(
+            Sid="ReadProvisionedProductStacks",
+            Effect=Allow,
+            Action=[cfn.DescribeStackEvents, cfn.DescribeStacks],
             Resource=[stack_arn],
         ),
         Statement(

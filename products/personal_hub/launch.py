@@ -42,6 +42,29 @@ def _ec2(resource: str) -> Sub:
     return regional_arn("ec2", resource)
 
 
+def launch_policies(tier: str) -> dict[str, list[Statement]]:
+    """The personal-hub statements of `tier`'s launch role, as managed policies that each fit
+    IAM's 6,144 characters: what it makes and changes, and what it reads and runs."""
+    statements = launch_statements(tier)
+    support = [s for s in statements if s.Sid in SUPPORT]
+    return {
+        "personal-hub": [s for s in statements if s.Sid not in SUPPORT],
+        "personal-hub-support": support,
+    }
+
+
+# The statements that only read, or run the self-service actions (the second policy).
+SUPPORT = {
+    "PersonalHubDescribe",
+    "PersonalHubReadInstanceAssociations",
+    "PersonalHubListAssociations",
+    "PersonalHubIdleStopAlarm",
+    "PersonalHubReadPublicAmiParameters",
+    "PersonalHubRunSelfServiceActions",
+    "PersonalHubWatchSelfServiceActions",
+}
+
+
 def launch_statements(tier: str) -> list[Statement]:
     """The personal-hub statements of `tier`'s launch role."""
     request_tag = f"aws:RequestTag/{names.TIER_TAG}"
@@ -132,6 +155,7 @@ def launch_statements(tier: str) -> list[Statement]:
                 ec2.CreateSnapshot,
                 ec2.CreateTags,
                 ec2.DeleteTags,
+                ec2.DescribeVolumeAttribute,
             ],
             Resource=[_ec2("instance/*"), _ec2("volume/*")],
             Condition=tagged,
@@ -193,11 +217,16 @@ def launch_statements(tier: str) -> list[Statement]:
             Action=[
                 ec2.DescribeAccountAttributes,
                 ec2.DescribeAvailabilityZones,
+                ec2.DescribeIamInstanceProfileAssociations,
                 ec2.DescribeImages,
                 ec2.DescribeInstanceAttribute,
+                ec2.DescribeInstanceCreditSpecifications,
                 ec2.DescribeInstanceStatus,
                 ec2.DescribeInstanceTypes,
                 ec2.DescribeInstances,
+                ec2.DescribeKeyPairs,
+                ec2.DescribeLaunchTemplates,
+                ec2.DescribeLaunchTemplateVersions,
                 ec2.DescribeNetworkInterfaces,
                 ec2.DescribeSecurityGroupRules,
                 ec2.DescribeSecurityGroups,
@@ -205,8 +234,23 @@ def launch_statements(tier: str) -> list[Statement]:
                 ec2.DescribeSubnets,
                 ec2.DescribeTags,
                 ec2.DescribeVolumes,
+                ec2.DescribeVolumesModifications,
                 ec2.DescribeVpcs,
             ],
+            Resource=["*"],
+        ),
+        Statement(
+            Sid="PersonalHubReadInstanceAssociations",
+            Effect=Allow,
+            # CloudFormation reads an instance's SSM associations back (it sets none).
+            Action=[ssm.DescribeAssociation],
+            Resource=[_ec2("instance/*")],
+        ),
+        Statement(
+            Sid="PersonalHubListAssociations",
+            Effect=Allow,
+            # ListAssociations has no resource-level permission.
+            Action=[ssm.ListAssociations],
             Resource=["*"],
         ),
         Statement(
@@ -216,6 +260,7 @@ def launch_statements(tier: str) -> list[Statement]:
                 cloudwatch.PutMetricAlarm,
                 cloudwatch.DeleteAlarms,
                 cloudwatch.DescribeAlarms,
+                cloudwatch.ListTagsForResource,
                 cloudwatch.TagResource,
                 cloudwatch.UntagResource,
             ],

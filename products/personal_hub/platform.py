@@ -185,14 +185,16 @@ def add_to_tier(t: Template, tier: TierContext) -> TierContribution:
     action_role.add_action_role(t, tier)
     return TierContribution(
         passable_roles=(PassableRole(role_arn, policies.EC2),),
-        launch_policies=(
-            # Its own managed policy: inline, it would push the launch role past IAM's quota.
+        launch_policies=tuple(
+            # Managed policies of its own: inline, they would push the launch role past IAM's
+            # quota.
             LaunchPolicy(
-                f"{tier.logical_id}LaunchPersonalHubPolicy",
-                platform_names.TIER_LAUNCH_POLICY.format(tier=tier.name, name=names.PRODUCT),
-                f"Service Catalog may manage tier {tier.name}'s personal hubs",
-                tuple(launch.launch_statements(tier.name)),
-            ),
+                f"{tier.logical_id}Launch{''.join(w.capitalize() for w in name.split('-'))}Policy",
+                platform_names.TIER_LAUNCH_POLICY.format(tier=tier.name, name=name),
+                f"Service Catalog may manage tier {tier.name}'s personal hubs ({name})",
+                tuple(statements),
+            )
+            for name, statements in launch.launch_policies(tier.name).items()
         ),
         parameters=(parameter,),
         end_user_statements=tuple(end_users.end_user_statements(tier.name)),

@@ -8,9 +8,13 @@ tiers, and IAM caps a role's inline policies at 10,240 characters.
 
 Every statement is limited to this account and region; where a service names resources we
 choose, to this tier's names (`generator.cfn.names`); where it names them itself (load balancers,
-target groups, file systems, security groups), to that resource type. `*` is used only for
-control-plane actions that AWS documents without a resource type (listings, Describe calls,
-task definition registration); none of them reads or writes data.
+listeners, target groups, file systems, security groups), to resources tagged with this tier
+(`labcatalog:tier`, which the product tags them with, and which a create call must carry). The
+shared policies read the tier from the launch role's own tag (`${aws:PrincipalTag/...}`), so one
+policy serves every tier and still scopes each to its own. DNS records only under the tier's host
+names (`names.TIER_HOST_NAMES`). `*` is used only for control-plane actions that AWS documents
+without a resource type (listings, Describe calls, tagging in Cloud Map); none of them reads or
+writes data. tests/test_launch_role.py proves the sufficiency and the scoping.
 """
 
 from __future__ import annotations
@@ -25,11 +29,35 @@ import awacs.logs as logs
 import awacs.route53 as route53
 import awacs.secretsmanager as secretsmanager
 import awacs.servicediscovery as servicediscovery
-from awacs.aws import Allow, Bool, Condition, Statement, StringEquals
+from awacs.aws import (
+    Allow,
+    Bool,
+    Condition,
+    ForAllValuesStringLike,
+    Null,
+    Statement,
+    StringEquals,
+)
 from troposphere import AWSHelperFn, Sub
 
 from generator.cfn import names
 from generator.cfn.policies import regional_arn, tier_secrets_arn
+from products.shared_hub.stack import STACK
+
+# The tier of the launch role using a shared policy: its own `labcatalog:tier` tag.
+PRINCIPAL_TIER = "${aws:PrincipalTag/" + names.TIER_TAG + "}"
+RESOURCE_TIER = f"aws:ResourceTag/{names.TIER_TAG}"
+REQUEST_TIER = f"aws:RequestTag/{names.TIER_TAG}"
+
+
+def _tiers_own() -> Condition:
+    """The resource carries the launch role's tier."""
+    return Condition(StringEquals(RESOURCE_TIER, PRINCIPAL_TIER))
+
+
+def _created_for_the_tier(**extra: str) -> Condition:
+    """The create call tags the new resource with the launch role's tier."""
+    return Condition(StringEquals({REQUEST_TIER: PRINCIPAL_TIER, **extra}))
 
 
 def _ecs(tier: str, kind: str, suffix: str = "") -> Sub:
@@ -67,6 +95,8 @@ def tier_launch_statements(tier: str) -> list[Statement]:
                 ecs.DescribeServices,
                 ecs.UpdateService,
                 ecs.ListServiceDeployments,
+                ecs.DescribeServiceDeployments,
+                ecs.StopServiceDeployment,
                 ecs.TagResource,
                 ecs.UntagResource,
                 ecs.ListTagsForResource,
@@ -80,9 +110,15 @@ def tier_launch_statements(tier: str) -> list[Statement]:
             Resource=[_ecs(tier, "service-deployment", "/*")],
         ),
         Statement(
-            Sid="SharedHubTaskDefinitionTags",
+            Sid="SharedHubTaskDefinitions",
             Effect=Allow,
-            Action=[ecs.TagResource, ecs.UntagResource, ecs.ListTagsForResource],
+            # Only families named for this tier (the hub's and its users' servers').
+            Action=[
+                ecs.RegisterTaskDefinition,
+                ecs.TagResource,
+                ecs.UntagResource,
+                ecs.ListTagsForResource,
+            ],
             Resource=[task_families],
         ),
         Statement(
@@ -123,50 +159,85 @@ def shared_launch_policies(hub_key_arn: AWSHelperFn) -> dict[str, list[Statement
     Split so each stays under IAM's 6,144 characters for one managed policy.
     """
     return {
+        "shared-hub-load-balancing": _load_balancing_statements(),
         "shared-hub-network": _network_statements(),
         "shared-hub-runtime": _runtime_statements(hub_key_arn),
         "shared-hub-discovery": _discovery_statements(),
     }
 
 
-def _network_statements() -> list[Statement]:
+def _load_balancing_statements() -> list[Statement]:
+    load_balancing = [
+        regional_arn("elasticloadbalancing", "loadbalancer/app/*"),
+        regional_arn("elasticloadbalancing", "listener/app/*"),
+        regional_arn("elasticloadbalancing", "listener-rule/app/*"),
+        regional_arn("elasticloadbalancing", "targetgroup/*"),
+    ]
     return [
         Statement(
-            Sid="LoadBalancersOfThisAccount",
+            Sid="CreateLoadBalancingForTheTier",
             Effect=Allow,
             # Load balancer and target group names are at most 32 characters, so CloudFormation
-            # generates them and they cannot carry the tier; the ARNs are limited to this
-            # account and region, and to application load balancers.
+            # generates them and they cannot carry the tier: the tier's tag does.
+            Action=[elb.CreateLoadBalancer, elb.CreateTargetGroup, elb.CreateListener],
+            Resource=load_balancing,
+            Condition=_created_for_the_tier(),
+        ),
+        Statement(
+            Sid="AddRulesToTheTiersListenersOnly",
+            Effect=Allow,
+            # A rule goes on a listener of the tier's (its own, or an existing one tagged with
+            # the tier): one tier cannot route its host name on another tier's listener.
+            Action=[elb.CreateRule],
+            Resource=[regional_arn("elasticloadbalancing", "listener/app/*")],
+            Condition=Condition(
+                StringEquals({RESOURCE_TIER: PRINCIPAL_TIER, REQUEST_TIER: PRINCIPAL_TIER})
+            ),
+        ),
+        Statement(
+            Sid="TagLoadBalancingAsItIsCreated",
+            Effect=Allow,
+            Action=[elb.AddTags],
+            Resource=load_balancing,
+            Condition=Condition(
+                StringEquals(
+                    {
+                        REQUEST_TIER: PRINCIPAL_TIER,
+                        "elasticloadbalancing:CreateAction": [
+                            "CreateLoadBalancer",
+                            "CreateTargetGroup",
+                            "CreateListener",
+                            "CreateRule",
+                        ],
+                    }
+                )
+            ),
+        ),
+        Statement(
+            Sid="ManageTheTiersLoadBalancing",
+            Effect=Allow,
             Action=[
                 elb.AddTags,
                 elb.RemoveTags,
-                elb.CreateLoadBalancer,
                 elb.DeleteLoadBalancer,
                 elb.ModifyLoadBalancerAttributes,
                 elb.SetSecurityGroups,
                 elb.SetSubnets,
                 elb.SetIpAddressType,
-                elb.CreateListener,
                 elb.DeleteListener,
                 elb.ModifyListener,
                 elb.ModifyListenerAttributes,
-                elb.CreateRule,
                 elb.DeleteRule,
                 elb.ModifyRule,
                 elb.SetRulePriorities,
-                elb.CreateTargetGroup,
                 elb.DeleteTargetGroup,
                 elb.ModifyTargetGroup,
                 elb.ModifyTargetGroupAttributes,
                 elb.RegisterTargets,
                 elb.DeregisterTargets,
             ],
-            Resource=[
-                regional_arn("elasticloadbalancing", "loadbalancer/app/*"),
-                regional_arn("elasticloadbalancing", "listener/app/*"),
-                regional_arn("elasticloadbalancing", "listener-rule/app/*"),
-                regional_arn("elasticloadbalancing", "targetgroup/*"),
-            ],
+            Resource=load_balancing,
+            Condition=_tiers_own(),
         ),
         Statement(
             Sid="DescribeLoadBalancing",
@@ -185,11 +256,37 @@ def _network_statements() -> list[Statement]:
             ],
             Resource=["*"],
         ),
+    ]
+
+
+def _network_statements() -> list[Statement]:
+    return [
         Statement(
-            Sid="SecurityGroupsOfThisAccount",
+            Sid="CreateSecurityGroupsForTheTier",
             Effect=Allow,
+            Action=[ec2.CreateSecurityGroup],
+            Resource=[regional_arn("ec2", "security-group/*")],
+            Condition=_created_for_the_tier(),
+        ),
+        Statement(
+            Sid="SecurityGroupsInTheChosenVpc",
+            Effect=Allow,
+            Action=[ec2.CreateSecurityGroup],
+            Resource=[regional_arn("ec2", "vpc/*")],
+        ),
+        Statement(
+            Sid="TagSecurityGroupsAsTheyAreCreated",
+            Effect=Allow,
+            Action=[ec2.CreateTags],
+            Resource=[regional_arn("ec2", "security-group/*")],
+            Condition=_created_for_the_tier(**{"ec2:CreateAction": "CreateSecurityGroup"}),
+        ),
+        Statement(
+            Sid="ChangeTheTiersSecurityGroupsOnly",
+            Effect=Allow,
+            # The tier's own groups and the platform's groups of the tier (its homes' mount
+            # targets, which the hub's servers are let into).
             Action=[
-                ec2.CreateSecurityGroup,
                 ec2.DeleteSecurityGroup,
                 ec2.AuthorizeSecurityGroupIngress,
                 ec2.AuthorizeSecurityGroupEgress,
@@ -200,11 +297,22 @@ def _network_statements() -> list[Statement]:
                 ec2.CreateTags,
                 ec2.DeleteTags,
             ],
-            Resource=[
-                regional_arn("ec2", "security-group/*"),
-                regional_arn("ec2", "security-group-rule/*"),
-                regional_arn("ec2", "vpc/*"),
+            Resource=[regional_arn("ec2", "security-group/*")],
+            Condition=_tiers_own(),
+        ),
+        Statement(
+            Sid="RulesOfTheTiersSecurityGroups",
+            Effect=Allow,
+            # A rule is authorised with its group, which the statement above scopes.
+            Action=[
+                ec2.AuthorizeSecurityGroupIngress,
+                ec2.AuthorizeSecurityGroupEgress,
+                ec2.RevokeSecurityGroupIngress,
+                ec2.RevokeSecurityGroupEgress,
+                ec2.UpdateSecurityGroupRuleDescriptionsIngress,
+                ec2.UpdateSecurityGroupRuleDescriptionsEgress,
             ],
+            Resource=[regional_arn("ec2", "security-group-rule/*")],
         ),
         Statement(
             Sid="MountTargetNetworkInterfaces",
@@ -238,14 +346,25 @@ def _network_statements() -> list[Statement]:
             Resource=["*"],
         ),
         Statement(
-            Sid="HubDnsRecords",
+            Sid="HubDnsRecordsUnderTheTiersHostNames",
             Effect=Allow,
-            Action=[
-                route53.ChangeResourceRecordSets,
-                route53.GetHostedZone,
-                route53.ListResourceRecordSets,
-            ],
-            # The hosted zone is a launch parameter, so any zone of the account.
+            Action=[route53.ChangeResourceRecordSets],
+            # Hosted zones take no tags in IAM: the records' names carry the tier instead.
+            Resource=[Sub("arn:${AWS::Partition}:route53:::hostedzone/*")],
+            Condition=Condition(
+                [
+                    ForAllValuesStringLike(
+                        "route53:ChangeResourceRecordSetsNormalizedRecordNames",
+                        [name.format(tier=PRINCIPAL_TIER) for name in names.TIER_HOST_NAMES],
+                    ),
+                    Null("route53:ChangeResourceRecordSetsNormalizedRecordNames", "false"),
+                ]
+            ),
+        ),
+        Statement(
+            Sid="ReadHostedZones",
+            Effect=Allow,
+            Action=[route53.GetHostedZone, route53.ListResourceRecordSets],
             Resource=[Sub("arn:${AWS::Partition}:route53:::hostedzone/*")],
         ),
         Statement(
@@ -291,11 +410,9 @@ def _runtime_statements(hub_key_arn: AWSHelperFn) -> list[Statement]:
         Statement(
             Sid="EcsCallsWithoutResourceTypes",
             Effect=Allow,
-            # ECS documents no resource type for these: a task definition has no ARN until it
-            # is registered, and listings span the account. The roles a task definition names
-            # are still limited by iam:PassRole above.
+            # ECS documents no resource type for these (registering one is the tier's own
+            # families only, in the tier's policy); listings span the account.
             Action=[
-                ecs.RegisterTaskDefinition,
                 ecs.DeregisterTaskDefinition,
                 ecs.DescribeTaskDefinition,
                 ecs.ListClusters,
@@ -305,12 +422,35 @@ def _runtime_statements(hub_key_arn: AWSHelperFn) -> list[Statement]:
             Resource=["*"],
         ),
         Statement(
-            Sid="HubStateFileSystems",
+            Sid="CreateHubStateFileSystemsForTheTier",
             Effect=Allow,
+            # CreateFileSystem has no resource type: the new file system's tags are the scope.
+            Action=[efs.CreateFileSystem],
+            Resource=["*"],
+            Condition=_created_for_the_tier(**{f"aws:RequestTag/{names.STACK_TAG}": STACK}),
+        ),
+        Statement(
+            Sid="TagHubStateAsItIsCreated",
+            Effect=Allow,
+            Action=[efs.TagResource],
+            Resource=[
+                regional_arn("elasticfilesystem", "file-system/*"),
+                regional_arn("elasticfilesystem", "access-point/*"),
+            ],
+            Condition=_created_for_the_tier(
+                **{"elasticfilesystem:CreateAction": ["CreateFileSystem", "CreateAccessPoint"]}
+            ),
+        ),
+        Statement(
+            Sid="ManageTheTiersHubStateFileSystems",
+            Effect=Allow,
+            # Only the shared hubs' state of this tier: not another tier's, and not the
+            # platform's homes (tagged `labcatalog:stack` platform).
             Action=[
-                efs.CreateFileSystem,
                 efs.DeleteFileSystem,
                 efs.UpdateFileSystem,
+                efs.UpdateFileSystemProtection,
+                efs.DescribeReplicationConfigurations,
                 efs.PutFileSystemPolicy,
                 efs.DeleteFileSystemPolicy,
                 efs.DescribeFileSystemPolicy,
@@ -326,12 +466,21 @@ def _runtime_statements(hub_key_arn: AWSHelperFn) -> list[Statement]:
                 efs.DeleteAccessPoint,
                 efs.TagResource,
                 efs.UntagResource,
+                efs.DeleteTags,
                 efs.ListTagsForResource,
             ],
             Resource=[
                 regional_arn("elasticfilesystem", "file-system/*"),
                 regional_arn("elasticfilesystem", "access-point/*"),
             ],
+            Condition=Condition(
+                StringEquals(
+                    {
+                        RESOURCE_TIER: PRINCIPAL_TIER,
+                        f"aws:ResourceTag/{names.STACK_TAG}": STACK,
+                    }
+                )
+            ),
         ),
         Statement(
             Sid="DescribeFileSystems",
@@ -401,6 +550,10 @@ def _discovery_statements() -> list[Statement]:
                 servicediscovery.ListNamespaces,
                 servicediscovery.ListServices,
                 servicediscovery.ListOperations,
+                # Cloud Map documents its tagging actions without a resource type.
+                servicediscovery.TagResource,
+                servicediscovery.UntagResource,
+                servicediscovery.ListTagsForResource,
             ],
             Resource=["*"],
         ),
@@ -415,9 +568,9 @@ def _discovery_statements() -> list[Statement]:
                 servicediscovery.GetService,
                 servicediscovery.UpdateService,
                 servicediscovery.DeleteService,
-                servicediscovery.TagResource,
-                servicediscovery.UntagResource,
-                servicediscovery.ListTagsForResource,
+                servicediscovery.GetServiceAttributes,
+                servicediscovery.UpdateServiceAttributes,
+                servicediscovery.DeleteServiceAttributes,
             ],
             Resource=[
                 regional_arn("servicediscovery", "namespace/*"),

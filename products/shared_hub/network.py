@@ -257,6 +257,8 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
                     ),
                 )
             ],
+            # The tier's tag: only this tier's launch role may add rules to it.
+            Tags=stack.tags("https"),
         )
     )
     t.add_resource(
@@ -274,6 +276,7 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
                     ),
                 )
             ],
+            Tags=stack.tags("http"),
         )
     )
     rule = t.add_resource(
@@ -288,6 +291,7 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
                 )
             ],
             Actions=[ListenerRuleAction(Type="forward", TargetGroupArn=Ref(target))],
+            Tags=stack.tags(),
         )
     )
     return LoadBalancing(target=target, balancer=balancer, rule=rule)

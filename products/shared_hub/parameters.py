@@ -96,8 +96,9 @@ def declared(portfolio: Portfolio) -> Console:
                 "HubDomainName",
                 "Hub DNS name",
                 r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
-                "The name users open, e.g. hub.data.example.com (in the hosted zone below).",
-                "must be a lowercase DNS name such as hub.data.example.com",
+                "The name users open, with a label that is the tier's name, e.g. "
+                "hub.pii.example.com (in the hosted zone below).",
+                "must be a lowercase DNS name such as hub.pii.example.com",
                 optional=False,
             ),
             Param(

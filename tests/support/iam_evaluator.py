@@ -42,6 +42,9 @@ class Request:
     context: dict[str, str | list[str]] = field(default_factory=dict)
     identity_policies: tuple[dict, ...] = ()
     resource_policy: dict | None = None
+    # Judge without checking the resource's type against the action's: only for an action whose
+    # resource types the evaluator's data lacks (the caller says which, and why).
+    unsafe: bool = False
 
     def simulation(self) -> dict:
         simulation = {
@@ -57,6 +60,8 @@ class Request:
         }
         if self.resource_policy is not None:
             simulation["resourcePolicy"] = self.resource_policy
+        if self.unsafe:
+            simulation["unsafe"] = True
         return simulation
 
 

@@ -108,6 +108,9 @@ class PortfolioSpec:
     provider: str
     principals: tuple[str, ...]
     launch_role_name: str
+    # The portfolio's TagOptions: the file's and its tier's own, which Service Catalog puts on
+    # every stack launched from it (the tier's launch role runs only stacks with its tier's).
+    tag_options: tuple[tuple[str, str], ...] = ()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -199,6 +202,9 @@ def desired_state(
     info = portfolio.portfolio
     registry = registry or discover()
     configured = configured_products(portfolio, registry)
+    shared_options = tuple(
+        (key, value) for key, values in sorted(portfolio.tag_options.items()) for value in values
+    )
     portfolios = []
     for tier in portfolio.tiers:
         # A self-service action's role updates the tier's provisioned products (a resize), for
@@ -223,6 +229,7 @@ def desired_state(
                 provider=info.provider,
                 principals=tuple(sorted(members)),
                 launch_role_name=launch_role_name(tier.name),
+                tag_options=(*shared_options, (TIER_TAG_KEY, tier.name)),
             )
         )
     products = []
@@ -249,9 +256,7 @@ def desired_state(
                 ),
             )
         )
-    tag_options = tuple(
-        (key, value) for key, values in sorted(portfolio.tag_options.items()) for value in values
-    )
+    tag_options = tuple(dict.fromkeys(o for p in portfolios for o in p.tag_options))
     identities = tuple(
         product_stack(key, tier.name) for key in configured for tier in portfolio.tiers
     )

@@ -268,7 +268,7 @@ def _tag_option_associations(
     current = state.portfolios.get(portfolio.tier)
     have = current.tag_option_ids if current else set()
     wanted_ids = set()
-    for key, value in desired.tag_options:
+    for key, value in portfolio.tag_options:
         option = state.tag_options.get((key, value))
         if option and option[0] in have:
             wanted_ids.add(option[0])
