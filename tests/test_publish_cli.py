@@ -87,22 +87,22 @@ def test_plan_then_publish_then_nothing_left(env, monkeypatch):
     assert "Data Science (tier0)" in plan.output
     assert "tier1 <- principal arn:aws:iam::123456789012:role/Team1" in plan.output
     assert "create  product      shared-hub/tier1 (Team hub)" in plan.output
-    assert plan.output.rstrip().endswith("plan: 32 to create")
+    assert plan.output.rstrip().endswith("plan: 36 to create")
     assert moto_servicecatalog.snapshot()["portfolios"] == []  # plan changed nothing
 
     published = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert published.exit_code == 0, published.output
     # One step per changed row of the table: the counter ends at the count the summary gives.
-    assert "[1/32] create template personal-hub/tier0 1.0.0" in published.output
-    assert "[32/32] " in published.output and "[33/" not in published.output
-    assert published.output.rstrip().endswith("published: 32 created")
+    assert "[1/36] create template personal-hub/tier0 1.0.0" in published.output
+    assert "[36/36] " in published.output and "[37/" not in published.output
+    assert published.output.rstrip().endswith("published: 36 created")
 
     # AWS_ENDPOINT_URL is honoured like --endpoint-url.
     monkeypatch.setenv("AWS_ENDPOINT_URL", server.endpoint_url)
     again = run(work, "publish")
     assert again.exit_code == 0, again.output
     assert "nothing to publish" in again.output
-    assert "32 unchanged" in again.output
+    assert "36 unchanged" in again.output
 
 
 def test_publish_without_a_terminal_needs_yes(env):
@@ -182,7 +182,7 @@ def test_a_changed_template_without_a_bump_stops_publish(env):
     bumped = run(work, "publish", "--yes", endpoint=server.endpoint_url)
     assert bumped.exit_code == 0, bumped.output
     # A template and a version per product and tier created; 2 portfolio descriptions updated.
-    assert bumped.output.rstrip().endswith("published: 8 created, 2 updated, 26 unchanged")
+    assert bumped.output.rstrip().endswith("published: 8 created, 2 updated, 30 unchanged")
 
 
 def test_aws_region_variable_is_honoured(monkeypatch):
