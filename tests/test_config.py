@@ -17,7 +17,7 @@ from generator.engine.registry import load_portfolio, problems_of
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "portfolio.yaml"
 THREE_TIERS = Path(__file__).parent / "fixtures" / "three-tiers.yaml"
-SCHEMA_FILE = ROOT / "generator" / "model" / "schema" / "portfolio-v1.schema.json"
+SCHEMA_FILE = ROOT / "generator" / "model" / "schema" / "portfolio-v2.schema.json"
 
 
 def without(text: str, start: str, end: str) -> str:
@@ -70,8 +70,8 @@ def test_three_tier_fixture_loads():
 
 def test_schema_file_is_generated_from_the_model():
     assert SCHEMA_FILE.read_text() == portfolio_json_schema(), (
-        "generator/model/schema/portfolio-v1.schema.json is out of date; regenerate it with: "
-        "labcatalog schema > generator/model/schema/portfolio-v1.schema.json"
+        "generator/model/schema/portfolio-v2.schema.json is out of date; regenerate it with: "
+        "labcatalog schema > generator/model/schema/portfolio-v2.schema.json"
     )
 
 

@@ -4,7 +4,10 @@
 # CloudFormation fills in every placeholder (a dollar sign and a name in braces) before the
 # instance sees this file; shell variables are written without braces, so the two never mix.
 # Every value comes from a template parameter whose AllowedPattern excludes quotes, dollar signs
-# and line breaks, so it cannot break out of its quotes.
+# and line breaks, so it cannot break out of its quotes. The platform's settings (the identity
+# provider, the tier's groups, the owner rule) are not in this script: it reads them at every
+# start from the tier's SSM parameters (`load_settings`), so a change there reaches the hub at
+# its next start.
 #
 # Run by cloud-init on first boot (no argument): install Docker, mount the data volume, lay out
 # its folders for the hub image's user, write the hub's environment, install this script as the
@@ -26,25 +29,17 @@ set -euo pipefail
   readonly hub_image='${HubImage}'
   readonly hub_port='${HubPort}'
   readonly data_device='${DataDevice}'
-  readonly auth='${AuthMode}'
-  readonly oidc_secret_arn='${OidcClientSecretArn}'
-  readonly ldap_secret_arn='${LdapBindPasswordSecretArn}'
+  # The tier's settings, published by the platform: one SSM parameter each under this path.
+  readonly settings_path='${Settings}'
+  readonly principal_tag='${ProvisioningPrincipalTag}'
+  # Empty: the owner is whoever launched the product (`resolve_owner`).
+  readonly owner_given='${Owner}'
+  readonly collaborators='${Collaborators}'
 
   # The hub's environment: the contract in products/hub_image/environment.md.
   readonly env_tier='${Tier}'
-  readonly env_allowed_users='${AllowedUsers}'
-  readonly env_tier_group='${TierGroup}'
-  readonly env_admin_group='${AdminGroup}'
   readonly env_idle_timeout='${IdleTimeoutMinutes}'
   readonly env_notebook_bucket='${NotebookBucket}'
-  readonly env_oidc_issuer='${OidcIssuerUrl}'
-  readonly env_oidc_client_id='${OidcClientId}'
-  readonly env_oidc_username_claim='${OidcUsernameClaim}'
-  readonly env_oidc_groups_claim='${OidcGroupsClaim}'
-  readonly env_ldap_url='${LdapUrl}'
-  readonly env_ldap_bind_dn_template='${LdapBindDnTemplate}'
-  readonly env_ldap_group_search_base='${LdapGroupSearchBase}'
-  readonly env_ldap_bind_user_dn='${LdapBindUserDn}'
 }
 
 # Paths on the instance.
@@ -137,6 +132,65 @@ ensure_crypt_key() {
   fi
 }
 
+# --- the platform's settings and the owner (begin) ---------------------------------------------
+# The tier's settings as shell variables setting_<name> (identity/oidc-client-id ->
+# setting_oidc_client_id); a setting the platform does not publish (LDAP's lookup account, say)
+# stays empty. Values never pass through eval: each is assigned with printf -v.
+load_settings() {
+  local name value
+  while IFS=$'\t' read -r name value; do
+    [ -n "$name" ] || continue
+    name=${name#"$settings_path"/}
+    name=${name#*/}
+    name=${name//-/_}
+    printf -v "setting_$name" '%s' "$value"
+  done < <(aws ssm get-parameters-by-path --region "$region" --path "$settings_path" \
+    --recursive --query 'Parameters[].[Name,Value]' --output text)
+  if [ -z "${setting_mode:-}" ]; then
+    log "no settings under $settings_path: is the platform stack of this tier deployed?"
+    return 1
+  fi
+}
+
+# Who launched the product, from the tag Service Catalog puts on its stack (CloudFormation gives
+# it to the instance; the instance reads its own tags from the metadata service), mapped to a
+# user name at the identity provider by the platform's rule. Found once, on the data volume.
+resolve_owner() {
+  local principal owner
+  if [ -n "$owner_given" ]; then
+    echo "$owner_given"
+    return 0
+  fi
+  if [ -s "$data_dir/owner" ]; then
+    cat "$data_dir/owner"
+    return 0
+  fi
+  if ! principal=$(imds "meta-data/tags/instance/$principal_tag") || [ -z "$principal" ]; then
+    log "the instance has no $principal_tag tag: launch it again with Owner set"
+    return 1
+  fi
+  if ! owner=$(owner_from_principal "${setting_principal_pattern:-}" "$principal"); then
+    log "the platform's owner rule does not match $principal: launch it again with Owner set"
+    return 1
+  fi
+  printf '%s\n' "$owner" >"$data_dir/owner"
+  echo "$owner"
+}
+
+# The rule is a Python regular expression (portfolio.yaml checks it with Python's `re`), with
+# the user name in its group `user`; the name must be one the console would have accepted.
+owner_from_principal() {
+  python3 -c '
+import re, sys
+match = re.search(sys.argv[1], sys.argv[2])
+user = match and match.group("user")
+if not user or not re.fullmatch(r"[A-Za-z0-9._%+@-]{1,128}", user):
+    sys.exit(1)
+print(user)
+' "$1" "$2"
+}
+# --- the platform's settings and the owner (end) -----------------------------------------------
+
 env_line() {
   # Only variables with a value: an empty one would mean "set to nothing" to the hub's config.
   if [ -n "$2" ]; then
@@ -145,6 +199,10 @@ env_line() {
 }
 
 write_environment() {
+  local owner allowed_users
+  load_settings
+  owner=$(resolve_owner)
+  allowed_users=$owner${collaborators:+,$collaborators}
   install -d -m 0700 "$(dirname "$env_file")"
   (
     umask 077
@@ -162,22 +220,22 @@ write_environment() {
       if command -v nvidia-smi >/dev/null 2>&1; then
         env_line LABCATALOG_DOCKER_GPUS all
       fi
-      env_line LABCATALOG_ALLOWED_USERS "$env_allowed_users"
-      env_line LABCATALOG_TIER_GROUP "$env_tier_group"
-      env_line LABCATALOG_ADMIN_GROUP "$env_admin_group"
+      env_line LABCATALOG_ALLOWED_USERS "$allowed_users"
+      env_line LABCATALOG_TIER_GROUP "${setting_tier_group:-}"
+      env_line LABCATALOG_ADMIN_GROUP "${setting_admin_group:-}"
       env_line LABCATALOG_IDLE_TIMEOUT_MINUTES "$env_idle_timeout"
       env_line LABCATALOG_NOTEBOOK_BUCKET "$env_notebook_bucket"
-      env_line LABCATALOG_AUTH "$auth"
-      if [ "$auth" = oidc ]; then
-        env_line LABCATALOG_OIDC_ISSUER "$env_oidc_issuer"
-        env_line LABCATALOG_OIDC_CLIENT_ID "$env_oidc_client_id"
-        env_line LABCATALOG_OIDC_USERNAME_CLAIM "$env_oidc_username_claim"
-        env_line LABCATALOG_OIDC_GROUPS_CLAIM "$env_oidc_groups_claim"
+      env_line LABCATALOG_AUTH "$setting_mode"
+      if [ "$setting_mode" = oidc ]; then
+        env_line LABCATALOG_OIDC_ISSUER "${setting_oidc_issuer_url:-}"
+        env_line LABCATALOG_OIDC_CLIENT_ID "${setting_oidc_client_id:-}"
+        env_line LABCATALOG_OIDC_USERNAME_CLAIM "${setting_oidc_username_claim:-}"
+        env_line LABCATALOG_OIDC_GROUPS_CLAIM "${setting_oidc_groups_claim:-}"
       else
-        env_line LABCATALOG_LDAP_URL "$env_ldap_url"
-        env_line LABCATALOG_LDAP_BIND_DN_TEMPLATE "$env_ldap_bind_dn_template"
-        env_line LABCATALOG_LDAP_GROUP_SEARCH_BASE "$env_ldap_group_search_base"
-        env_line LABCATALOG_LDAP_BIND_USER_DN "$env_ldap_bind_user_dn"
+        env_line LABCATALOG_LDAP_URL "${setting_ldap_url:-}"
+        env_line LABCATALOG_LDAP_BIND_DN_TEMPLATE "${setting_ldap_bind_dn_template:-}"
+        env_line LABCATALOG_LDAP_GROUP_SEARCH_BASE "${setting_ldap_group_search_base:-}"
+        env_line LABCATALOG_LDAP_BIND_USER_DN "${setting_ldap_bind_user_dn:-}"
       fi
     } >"$env_file"
   )
@@ -250,11 +308,11 @@ boot() {
 export_secret() {
   # Secrets are read at every start with the instance role and passed to the container by name:
   # never in the user data, the template or a file.
-  local name=$1 arn=$2 value
-  if [ -z "$arn" ]; then
+  local name=$1 secret=$2 value
+  if [ -z "$secret" ]; then
     return 0
   fi
-  value=$(aws secretsmanager get-secret-value --region "$region" --secret-id "$arn" \
+  value=$(aws secretsmanager get-secret-value --region "$region" --secret-id "$secret" \
     --query SecretString --output text)
   export "$name=$value"
 }
@@ -296,8 +354,9 @@ run_hub() {
   if apply_update; then
     run_installed reconfigure
   fi
-  export_secret LABCATALOG_OIDC_CLIENT_SECRET "$oidc_secret_arn"
-  export_secret LABCATALOG_LDAP_BIND_PASSWORD "$ldap_secret_arn"
+  load_settings
+  export_secret LABCATALOG_OIDC_CLIENT_SECRET "${setting_oidc_client_secret_name:-}"
+  export_secret LABCATALOG_LDAP_BIND_PASSWORD "${setting_ldap_bind_password_secret_name:-}"
   export_crypt_key
   pull_image
   start_hub
