@@ -134,19 +134,32 @@ ensure_crypt_key() {
 
 # --- the platform's settings and the owner (begin) ---------------------------------------------
 # The tier's settings as shell variables setting_<name> (identity/oidc-client-id ->
-# setting_oidc_client_id); a setting the platform does not publish (LDAP's lookup account, say)
-# stays empty. Values never pass through eval: each is assigned with printf -v.
+# setting_oidc_client_id). Values never pass through eval: each is assigned with printf -v.
 load_settings() {
-  local name value
+  local name value key
+  # Every setting the script reads starts empty: one the platform does not publish stays so.
+  setting_mode=''
+  setting_tier_group=''
+  setting_admin_group=''
+  setting_principal_pattern=''
+  setting_oidc_issuer_url=''
+  setting_oidc_client_id=''
+  setting_oidc_client_secret_name=''
+  setting_oidc_username_claim=''
+  setting_oidc_groups_claim=''
+  setting_ldap_url=''
+  setting_ldap_bind_dn_template=''
+  setting_ldap_group_search_base=''
+  setting_ldap_bind_user_dn=''
+  setting_ldap_bind_password_secret_name=''
   while IFS=$'\t' read -r name value; do
     [ -n "$name" ] || continue
-    name=${name#"$settings_path"/}
-    name=${name#*/}
-    name=${name//-/_}
-    printf -v "setting_$name" '%s' "$value"
+    # The last part of the name is unique among the settings: identity/oidc-client-id.
+    key=$(basename "$name" | tr - _)
+    printf -v "setting_$key" '%s' "$value"
   done < <(aws ssm get-parameters-by-path --region "$region" --path "$settings_path" \
     --recursive --query 'Parameters[].[Name,Value]' --output text)
-  if [ -z "${setting_mode:-}" ]; then
+  if [ -z "$setting_mode" ]; then
     log "no settings under $settings_path: is the platform stack of this tier deployed?"
     return 1
   fi
@@ -169,7 +182,7 @@ resolve_owner() {
     log "the instance has no $principal_tag tag: launch it again with Owner set"
     return 1
   fi
-  if ! owner=$(owner_from_principal "${setting_principal_pattern:-}" "$principal"); then
+  if ! owner=$(owner_from_principal "$setting_principal_pattern" "$principal"); then
     log "the platform's owner rule does not match $principal: launch it again with Owner set"
     return 1
   fi
@@ -202,7 +215,10 @@ write_environment() {
   local owner allowed_users
   load_settings
   owner=$(resolve_owner)
-  allowed_users=$owner${collaborators:+,$collaborators}
+  allowed_users=$owner
+  if [ -n "$collaborators" ]; then
+    allowed_users="$owner,$collaborators"
+  fi
   install -d -m 0700 "$(dirname "$env_file")"
   (
     umask 077
@@ -221,21 +237,21 @@ write_environment() {
         env_line LABCATALOG_DOCKER_GPUS all
       fi
       env_line LABCATALOG_ALLOWED_USERS "$allowed_users"
-      env_line LABCATALOG_TIER_GROUP "${setting_tier_group:-}"
-      env_line LABCATALOG_ADMIN_GROUP "${setting_admin_group:-}"
+      env_line LABCATALOG_TIER_GROUP "$setting_tier_group"
+      env_line LABCATALOG_ADMIN_GROUP "$setting_admin_group"
       env_line LABCATALOG_IDLE_TIMEOUT_MINUTES "$env_idle_timeout"
       env_line LABCATALOG_NOTEBOOK_BUCKET "$env_notebook_bucket"
       env_line LABCATALOG_AUTH "$setting_mode"
       if [ "$setting_mode" = oidc ]; then
-        env_line LABCATALOG_OIDC_ISSUER "${setting_oidc_issuer_url:-}"
-        env_line LABCATALOG_OIDC_CLIENT_ID "${setting_oidc_client_id:-}"
-        env_line LABCATALOG_OIDC_USERNAME_CLAIM "${setting_oidc_username_claim:-}"
-        env_line LABCATALOG_OIDC_GROUPS_CLAIM "${setting_oidc_groups_claim:-}"
+        env_line LABCATALOG_OIDC_ISSUER "$setting_oidc_issuer_url"
+        env_line LABCATALOG_OIDC_CLIENT_ID "$setting_oidc_client_id"
+        env_line LABCATALOG_OIDC_USERNAME_CLAIM "$setting_oidc_username_claim"
+        env_line LABCATALOG_OIDC_GROUPS_CLAIM "$setting_oidc_groups_claim"
       else
-        env_line LABCATALOG_LDAP_URL "${setting_ldap_url:-}"
-        env_line LABCATALOG_LDAP_BIND_DN_TEMPLATE "${setting_ldap_bind_dn_template:-}"
-        env_line LABCATALOG_LDAP_GROUP_SEARCH_BASE "${setting_ldap_group_search_base:-}"
-        env_line LABCATALOG_LDAP_BIND_USER_DN "${setting_ldap_bind_user_dn:-}"
+        env_line LABCATALOG_LDAP_URL "$setting_ldap_url"
+        env_line LABCATALOG_LDAP_BIND_DN_TEMPLATE "$setting_ldap_bind_dn_template"
+        env_line LABCATALOG_LDAP_GROUP_SEARCH_BASE "$setting_ldap_group_search_base"
+        env_line LABCATALOG_LDAP_BIND_USER_DN "$setting_ldap_bind_user_dn"
       fi
     } >"$env_file"
   )
@@ -355,8 +371,8 @@ run_hub() {
     run_installed reconfigure
   fi
   load_settings
-  export_secret LABCATALOG_OIDC_CLIENT_SECRET "${setting_oidc_client_secret_name:-}"
-  export_secret LABCATALOG_LDAP_BIND_PASSWORD "${setting_ldap_bind_password_secret_name:-}"
+  export_secret LABCATALOG_OIDC_CLIENT_SECRET "$setting_oidc_client_secret_name"
+  export_secret LABCATALOG_LDAP_BIND_PASSWORD "$setting_ldap_bind_password_secret_name"
   export_crypt_key
   pull_image
   start_hub

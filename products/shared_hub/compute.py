@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, If, Join, NoValue, Ref, Select, Split, Sub, Template
+from troposphere import GetAtt, If, Join, Ref, Select, Split, Sub, Template
 from troposphere.ec2 import SecurityGroup
 from troposphere.ecs import (
     AuthorizationConfig,
@@ -35,6 +35,7 @@ from troposphere.logs import LogGroup
 from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
 from generator.cfn import names
+from generator.model.config import Identity
 from products.hub_image.content import image_tag
 from products.shared_hub import conditions, discovery, network, stack
 from products.shared_hub.network import LoadBalancing, SecurityGroups
@@ -62,15 +63,17 @@ def _memory(size_parameter: str) -> Select:
     return Select(1, Split(":", Ref(size_parameter)))
 
 
-def _environment(cluster: Cluster, servers: TaskDefinition, server_group: SecurityGroup) -> list:
+def _environment(
+    cluster: Cluster, servers: TaskDefinition, server_group: SecurityGroup, identity: Identity
+) -> list:
     """The hub container's variables, named exactly as products/hub_image/environment.md says."""
     always = {
         "LABCATALOG_TIER": Ref("Tier"),
-        "LABCATALOG_PUBLIC_URL": Sub("https://${HubDomainName}"),
+        "LABCATALOG_PUBLIC_URL": Join("", ["https://", stack.hub_host_name()]),
         "LABCATALOG_STATE_DIR": STATE_DIR,
-        "LABCATALOG_AUTH": Ref("AuthMode"),
-        "LABCATALOG_TIER_GROUP": Ref("TierGroup"),
-        "LABCATALOG_ADMIN_GROUP": Ref("AdminGroup"),
+        "LABCATALOG_AUTH": identity.mode,
+        "LABCATALOG_TIER_GROUP": stack.tier_value(names.IDENTITY_GROUP_SETTING),
+        "LABCATALOG_ADMIN_GROUP": stack.tier_value(names.ADMIN_GROUP_SETTING),
         "LABCATALOG_SERVER_MODE": "fargate",
         "LABCATALOG_SERVER_SIZES": Join(",", Ref("ServerSizes")),
         "LABCATALOG_DEFAULT_SERVER_SIZE": Ref("DefaultServerSize"),
@@ -79,50 +82,52 @@ def _environment(cluster: Cluster, servers: TaskDefinition, server_group: Securi
         "LABCATALOG_HUB_CONNECT_URL": discovery.HUB_CONNECT_URL,
         "LABCATALOG_ECS_CLUSTER": GetAtt(cluster, "Arn"),
         "LABCATALOG_ECS_TASK_DEFINITION": Ref(servers),
-        "LABCATALOG_ECS_SUBNETS": Join(",", Ref("TaskSubnets")),
+        # Comma-separated as the platform publishes it, as the spawner reads it.
+        "LABCATALOG_ECS_SUBNETS": stack.tier_value(names.SERVER_SUBNETS_SETTING),
         "LABCATALOG_ECS_SECURITY_GROUPS": GetAtt(server_group, "GroupId"),
         "LABCATALOG_ECS_CAPACITY_PROVIDER": If(conditions.FARGATE_SPOT, "FARGATE_SPOT", "FARGATE"),
         "LABCATALOG_ECS_HOMES_FILE_SYSTEM": stack.tier_value(names.HOMES_FILE_SYSTEM_ID_PARAMETER),
     }
-    when = {
-        conditions.OIDC: {
-            "LABCATALOG_OIDC_ISSUER": Ref("OidcIssuerUrl"),
-            "LABCATALOG_OIDC_CLIENT_ID": Ref("OidcClientId"),
-            "LABCATALOG_OIDC_GROUPS_CLAIM": Ref("OidcGroupsClaim"),
-            "LABCATALOG_OIDC_USERNAME_CLAIM": Ref("OidcUsernameClaim"),
-        },
-        conditions.LDAP: {
-            "LABCATALOG_LDAP_URL": Ref("LdapUrl"),
-            "LABCATALOG_LDAP_BIND_DN_TEMPLATE": Ref("LdapBindDnTemplate"),
-            "LABCATALOG_LDAP_GROUP_SEARCH_BASE": Ref("LdapGroupSearchBase"),
-            "LABCATALOG_LDAP_BIND_USER_DN": Ref("LdapBindUserDn"),
-        },
-    }
-    variables = [Environment(Name=k, Value=v) for k, v in sorted(always.items())]
-    for condition, values in when.items():
-        variables += [
-            If(condition, Environment(Name=k, Value=v), NoValue) for k, v in sorted(values.items())
-        ]
-    return variables
+    always |= _identity_environment(identity)
+    return [Environment(Name=k, Value=v) for k, v in sorted(always.items())]
 
 
-def _secrets(crypt_key: SecretsManagerSecret) -> list:
-    """Secrets reach the container from Secrets Manager, never as plain text in the template."""
-    return [
-        Secret(Name="JUPYTERHUB_CRYPT_KEY", ValueFrom=Ref(crypt_key)),
-        If(
-            conditions.OIDC,
-            Secret(Name="LABCATALOG_OIDC_CLIENT_SECRET", ValueFrom=Ref("OidcClientSecretArn")),
-            NoValue,
-        ),
-        If(
-            conditions.LDAP_PASSWORD,
-            Secret(
-                Name="LABCATALOG_LDAP_BIND_PASSWORD", ValueFrom=Ref("LdapBindPasswordSecretArn")
-            ),
-            NoValue,
-        ),
-    ]
+def _identity_environment(identity: Identity) -> dict[str, Sub]:
+    """The identity provider's variables, each from the tier's settings: only those
+    portfolio.yaml sets (the platform publishes no empty value)."""
+    if identity.oidc is not None:
+        settings = {
+            "LABCATALOG_OIDC_ISSUER": names.OIDC_ISSUER_SETTING,
+            "LABCATALOG_OIDC_CLIENT_ID": names.OIDC_CLIENT_ID_SETTING,
+            "LABCATALOG_OIDC_GROUPS_CLAIM": names.OIDC_GROUPS_CLAIM_SETTING,
+            "LABCATALOG_OIDC_USERNAME_CLAIM": names.OIDC_USERNAME_CLAIM_SETTING,
+        }
+    else:
+        assert identity.ldap is not None  # the model requires one of them
+        settings = {
+            "LABCATALOG_LDAP_URL": names.LDAP_URL_SETTING,
+            "LABCATALOG_LDAP_BIND_DN_TEMPLATE": names.LDAP_BIND_DN_TEMPLATE_SETTING,
+        }
+        if identity.ldap.group_search_base:
+            settings["LABCATALOG_LDAP_GROUP_SEARCH_BASE"] = names.LDAP_GROUP_SEARCH_BASE_SETTING
+        if identity.ldap.bind_user_dn:
+            settings["LABCATALOG_LDAP_BIND_USER_DN"] = names.LDAP_BIND_USER_DN_SETTING
+    return {variable: stack.tier_value(setting) for variable, setting in settings.items()}
+
+
+def _secrets(crypt_key: SecretsManagerSecret, identity: Identity) -> list:
+    """Secrets reach the container from Secrets Manager, never as plain text in the template.
+
+    The identity provider's secret is named in the platform's settings (ECS takes a secret's
+    name for one in the task's region)."""
+    secrets = [Secret(Name="JUPYTERHUB_CRYPT_KEY", ValueFrom=Ref(crypt_key))]
+    if identity.oidc is not None:
+        secret = stack.tier_value(names.OIDC_CLIENT_SECRET_SETTING)
+        secrets.append(Secret(Name="LABCATALOG_OIDC_CLIENT_SECRET", ValueFrom=secret))
+    if identity.ldap is not None and identity.ldap.bind_password_secret_name:
+        secret = stack.tier_value(names.LDAP_BIND_PASSWORD_SECRET_SETTING)
+        secrets.append(Secret(Name="LABCATALOG_LDAP_BIND_PASSWORD", ValueFrom=secret))
+    return secrets
 
 
 def _image() -> Join:
@@ -155,6 +160,7 @@ def add_compute(
     logs: Logs,
     state: HubState,
     crypt_key: SecretsManagerSecret,
+    identity: Identity,
 ) -> Compute:
     """The cluster, the users' and the hub's task definitions, and the one-task hub service."""
     cluster = t.add_resource(
@@ -253,8 +259,8 @@ def add_compute(
                         PortMapping(ContainerPort=network.HUB_PORT, Protocol="tcp"),
                         PortMapping(ContainerPort=network.HUB_API_PORT, Protocol="tcp"),
                     ],
-                    Environment=_environment(cluster, servers, groups.servers),
-                    Secrets=_secrets(crypt_key),
+                    Environment=_environment(cluster, servers, groups.servers, identity),
+                    Secrets=_secrets(crypt_key, identity),
                     MountPoints=[
                         MountPoint(
                             SourceVolume="hub-state", ContainerPath=STATE_DIR, ReadOnly=False
