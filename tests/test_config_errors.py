@@ -133,8 +133,8 @@ CASES = [
         edit("    write: [pii/scratch/]", "    writes: [pii/scratch/]"),
         [
             "portfolio.yaml:19:5: tiers[0].writes: unknown field 'writes'; "
-            "allowed here: admin_group, description, identity_group, name, network, principals, read, "
-            "shared_writes, write"
+            "allowed here: admin_group, description, identity_group, name, network, principals, "
+            "read, shared_writes, write"
         ],
         id="unknown-tier-key",
     ),

@@ -22,7 +22,7 @@ from products.hub_image.content import image_tag
 from products.personal_hub import names, template
 from tests import conftest
 from tests.support.moto_server import deploy_stack
-from tests.support.personal_hub_support import body, oidc_launch
+from tests.support.personal_hub_support import a_launch, body
 
 # Types in the template that moto's CloudFormation does not create. A new one must be added here
 # on purpose, with what checks it instead: the wait condition and the alarm are checked as data
@@ -60,7 +60,7 @@ def deploy(aws, portfolio) -> tuple[dict, dict[str, dict]]:
     for i, tier in enumerate(portfolio.tiers):
         # The last tier gets a Graviton type: the arm64 image parameter must resolve too.
         instance_type = "m7g.large" if i == len(portfolio.tiers) - 1 else "m7i.xlarge"
-        parameters = oidc_launch(
+        parameters = a_launch(
             hub, tier.name, VpcId=vpc, SubnetId=subnet, InstanceType=instance_type
         )
         stack_outputs = deploy_stack(

@@ -4,10 +4,8 @@
 # CloudFormation fills in every placeholder (a dollar sign and a name in braces) before the
 # instance sees this file; shell variables are written without braces, so the two never mix.
 # Every value comes from a template parameter whose AllowedPattern excludes quotes, dollar signs
-# and line breaks, so it cannot break out of its quotes. The platform's settings (the identity
-# provider, the tier's groups, the owner rule) are not in this script: it reads them at every
-# start from the tier's SSM parameters (`load_settings`), so a change there reaches the hub at
-# its next start.
+# and line breaks, so it cannot break out of its quotes. The platform's settings (identity
+# provider, tier groups, owner rule) are read at every start from the tier's SSM parameters.
 #
 # Run by cloud-init on first boot (no argument): install Docker, mount the data volume, lay out
 # its folders for the hub image's user, write the hub's environment, install this script as the
@@ -45,6 +43,7 @@ set -euo pipefail
 # Paths on the instance.
 data_dir=/srv/labcatalog
 env_file=/etc/labcatalog/hub.env
+settings_file=/etc/labcatalog/settings
 docker_socket=/var/run/docker.sock
 installed=/usr/local/sbin/labcatalog-hub
 readonly unit=labcatalog-hub.service
@@ -133,74 +132,44 @@ ensure_crypt_key() {
 }
 
 # --- the platform's settings and the owner (begin) ---------------------------------------------
-# The tier's settings as shell variables setting_<name> (identity/oidc-client-id ->
-# setting_oidc_client_id). Values never pass through eval: each is assigned with printf -v.
+# The tier's settings, one "NAME<tab>VALUE" line each; `setting oidc-client-id` reads one (empty
+# when the platform does not publish it, e.g. LDAP's lookup account).
 load_settings() {
-  local name value key
-  # Every setting the script reads starts empty: one the platform does not publish stays so.
-  setting_mode=''
-  setting_tier_group=''
-  setting_admin_group=''
-  setting_principal_pattern=''
-  setting_oidc_issuer_url=''
-  setting_oidc_client_id=''
-  setting_oidc_client_secret_name=''
-  setting_oidc_username_claim=''
-  setting_oidc_groups_claim=''
-  setting_ldap_url=''
-  setting_ldap_bind_dn_template=''
-  setting_ldap_group_search_base=''
-  setting_ldap_bind_user_dn=''
-  setting_ldap_bind_password_secret_name=''
-  while IFS=$'\t' read -r name value; do
-    [ -n "$name" ] || continue
-    # The last part of the name is unique among the settings: identity/oidc-client-id.
-    key=$(basename "$name" | tr - _)
-    printf -v "setting_$key" '%s' "$value"
-  done < <(aws ssm get-parameters-by-path --region "$region" --path "$settings_path" \
-    --recursive --query 'Parameters[].[Name,Value]' --output text)
-  if [ -z "$setting_mode" ]; then
+  install -d -m 0700 "$(dirname "$settings_file")"
+  aws ssm get-parameters-by-path --region "$region" --path "$settings_path" --recursive \
+    --query 'Parameters[].[Name,Value]' --output text >"$settings_file"
+  if [ -z "$(setting mode)" ]; then
     log "no settings under $settings_path: is the platform stack of this tier deployed?"
     return 1
   fi
 }
 
-# Who launched the product, from the tag Service Catalog puts on its stack (CloudFormation gives
-# it to the instance; the instance reads its own tags from the metadata service), mapped to a
-# user name at the identity provider by the platform's rule. Found once, on the data volume.
-resolve_owner() {
-  local principal owner
-  if [ -n "$owner_given" ]; then
-    echo "$owner_given"
-    return 0
-  fi
-  if [ -s "$data_dir/owner" ]; then
-    cat "$data_dir/owner"
-    return 0
-  fi
-  if ! principal=$(imds "meta-data/tags/instance/$principal_tag") || [ -z "$principal" ]; then
-    log "the instance has no $principal_tag tag: launch it again with Owner set"
-    return 1
-  fi
-  if ! owner=$(owner_from_principal "$setting_principal_pattern" "$principal"); then
-    log "the platform's owner rule does not match $principal: launch it again with Owner set"
-    return 1
-  fi
-  printf '%s\n' "$owner" >"$data_dir/owner"
-  echo "$owner"
+setting() {
+  awk -F '\t' -v name="/$1" 'substr($1, length($1) - length(name) + 1) == name { print $2 }' \
+    "$settings_file"
 }
 
-# The rule is a Python regular expression (portfolio.yaml checks it with Python's `re`), with
-# the user name in its group `user`; the name must be one the console would have accepted.
-owner_from_principal() {
-  python3 -c '
-import re, sys
-match = re.search(sys.argv[1], sys.argv[2])
-user = match and match.group("user")
-if not user or not re.fullmatch(r"[A-Za-z0-9._%+@-]{1,128}", user):
-    sys.exit(1)
-print(user)
-' "$1" "$2"
+# Who launched the product: the tag Service Catalog puts on its stack (the instance reads its
+# tags from the metadata service), mapped to a user name by the platform's rule (a Python
+# regular expression with a group `user`). Found once, kept on the data volume.
+resolve_owner() {
+  local principal
+  if [ -n "$owner_given" ]; then
+    echo "$owner_given"
+  elif [ -s "$data_dir/owner" ]; then
+    cat "$data_dir/owner"
+  elif principal=$(imds "meta-data/tags/instance/$principal_tag") &&
+    python3 -c 'import re, sys
+m = re.search(sys.argv[1], sys.argv[2])
+u = m and m.group("user")
+sys.exit(not u or not re.fullmatch(r"[A-Za-z0-9._%+@-]{1,128}", u) or print(u))' \
+      "$(setting principal-pattern)" "$principal" >"$data_dir/owner"; then
+    cat "$data_dir/owner"
+  else
+    rm -f "$data_dir/owner"
+    log "no owner from the launching identity ($principal_tag): launch it again with Owner set"
+    return 1
+  fi
 }
 # --- the platform's settings and the owner (end) -----------------------------------------------
 
@@ -237,22 +206,19 @@ write_environment() {
         env_line LABCATALOG_DOCKER_GPUS all
       fi
       env_line LABCATALOG_ALLOWED_USERS "$allowed_users"
-      env_line LABCATALOG_TIER_GROUP "$setting_tier_group"
-      env_line LABCATALOG_ADMIN_GROUP "$setting_admin_group"
+      env_line LABCATALOG_TIER_GROUP "$(setting tier-group)"
+      env_line LABCATALOG_ADMIN_GROUP "$(setting admin-group)"
       env_line LABCATALOG_IDLE_TIMEOUT_MINUTES "$env_idle_timeout"
       env_line LABCATALOG_NOTEBOOK_BUCKET "$env_notebook_bucket"
-      env_line LABCATALOG_AUTH "$setting_mode"
-      if [ "$setting_mode" = oidc ]; then
-        env_line LABCATALOG_OIDC_ISSUER "$setting_oidc_issuer_url"
-        env_line LABCATALOG_OIDC_CLIENT_ID "$setting_oidc_client_id"
-        env_line LABCATALOG_OIDC_USERNAME_CLAIM "$setting_oidc_username_claim"
-        env_line LABCATALOG_OIDC_GROUPS_CLAIM "$setting_oidc_groups_claim"
-      else
-        env_line LABCATALOG_LDAP_URL "$setting_ldap_url"
-        env_line LABCATALOG_LDAP_BIND_DN_TEMPLATE "$setting_ldap_bind_dn_template"
-        env_line LABCATALOG_LDAP_GROUP_SEARCH_BASE "$setting_ldap_group_search_base"
-        env_line LABCATALOG_LDAP_BIND_USER_DN "$setting_ldap_bind_user_dn"
-      fi
+      env_line LABCATALOG_AUTH "$(setting mode)"
+      env_line LABCATALOG_OIDC_ISSUER "$(setting oidc-issuer-url)"
+      env_line LABCATALOG_OIDC_CLIENT_ID "$(setting oidc-client-id)"
+      env_line LABCATALOG_OIDC_USERNAME_CLAIM "$(setting oidc-username-claim)"
+      env_line LABCATALOG_OIDC_GROUPS_CLAIM "$(setting oidc-groups-claim)"
+      env_line LABCATALOG_LDAP_URL "$(setting ldap-url)"
+      env_line LABCATALOG_LDAP_BIND_DN_TEMPLATE "$(setting ldap-bind-dn-template)"
+      env_line LABCATALOG_LDAP_GROUP_SEARCH_BASE "$(setting ldap-group-search-base)"
+      env_line LABCATALOG_LDAP_BIND_USER_DN "$(setting ldap-bind-user-dn)"
     } >"$env_file"
   )
 }
@@ -371,8 +337,8 @@ run_hub() {
     run_installed reconfigure
   fi
   load_settings
-  export_secret LABCATALOG_OIDC_CLIENT_SECRET "$setting_oidc_client_secret_name"
-  export_secret LABCATALOG_LDAP_BIND_PASSWORD "$setting_ldap_bind_password_secret_name"
+  export_secret LABCATALOG_OIDC_CLIENT_SECRET "$(setting oidc-client-secret-name)"
+  export_secret LABCATALOG_LDAP_BIND_PASSWORD "$(setting ldap-bind-password-secret-name)"
   export_crypt_key
   pull_image
   start_hub
