@@ -156,15 +156,14 @@ VALUED = {"--name", "--hostname", "--network", "--env-file", "--env", "--publish
 VALUED |= {"--group-add", "--gpus", "--user"}
 
 
-def ldap_launch(portfolio: Portfolio) -> dict[str, str]:
-    """A launch of the first tier of `portfolio` (one that signs in with LDAP)."""
-    assert portfolio.platform.identity.ldap is not None
+def first_tier_launch(portfolio: Portfolio) -> dict[str, str]:
+    """A launch of the first tier of `portfolio` by alice, with the defaults."""
     return launch_values(body(portfolio), Tier=portfolio.tiers[0].name, Owner="alice")
 
 
 def boot_script(portfolio: Portfolio, folder: Path) -> Path:
     script = folder / "userdata.sh"
-    script.write_text(rendered_user_data(body(portfolio), ldap_launch(portfolio)))
+    script.write_text(rendered_user_data(body(portfolio), first_tier_launch(portfolio)))
     return script
 
 
