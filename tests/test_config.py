@@ -104,3 +104,13 @@ def test_validate_prints_a_one_line_summary(monkeypatch):
     assert result.stdout == (
         "portfolio.yaml: valid (2 tiers: pii, nonpii; products: personal-hub, shared-hub)\n"
     )
+
+
+def test_the_models_secret_path_is_the_tiers_secrets_path():
+    """The model names where a tier's secrets live without importing the CloudFormation layer
+    (the layer rule); it must say what generator/cfn/names.py says."""
+    from generator.cfn import names
+    from generator.model import config
+
+    assert config.SECRET_PATH == names.TIER_SECRETS
+    assert names.PERSONAL_HUB_SECRETS.startswith(config.SECRET_PATH)
