@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, If, Join, Ref, Select, Split, Sub, Template
+from troposphere import GetAtt, If, Join, Ref, Select, Split, Template
 from troposphere.ec2 import SecurityGroup
 from troposphere.ecs import (
     AuthorizationConfig,
@@ -37,7 +37,7 @@ from troposphere.secretsmanager import Secret as SecretsManagerSecret
 from generator.cfn import names
 from generator.model.config import Identity
 from products.hub_image.content import image_tag
-from products.shared_hub import conditions, discovery, network, stack
+from products.shared_hub import conditions, discovery, network, sign_in, stack
 from products.shared_hub.network import LoadBalancing, SecurityGroups
 from products.shared_hub.storage import HubState, Logs
 
@@ -88,46 +88,16 @@ def _environment(
         "LABCATALOG_ECS_CAPACITY_PROVIDER": If(conditions.FARGATE_SPOT, "FARGATE_SPOT", "FARGATE"),
         "LABCATALOG_ECS_HOMES_FILE_SYSTEM": stack.tier_value(names.HOMES_FILE_SYSTEM_ID_PARAMETER),
     }
-    always |= _identity_environment(identity)
+    always |= sign_in.environment(identity)
     return [Environment(Name=k, Value=v) for k, v in sorted(always.items())]
 
 
-def _identity_environment(identity: Identity) -> dict[str, Sub]:
-    """The identity provider's variables, each from the tier's settings: only those
-    portfolio.yaml sets (the platform publishes no empty value)."""
-    if identity.oidc is not None:
-        settings = {
-            "LABCATALOG_OIDC_ISSUER": names.OIDC_ISSUER_SETTING,
-            "LABCATALOG_OIDC_CLIENT_ID": names.OIDC_CLIENT_ID_SETTING,
-            "LABCATALOG_OIDC_GROUPS_CLAIM": names.OIDC_GROUPS_CLAIM_SETTING,
-            "LABCATALOG_OIDC_USERNAME_CLAIM": names.OIDC_USERNAME_CLAIM_SETTING,
-        }
-    else:
-        assert identity.ldap is not None  # the model requires one of them
-        settings = {
-            "LABCATALOG_LDAP_URL": names.LDAP_URL_SETTING,
-            "LABCATALOG_LDAP_BIND_DN_TEMPLATE": names.LDAP_BIND_DN_TEMPLATE_SETTING,
-        }
-        if identity.ldap.group_search_base:
-            settings["LABCATALOG_LDAP_GROUP_SEARCH_BASE"] = names.LDAP_GROUP_SEARCH_BASE_SETTING
-        if identity.ldap.bind_user_dn:
-            settings["LABCATALOG_LDAP_BIND_USER_DN"] = names.LDAP_BIND_USER_DN_SETTING
-    return {variable: stack.tier_value(setting) for variable, setting in settings.items()}
-
-
 def _secrets(crypt_key: SecretsManagerSecret, identity: Identity) -> list:
-    """Secrets reach the container from Secrets Manager, never as plain text in the template.
-
-    The identity provider's secret is named in the platform's settings (ECS takes a secret's
-    name for one in the task's region)."""
-    secrets = [Secret(Name="JUPYTERHUB_CRYPT_KEY", ValueFrom=Ref(crypt_key))]
-    if identity.oidc is not None:
-        secret = stack.tier_value(names.OIDC_CLIENT_SECRET_SETTING)
-        secrets.append(Secret(Name="LABCATALOG_OIDC_CLIENT_SECRET", ValueFrom=secret))
-    if identity.ldap is not None and identity.ldap.bind_password_secret_name:
-        secret = stack.tier_value(names.LDAP_BIND_PASSWORD_SECRET_SETTING)
-        secrets.append(Secret(Name="LABCATALOG_LDAP_BIND_PASSWORD", ValueFrom=secret))
-    return secrets
+    """Secrets reach the container from Secrets Manager, never as plain text in the template."""
+    return [
+        Secret(Name="JUPYTERHUB_CRYPT_KEY", ValueFrom=Ref(crypt_key)),
+        *sign_in.secrets(identity),
+    ]
 
 
 def _image() -> Join:
