@@ -39,6 +39,8 @@ def portfolio_with(tiers: int) -> str:
             "read": [f"tier{i}/", "shared-reference/"],
             "write": [f"tier{i}/scratch/"],
             "principals": [f"role/Team{i}"],
+            "identity_group": f"team{i}",
+            "admin_group": "admins",
         }
         for i in range(tiers)
     ]

@@ -193,6 +193,36 @@ def deploy_platform(
     return outputs
 
 
+def with_platform_settings(portfolio: Portfolio, network: dict) -> Portfolio:
+    """`portfolio` whose platform settings name the network (a moto server's: "VpcId",
+    "TaskSubnets", "LoadBalancerSubnets", and "HostedZoneId" and "CertificateArn" when
+    given) as the platform team writes them in portfolio.yaml, for every tier; the hub host
+    names are `{hub}.{tier}.data.example.com`."""
+    platform = portfolio.platform
+    settings = platform.model_copy(
+        update={
+            "network": platform.network.model_copy(
+                update={
+                    "vpc_id": network["VpcId"],
+                    "server_subnets": list(network["TaskSubnets"]),
+                    "load_balancer_subnets": list(
+                        network.get("LoadBalancerSubnets", network["TaskSubnets"])
+                    ),
+                }
+            ),
+            "dns": platform.dns.model_copy(
+                update={
+                    "hosted_zone_id": network.get("HostedZoneId", platform.dns.hosted_zone_id),
+                    "certificate_arn": network.get("CertificateArn", platform.dns.certificate_arn),
+                    "hub_host_name": "{hub}.{tier}.data.example.com",
+                }
+            ),
+        }
+    )
+    tiers = [tier.model_copy(update={"network": None}) for tier in portfolio.tiers]
+    return portfolio.model_copy(update={"platform": settings, "tiers": tiers})
+
+
 def assert_cfn_lint_clean(template: str | dict, folder: Path, name: str) -> None:
     """cfn-lint (from this environment) finds nothing, at any level, in `template`."""
     path = folder / name

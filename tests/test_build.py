@@ -36,6 +36,8 @@ def many_tiers(count: int) -> dict:
             "read": [f"tier{i}/"],
             "write": [f"tier{i}/scratch/"],
             "principals": [f"role/Team{i}"],
+            "identity_group": f"team{i}",
+            "admin_group": "admins",
         }
         for i in range(count)
     ]

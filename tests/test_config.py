@@ -17,7 +17,7 @@ from generator.engine.registry import load_portfolio, problems_of
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "portfolio.yaml"
 THREE_TIERS = Path(__file__).parent / "fixtures" / "three-tiers.yaml"
-SCHEMA_FILE = ROOT / "generator" / "model" / "schema" / "portfolio-v1.schema.json"
+SCHEMA_FILE = ROOT / "generator" / "model" / "schema" / "portfolio-v2.schema.json"
 
 
 def without(text: str, start: str, end: str) -> str:
@@ -39,7 +39,7 @@ def test_example_loads():
 def test_optional_sections_get_defaults(tmp_path):
     text = EXAMPLE.read_text()
     text = without(text, "notebooks:", "tiers:")
-    text = text[: text.index("tag_options:")]  # the last section
+    text = without(text, "tag_options:", "# The platform's own settings")
     text = text.replace("    keep_versions: 3\n", "")
     assert "notebooks" not in text and "tag_options" not in text and "keep_versions" not in text
     path = tmp_path / "portfolio.yaml"
@@ -70,8 +70,8 @@ def test_three_tier_fixture_loads():
 
 def test_schema_file_is_generated_from_the_model():
     assert SCHEMA_FILE.read_text() == portfolio_json_schema(), (
-        "generator/model/schema/portfolio-v1.schema.json is out of date; regenerate it with: "
-        "labcatalog schema > generator/model/schema/portfolio-v1.schema.json"
+        "generator/model/schema/portfolio-v2.schema.json is out of date; regenerate it with: "
+        "labcatalog schema > generator/model/schema/portfolio-v2.schema.json"
     )
 
 
@@ -104,3 +104,13 @@ def test_validate_prints_a_one_line_summary(monkeypatch):
     assert result.stdout == (
         "portfolio.yaml: valid (2 tiers: pii, nonpii; products: personal-hub, shared-hub)\n"
     )
+
+
+def test_the_models_secret_path_is_the_tiers_secrets_path():
+    """The model names where a tier's secrets live without importing the CloudFormation layer
+    (the layer rule); it must say what generator/cfn/names.py says."""
+    from generator.cfn import names
+    from generator.model import config
+
+    assert config.SECRET_PATH == names.TIER_SECRETS
+    assert names.PERSONAL_HUB_SECRETS.startswith(config.SECRET_PATH)

@@ -61,7 +61,7 @@ CASES = [
     pytest.param(
         edit("version: 1.3.0", "version: 2024-13-45"),
         [
-            "portfolio.yaml:31:14: products.shared-hub.version: '2024-13-45' cannot be read as "
+            "portfolio.yaml:35:14: products.shared-hub.version: '2024-13-45' cannot be read as "
             "timestamp (month must be in 1..12); quote it if it is text",
         ],
         id="yaml-impossible-date",
@@ -69,7 +69,7 @@ CASES = [
     pytest.param(
         edit("keep_versions: 3", "keep_versions: !Ref KeepVersions"),
         [
-            "portfolio.yaml:33:20: products.shared-hub.keep_versions: "
+            "portfolio.yaml:37:20: products.shared-hub.keep_versions: "
             "YAML tag '!Ref' is not supported here; write a plain value",
         ],
         id="yaml-cloudformation-tag",
@@ -81,30 +81,30 @@ CASES = [
     ),
     pytest.param(
         "",
-        ["portfolio.yaml:1:1: (file): the file is empty; start it with: schema: labcatalog/v1"],
+        ["portfolio.yaml:1:1: (file): the file is empty; start it with: schema: labcatalog/v2"],
         id="empty-file",
     ),
     pytest.param(
         "- pii\n- nonpii\n",
         [
             "portfolio.yaml:1:1: (file): the file must be a mapping that starts with: "
-            "schema: labcatalog/v1"
+            "schema: labcatalog/v2"
         ],
         id="list-not-mapping",
     ),
     pytest.param(
-        edit("schema: labcatalog/v1", "schema: labcatalog/v2"),
+        edit("schema: labcatalog/v2", "schema: labcatalog/v3"),
         [
-            "portfolio.yaml:4:9: schema: unsupported schema 'labcatalog/v2'; "
-            "this version of labcatalog reads 'labcatalog/v1'"
+            "portfolio.yaml:4:9: schema: unsupported schema 'labcatalog/v3'; "
+            "this version of labcatalog reads 'labcatalog/v2'"
         ],
         id="schema-wrong",
     ),
     pytest.param(
-        edit("schema: labcatalog/v1\n", ""),
+        edit("schema: labcatalog/v2\n", ""),
         [
             "portfolio.yaml:1:1: schema: missing required field; "
-            "start the file with: schema: labcatalog/v1"
+            "start the file with: schema: labcatalog/v2"
         ],
         id="schema-missing",
     ),
@@ -116,8 +116,8 @@ CASES = [
     pytest.param(
         EXAMPLE + "owner: me\n",
         [
-            "portfolio.yaml:44:1: owner: unknown field 'owner'; allowed here: data_lake, "
-            "notebooks, portfolio, products, schema, tag_options, tiers"
+            "portfolio.yaml:63:1: owner: unknown field 'owner'; allowed here: data_lake, "
+            "notebooks, platform, portfolio, products, schema, tag_options, tiers"
         ],
         id="unknown-top-level-key",
     ),
@@ -133,14 +133,15 @@ CASES = [
         edit("    write: [pii/scratch/]", "    writes: [pii/scratch/]"),
         [
             "portfolio.yaml:19:5: tiers[0].writes: unknown field 'writes'; "
-            "allowed here: description, name, principals, read, shared_writes, write"
+            "allowed here: admin_group, description, identity_group, name, network, principals, "
+            "read, shared_writes, write"
         ],
         id="unknown-tier-key",
     ),
     pytest.param(
         edit("  personal-hub:\n", "  personal_hub:\n"),
         [
-            "portfolio.yaml:34:3: products.personal_hub: unknown field 'personal_hub'; "
+            "portfolio.yaml:38:3: products.personal_hub: unknown field 'personal_hub'; "
             "allowed here: personal-hub, shared-hub"
         ],
         id="unknown-product",
@@ -152,13 +153,13 @@ CASES = [
     ),
     pytest.param(
         edit("keep_versions: 3", "keep_versions: true"),
-        ["portfolio.yaml:33:20: products.shared-hub.keep_versions: must be a whole number"],
+        ["portfolio.yaml:37:20: products.shared-hub.keep_versions: must be a whole number"],
         id="boolean-for-number",
     ),
     pytest.param(
         edit("keep_versions: 3", "keep_versions: '3'"),
         [
-            "portfolio.yaml:33:20: products.shared-hub.keep_versions: must be a whole number; "
+            "portfolio.yaml:37:20: products.shared-hub.keep_versions: must be a whole number; "
             "write it without quotes"
         ],
         id="quoted-number",
@@ -166,7 +167,7 @@ CASES = [
     pytest.param(
         edit("version: 1.3.0", "version: 1.0"),
         [
-            "portfolio.yaml:31:14: products.shared-hub.version: "
+            "portfolio.yaml:35:14: products.shared-hub.version: "
             "must be text; quote it in YAML: '1.0'"
         ],
         id="number-for-text-version",
@@ -183,7 +184,7 @@ CASES = [
     ),
     pytest.param(
         edit("  - name: nonpii\n", "  - nonpii\n  - name: nonpii\n"),
-        ["portfolio.yaml:21:5: tiers[1]: must be a mapping of keys to values"],
+        ["portfolio.yaml:23:5: tiers[1]: must be a mapping of keys to values"],
         id="scalar-for-tier",
     ),
     pytest.param(
@@ -233,13 +234,13 @@ CASES = [
     ),
     pytest.param(
         edit("- name: nonpii\n", "- name: pii\n"),
-        ["portfolio.yaml:21:11: tiers[1].name: tier 'pii' is already defined as tiers[0]"],
+        ["portfolio.yaml:23:11: tiers[1].name: tier 'pii' is already defined as tiers[0]"],
         id="tier-name-duplicate",
     ),
     pytest.param(
         edit("- name: pii\n", "- name: a-1\n", "- name: nonpii\n", "- name: a1\n"),
         [
-            "portfolio.yaml:21:11: tiers[1].name: tier 'a1' and tier 'a-1' give the same "
+            "portfolio.yaml:23:11: tiers[1].name: tier 'a1' and tier 'a-1' give the same "
             "CloudFormation name 'A1'; rename one"
         ],
         id="tier-names-same-cloudformation-id",
@@ -286,7 +287,7 @@ CASES = [
     ),
     pytest.param(
         edit("read: [nonpii/, reference/]", "read: [nonpii/, reference/, nonpii/]"),
-        ["portfolio.yaml:23:33: tiers[1].read[2]: 'nonpii/' is listed twice"],
+        ["portfolio.yaml:25:33: tiers[1].read[2]: 'nonpii/' is listed twice"],
         id="prefix-listed-twice",
     ),
     pytest.param(
@@ -300,7 +301,7 @@ CASES = [
     pytest.param(
         edit("read: [pii/]", "read: [pii/, reference/maps/]"),
         [
-            "portfolio.yaml:23:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
+            "portfolio.yaml:25:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
             "which tier 'pii' reads, so tier 'nonpii' would read that tier's data; narrow it, "
             "or name the same prefix in both tiers to share it"
         ],
@@ -317,19 +318,19 @@ CASES = [
     pytest.param(
         edit("version: 1.3.0", "version: v1"),
         [
-            "portfolio.yaml:31:14: products.shared-hub.version: version must be a semantic "
+            "portfolio.yaml:35:14: products.shared-hub.version: version must be a semantic "
             "version such as 1.0.0 (quote it in YAML)"
         ],
         id="version-not-semver",
     ),
     pytest.param(
         edit("keep_versions: 3", "keep_versions: 0"),
-        ["portfolio.yaml:33:20: products.shared-hub.keep_versions: must be at least 1"],
+        ["portfolio.yaml:37:20: products.shared-hub.keep_versions: must be at least 1"],
         id="keep-versions-zero",
     ),
     pytest.param(
         edit("cost-center: [ds-research, ds-analytics]", "cost-center: []"),
-        ["portfolio.yaml:43:16: tag_options.cost-center: list at least one allowed value"],
+        ["portfolio.yaml:47:16: tag_options.cost-center: list at least one allowed value"],
         id="tag-option-without-values",
     ),
     pytest.param(
@@ -337,7 +338,7 @@ CASES = [
             "self_service_actions: [start, stop, resize]", "self_service_actions: [start, reboot]"
         ),
         [
-            "portfolio.yaml:41:35: products.personal-hub.self_service_actions[1]: 'reboot' is "
+            "portfolio.yaml:45:35: products.personal-hub.self_service_actions[1]: 'reboot' is "
             "not one of 'start', 'stop' or 'resize'"
         ],
         id="unknown-self-service-action",
@@ -345,7 +346,7 @@ CASES = [
     pytest.param(
         edit("self_service_actions: [start, stop, resize]", "self_service_actions: [stop, stop]"),
         [
-            "portfolio.yaml:41:27: products.personal-hub.self_service_actions: "
+            "portfolio.yaml:45:27: products.personal-hub.self_service_actions: "
             "'stop' is listed twice"
         ],
         id="self-service-action-twice",
@@ -353,11 +354,75 @@ CASES = [
     pytest.param(
         edit("    version: 1.3.0\n", "    version: 1.3.0\n    self_service_actions: [stop]\n"),
         [
-            "portfolio.yaml:32:5: products.shared-hub.self_service_actions: unknown field "
+            "portfolio.yaml:36:5: products.shared-hub.self_service_actions: unknown field "
             "'self_service_actions'; allowed here: description, keep_versions, name, owner, "
             "version, version_description"
         ],
         id="self-service-actions-only-on-personal-hub",
+    ),
+    # A file in the previous format: one problem, at its schema line, saying what to add.
+    pytest.param(
+        edit("schema: labcatalog/v2", "schema: labcatalog/v1"),
+        [
+            "portfolio.yaml:4:9: schema: 'labcatalog/v1' is an earlier format; labcatalog/v2 "
+            "adds the platform's own settings, which the products no longer ask for at launch: "
+            "write 'schema: labcatalog/v2' here, add a 'platform:' section (network: vpc_id, "
+            "server_subnets, load_balancer_subnets; identity: oidc or ldap; dns: "
+            "hosted_zone_id, certificate_arn, hub_host_name) and give each tier its "
+            "identity_group and admin_group; see "
+            "README.md#platform-settings-you-fill-in-once"
+        ],
+        id="schema-v1",
+    ),
+    pytest.param(
+        edit("    identity_group: data-scientists-pii\n", ""),
+        ["portfolio.yaml:16:5: tiers[0].identity_group: missing required field"],
+        id="tier-without-identity-group",
+    ),
+    pytest.param(
+        edit(
+            "    server_subnets: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]",
+            "    server_subnets: [subnet-0a1b2c3d4e5f60001]",
+        ),
+        ["portfolio.yaml:52:21: platform.network.server_subnets: must not be empty"],
+        id="one-server-subnet",
+    ),
+    pytest.param(
+        edit(
+            "  identity:\n",
+            "  identity:\n    ldap: {url: 'ldaps://ad.example.com', bind_dn_template: x}\n",
+        ),
+        [
+            "portfolio.yaml:55:5: platform.identity: set exactly one of oidc (issuer_url, "
+            "client_id, client_secret_name) and ldap (url, bind_dn_template)"
+        ],
+        id="two-identity-providers",
+    ),
+    pytest.param(
+        edit("client_secret_name: labcatalog/{tier}/", "client_secret_name: other/{tier}/"),
+        [
+            "portfolio.yaml:58:27: platform.identity.oidc.client_secret_name: must be a "
+            "Secrets Manager secret name under the tier's path, with {tier} where the tier's "
+            "name goes, e.g. labcatalog/{tier}/personal-hub/oidc-client-secret"
+        ],
+        id="secret-outside-the-tier-path",
+    ),
+    pytest.param(
+        edit('hub_host_name: "{hub}.{tier}', 'hub_host_name: "{tier}.{hub}'),
+        [
+            "portfolio.yaml:62:20: platform.dns.hub_host_name: must start with {hub} (the "
+            "hub's name), then '.' or '-' and a lowercase DNS name, with {tier} where the "
+            "tier's name goes, e.g. {hub}.{tier}.jupyter.example.com"
+        ],
+        id="host-name-pattern-not-starting-with-the-hub",
+    ),
+    pytest.param(
+        edit("  dns:\n", "  owner:\n    principal_pattern: 'assumed-role/(.*)'\n  dns:\n"),
+        [
+            "portfolio.yaml:60:24: platform.owner.principal_pattern: the expression must name "
+            "the user name's group: (?P<user>...)"
+        ],
+        id="owner-rule-without-user-group",
     ),
 ]
 
@@ -481,9 +546,9 @@ def test_a_type_error_does_not_hide_a_rule_between_tiers(write_portfolio):
     assert_reported(
         result,
         [
-            "portfolio.yaml:23:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
+            "portfolio.yaml:25:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
             "which tier 'pii' reads, so tier 'nonpii' would read that tier's data; narrow it, "
             "or name the same prefix in both tiers to share it",
-            "portfolio.yaml:33:20: products.shared-hub.keep_versions: must be a whole number",
+            "portfolio.yaml:37:20: products.shared-hub.keep_versions: must be a whole number",
         ],
     )

@@ -79,7 +79,7 @@ SNIPPETS = [
     "write:",
     "shared_writes:",
     "users:",
-    "schema: labcatalog/v1",
+    "schema: labcatalog/v2",
 ]
 FUZZ = settings(
     max_examples=EXAMPLES,

@@ -1,5 +1,6 @@
 """The image's jupyterhub_config.py loaded in the shared hub's fargate mode, with the environment
-the built shared-hub template gives the hub container, and the traits it sets checked.
+the built shared-hub template gives the hub container (the tier's settings as the platform
+publishes them from portfolio.yaml, resolved), and the traits it sets checked.
 
 The hub end-to-end tests run the config in docker mode (servers as containers), because Fargate
 cannot run here; this test loads the same file the way JupyterHub does (traitlets' Python config
@@ -11,10 +12,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
 
 import pytest
 from traitlets.config.loader import PyFileConfigLoader
 
+from generator.cfn import names
+from generator.engine.registry import load_portfolio
+from products.platform import settings
+from tests.conftest import EXAMPLE
 from tests.support.hub_services import HUB_IMAGE, OidcProvider, shared_hub_template
 
 CLUSTER = "arn:aws:ecs:eu-west-1:111122223333:cluster/labcatalog-pii_hub"
@@ -23,29 +29,36 @@ SERVER_GROUP = "sg-0123456789abcdef0"
 STACK = "labcatalog-pii-hub"
 # What the launch gives (parameters without defaults, and the ones this test chooses).
 LAUNCH = {
-    "AdminGroup": "ds-admins",
-    "AuthMode": "oidc",
     "FargateSpot": "true",
-    "HubDomainName": "hub.example.com",
+    "HubName": "team1",
     "IdleTimeoutMinutes": "45",
-    "OidcClientId": "labcatalog-hub",
-    "TaskSubnets": ["subnet-a", "subnet-b"],
-    "TierGroup": "ds-pii",
 }
 NOTEBOOK_BUCKET = "labcatalog-notebooks-111122223333"
 HOMES_FILE_SYSTEM = "fs-0123456789abcdef0"
 # The SSM parameters of the platform (deployed) that a launch resolves, and their values here.
 PLATFORM_VALUES = {
-    "{{resolve:ssm:/labcatalog/platform/notebook-bucket}}": NOTEBOOK_BUCKET,
-    "{{resolve:ssm:/labcatalog/tiers/pii/homes-file-system-id}}": HOMES_FILE_SYSTEM,
+    names.NOTEBOOK_BUCKET_PARAMETER: NOTEBOOK_BUCKET,
+    names.HOMES_FILE_SYSTEM_ID_PARAMETER.format(tier="pii"): HOMES_FILE_SYSTEM,
 }
+_REFERENCE = re.compile(r"\{\{resolve:ssm:([^}]+)\}\}")
+
+
+def tier_settings(issuer: str) -> dict[str, str]:
+    """The pii tier's settings as the platform publishes them from the example portfolio.yaml,
+    its OIDC issuer the test's provider."""
+    portfolio = load_portfolio(EXAMPLE)
+    oidc = portfolio.platform.identity.oidc.model_copy(update={"issuer_url": issuer})
+    identity = portfolio.platform.identity.model_copy(update={"oidc": oidc})
+    platform = portfolio.platform.model_copy(update={"identity": identity})
+    return settings.tier_settings(platform, portfolio.tier("pii"))
 
 
 class Launch:
     """The template's values as CloudFormation resolves them for one launch."""
 
-    def __init__(self, template: dict, given: dict) -> None:
+    def __init__(self, template: dict, given: dict, ssm: dict[str, str]) -> None:
         self.template = template
+        self.ssm = {**PLATFORM_VALUES, **ssm}  # only the platform's values a hub reads
         self.parameters = {
             name: spec.get("Default") for name, spec in template["Parameters"].items()
         } | given
@@ -61,10 +74,7 @@ class Launch:
         if isinstance(value, list):
             return [v for v in (self.value(x) for x in value) if v is not None]
         if isinstance(value, str):
-            if value.startswith("{{resolve:ssm:"):
-                return PLATFORM_VALUES[value]  # only the platform's values a hub reads
-            assert "{{resolve:" not in value, value
-            return value
+            return _REFERENCE.sub(lambda m: self.ssm[m.group(1)], value)
         if len(value) != 1 or not next(iter(value)).startswith(("Fn::", "Ref", "Condition")):
             return {k: self.value(v) for k, v in value.items()}  # e.g. {"Name": .., "Value": ..}
         ((function, argument),) = value.items()
@@ -102,7 +112,7 @@ class Launch:
                 if isinstance(given, str):
                     text = text.replace("${" + name + "}", given)
             assert "${" not in text, text
-            return text
+            return self.value(text)
         raise AssertionError(f"cannot resolve {value}")
 
 
@@ -127,13 +137,13 @@ def hub_container_environment(launch: Launch) -> dict[str, str]:
 
 @pytest.fixture
 def provider():
-    provider = OidcProvider({}, client_id="labcatalog-hub", client_secret="s3cret")
+    provider = OidcProvider({}, client_id="1example23456789", client_secret="s3cret")
     yield provider
     provider.stop()
 
 
 def test_the_fargate_config_loads_with_the_templates_environment(provider, tmp_path, monkeypatch):
-    launch = Launch(shared_hub_template(), {**LAUNCH, "OidcIssuerUrl": provider.url})
+    launch = Launch(shared_hub_template(), LAUNCH, tier_settings(provider.url))
     environment = hub_container_environment(launch)
     assert environment["LABCATALOG_SERVER_MODE"] == "fargate"
     # The state directory the task mounts (EFS) stands here as a temporary folder.
@@ -151,28 +161,32 @@ def test_the_fargate_config_loads_with_the_templates_environment(provider, tmp_p
     assert (spawner.__module__, spawner.__name__) == ("labcatalog_hub.ecs_spawner", "EcsSpawner")
     assert c.EcsSpawner.cluster == CLUSTER
     assert c.EcsSpawner.task_definition == TASK_DEFINITION
-    assert c.EcsSpawner.subnets == ["subnet-a", "subnet-b"]
+    # The tier's server subnets, from the platform's settings (portfolio.yaml).
+    assert c.EcsSpawner.subnets == ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
     assert c.EcsSpawner.security_groups == [SERVER_GROUP]
     assert c.EcsSpawner.capacity_provider == "FARGATE_SPOT"  # FargateSpot=true
     # Servers outlive a hub restart and reach the new hub by the stack's stable name.
     assert c.JupyterHub.cleanup_servers is False
     assert c.JupyterHub.hub_bind_url == "http://0.0.0.0:8081"
     assert c.JupyterHub.hub_connect_url == f"http://hub.{STACK}.labcatalog.internal:8081"
-    assert c.JupyterHub.public_url == "https://hub.example.com"
+    # The hub's name in the platform's host-name pattern for the tier.
+    assert c.JupyterHub.public_url == "https://team1.pii.jupyter.example.com"
     # Sign-in through the issuer the launch named, with the tier gate of the launch's tier.
     authenticator = c.JupyterHub.authenticator_class
     assert authenticator.__name__ == "OidcAuthenticator"
     assert c.OidcAuthenticator.authorize_url == f"{provider.url}/authorize"
     assert c.OidcAuthenticator.token_url == f"{provider.url}/token"
-    assert c.OidcAuthenticator.client_id == "labcatalog-hub"
+    assert c.OidcAuthenticator.client_id == "1example23456789"
     assert c.OidcAuthenticator.client_secret == "s3cret"
-    assert c.OidcAuthenticator.oauth_callback_url == "https://hub.example.com/hub/oauth_callback"
+    assert c.OidcAuthenticator.oauth_callback_url == (
+        "https://team1.pii.jupyter.example.com/hub/oauth_callback"
+    )
     assert c.OidcAuthenticator.groups_claim == "cognito:groups"
     assert c.OidcAuthenticator.username_claim == "email"
     assert (c.TierGate.tier, c.TierGate.tier_group, c.TierGate.admin_group) == (
         "pii",
-        "ds-pii",
-        "ds-admins",
+        "data-scientists-pii",
+        "data-platform-admins",
     )
     # Sizes from the template's default list; the idle timeout of the launch (45 min).
     assert c.Spawner.sizes == ["1024:4096", "2048:8192", "4096:16384"]

@@ -30,7 +30,12 @@ import pytest
 
 from tests.support.container import IMAGE_GID, IMAGE_UID
 from tests.support.hub_services import CredentialsEndpoint, DockerHost, Hub, shared_hub_template
-from tests.support.personal_hub_support import boot_script, docker_run, run_boot_functions
+from tests.support.personal_hub_support import (
+    boot_script,
+    docker_run,
+    run_boot_functions,
+    tier_settings,
+)
 
 BOOT = "prepare_data_dirs; ensure_crypt_key; write_environment; export_crypt_key; start_hub"
 LDAP_PASSWORD = "ldap-bind-password-from-secrets-manager"
@@ -75,6 +80,7 @@ def personal_hub(example, moto, tmp_path_factory):
         folder,
         BOOT,
         {"LABCATALOG_LDAP_BIND_PASSWORD": LDAP_PASSWORD},
+        tier_settings(example, example.tiers[0].name),
     )
     booted = docker_run(calls)
     s3 = moto.client("s3")

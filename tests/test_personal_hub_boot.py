@@ -24,12 +24,15 @@ import time
 
 import pytest
 
+from generator.engine.registry import load_portfolio
+from tests.conftest import PORTFOLIOS
 from tests.support.container import IMAGE_GID, IMAGE_UID, Container, image_command
 from tests.support.personal_hub_support import (
     DOCKER_GID,
     boot_script,
     docker_run,
     run_boot_functions,
+    tier_settings,
 )
 
 
@@ -49,14 +52,18 @@ def answers(container: Container, url: str) -> bool:
     return check.returncode == 0
 
 
-def test_the_boot_scripts_layout_and_docker_run_start_a_hub_that_answers(example, tmp_path):
-    script = boot_script(example, tmp_path)
+def test_the_boot_scripts_layout_and_docker_run_start_a_hub_that_answers(tmp_path):
+    # A portfolio that signs in with LDAP (tests/fixtures/three-tiers.yaml): its tier's settings
+    # as the platform publishes them, read by the boot script.
+    portfolio = load_portfolio(PORTFOLIOS["three-tiers"])
+    script = boot_script(portfolio, tmp_path)
     secrets = {"LABCATALOG_LDAP_BIND_PASSWORD": "from-secrets-manager"}
     calls = run_boot_functions(
         script,
         tmp_path,
         "prepare_data_dirs; ensure_crypt_key; write_environment; export_crypt_key; start_hub",
         secrets,
+        tier_settings(portfolio, portfolio.tiers[0].name),
     )
     hub = docker_run(calls)
     assert hub.env["LABCATALOG_LDAP_BIND_PASSWORD"] == "from-secrets-manager"

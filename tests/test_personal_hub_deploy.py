@@ -22,7 +22,7 @@ from products.hub_image.content import image_tag
 from products.personal_hub import names, template
 from tests import conftest
 from tests.support.moto_server import deploy_stack
-from tests.support.personal_hub_support import body, oidc_launch
+from tests.support.personal_hub_support import a_launch, body
 
 # Types in the template that moto's CloudFormation does not create. A new one must be added here
 # on purpose, with what checks it instead: the wait condition and the alarm are checked as data
@@ -50,19 +50,24 @@ def _repair_document_content() -> None:
 
 
 def deploy(aws, portfolio) -> tuple[dict, dict[str, dict]]:
-    """Platform outputs, and each tier's personal-hub outputs and launch parameters."""
-    outputs = deploy_platform(aws, portfolio)
+    """Platform outputs, and each tier's personal-hub outputs and launch parameters. The
+    platform's settings name a network of the moto server, as the platform team writes its
+    own in portfolio.yaml; a launch names none."""
     ec2 = aws.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.20.1.0/24")["Subnet"]["SubnetId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.20.{i}.0/24")["Subnet"]["SubnetId"]
+        for i in (1, 2)
+    ]
+    portfolio = conftest.with_platform_settings(portfolio, {"VpcId": vpc, "TaskSubnets": subnets})
+    outputs = deploy_platform(aws, portfolio)
+    outputs["network"] = {"VpcId": vpc, "TaskSubnets": subnets}
     hub = body(portfolio)
     launched = {}
     for i, tier in enumerate(portfolio.tiers):
         # The last tier gets a Graviton type: the arm64 image parameter must resolve too.
         instance_type = "m7g.large" if i == len(portfolio.tiers) - 1 else "m7i.xlarge"
-        parameters = oidc_launch(
-            hub, tier.name, VpcId=vpc, SubnetId=subnet, InstanceType=instance_type
-        )
+        parameters = a_launch(hub, tier.name, InstanceType=instance_type)
         stack_outputs = deploy_stack(
             aws, f"SC-123456789012-pp-{tier.name}", render(template.build(portfolio)), parameters
         )
@@ -158,14 +163,15 @@ def test_data_volume_is_created_and_attached(aws, example):
 
 
 def test_security_group_allows_nothing_in(aws, example):
-    _, launched = deploy(aws, example)
+    platform, launched = deploy(aws, example)
     cfn = aws.client("cloudformation")
     ec2 = aws.client("ec2")
     for tier in launched:
         group_id = stack_resources(cfn, f"SC-123456789012-pp-{tier}")["HubSecurityGroup"]
         (group,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
         assert group["IpPermissions"] == []
-        assert group["VpcId"] == launched[tier]["parameters"]["VpcId"]
+        # The tier's VPC, from the platform's settings.
+        assert group["VpcId"] == platform["network"]["VpcId"]
         # moto drops SecurityGroupEgress properties: the egress rules are checked as data.
 
 

@@ -21,10 +21,10 @@ from troposphere import encode_to_dict
 from tests.support.container import IMAGE_GID, IMAGE_UID
 from tests.support.personal_hub_support import (
     Evaluator,
+    a_launch,
     body,
     boot_script,
     launch_values,
-    oidc_launch,
     platform_ssm,
     run_boot_functions,
 )
@@ -34,7 +34,7 @@ def snapshot_of_the_data_volume(example, **given: str) -> str | None:
     """The data volume's SnapshotId as CloudFormation resolves it for a launch (None: unset)."""
     template = body(example)
     tier = example.tiers[0].name
-    values = launch_values(template, **{**oidc_launch(template, tier), **given})
+    values = launch_values(template, **{**a_launch(template, tier), **given})
     evaluator = Evaluator(template, values, platform_ssm(tier))
     condition, chosen, otherwise = template["Resources"]["DataVolume"]["Properties"]["SnapshotId"][
         "Fn::If"

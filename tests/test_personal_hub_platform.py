@@ -109,9 +109,17 @@ def test_instance_policy_is_session_manager_image_pull_and_own_secrets_only(adde
             "EcrLogin",
             "PullHubImage",
             "ReadPersonalHubSecrets",
+            "ReadTierSettings",
             "RegisterWithSessionManager",
             "ReportHubActivity",
             "SessionManagerChannels",
+        ]
+        # The boot script reads the tier's settings by path: that path only.
+        settings = statements["ReadTierSettings"]
+        assert settings["Action"] == ["ssm:GetParametersByPath"]
+        assert [r["Fn::Sub"].split(":parameter")[1] for r in settings["Resource"]] == [
+            f"/labcatalog/tiers/{tier.name}/settings",
+            f"/labcatalog/tiers/{tier.name}/settings/*",
         ]
         assert statements["PullHubImage"]["Resource"] == [{"Ref": "RepositoryArn"}]
         report = statements["ReportHubActivity"]

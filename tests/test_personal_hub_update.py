@@ -25,9 +25,10 @@ from products.hub_image import content
 from products.hub_image.labcatalog_hub import activity
 from tests.support.personal_hub_support import (
     body,
-    ldap_launch,
+    first_tier_launch,
     rendered_user_data,
     run_boot_functions,
+    tier_settings,
 )
 
 INSTANCE = "i-0123456789abcdef0"
@@ -35,7 +36,7 @@ INSTANCE = "i-0123456789abcdef0"
 
 def _scripts(example, folder: Path) -> tuple[Path, Path]:
     hub = body(example)
-    before = ldap_launch(example)
+    before = first_tier_launch(example)
     after = {**before, "HubImageTag": "pinned-2", "IdleStopMinutes": "30"}
     old, new = folder / "v1.sh", folder / "v2.sh"
     old.write_text(rendered_user_data(hub, before))
@@ -48,6 +49,7 @@ def _stubs(folder: Path, user_data: Path) -> str:
     paths = {
         "data_dir": folder / "data",
         "env_file": folder / "etc" / "hub.env",
+        "settings_file": folder / "etc" / "settings",
         "docker_socket": folder / "docker.sock",
         "installed": folder / "installed.sh",
     }
@@ -56,7 +58,9 @@ def _stubs(folder: Path, user_data: Path) -> str:
         f"{assignments}; "
         f'imds() {{ case "$1" in user-data) cat {shlex.quote(str(user_data))};; '
         f"meta-data/instance-id) echo {INSTANCE};; esac; }}; "
-        "aws() { echo from-aws; }; "
+        # The tier's settings from the fake on PATH (run_boot_functions); the rest (secrets,
+        # ECR's login) answers anything.
+        'aws() { case "$1" in ssm) command aws "$@" ;; *) echo from-aws ;; esac; }; '
     )
 
 
@@ -75,13 +79,15 @@ def test_an_update_installs_the_new_script_and_restarts_the_hub_with_it(example,
         f"{stubs} prepare_data_dirs; ensure_crypt_key; write_environment; "
         f'write_activity_environment; cp {shlex.quote(str(old))} "$installed"; '
     )
-    before = _environment_after(old, tmp_path, first_boot)
+    settings = tier_settings(example, example.tiers[0].name)
+    before = _environment_after(old, tmp_path, first_boot, settings)
     assert before["LABCATALOG_IDLE_TIMEOUT_MINUTES"] == "60"
     calls = run_boot_functions(
         old,
         tmp_path,
         f"{first_boot} run_installed() {{ bash -c {shlex.quote(rerun)}; exit; }}; run_hub",
         {},
+        settings,
     )
     assert (tmp_path / "installed.sh").read_text() == new.read_text()
     (run,) = [c["args"] for c in calls if c["args"][0] == "run"]
@@ -92,12 +98,14 @@ def test_an_update_installs_the_new_script_and_restarts_the_hub_with_it(example,
     assert after["LABCATALOG_ACTIVITY_INSTANCE"] == INSTANCE
     # The next start finds nothing new: it runs the hub as installed, without reinstalling.
     (tmp_path / "docker-calls.jsonl").unlink()
-    again = run_boot_functions(new, tmp_path, f"{stubs} run_installed() {{ exit 9; }}; run_hub", {})
+    again = run_boot_functions(
+        new, tmp_path, f"{stubs} run_installed() {{ exit 9; }}; run_hub", {}, settings
+    )
     assert [c["args"][-1] for c in again if c["args"][0] == "run"] == [run[-1]]
 
 
-def _environment_after(script: Path, folder: Path, functions: str) -> dict[str, str]:
-    run_boot_functions(script, folder, functions, {})
+def _environment_after(script: Path, folder: Path, functions: str, ssm: dict) -> dict[str, str]:
+    run_boot_functions(script, folder, functions, {}, ssm)
     return _environment(folder)
 
 

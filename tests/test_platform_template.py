@@ -501,6 +501,49 @@ def test_products_find_the_platform_through_ssm_parameters(portfolio):
             per_tier += [names.HUB_TASK_ROLE_ARN_PARAMETER, names.TASK_EXECUTION_ROLE_ARN_PARAMETER]
         if portfolio.products.personal_hub is not None:
             per_tier.append(names.PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER)
+        # The platform's settings (products/platform/settings.py; tests/test_platform_settings.py
+        # checks their values): every tier has them, and only the identity provider's set ones.
+        per_tier += [
+            names.tier_setting(name)
+            for name in (
+                "network/vpc-id",
+                "network/server-subnets",
+                "network/server-subnet-1",
+                "network/server-subnet-2",
+                "network/load-balancer-subnet-1",
+                "network/load-balancer-subnet-2",
+                "identity/mode",
+                "identity/tier-group",
+                "identity/admin-group",
+                "dns/hosted-zone-id",
+                "dns/certificate-arn",
+                "dns/hub-host-name-suffix",
+                "owner/principal-pattern",
+            )
+        ]
+        identity = portfolio.platform.identity
+        if identity.oidc is not None:
+            per_tier += [
+                names.OIDC_ISSUER_SETTING,
+                names.OIDC_CLIENT_ID_SETTING,
+                names.OIDC_CLIENT_SECRET_SETTING,
+                names.OIDC_USERNAME_CLAIM_SETTING,
+                names.OIDC_GROUPS_CLAIM_SETTING,
+            ]
+        else:
+            per_tier += [names.LDAP_URL_SETTING, names.LDAP_BIND_DN_TEMPLATE_SETTING]
+            per_tier += [
+                setting
+                for setting, value in (
+                    (names.LDAP_GROUP_SEARCH_BASE_SETTING, identity.ldap.group_search_base),
+                    (names.LDAP_BIND_USER_DN_SETTING, identity.ldap.bind_user_dn),
+                    (
+                        names.LDAP_BIND_PASSWORD_SECRET_SETTING,
+                        identity.ldap.bind_password_secret_name,
+                    ),
+                )
+                if value
+            ]
         for pattern in per_tier:
             name = pattern.format(tier=tier.name)
             assert name.startswith(f"/labcatalog/tiers/{tier.name}/")

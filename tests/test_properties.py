@@ -78,6 +78,8 @@ def tiers(draw):
             "principals": draw(
                 st.lists(st.sampled_from(PRINCIPALS), min_size=1, max_size=2, unique=True)
             ),
+            "identity_group": f"ds-{name}",
+            "admin_group": "ds-admins",
         }
         if write and draw(st.booleans()):
             tier["shared_writes"] = {write[0]: [n for n in names if n != name][:1]}

@@ -50,10 +50,41 @@ def _cost_sensitivity() -> str:
     return result.stdout
 
 
+def _console() -> str:
+    """What each product's console screen asks, from its template for the example portfolio."""
+    import json
+
+    from generator.cfn.bind import bind
+    from generator.engine.build import render
+    from generator.engine.registry import discover, load_portfolio
+
+    portfolio = load_portfolio(ROOT / "portfolio.yaml")
+    lines = []
+    for product, _ in discover().configured(portfolio):
+        # The first tier's product, as its portfolio shows it (the others ask the same).
+        generic = json.loads(render(product.build(portfolio)))
+        body = bind(generic, "Tier", portfolio.tiers[0].name)
+        interface = body["Metadata"]["AWS::CloudFormation::Interface"]
+        labels = {name: label["default"] for name, label in interface["ParameterLabels"].items()}
+        lines += [f"**{product.key}**", "", "| group | asks | default |", "| --- | --- | --- |"]
+        for group in interface["ParameterGroups"]:
+            for name in group["Parameters"]:
+                slot = body["Parameters"][name]
+                default = f"`{slot['Default']}`" if "Default" in slot else "**no default**"
+                if slot.get("Default") == "":
+                    default = "empty"
+                lines.append(
+                    f"| {group['Label']['default']} | {labels[name]} (`{name}`) | {default} |"
+                )
+        lines.append("")
+    return "\n".join(lines)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "reference": _reference,
     "cost": _cost,
     "cost-sensitivity": _cost_sensitivity,
+    "console": _console,
 }
 
 
@@ -91,7 +122,9 @@ def test_reference_names_every_field_of_the_model():
                 inner = getattr(arg, "__args__", (arg,))[0]
                 if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in seen:
                     models.append(inner)
-    assert len(seen) == 8
+    assert (
+        len(seen) == 15
+    )  # 8, and the platform settings: platform, network, identity, oidc, ldap, dns, owner
 
 
 def test_readme_diagrams_parse_with_mermaid(tmp_path):

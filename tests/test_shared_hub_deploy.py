@@ -22,7 +22,7 @@ from generator.cfn import names
 from generator.engine.build import render
 from products.hub_image.content import image_tag
 from products.shared_hub import template as shared_hub
-from tests.conftest import deploy_platform
+from tests.conftest import deploy_platform, with_platform_settings
 from tests.support.moto_server import deploy_stack
 
 # Resource types moto 5.2 cannot create from CloudFormation (tests/support/moto_cfn.py adds the
@@ -54,26 +54,13 @@ def network(aws):
     zone = aws.client("route53").create_hosted_zone(
         Name="data.example.com", CallerReference="labcatalog-test"
     )["HostedZone"]["Id"]
-    certificate = aws.client("acm").request_certificate(DomainName="hub.data.example.com")
+    certificate = aws.client("acm").request_certificate(DomainName="*.pii.data.example.com")
     return {
         "VpcId": vpc,
         "LoadBalancerSubnets": subnets[:2],
         "TaskSubnets": subnets[2:],
         "HostedZoneId": zone.split("/")[-1],
-        "HubDomainName": "hub.data.example.com",
         "CertificateArn": certificate["CertificateArn"],
-    }
-
-
-def oidc(tier: str) -> dict[str, str]:
-    return {
-        "AuthMode": "oidc",
-        "OidcIssuerUrl": "https://issuer.example.com",
-        "OidcClientId": "labcatalog",
-        "OidcClientSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
-        f"labcatalog/{tier}/oidc-AbCdEf",
-        "TierGroup": f"ds-{tier}",
-        "AdminGroup": "ds-admins",
     }
 
 
@@ -81,9 +68,12 @@ def oidc(tier: str) -> dict[str, str]:
 PUBLISHED_TAG = "src-0123456789abcdef"
 
 
-def deploy(aws, portfolio, caplog, name: str, parameters: dict) -> dict[str, str]:
+def deploy(aws, portfolio, network, caplog, name: str, parameters: dict) -> dict[str, str]:
+    """The platform with `network` in its settings (as the platform team writes them in
+    portfolio.yaml), then a shared hub launched with `parameters`: the console's only."""
+    portfolio = with_platform_settings(portfolio, network)
     # The tier's homes get their mount targets in the hub's VPC (products/platform/homes.py).
-    homes = {"HomesVpcId": parameters["VpcId"], "HomesSubnetIds": parameters["TaskSubnets"]}
+    homes = {"HomesVpcId": network["VpcId"], "HomesSubnetIds": network["TaskSubnets"]}
     deploy_platform(aws, portfolio, PUBLISHED_TAG, homes)
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="moto")
@@ -98,10 +88,10 @@ def task_definition(aws, family: str) -> dict:
 
 def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     tier = example.tiers[0].name
-    outputs = deploy(aws, example, caplog, "hub1", {"Tier": tier, **network, **oidc(tier)})
+    outputs = deploy(aws, example, network, caplog, "hub1", {"Tier": tier, "HubName": "team1"})
     iam, ecs, ec2 = aws.client("iam"), aws.client("ecs"), aws.client("ec2")
 
-    assert outputs["HubUrl"] == "https://hub.data.example.com"
+    assert outputs["HubUrl"] == f"https://team1.{tier}.data.example.com"
     assert outputs["ClusterName"] == f"labcatalog-{tier}_hub1"
     (cluster,) = ecs.describe_clusters(clusters=[outputs["ClusterName"]])["clusters"]
     assert cluster["status"] == "ACTIVE"
@@ -118,6 +108,13 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     assert container["image"] == f"{repository}:{image_tag()}", "the version's own image"
     env = {e["name"]: e["value"] for e in container["environment"]}
     assert env["LABCATALOG_TIER"] == tier
+    # The tier's settings, as the platform published them from portfolio.yaml.
+    assert env["LABCATALOG_PUBLIC_URL"] == outputs["HubUrl"]
+    assert env["LABCATALOG_TIER_GROUP"] == example.tiers[0].identity_group
+    assert env["LABCATALOG_OIDC_ISSUER"] == example.platform.identity.oidc.issuer_url
+    assert env["LABCATALOG_ECS_SUBNETS"] == ",".join(network["TaskSubnets"])
+    (secret,) = [s for s in container["secrets"] if s["name"] == "LABCATALOG_OIDC_CLIENT_SECRET"]
+    assert secret["valueFrom"] == f"labcatalog/{tier}/personal-hub/oidc-client-secret"
     assert env["LABCATALOG_ECS_CLUSTER"] == cluster["clusterArn"]
     servers = task_definition(aws, f"labcatalog-{tier}_user_hub1")
     assert env["LABCATALOG_ECS_TASK_DEFINITION"] == servers["taskDefinitionArn"]
@@ -170,7 +167,7 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
 
     records = aws.client("route53").list_resource_record_sets(HostedZoneId=network["HostedZoneId"])
     (alias,) = [r for r in records["ResourceRecordSets"] if r["Type"] == "A"]
-    assert alias["Name"].rstrip(".") == "hub.data.example.com"
+    assert alias["Name"].rstrip(".") == f"team1.{tier}.data.example.com"
     assert alias["AliasTarget"]["DNSName"].rstrip(".") == outputs["LoadBalancerDnsName"]
 
 
@@ -193,9 +190,7 @@ def test_existing_listener_and_a_pinned_image(aws, example, network, caplog):
     tier = example.tiers[-1].name
     parameters = {
         "Tier": tier,
-        **network,
-        **oidc(tier),
-        "CertificateArn": "",
+        "HubName": "team2",
         "LoadBalancer": "existing",
         "ExistingListenerArn": listener["ListenerArn"],
         "ExistingListenerRulePriority": 7,
@@ -205,13 +200,13 @@ def test_existing_listener_and_a_pinned_image(aws, example, network, caplog):
         "HubImageRepository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/own/hub",
         "HubImageTag": "pinned-2",
     }
-    outputs = deploy(aws, example, caplog, "hub2", parameters)
+    outputs = deploy(aws, example, network, caplog, "hub2", parameters)
 
     assert "LoadBalancerDnsName" not in outputs
     assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1, "no load balancer of its own"
     rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
     (rule,) = [r for r in rules if r["Priority"] == "7"]
-    assert rule["Conditions"][0]["HostHeaderConfig"]["Values"] == ["hub.data.example.com"]
+    assert rule["Conditions"][0]["HostHeaderConfig"]["Values"] == [f"team2.{tier}.data.example.com"]
 
     hub = task_definition(aws, f"labcatalog-{tier}_hub_hub2")
     image = hub["containerDefinitions"][0]["image"]
@@ -232,6 +227,7 @@ def test_existing_listener_and_a_pinned_image(aws, example, network, caplog):
 
 def test_every_tier_of_every_portfolio_deploys(aws, portfolio, network, caplog):
     homes = {"HomesVpcId": network["VpcId"], "HomesSubnetIds": network["TaskSubnets"]}
+    portfolio = with_platform_settings(portfolio, network)
     deploy_platform(aws, portfolio, PUBLISHED_TAG, homes)
     body = render(shared_hub.build(portfolio))
     for n, tier in enumerate(portfolio.tiers):
@@ -241,8 +237,7 @@ def test_every_tier_of_every_portfolio_deploys(aws, portfolio, network, caplog):
             aws,
             f"hub{n}",
             body,
-            {"Tier": tier.name, **network, **oidc(tier.name)}
-            | {"HubDomainName": f"{tier.name}.data.example.com"},
+            {"Tier": tier.name, "HubName": "team"},
         )
         assert skipped_types(caplog) == EXPECTED_SKIPPED
         servers = task_definition(aws, f"labcatalog-{tier.name}_user_hub{n}")
@@ -254,12 +249,13 @@ def test_hub_hours_deploy(aws, example, network, caplog):
     Application Auto Scaling, so the schedule itself is checked on the template
     (tests/test_shared_hub_template.py) and by cfn-lint, not here."""
     tier = example.tiers[0].name
+    portfolio = with_platform_settings(example, network)
     homes = {"HomesVpcId": network["VpcId"], "HomesSubnetIds": network["TaskSubnets"]}
-    deploy_platform(aws, example, PUBLISHED_TAG, homes)
+    deploy_platform(aws, portfolio, PUBLISHED_TAG, homes)
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="moto")
-    parameters = {"Tier": tier, **network, **oidc(tier), "HubHours": "7-20"}
-    outputs = deploy_stack(aws, "hub1", render(shared_hub.build(example)), parameters)
+    parameters = {"Tier": tier, "HubName": "team1", "HubHours": "7-20"}
+    outputs = deploy_stack(aws, "hub1", render(shared_hub.build(portfolio)), parameters)
     assert skipped_types(caplog) == {
         *EXPECTED_SKIPPED,
         "AWS::ApplicationAutoScaling::ScalableTarget",

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 
+from generator.cfn import names
 from products.shared_hub import discovery, launch
 from products.shared_hub import network as hub_network
-from tests.test_shared_hub_deploy import deploy, network, oidc  # noqa: F401 (fixture)
+from tests.test_shared_hub_deploy import deploy, network  # noqa: F401 (fixture)
 from tests.test_shared_hub_template import conditional_items, hub_body, hub_container, props
 
 
@@ -32,7 +33,9 @@ def test_servers_reach_the_hub_by_its_cloud_map_name(example):
     assert discovery["DnsConfig"]["DnsRecords"] == [{"Type": "A", "TTL": 10}]
     assert discovery["HealthCheckCustomConfig"] == {"FailureThreshold": 1}
     namespace = props(body, "HubNamespace")
-    assert namespace["Vpc"] == {"Ref": "VpcId"}
+    # The tier's VPC, from the platform's settings.
+    vpc = names.VPC_ID_SETTING.format(tier="${Tier}")
+    assert namespace["Vpc"] == {"Fn::Sub": names.resolved(vpc)}
     assert body["Resources"]["HubNamespace"]["Type"] == "AWS::ServiceDiscovery::PrivateDnsNamespace"
 
     env = conditional_items(hub_container(body)["Environment"])
@@ -81,7 +84,7 @@ def test_the_deployed_hub_service_registers_in_the_stacks_namespace(
 ):
     tier = example.tiers[0].name
     caplog.set_level(logging.WARNING, logger="moto")
-    outputs = deploy(aws, example, caplog, "hub1", {"Tier": tier, **network, **oidc(tier)})
+    outputs = deploy(aws, example, network, caplog, "hub1", {"Tier": tier, "HubName": "team1"})
     cloud_map = aws.client("servicediscovery")
     (namespace,) = cloud_map.list_namespaces()["Namespaces"]
     assert namespace["Name"] == f"hub1.{discovery.DISCOVERY_DOMAIN}"

@@ -62,6 +62,58 @@ def conditional_items(items: list) -> dict[str, tuple[str | None, dict]]:
     return found
 
 
+# The hub's host name: its name, then the rest of the platform's pattern for the tier.
+HOST_NAME = {
+    "Fn::Sub": "${HubName}"
+    + names.resolved(names.HUB_HOST_NAME_SUFFIX_SETTING.format(tier="${Tier}"))
+}
+# What the platform knows and a launch must never ask: the network, the identity provider, the
+# tier's groups, DNS (issue 14; their values are the tier's settings, published by the platform).
+PLATFORM_SETTING = re.compile(
+    r"Vpc|Subnet|Oidc|Ldap|Auth|TierGroup|AdminGroup|HostedZone|Certificate|Domain", re.IGNORECASE
+)
+
+
+def test_the_console_asks_only_the_hubs_name(portfolio):
+    """One parameter without a default, the hub's name; Tier, whose value the portfolio fixes,
+    is bound to each tier's product when the templates are built per tier."""
+    body = hub_body(portfolio)
+    without_default = {n for n, slot in body["Parameters"].items() if "Default" not in slot}
+    assert without_default - {"Tier"} == {"HubName"}
+    asked = [name for name in body["Parameters"] if PLATFORM_SETTING.search(name)]
+    assert asked == []
+
+
+def test_the_hub_finds_its_network_sign_in_and_name_in_the_tiers_settings(portfolio):
+    body = hub_body(portfolio)
+    tier_setting = lambda pattern: {  # noqa: E731
+        "Fn::Sub": names.resolved(pattern.format(tier="${Tier}"))
+    }
+    vpc = tier_setting(names.VPC_ID_SETTING)
+    groups = resources_of(body, "AWS::EC2::SecurityGroup")
+    assert {g["Properties"]["VpcId"]["Fn::Sub"] for g in groups.values()} == {vpc["Fn::Sub"]}
+    assert props(body, "HubLoadBalancer")["Subnets"] == [
+        tier_setting(names.FIRST_LOAD_BALANCER_SUBNET_SETTING),
+        tier_setting(names.SECOND_LOAD_BALANCER_SUBNET_SETTING),
+    ]
+    record = props(body, "HubDnsRecord")
+    assert record["HostedZoneId"] == tier_setting(names.HOSTED_ZONE_ID_SETTING)
+    assert record["Name"] == HOST_NAME
+    env = {e["Name"]: e["Value"] for e in hub_container(body)["Environment"]}
+    assert env["LABCATALOG_TIER_GROUP"] == tier_setting(names.IDENTITY_GROUP_SETTING)
+    assert env["LABCATALOG_ADMIN_GROUP"] == tier_setting(names.ADMIN_GROUP_SETTING)
+    assert env["LABCATALOG_ECS_SUBNETS"] == tier_setting(names.SERVER_SUBNETS_SETTING)
+    assert env["LABCATALOG_PUBLIC_URL"] == {"Fn::Join": ["", ["https://", HOST_NAME]]}
+    identity = portfolio.platform.identity
+    assert env["LABCATALOG_AUTH"] == identity.mode
+    if identity.ldap is not None:
+        assert env["LABCATALOG_LDAP_URL"] == tier_setting(names.LDAP_URL_SETTING)
+        assert not [name for name in env if "OIDC" in name]
+    else:
+        assert env["LABCATALOG_OIDC_ISSUER"] == tier_setting(names.OIDC_ISSUER_SETTING)
+        assert not [name for name in env if "LDAP" in name]
+
+
 def test_tier_parameter_offers_exactly_the_portfolios_tiers(portfolio):
     tier = hub_body(portfolio)["Parameters"]["Tier"]
     assert tier["AllowedValues"] == [t.name for t in portfolio.tiers]
@@ -80,22 +132,16 @@ def test_sizes_are_valid_fargate_pairs_only(example, name):
 @pytest.mark.parametrize(
     "case,name,value,matches",
     [
-        ("secret of a tier", "OidcClientSecretArn", "arn:aws:secretsmanager:eu-west-1:"
-         "123456789012:secret:labcatalog/pii/oidc-AbCdEf", True),
-        ("secret outside labcatalog/", "OidcClientSecretArn", "arn:aws:secretsmanager:eu-west-1:"
-         "123456789012:secret:prod/db-AbCdEf", False),
-        ("secret of an unknown tier", "LdapBindPasswordSecretArn", "arn:aws:secretsmanager:"
-         "eu-west-1:123456789012:secret:labcatalog/other/x", False),
-        ("no LDAP password", "LdapBindPasswordSecretArn", "", True),
-        ("plain-text secret", "OidcClientSecretArn", "hunter2", False),
-        ("DNS name", "HubDomainName", "hub.data.example.com", True),
-        ("DNS name required", "HubDomainName", "", False),
+        ("hub name", "HubName", "churn-team", True),
+        ("hub name required", "HubName", "", False),
+        ("hub name is one DNS label", "HubName", "hub.data", False),
+        ("hub name lowercase", "HubName", "Churn", False),
+        ("hub name not ending with -", "HubName", "churn-", False),
         ("CIDR", "AllowedCidr", "10.0.0.0/8", True),
         ("not a CIDR", "AllowedCidr", "10.0.0.0", False),
         ("listener", "ExistingListenerArn", "arn:aws:elasticloadbalancing:us-east-1:"
          "123456789012:listener/app/shared/50dc6c495c0c9188/f2f7dc8efc522ab2", True),
         ("security group", "ExistingLoadBalancerSecurityGroup", "sg-0123456789abcdef0", True),
-        ("OIDC issuer must be https", "OidcIssuerUrl", "http://issuer.example.com", False),
     ],
 )  # fmt: skip
 def test_parameter_patterns(example, case, name, value, matches):
@@ -149,7 +195,8 @@ def test_new_load_balancer_is_https_only_tls12_plus_logged_and_drops_bad_headers
     https = props(body, "HttpsListener")
     assert https["Protocol"] == "HTTPS" and https["Port"] == 443
     assert https["SslPolicy"].startswith("ELBSecurityPolicy-TLS13-1-2")
-    assert https["Certificates"] == [{"CertificateArn": {"Ref": "CertificateArn"}}]
+    certificate = names.CERTIFICATE_ARN_SETTING.format(tier="${Tier}")
+    assert https["Certificates"] == [{"CertificateArn": {"Fn::Sub": names.resolved(certificate)}}]
     (redirect,) = props(body, "HttpRedirectListener")["DefaultActions"]
     assert redirect["Type"] == "redirect"
     assert redirect["RedirectConfig"]["Protocol"] == "HTTPS"
@@ -164,7 +211,7 @@ def test_new_load_balancer_is_https_only_tls12_plus_logged_and_drops_bad_headers
     assert attributes["deletion_protection.enabled"] == {"Ref": "DeletionProtection"}
     rule = props(body, "HubListenerRule")
     assert rule["Conditions"] == [
-        {"Field": "host-header", "HostHeaderConfig": {"Values": [{"Ref": "HubDomainName"}]}}
+        {"Field": "host-header", "HostHeaderConfig": {"Values": [HOST_NAME]}}
     ]
 
 
@@ -229,7 +276,7 @@ def test_nothing_is_open_to_the_world_except_the_load_balancer_to_the_allowed_ci
             # Outbound to anywhere: HTTPS (AWS APIs, identity provider) and LDAP when chosen.
             assert rule["FromPort"] in (443, 389, 636), (logical_id, rule)
             if rule["FromPort"] != 443:
-                assert body["Resources"][logical_id]["Condition"] == "UseLdap"
+                assert portfolio.platform.identity.ldap is not None
     for group in ("LoadBalancerSecurityGroup", "FileSystemSecurityGroup"):
         (no_egress,) = props(body, group)["SecurityGroupEgress"]
         assert no_egress["CidrIp"] == "127.0.0.1/32"  # replaces the default allow-all
@@ -322,12 +369,12 @@ def test_secrets_come_from_secrets_manager_never_plain_text(example):
     container = hub_container(hub_body(example))
     secrets = conditional_items(container["Secrets"])
     assert secrets["JUPYTERHUB_CRYPT_KEY"][1]["ValueFrom"] == {"Ref": "HubCryptKeySecret"}
+    # The identity provider's secret, by the name in the tier's settings.
+    secret = names.OIDC_CLIENT_SECRET_SETTING.format(tier="${Tier}")
     assert secrets["LABCATALOG_OIDC_CLIENT_SECRET"][1]["ValueFrom"] == {
-        "Ref": "OidcClientSecretArn"
+        "Fn::Sub": names.resolved(secret)
     }
-    assert secrets["LABCATALOG_LDAP_BIND_PASSWORD"][1]["ValueFrom"] == {
-        "Ref": "LdapBindPasswordSecretArn"
-    }
+    assert "LABCATALOG_LDAP_BIND_PASSWORD" not in secrets  # the example signs in with OIDC
     env = conditional_items(container["Environment"])
     assert not [n for n in env if re.search("SECRET|PASSWORD|CRYPT_KEY", n)]
 
@@ -376,7 +423,7 @@ def test_log_groups_have_retention_and_the_hub_key(example):
 
 def test_outputs_give_the_url_cluster_and_logs(example):
     outputs = hub_body(example)["Outputs"]
-    assert outputs["HubUrl"]["Value"] == {"Fn::Sub": "https://${HubDomainName}"}
+    assert outputs["HubUrl"]["Value"] == {"Fn::Sub": "https://${HubDnsRecord}"}
     assert outputs["ClusterName"]["Value"] == {"Ref": "HubCluster"}
     assert {"HubLogGroup", "ServerLogGroup"} <= set(outputs)
 
@@ -416,26 +463,16 @@ def test_the_hubs_names_are_the_ones_the_platform_lets_its_tier_use(portfolio):
 
 def test_rules_check_modes_at_launch(example):
     rules = hub_body(example)["Rules"]
-    assert set(rules) == {
-        "DefaultSizeIsOffered",
-        "NewLoadBalancerNeedsACertificate",
-        "ExistingListenerIsDescribed",
-        "OidcIsConfigured",
-        "LdapIsConfigured",
-    }
-    assert rules["OidcIsConfigured"]["RuleCondition"] == {
-        "Fn::Equals": [{"Ref": "AuthMode"}, "oidc"]
-    }
+    # The identity provider and the certificate are the platform's settings: nothing to check.
+    assert set(rules) == {"DefaultSizeIsOffered", "ExistingListenerIsDescribed"}
 
 
 def test_parameter_groups_follow_the_declared_order(example):
     groups = hub_body(example)["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
     assert [g["Label"]["default"] for g in groups] == [
-        "Tier and name",
-        "Network",
+        "Your hub",
         "Load balancer",
         "Users' notebook servers",
-        "Authentication",
         "Hub image",
         "Operations",
     ]

@@ -19,7 +19,7 @@ from products.personal_hub import template as personal_hub
 from products.shared_hub import template as shared_hub
 from tests.test_personal_hub_deploy import deploy as deploy_personal_hubs
 from tests.test_shared_hub_deploy import deploy as deploy_shared_hub
-from tests.test_shared_hub_deploy import network, oidc  # noqa: F401 (network is a fixture)
+from tests.test_shared_hub_deploy import network  # noqa: F401 (a fixture)
 
 # What holds a user's or the hub's data in each product, and the policy that keeps it.
 KEPT = {
@@ -64,7 +64,7 @@ def test_shared_hub_terminates_with_the_defaults_and_keeps_its_state(
     caplog,
 ):
     tier = example.tiers[0].name
-    deploy_shared_hub(aws, example, caplog, "hub1", {"Tier": tier, **network, **oidc(tier)})
+    deploy_shared_hub(aws, example, network, caplog, "hub1", {"Tier": tier, "HubName": "team1"})
     elbv2, efs = aws.client("elbv2"), aws.client("efs")
     (balancer,) = elbv2.describe_load_balancers()["LoadBalancers"]
     attributes = {

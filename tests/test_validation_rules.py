@@ -30,6 +30,8 @@ def tier(name: str, read=None, write=None, principals=None, **more) -> dict:
         "read": read or [f"{name}/"],
         "write": write or [],
         "principals": principals or [f"role/{name.title()}"],
+        "identity_group": f"ds-{name}",
+        "admin_group": "ds-admins",
         **more,
     }
 

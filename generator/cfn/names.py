@@ -78,6 +78,47 @@ TASK_EXECUTION_ROLE_ARN_PARAMETER = tier_parameter("{tier}", "task-execution-rol
 PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER = tier_parameter(
     "{tier}", "personal-hub-instance-profile-name"
 )
+# The platform's settings from portfolio.yaml (network, identity provider, tier groups, DNS, the
+# owner rule), published for each tier under one path: products read them there instead of
+# asking at launch. A CloudFormation dynamic reference cannot be split into a list (Fn::Split
+# runs before it is resolved), so a list is published whole, for code that reads it at run
+# time, and its first two items on their own, for template properties that take a list.
+TIER_SETTINGS = tier_parameter("{tier}", "settings/")
+
+
+def tier_setting(name: str) -> str:
+    """SSM name pattern of one of a tier's settings, e.g. `tier_setting("network/vpc-id")`."""
+    return TIER_SETTINGS + name
+
+
+VPC_ID_SETTING = tier_setting("network/vpc-id")
+SERVER_SUBNETS_SETTING = tier_setting("network/server-subnets")  # comma-separated
+FIRST_SERVER_SUBNET_SETTING = tier_setting("network/server-subnet-1")
+SECOND_SERVER_SUBNET_SETTING = tier_setting("network/server-subnet-2")
+FIRST_LOAD_BALANCER_SUBNET_SETTING = tier_setting("network/load-balancer-subnet-1")
+SECOND_LOAD_BALANCER_SUBNET_SETTING = tier_setting("network/load-balancer-subnet-2")
+AUTH_MODE_SETTING = tier_setting("identity/mode")  # oidc or ldap
+IDENTITY_GROUP_SETTING = tier_setting("identity/tier-group")
+ADMIN_GROUP_SETTING = tier_setting("identity/admin-group")
+OIDC_ISSUER_SETTING = tier_setting("identity/oidc-issuer-url")
+OIDC_CLIENT_ID_SETTING = tier_setting("identity/oidc-client-id")
+OIDC_CLIENT_SECRET_SETTING = tier_setting("identity/oidc-client-secret-name")
+OIDC_USERNAME_CLAIM_SETTING = tier_setting("identity/oidc-username-claim")
+OIDC_GROUPS_CLAIM_SETTING = tier_setting("identity/oidc-groups-claim")
+LDAP_URL_SETTING = tier_setting("identity/ldap-url")
+LDAP_BIND_DN_TEMPLATE_SETTING = tier_setting("identity/ldap-bind-dn-template")
+LDAP_GROUP_SEARCH_BASE_SETTING = tier_setting("identity/ldap-group-search-base")
+LDAP_BIND_USER_DN_SETTING = tier_setting("identity/ldap-bind-user-dn")
+LDAP_BIND_PASSWORD_SECRET_SETTING = tier_setting("identity/ldap-bind-password-secret-name")
+HOSTED_ZONE_ID_SETTING = tier_setting("dns/hosted-zone-id")
+CERTIFICATE_ARN_SETTING = tier_setting("dns/certificate-arn")
+# What follows the hub's name in its host name, e.g. ".pii.jupyter.example.com".
+HUB_HOST_NAME_SUFFIX_SETTING = tier_setting("dns/hub-host-name-suffix")
+OWNER_PRINCIPAL_PATTERN_SETTING = tier_setting("owner/principal-pattern")
+# The tag Service Catalog puts on a provisioned product's stack (and CloudFormation on its
+# resources): who launched it. A personal hub's owner comes from it when Owner is left empty.
+PROVISIONING_PRINCIPAL_TAG = "aws:servicecatalog:provisioningPrincipalArn"
+
 # What a launch role may read: every platform value and its own tier's.
 PLATFORM_PARAMETERS = platform_parameter("*")
 TIER_PARAMETERS = tier_parameter("{tier}", "*")

@@ -29,12 +29,12 @@ def portfolio_json_schema(registry: Registry | None = None) -> str:
 def schema(fmt: str) -> None:
     """Print the JSON Schema of portfolio.yaml, or its Markdown reference (both from the model).
 
-    Editors use the copy in generator/model/schema/portfolio-v1.schema.json, and the README
+    Editors use the copy in generator/model/schema/portfolio-v2.schema.json, and the README
     carries the
     Markdown reference; tests keep both equal to this output. Regenerate them with:
 
     \b
-      labcatalog schema > generator/model/schema/portfolio-v1.schema.json
+      labcatalog schema > generator/model/schema/portfolio-v2.schema.json
       labcatalog schema --format markdown   # paste between the README's reference markers
     """
     if fmt == "json":

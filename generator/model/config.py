@@ -1,4 +1,4 @@
-"""The validated model of portfolio.yaml (schema `labcatalog/v1`).
+"""The validated model of portfolio.yaml (schema `labcatalog/v2`).
 
 Loading happens in three steps, and every problem found is reported, not only the first:
 YAML (syntax, duplicate keys) -> types and formats (pydantic) -> rules across fields.
@@ -27,7 +27,17 @@ from generator.model.problems import InputError, Loc, Problem, field_name
 from generator.model.validation import describe, type_problems
 from generator.model.yamlsource import Source, load_source
 
-SCHEMA_VERSION = "labcatalog/v1"
+SCHEMA_VERSION = "labcatalog/v2"
+# Earlier formats this version no longer reads, each with what to change (see `schema_problems`).
+UPGRADES = {
+    "labcatalog/v1": (
+        "labcatalog/v2 adds the platform's own settings, which the products no longer ask for "
+        "at launch: write 'schema: labcatalog/v2' here, add a 'platform:' "
+        "section (network: vpc_id, server_subnets, load_balancer_subnets; identity: oidc or "
+        "ldap; dns: hosted_zone_id, certificate_arn, hub_host_name) and give each tier its "
+        "identity_group and admin_group; see README.md#platform-settings-you-fill-in-once"
+    ),
+}
 
 
 def _checked(pattern: str, explanation: str) -> Any:
@@ -119,6 +129,81 @@ Principal = _checked(
     "(arn:aws:iam::ACCOUNT:role/NAME)",
 )
 Email = _checked(r"[^@\s]+@[^@\s]+\.[^@\s]+", "must be an email address such as team@example.com")
+VpcId = _checked(r"vpc-[0-9a-f]{8,17}", "must be a VPC id such as vpc-0123456789abcdef0")
+SubnetId = _checked(
+    r"subnet-[0-9a-f]{8,17}", "must be a subnet id such as subnet-0123456789abcdef0"
+)
+HostedZoneId = _checked(
+    r"Z[A-Z0-9]{1,31}", "must be a Route 53 hosted zone id such as Z0123456789ABC"
+)
+CertificateArn = _checked(
+    rf"arn:(?:{PARTITIONS}):acm:[a-z0-9-]+:\d{{12}}:certificate/[0-9a-f-]{{36}}",
+    "must be an ACM certificate ARN: arn:aws:acm:REGION:ACCOUNT:certificate/ID",
+)
+HttpsUrl = _checked(
+    r"https://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~%/+-]*)?",
+    "must be an https:// URL such as https://cognito-idp.REGION.amazonaws.com/POOL_ID",
+)
+LdapUrl = _checked(
+    r"ldaps?://[A-Za-z0-9.-]+(:[0-9]{1,5})?",
+    "must be an ldap:// or ldaps:// URL such as ldaps://ad.example.com:636",
+)
+# Values the hub's environment and boot script carry: one line, no quotes, `$` or backslash.
+OneLine = _checked(
+    r"[A-Za-z0-9 ._:=,;{}@/+-]{1,512}",
+    "may contain only letters, digits, spaces and ._:=,;{}@/+-",
+)
+GroupName = _checked(
+    r"[A-Za-z0-9 ._:=,/@+-]{1,256}",
+    "a group name or DN: letters, digits, spaces and ._:=,/@+-",
+)
+Claim = _checked(r"[A-Za-z0-9:._/-]{1,128}", "a claim name: letters, digits and :._/-")
+ClientId = _checked(r"[A-Za-z0-9._:@/+=-]{1,256}", "a client id: letters, digits and ._:@/+=-")
+# A tier's secrets live under labcatalog/<tier>/ (generator.cfn.names.TIER_SECRETS, tested
+# equal): only that tier's roles may read them, so the name says `{tier}` where the tier goes.
+SECRET_PATH = "labcatalog/{tier}/"
+SecretName = _checked(
+    r"labcatalog/\{tier\}/[A-Za-z0-9/_+=.@-]{1,400}",
+    "must be a Secrets Manager secret name under the tier's path, with {tier} where the "
+    "tier's name goes, e.g. labcatalog/{tier}/personal-hub/oidc-client-secret",
+)
+
+
+def _check_host_name(value: str) -> str:
+    rest = value.removeprefix("{hub}")
+    plain = rest.replace("{tier}", "tier")
+    if (
+        rest == value
+        or not re.fullmatch(r"[.-]([a-z0-9-]+\.)+[a-z]{2,63}", plain)
+        or len(plain) > 200
+    ):
+        raise ValueError(
+            "must start with {hub} (the hub's name), then '.' or '-' and a lowercase DNS name, "
+            "with {tier} where the tier's name goes, e.g. {hub}.{tier}.jupyter.example.com"
+        )
+    return value
+
+
+HostNamePattern = Annotated[
+    str,
+    AfterValidator(_check_host_name),
+    Field(json_schema_extra={"pattern": r"^\{hub\}[.-][a-z0-9.{}-]+$"}),
+]
+
+
+def _check_owner_rule(value: str) -> str:
+    try:
+        compiled = re.compile(value)
+    except re.error as err:
+        raise ValueError(f"not a regular expression: {err}") from None
+    if "user" not in compiled.groupindex:
+        raise ValueError("the expression must name the user name's group: (?P<user>...)")
+    return value
+
+
+OwnerRulePattern = Annotated[
+    str, AfterValidator(_check_owner_rule), StringConstraints(min_length=1, max_length=512)
+]
 SemVer = _checked(
     r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(-[0-9A-Za-z.-]+)?",
     "version must be a semantic version such as 1.0.0 (quote it in YAML)",
@@ -168,6 +253,117 @@ class Notebooks(_Model):
     )
 
 
+class Network(_Model):
+    """Where the hubs run: the VPC, its private subnets for servers, and subnets for load
+    balancers."""
+
+    vpc_id: VpcId = Field(description="The VPC of the hubs, their servers and load balancers.")
+    server_subnets: list[SubnetId] = Field(
+        min_length=2,
+        max_length=16,
+        description="Private subnets, in different zones, with outbound HTTPS (a NAT gateway or "
+        "VPC endpoints): hubs and users' servers. A personal hub uses the first; a shared hub's "
+        "state the first two.",
+    )
+    load_balancer_subnets: list[SubnetId] = Field(
+        min_length=2,
+        max_length=16,
+        description="Subnets in two different zones for a shared hub's load balancer (public "
+        "ones for an internet-facing one); the first two are used.",
+    )
+
+
+class Oidc(_Model):
+    """Sign-in with an OIDC provider (Amazon Cognito or any other)."""
+
+    issuer_url: HttpsUrl = Field(
+        description="The issuer, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID."
+    )
+    client_id: ClientId = Field(
+        description="The app client's id. Its redirect URLs: http://localhost:8000/hub/"
+        "oauth_callback (personal hubs) and https://HOST/hub/oauth_callback (shared hubs)."
+    )
+    client_secret_name: SecretName = Field(
+        description="Name of the Secrets Manager secret holding the client secret, with {tier} "
+        "for the tier (one secret per tier). Under labcatalog/{tier}/personal-hub/ when the "
+        "personal hub is offered: its instances may read only there."
+    )
+    username_claim: Claim = Field("email", description="Claim used as the user name.")
+    groups_claim: Claim = Field("cognito:groups", description="Claim that lists the user's groups.")
+
+
+class Ldap(_Model):
+    """Sign-in with LDAP or Active Directory."""
+
+    url: LdapUrl = Field(description="The server, e.g. ldaps://ad.example.com:636.")
+    bind_dn_template: OneLine = Field(
+        description="Bind DN template(s), e.g. uid={username},ou=people,dc=example,dc=com; "
+        "separate several with ';'."
+    )
+    group_search_base: OneLine | None = Field(
+        None, description="Where users' groups are looked up, e.g. ou=groups,dc=example,dc=com."
+    )
+    bind_user_dn: OneLine | None = Field(
+        None, description="The lookup account's DN, if the server needs one."
+    )
+    bind_password_secret_name: SecretName | None = Field(
+        None,
+        description="Name of the Secrets Manager secret holding the lookup account's password, "
+        "with {tier} for the tier (under labcatalog/{tier}/personal-hub/ for personal hubs).",
+    )
+
+
+class Identity(_Model):
+    """The identity provider users sign in with: exactly one of oidc and ldap."""
+
+    oidc: Oidc | None = Field(None, description="Sign-in with an OIDC provider.")
+    ldap: Ldap | None = Field(None, description="Sign-in with LDAP or Active Directory.")
+
+    @property
+    def mode(self) -> str:
+        return "oidc" if self.oidc is not None else "ldap"
+
+
+class Dns(_Model):
+    """The shared hubs' host names and their certificate."""
+
+    hosted_zone_id: HostedZoneId = Field(
+        description="The Route 53 hosted zone that holds the hubs' names."
+    )
+    certificate_arn: CertificateArn = Field(
+        description="ACM certificate covering every hub host name, e.g. *.pii.jupyter.example.com "
+        "and *.nonpii.jupyter.example.com."
+    )
+    hub_host_name: HostNamePattern = Field(
+        description="A shared hub's host name: {hub} is the name its team lead gives at launch, "
+        "{tier} the tier's, e.g. {hub}.{tier}.jupyter.example.com."
+    )
+
+
+class Owner(_Model):
+    """How a personal hub finds its owner when the user launching it leaves Owner empty."""
+
+    principal_pattern: OwnerRulePattern = Field(
+        r"^arn:aws[a-z-]*:sts::\d{12}:assumed-role/[^/]+/(?P<user>[^/]+)$",
+        description="Regular expression matched, at the instance's first boot, against the "
+        "Service Catalog tag aws:servicecatalog:provisioningPrincipalArn of its stack; its "
+        "group (?P<user>...) is the owner's user name at the identity provider. The default "
+        "takes the role session name (federated sign-in sets it to the user's name).",
+    )
+
+
+class Platform(_Model):
+    """The platform's own settings, set once: the platform stack publishes them for each tier
+    (SSM parameters under /labcatalog/tiers/TIER/settings/) and the products read them there."""
+
+    network: Network = Field(description="Where hubs run; a tier may override it.")
+    identity: Identity = Field(description="The identity provider users sign in with.")
+    dns: Dns = Field(description="Shared hubs' host names and certificate.")
+    owner: Owner = Field(
+        default_factory=Owner, description="A personal hub's owner from the launching identity."
+    )
+
+
 class Tier(_Model):
     """A data tier: which lake prefixes its users may read and write, and who may use it."""
 
@@ -186,6 +382,16 @@ class Tier(_Model):
         min_length=1,
         max_length=MAX_PRINCIPALS,
         description="Who may use the tier: role/NAME, group/NAME, user/NAME or an IAM ARN.",
+    )
+    identity_group: GroupName = Field(
+        description="Group at the identity provider whose members may use this tier's hubs "
+        "(a claim value, or an LDAP group's DN or CN)."
+    )
+    admin_group: GroupName = Field(
+        description="Group whose members are admins of this tier's hubs."
+    )
+    network: Network | None = Field(
+        None, description="This tier's own network, instead of the platform's."
     )
     shared_writes: dict[Prefix, list[TierName]] = Field(
         default_factory=dict,
@@ -241,13 +447,16 @@ class Portfolio(_Model):
     model_config = ConfigDict(
         extra="forbid",
         frozen=True,
-        title="labcatalog portfolio (labcatalog/v1)",
+        title="labcatalog portfolio (labcatalog/v2)",
     )
 
-    schema_version: Literal["labcatalog/v1"] = Field(
+    schema_version: Literal["labcatalog/v2"] = Field(
         alias="schema", description="Version of this file's format."
     )
     portfolio: PortfolioInfo = Field(description="The Service Catalog portfolio.")
+    platform: Platform = Field(
+        description="The platform's own settings: network, identity provider, DNS."
+    )
     data_lake: DataLake = Field(description="The data lake the tiers divide.")
     notebooks: Notebooks = Field(
         default_factory=Notebooks, description="The notebook bucket the platform creates."
@@ -262,6 +471,10 @@ class Portfolio(_Model):
 
     def tier(self, name: str) -> Tier:
         return next(t for t in self.tiers if t.name == name)
+
+    def network(self, tier: Tier) -> Network:
+        """The network of `tier`: its own, or the platform's."""
+        return tier.network or self.platform.network
 
 
 def portfolio_model(products: Sequence[ProductEntry]) -> type[Portfolio]:
@@ -299,7 +512,21 @@ def rule_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
         tier_rule_problems(list(enumerate(portfolio.tiers)))
         + tag_option_problems(portfolio.tag_options)
         + partition_problems(portfolio)
+        + identity_problems(portfolio.platform.identity)
     )
+
+
+def identity_problems(identity: Identity) -> list[tuple[Loc, str]]:
+    """Users sign in with one identity provider: exactly one of oidc and ldap."""
+    if (identity.oidc is None) == (identity.ldap is None):
+        return [
+            (
+                ("platform", "identity"),
+                "set exactly one of oidc (issuer_url, client_id, client_secret_name) and ldap "
+                "(url, bind_dn_template)",
+            )
+        ]
+    return []
 
 
 def tier_rule_problems(tiers: list[tuple[int, Tier]]) -> list[tuple[Loc, str]]:
@@ -482,6 +709,12 @@ def _partial_rules(data: dict[str, Any]) -> list[tuple[Loc, str]]:
 def validate_data(source: Source, model: type[Portfolio]) -> Portfolio:
     """Turn parsed YAML into a `model` (see `portfolio_model`), or raise `InputError` listing
     every problem."""
+    if isinstance(source.data, dict) and source.data.get("schema") in UPGRADES:
+        # An older format: say what to add, rather than list every field it lacks.
+        old = source.data["schema"]
+        raise InputError(
+            [source.problem(("schema",), f"{old!r} is an earlier format; {UPGRADES[old]}")]
+        )
     portfolio, problems = type_problems(
         source, model, f"schema: {SCHEMA_VERSION}", _describer(model)
     )

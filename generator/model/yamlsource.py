@@ -208,7 +208,7 @@ def parse_source(text: str, display: str) -> Source:
                     1,
                     1,
                     "(file)",
-                    "the file is empty; start it with: schema: labcatalog/v1",
+                    "the file is empty; start it with: schema: labcatalog/v2",
                 )
             ]
         )

@@ -76,8 +76,10 @@ def instance_policy(
 
     Everything the hub and its notebooks run on the instance has these rights too (they share
     the instance role), so there is nothing here a notebook should not have: no other secrets
-    than the personal hub's own, no write to ECR, no SSM beyond Session Manager's channel.
+    than the personal hub's own, no write to ECR, no SSM beyond Session Manager's channel and
+    the tier's settings (the identity provider's public values, the tier's groups).
     """
+    settings = platform_names.TIER_SETTINGS.format(tier=tier).rstrip("/")
     statements = [
         Statement(
             Sid="RegisterWithSessionManager",
@@ -106,6 +108,16 @@ def instance_policy(
             Action=[cloudwatch.PutMetricData],
             Resource=["*"],
             Condition=Condition(StringEquals({"cloudwatch:namespace": ACTIVITY_NAMESPACE})),
+        ),
+        Statement(
+            Sid="ReadTierSettings",
+            Effect=Allow,
+            # The boot script reads them at every start (GetParametersByPath on their path).
+            Action=[ssm.GetParametersByPath],
+            Resource=[
+                policies.regional_arn("ssm", f"parameter{settings}"),
+                policies.regional_arn("ssm", f"parameter{settings}/*"),
+            ],
         ),
         Statement(
             Sid="ReadPersonalHubSecrets",

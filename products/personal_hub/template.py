@@ -47,9 +47,13 @@ from troposphere.policies import CreationPolicy, ResourceSignal
 from generator.cfn.names import (
     BACKUP_TAG,
     BACKUP_TAG_HOMES,
+    FIRST_SERVER_SUBNET_SETTING,
     HUB_REPOSITORY_URI_PARAMETER,
     NOTEBOOK_BUCKET_PARAMETER,
     PERSONAL_HUB_INSTANCE_PROFILE_PARAMETER,
+    PROVISIONING_PRINCIPAL_TAG,
+    TIER_SETTINGS,
+    VPC_ID_SETTING,
     resolved,
 )
 from generator.cfn.network import ANYWHERE, egress, tcp_out
@@ -85,10 +89,8 @@ LDAP_PORTS = ((636, "LDAPS to the directory"), (389, "LDAP with StartTLS"))
 
 # Condition names.
 IDLE_STOP = "IdleStopEnabled"
-COLLABORATORS = "HasCollaborators"
 PLATFORM_REPOSITORY = "UsePlatformRepository"
 PUBLISHED_TAG = "UsePublishedTag"
-LDAP = "UseLdap"
 RESTORE = "RestoreDataVolume"
 # The mapping of what the template derives from each instance type.
 INSTANCE_TYPES = "InstanceTypes"
@@ -111,10 +113,8 @@ def _mappings(t: Template) -> None:
 def _conditions(t: Template) -> None:
     """What a launch's parameters switch on or off."""
     t.add_condition(IDLE_STOP, Not(Equals(Ref("IdleStopMinutes"), 0)))
-    t.add_condition(COLLABORATORS, Not(Equals(Ref("Collaborators"), "")))
     t.add_condition(PLATFORM_REPOSITORY, Equals(Ref("HubImageRepository"), ""))
     t.add_condition(PUBLISHED_TAG, Equals(Ref("HubImageTag"), ""))
-    t.add_condition(LDAP, Equals(Ref("AuthMode"), "ldap"))
     t.add_condition(RESTORE, Not(Equals(Ref("DataVolumeSnapshotId"), "")))
 
 
@@ -130,13 +130,18 @@ def _tags(name: str) -> Tags:
     )
 
 
-def _security_group(t: Template) -> SecurityGroup:
+def _tier_setting(pattern: str) -> Sub:
+    """One of the tier's settings, which the platform publishes, read when the stack launches."""
+    return Sub(resolved(pattern.format(tier="${Tier}")))
+
+
+def _security_group(t: Template, portfolio: Portfolio) -> SecurityGroup:
     """No inbound rule at all: the hub is reached through SSM, which the instance dials out to."""
     group = t.add_resource(
         SecurityGroup(
             "HubSecurityGroup",
             GroupDescription="labcatalog personal hub: no inbound access; HTTPS (and LDAP) out",
-            VpcId=Ref("VpcId"),
+            VpcId=_tier_setting(VPC_ID_SETTING),
             SecurityGroupEgress=[
                 tcp_out(
                     HTTPS_PORT,
@@ -147,27 +152,16 @@ def _security_group(t: Template) -> SecurityGroup:
             Tags=_tags("hub"),
         )
     )
-    for port, description in LDAP_PORTS:
-        t.add_resource(
-            egress(
-                f"HubLdapEgress{port}",
-                Ref(group),
-                port,
-                description,
-                cidr=ANYWHERE,
-                Condition=LDAP,
+    if portfolio.platform.identity.ldap is not None:
+        for port, description in LDAP_PORTS:
+            t.add_resource(
+                egress(f"HubLdapEgress{port}", Ref(group), port, description, cidr=ANYWHERE)
             )
-        )
     return group
 
 
 def user_data() -> Base64:
     """The boot script, with CloudFormation's values for its ${...} placeholders."""
-    allowed_users = If(
-        COLLABORATORS,
-        Join(",", [Ref("Owner"), Ref("Collaborators")]),
-        Ref("Owner"),
-    )
     repository = If(
         PLATFORM_REPOSITORY,
         resolved(HUB_REPOSITORY_URI_PARAMETER),
@@ -177,7 +171,8 @@ def user_data() -> Base64:
     return Base64(
         Sub(
             USER_DATA.read_text(),
-            AllowedUsers=allowed_users,
+            Settings=Sub(TIER_SETTINGS.format(tier="${Tier}").rstrip("/")),
+            ProvisioningPrincipalTag=PROVISIONING_PRINCIPAL_TAG,
             NotebookBucket=resolved(NOTEBOOK_BUCKET_PARAMETER),
             HubImage=Join(":", [repository, tag]),
             IdleTimeoutMinutes=If(IDLE_STOP, Ref("IdleStopMinutes"), DEFAULT_CULL_MINUTES),
@@ -207,7 +202,7 @@ def _instance(t: Template, security_group: SecurityGroup) -> Instance:
             NetworkInterfaces=[
                 NetworkInterfaceProperty(
                     DeviceIndex="0",
-                    SubnetId=Ref("SubnetId"),
+                    SubnetId=_tier_setting(FIRST_SERVER_SUBNET_SETTING),
                     GroupSet=[Ref(security_group)],
                     AssociatePublicIpAddress=False,
                     DeleteOnTermination=True,
@@ -217,7 +212,8 @@ def _instance(t: Template, security_group: SecurityGroup) -> Instance:
                 HttpEndpoint="enabled",
                 HttpTokens="required",
                 HttpPutResponseHopLimit=METADATA_HOP_LIMIT,
-                InstanceMetadataTags="disabled",
+                # The boot script reads who launched the product from the instance's tags.
+                InstanceMetadataTags="enabled",
             ),
             # One-minute metrics, so the idle alarm stops the instance when the chosen time is up
             # rather than up to five minutes later.
@@ -293,7 +289,7 @@ def _idle_alarm(t: Template, instance: Instance) -> None:
             Condition=IDLE_STOP,
             AlarmName=Sub("${AWS::StackName}-idle-stop"),
             AlarmDescription=Sub(
-                "Stops the personal hub of ${Owner} after ${IdleStopMinutes} idle minutes"
+                "Stops the personal hub ${AWS::StackName} after ${IdleStopMinutes} idle minutes"
             ),
             Namespace=ACTIVITY_NAMESPACE,
             MetricName=ACTIVITY_METRIC,
@@ -341,7 +337,7 @@ def build(portfolio: Portfolio) -> Template:
     parameters.add_parameters(t, portfolio)
     _mappings(t)
     _conditions(t)
-    security_group = _security_group(t)
+    security_group = _security_group(t, portfolio)
     instance = _instance(t, security_group)
     _data_volume(t, instance)
     _idle_alarm(t, instance)

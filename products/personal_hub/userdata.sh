@@ -4,7 +4,8 @@
 # CloudFormation fills in every placeholder (a dollar sign and a name in braces) before the
 # instance sees this file; shell variables are written without braces, so the two never mix.
 # Every value comes from a template parameter whose AllowedPattern excludes quotes, dollar signs
-# and line breaks, so it cannot break out of its quotes.
+# and line breaks, so it cannot break out of its quotes. The platform's settings (identity
+# provider, tier groups, owner rule) are read at every start from the tier's SSM parameters.
 #
 # Run by cloud-init on first boot (no argument): install Docker, mount the data volume, lay out
 # its folders for the hub image's user, write the hub's environment, install this script as the
@@ -26,30 +27,23 @@ set -euo pipefail
   readonly hub_image='${HubImage}'
   readonly hub_port='${HubPort}'
   readonly data_device='${DataDevice}'
-  readonly auth='${AuthMode}'
-  readonly oidc_secret_arn='${OidcClientSecretArn}'
-  readonly ldap_secret_arn='${LdapBindPasswordSecretArn}'
+  # The tier's settings, published by the platform: one SSM parameter each under this path.
+  readonly settings_path='${Settings}'
+  readonly principal_tag='${ProvisioningPrincipalTag}'
+  # Empty: the owner is whoever launched the product (`resolve_owner`).
+  readonly owner_given='${Owner}'
+  readonly collaborators='${Collaborators}'
 
   # The hub's environment: the contract in products/hub_image/environment.md.
   readonly env_tier='${Tier}'
-  readonly env_allowed_users='${AllowedUsers}'
-  readonly env_tier_group='${TierGroup}'
-  readonly env_admin_group='${AdminGroup}'
   readonly env_idle_timeout='${IdleTimeoutMinutes}'
   readonly env_notebook_bucket='${NotebookBucket}'
-  readonly env_oidc_issuer='${OidcIssuerUrl}'
-  readonly env_oidc_client_id='${OidcClientId}'
-  readonly env_oidc_username_claim='${OidcUsernameClaim}'
-  readonly env_oidc_groups_claim='${OidcGroupsClaim}'
-  readonly env_ldap_url='${LdapUrl}'
-  readonly env_ldap_bind_dn_template='${LdapBindDnTemplate}'
-  readonly env_ldap_group_search_base='${LdapGroupSearchBase}'
-  readonly env_ldap_bind_user_dn='${LdapBindUserDn}'
 }
 
 # Paths on the instance.
 data_dir=/srv/labcatalog
 env_file=/etc/labcatalog/hub.env
+settings_file=/etc/labcatalog/settings
 docker_socket=/var/run/docker.sock
 installed=/usr/local/sbin/labcatalog-hub
 readonly unit=labcatalog-hub.service
@@ -137,6 +131,48 @@ ensure_crypt_key() {
   fi
 }
 
+# --- the platform's settings and the owner (begin) ---------------------------------------------
+# The tier's settings, one "NAME<tab>VALUE" line each; `setting oidc-client-id` reads one (empty
+# when the platform does not publish it, e.g. LDAP's lookup account).
+load_settings() {
+  install -d -m 0700 "$(dirname "$settings_file")"
+  aws ssm get-parameters-by-path --region "$region" --path "$settings_path" --recursive \
+    --query 'Parameters[].[Name,Value]' --output text >"$settings_file"
+  if [ -z "$(setting mode)" ]; then
+    log "no settings under $settings_path: is the platform stack of this tier deployed?"
+    return 1
+  fi
+}
+
+setting() {
+  awk -F '\t' -v name="/$1" 'substr($1, length($1) - length(name) + 1) == name { print $2 }' \
+    "$settings_file"
+}
+
+# Who launched the product: the tag Service Catalog puts on its stack (the instance reads its
+# tags from the metadata service), mapped to a user name by the platform's rule (a Python
+# regular expression with a group `user`). Found once, kept on the data volume.
+resolve_owner() {
+  local principal
+  if [ -n "$owner_given" ]; then
+    echo "$owner_given"
+  elif [ -s "$data_dir/owner" ]; then
+    cat "$data_dir/owner"
+  elif principal=$(imds "meta-data/tags/instance/$principal_tag") &&
+    python3 -c 'import re, sys
+m = re.search(sys.argv[1], sys.argv[2])
+u = m and m.group("user")
+sys.exit(not u or not re.fullmatch(r"[A-Za-z0-9._%+@-]{1,128}", u) or print(u))' \
+      "$(setting principal-pattern)" "$principal" >"$data_dir/owner"; then
+    cat "$data_dir/owner"
+  else
+    rm -f "$data_dir/owner"
+    log "no owner from the launching identity ($principal_tag): launch it again with Owner set"
+    return 1
+  fi
+}
+# --- the platform's settings and the owner (end) -----------------------------------------------
+
 env_line() {
   # Only variables with a value: an empty one would mean "set to nothing" to the hub's config.
   if [ -n "$2" ]; then
@@ -145,6 +181,13 @@ env_line() {
 }
 
 write_environment() {
+  local owner allowed_users
+  load_settings
+  owner=$(resolve_owner)
+  allowed_users=$owner
+  if [ -n "$collaborators" ]; then
+    allowed_users="$owner,$collaborators"
+  fi
   install -d -m 0700 "$(dirname "$env_file")"
   (
     umask 077
@@ -162,23 +205,20 @@ write_environment() {
       if command -v nvidia-smi >/dev/null 2>&1; then
         env_line LABCATALOG_DOCKER_GPUS all
       fi
-      env_line LABCATALOG_ALLOWED_USERS "$env_allowed_users"
-      env_line LABCATALOG_TIER_GROUP "$env_tier_group"
-      env_line LABCATALOG_ADMIN_GROUP "$env_admin_group"
+      env_line LABCATALOG_ALLOWED_USERS "$allowed_users"
+      env_line LABCATALOG_TIER_GROUP "$(setting tier-group)"
+      env_line LABCATALOG_ADMIN_GROUP "$(setting admin-group)"
       env_line LABCATALOG_IDLE_TIMEOUT_MINUTES "$env_idle_timeout"
       env_line LABCATALOG_NOTEBOOK_BUCKET "$env_notebook_bucket"
-      env_line LABCATALOG_AUTH "$auth"
-      if [ "$auth" = oidc ]; then
-        env_line LABCATALOG_OIDC_ISSUER "$env_oidc_issuer"
-        env_line LABCATALOG_OIDC_CLIENT_ID "$env_oidc_client_id"
-        env_line LABCATALOG_OIDC_USERNAME_CLAIM "$env_oidc_username_claim"
-        env_line LABCATALOG_OIDC_GROUPS_CLAIM "$env_oidc_groups_claim"
-      else
-        env_line LABCATALOG_LDAP_URL "$env_ldap_url"
-        env_line LABCATALOG_LDAP_BIND_DN_TEMPLATE "$env_ldap_bind_dn_template"
-        env_line LABCATALOG_LDAP_GROUP_SEARCH_BASE "$env_ldap_group_search_base"
-        env_line LABCATALOG_LDAP_BIND_USER_DN "$env_ldap_bind_user_dn"
-      fi
+      env_line LABCATALOG_AUTH "$(setting mode)"
+      env_line LABCATALOG_OIDC_ISSUER "$(setting oidc-issuer-url)"
+      env_line LABCATALOG_OIDC_CLIENT_ID "$(setting oidc-client-id)"
+      env_line LABCATALOG_OIDC_USERNAME_CLAIM "$(setting oidc-username-claim)"
+      env_line LABCATALOG_OIDC_GROUPS_CLAIM "$(setting oidc-groups-claim)"
+      env_line LABCATALOG_LDAP_URL "$(setting ldap-url)"
+      env_line LABCATALOG_LDAP_BIND_DN_TEMPLATE "$(setting ldap-bind-dn-template)"
+      env_line LABCATALOG_LDAP_GROUP_SEARCH_BASE "$(setting ldap-group-search-base)"
+      env_line LABCATALOG_LDAP_BIND_USER_DN "$(setting ldap-bind-user-dn)"
     } >"$env_file"
   )
 }
@@ -250,11 +290,11 @@ boot() {
 export_secret() {
   # Secrets are read at every start with the instance role and passed to the container by name:
   # never in the user data, the template or a file.
-  local name=$1 arn=$2 value
-  if [ -z "$arn" ]; then
+  local name=$1 secret=$2 value
+  if [ -z "$secret" ]; then
     return 0
   fi
-  value=$(aws secretsmanager get-secret-value --region "$region" --secret-id "$arn" \
+  value=$(aws secretsmanager get-secret-value --region "$region" --secret-id "$secret" \
     --query SecretString --output text)
   export "$name=$value"
 }
@@ -296,8 +336,9 @@ run_hub() {
   if apply_update; then
     run_installed reconfigure
   fi
-  export_secret LABCATALOG_OIDC_CLIENT_SECRET "$oidc_secret_arn"
-  export_secret LABCATALOG_LDAP_BIND_PASSWORD "$ldap_secret_arn"
+  load_settings
+  export_secret LABCATALOG_OIDC_CLIENT_SECRET "$(setting oidc-client-secret-name)"
+  export_secret LABCATALOG_LDAP_BIND_PASSWORD "$(setting ldap-bind-password-secret-name)"
   export_crypt_key
   pull_image
   start_hub

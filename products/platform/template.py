@@ -98,7 +98,12 @@ def build(
         (
             tier.name,
             tier_stack.tier_template(
-                portfolio.data_lake, tier, configured, launch_policy_ids, tier_refs
+                portfolio.data_lake,
+                tier,
+                configured,
+                launch_policy_ids,
+                tier_refs,
+                platform_settings=portfolio.platform,
             ),
         )
         for tier in portfolio.tiers

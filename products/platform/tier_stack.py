@@ -18,8 +18,8 @@ from troposphere.cloudformation import Stack
 
 from generator.cfn import names
 from generator.cfn.product import PlatformContext, Product
-from generator.model.config import DataLake, Tier
-from products.platform import homes, tier_roles
+from generator.model.config import DataLake, Platform, Tier
+from products.platform import homes, settings, tier_roles
 from products.platform.common import tags
 
 # The account-wide values a tier's template takes: its parameter name -> PlatformContext field.
@@ -48,6 +48,7 @@ def tier_template(
     products: Sequence[Product],
     launch_policy_ids: Sequence[str],
     tier_refs: Sequence[str] = (),
+    platform_settings: Platform | None = None,
 ) -> Template:
     """The template of one tier, given the logical ids of the account-wide launch policies
     (each becomes a parameter carrying the policy's ARN) and of the other root resources the
@@ -84,6 +85,9 @@ def tier_template(
     homes.add_tier_homes(
         t, tier, Ref(notebook_role), GetAtt(notebook_role, "Arn"), values["NotebookKeyArn"]
     )
+    if platform_settings is not None:
+        for value in settings.settings_parameters(platform_settings, tier):
+            tier_roles.add_parameter(t, value)
     return t
 
 

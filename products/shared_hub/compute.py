@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, If, Join, NoValue, Ref, Select, Split, Sub, Template
+from troposphere import GetAtt, If, Join, Ref, Select, Split, Template
 from troposphere.applicationautoscaling import (
     ScalableTarget,
     ScalableTargetAction,
@@ -41,8 +41,9 @@ from troposphere.secretsmanager import Secret as SecretsManagerSecret
 
 from generator.cfn import names
 from generator.cfn.checks import skip_checks
+from generator.model.config import Identity
 from products.hub_image.content import image_tag
-from products.shared_hub import conditions, discovery, network, stack
+from products.shared_hub import conditions, discovery, network, sign_in, stack
 from products.shared_hub.network import LoadBalancing, SecurityGroups
 from products.shared_hub.storage import HubState, Logs
 
@@ -68,15 +69,17 @@ def _memory(size_parameter: str) -> Select:
     return Select(1, Split(":", Ref(size_parameter)))
 
 
-def _environment(cluster: Cluster, servers: TaskDefinition, server_group: SecurityGroup) -> list:
+def _environment(
+    cluster: Cluster, servers: TaskDefinition, server_group: SecurityGroup, identity: Identity
+) -> list:
     """The hub container's variables, named exactly as products/hub_image/environment.md says."""
     always = {
         "LABCATALOG_TIER": Ref("Tier"),
-        "LABCATALOG_PUBLIC_URL": Sub("https://${HubDomainName}"),
+        "LABCATALOG_PUBLIC_URL": Join("", ["https://", stack.hub_host_name()]),
         "LABCATALOG_STATE_DIR": STATE_DIR,
-        "LABCATALOG_AUTH": Ref("AuthMode"),
-        "LABCATALOG_TIER_GROUP": Ref("TierGroup"),
-        "LABCATALOG_ADMIN_GROUP": Ref("AdminGroup"),
+        "LABCATALOG_AUTH": identity.mode,
+        "LABCATALOG_TIER_GROUP": stack.tier_value(names.IDENTITY_GROUP_SETTING),
+        "LABCATALOG_ADMIN_GROUP": stack.tier_value(names.ADMIN_GROUP_SETTING),
         "LABCATALOG_SERVER_MODE": "fargate",
         "LABCATALOG_SERVER_SIZES": Join(",", Ref("ServerSizes")),
         "LABCATALOG_DEFAULT_SERVER_SIZE": Ref("DefaultServerSize"),
@@ -85,51 +88,23 @@ def _environment(cluster: Cluster, servers: TaskDefinition, server_group: Securi
         "LABCATALOG_HUB_CONNECT_URL": discovery.HUB_CONNECT_URL,
         "LABCATALOG_ECS_CLUSTER": GetAtt(cluster, "Arn"),
         "LABCATALOG_ECS_TASK_DEFINITION": Ref(servers),
-        "LABCATALOG_ECS_SUBNETS": Join(",", Ref("TaskSubnets")),
+        # Comma-separated as the platform publishes it, as the spawner reads it.
+        "LABCATALOG_ECS_SUBNETS": stack.tier_value(names.SERVER_SUBNETS_SETTING),
         "LABCATALOG_ECS_SECURITY_GROUPS": GetAtt(server_group, "GroupId"),
         "LABCATALOG_ECS_CAPACITY_PROVIDER": If(conditions.FARGATE_SPOT, "FARGATE_SPOT", "FARGATE"),
         "LABCATALOG_HUB_HOURS": Ref("HubHours"),
         "LABCATALOG_HUB_TIME_ZONE": Ref("HubTimeZone"),
         "LABCATALOG_ECS_HOMES_FILE_SYSTEM": stack.tier_value(names.HOMES_FILE_SYSTEM_ID_PARAMETER),
     }
-    when = {
-        conditions.OIDC: {
-            "LABCATALOG_OIDC_ISSUER": Ref("OidcIssuerUrl"),
-            "LABCATALOG_OIDC_CLIENT_ID": Ref("OidcClientId"),
-            "LABCATALOG_OIDC_GROUPS_CLAIM": Ref("OidcGroupsClaim"),
-            "LABCATALOG_OIDC_USERNAME_CLAIM": Ref("OidcUsernameClaim"),
-        },
-        conditions.LDAP: {
-            "LABCATALOG_LDAP_URL": Ref("LdapUrl"),
-            "LABCATALOG_LDAP_BIND_DN_TEMPLATE": Ref("LdapBindDnTemplate"),
-            "LABCATALOG_LDAP_GROUP_SEARCH_BASE": Ref("LdapGroupSearchBase"),
-            "LABCATALOG_LDAP_BIND_USER_DN": Ref("LdapBindUserDn"),
-        },
-    }
-    variables = [Environment(Name=k, Value=v) for k, v in sorted(always.items())]
-    for condition, values in when.items():
-        variables += [
-            If(condition, Environment(Name=k, Value=v), NoValue) for k, v in sorted(values.items())
-        ]
-    return variables
+    always |= sign_in.environment(identity)
+    return [Environment(Name=k, Value=v) for k, v in sorted(always.items())]
 
 
-def _secrets(crypt_key: SecretsManagerSecret) -> list:
+def _secrets(crypt_key: SecretsManagerSecret, identity: Identity) -> list:
     """Secrets reach the container from Secrets Manager, never as plain text in the template."""
     return [
         Secret(Name="JUPYTERHUB_CRYPT_KEY", ValueFrom=Ref(crypt_key)),
-        If(
-            conditions.OIDC,
-            Secret(Name="LABCATALOG_OIDC_CLIENT_SECRET", ValueFrom=Ref("OidcClientSecretArn")),
-            NoValue,
-        ),
-        If(
-            conditions.LDAP_PASSWORD,
-            Secret(
-                Name="LABCATALOG_LDAP_BIND_PASSWORD", ValueFrom=Ref("LdapBindPasswordSecretArn")
-            ),
-            NoValue,
-        ),
+        *sign_in.secrets(identity),
     ]
 
 
@@ -163,6 +138,7 @@ def add_compute(
     logs: Logs,
     state: HubState,
     crypt_key: SecretsManagerSecret,
+    identity: Identity,
 ) -> Compute:
     """The cluster, the users' and the hub's task definitions, and the one-task hub service."""
     cluster = t.add_resource(
@@ -267,8 +243,8 @@ def add_compute(
                         PortMapping(ContainerPort=network.HUB_PORT, Protocol="tcp"),
                         PortMapping(ContainerPort=network.HUB_API_PORT, Protocol="tcp"),
                     ],
-                    Environment=_environment(cluster, servers, groups.servers),
-                    Secrets=_secrets(crypt_key),
+                    Environment=_environment(cluster, servers, groups.servers, identity),
+                    Secrets=_secrets(crypt_key, identity),
                     MountPoints=[
                         MountPoint(
                             SourceVolume="hub-state", ContainerPath=STATE_DIR, ReadOnly=False

@@ -5,14 +5,11 @@ Both read the console parameters of `products/shared_hub/parameters.py`.
 
 from __future__ import annotations
 
-from troposphere import And, Condition, Equals, Not, Ref, Template
+from troposphere import Equals, Not, Ref, Template
 
 # Condition names, used by the resources.
 NEW_LOAD_BALANCER = "CreateLoadBalancer"
 EXISTING_LISTENER = "AttachToExistingListener"
-OIDC = "UseOidc"
-LDAP = "UseLdap"
-LDAP_PASSWORD = "LdapWithLookupPassword"
 PLATFORM_IMAGE = "UsePlatformImageRepository"
 PUBLISHED_TAG = "UsePublishedImageTag"
 FARGATE_SPOT = "UseFargateSpot"
@@ -22,12 +19,6 @@ HUB_SCHEDULE = "HubRunsOnSchedule"
 def add_conditions(t: Template) -> None:
     t.add_condition(NEW_LOAD_BALANCER, Equals(Ref("LoadBalancer"), "new"))
     t.add_condition(EXISTING_LISTENER, Equals(Ref("LoadBalancer"), "existing"))
-    t.add_condition(OIDC, Equals(Ref("AuthMode"), "oidc"))
-    t.add_condition(LDAP, Equals(Ref("AuthMode"), "ldap"))
-    t.add_condition(
-        LDAP_PASSWORD,
-        And(Condition(LDAP), Not(Equals(Ref("LdapBindPasswordSecretArn"), ""))),
-    )
     t.add_condition(PLATFORM_IMAGE, Equals(Ref("HubImageRepository"), ""))
     t.add_condition(PUBLISHED_TAG, Equals(Ref("HubImageTag"), ""))
     t.add_condition(FARGATE_SPOT, Equals(Ref("FargateSpot"), "true"))
@@ -60,14 +51,6 @@ def add_rules(t: Template) -> None:
         },
     )
     t.add_rule(
-        "NewLoadBalancerNeedsACertificate",
-        _required_when(
-            {"Fn::Equals": [{"Ref": "LoadBalancer"}, "new"]},
-            ["CertificateArn"],
-            "A new load balancer needs the ACM certificate ARN of the hub DNS name",
-        ),
-    )
-    t.add_rule(
         "ExistingListenerIsDescribed",
         _required_when(
             {"Fn::Equals": [{"Ref": "LoadBalancer"}, "existing"]},
@@ -79,21 +62,5 @@ def add_rules(t: Template) -> None:
             ],
             "Attaching to an existing listener needs its ARN, and the load balancer's security "
             "group, DNS name and hosted zone id",
-        ),
-    )
-    t.add_rule(
-        "OidcIsConfigured",
-        _required_when(
-            {"Fn::Equals": [{"Ref": "AuthMode"}, "oidc"]},
-            ["OidcIssuerUrl", "OidcClientId", "OidcClientSecretArn"],
-            "OIDC needs the issuer URL, the client id and the client secret's ARN",
-        ),
-    )
-    t.add_rule(
-        "LdapIsConfigured",
-        _required_when(
-            {"Fn::Equals": [{"Ref": "AuthMode"}, "ldap"]},
-            ["LdapUrl", "LdapBindDnTemplate"],
-            "LDAP needs the server URL and the bind DN template",
         ),
     )

@@ -7,7 +7,7 @@ outlive a hub restart, a redeployment or a Fargate task retirement.
 
 from __future__ import annotations
 
-from troposphere import GetAtt, Ref, Sub, Template
+from troposphere import GetAtt, Sub, Template
 from troposphere.servicediscovery import (
     DnsConfig,
     DnsRecord,
@@ -33,7 +33,7 @@ def add_hub_name(t: Template) -> DiscoveryService:
         PrivateDnsNamespace(
             "HubNamespace",
             Name=Sub(f"${{AWS::StackName}}.{DISCOVERY_DOMAIN}"),
-            Vpc=Ref("VpcId"),
+            Vpc=stack.vpc(),
             Description="Names of this shared hub inside its VPC",
             Tags=stack.tags(),
         )

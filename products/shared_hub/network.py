@@ -64,7 +64,7 @@ class LoadBalancing:
     rule: ListenerRule
 
 
-def add_security_groups(t: Template) -> SecurityGroups:
+def add_security_groups(t: Template, ldap: bool = False) -> SecurityGroups:
     """The groups of the load balancer (when created), the hub, users' servers and EFS."""
     clients = Ref("AllowedCidr")
     balancer = t.add_resource(
@@ -72,7 +72,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
             "LoadBalancerSecurityGroup",
             Condition=conditions.NEW_LOAD_BALANCER,
             GroupDescription="Hub load balancer: HTTPS from the allowed CIDR",
-            VpcId=Ref("VpcId"),
+            VpcId=stack.vpc(),
             SecurityGroupIngress=[
                 tcp_in(HTTPS_PORT, "clients, HTTPS", cidr=clients),
                 tcp_in(HTTP_PORT, "clients, redirected to HTTPS", cidr=clients),
@@ -85,7 +85,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
         SecurityGroup(
             "HubSecurityGroup",
             GroupDescription="JupyterHub: from the load balancer and the user servers only",
-            VpcId=Ref("VpcId"),
+            VpcId=stack.vpc(),
             SecurityGroupEgress=[
                 tcp_out(HTTPS_PORT, "AWS APIs and the identity provider", cidr=ANYWHERE)
             ],
@@ -96,7 +96,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
         SecurityGroup(
             "ServerSecurityGroup",
             GroupDescription="User notebook servers: from the hub only",
-            VpcId=Ref("VpcId"),
+            VpcId=stack.vpc(),
             SecurityGroupIngress=[tcp_in(SERVER_PORT, "the hub's proxy", group=hub)],
             SecurityGroupEgress=[
                 tcp_out(
@@ -113,7 +113,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
         SecurityGroup(
             "FileSystemSecurityGroup",
             GroupDescription="Hub state on EFS: NFS from the hub only",
-            VpcId=Ref("VpcId"),
+            VpcId=stack.vpc(),
             SecurityGroupIngress=[tcp_in(NFS_PORT, "the hub", group=hub)],
             SecurityGroupEgress=[no_egress()],
             Tags=stack.tags("hub-state"),
@@ -171,7 +171,7 @@ def add_security_groups(t: Template) -> SecurityGroups:
             group=servers,
         )
     )
-    for port in LDAP_PORTS:
+    for port in LDAP_PORTS if ldap else ():
         t.add_resource(
             egress(
                 f"HubToLdap{port}",
@@ -179,7 +179,6 @@ def add_security_groups(t: Template) -> SecurityGroups:
                 port,
                 "the LDAP directory (its address is not known here)",
                 cidr=ANYWHERE,
-                Condition=conditions.LDAP,
             )
         )
     t.add_resource(egress("HubToFileSystem", hub, NFS_PORT, "hub state on EFS", group=state))
@@ -203,7 +202,7 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
             TargetType="ip",
             Protocol="HTTP",
             Port=HUB_PORT,
-            VpcId=Ref("VpcId"),
+            VpcId=stack.vpc(),
             HealthCheckPath="/hub/health",
             HealthCheckProtocol="HTTP",
             Matcher=Matcher(HttpCode="200"),
@@ -220,7 +219,7 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
             Condition=conditions.NEW_LOAD_BALANCER,
             Type="application",
             Scheme=Ref("LoadBalancerScheme"),
-            Subnets=Ref("LoadBalancerSubnets"),
+            Subnets=stack.load_balancer_subnets(),
             SecurityGroups=[GetAtt(balancer_group, "GroupId")],
             LoadBalancerAttributes=[
                 LoadBalancerAttributes(Key=key, Value=value)
@@ -247,7 +246,9 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
             Port=HTTPS_PORT,
             Protocol="HTTPS",
             SslPolicy=TLS_POLICY,
-            Certificates=[Certificate(CertificateArn=Ref("CertificateArn"))],
+            Certificates=[
+                Certificate(CertificateArn=stack.tier_value(names.CERTIFICATE_ARN_SETTING))
+            ],
             # Only the hub's own name is forwarded (by the rule below); anything else gets 404.
             DefaultActions=[
                 Action(
@@ -287,7 +288,7 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
             Conditions=[
                 Condition(
                     Field="host-header",
-                    HostHeaderConfig=HostHeaderConfig(Values=[Ref("HubDomainName")]),
+                    HostHeaderConfig=HostHeaderConfig(Values=[stack.hub_host_name()]),
                 )
             ],
             Actions=[ListenerRuleAction(Type="forward", TargetGroupArn=Ref(target))],

@@ -1,12 +1,12 @@
 """The shared-hub console parameters: each declared once, with its group, label and constraint.
 
-Build-time settings (the tiers) come from portfolio.yaml; everything a team lead chooses at launch
-is a parameter here, in console order.
+Build-time settings (the tiers, the platform's network, identity provider and DNS) come from
+portfolio.yaml; what a team lead chooses at launch is a parameter here, in console order, and
+only the hub's name has no default.
 """
 
 from __future__ import annotations
 
-from generator.cfn import names
 from generator.cfn.parameters import Console, Group, Param
 from generator.model.config import Portfolio
 from products.hub_image.content import image_tag
@@ -37,12 +37,8 @@ DEFAULT_HUB_SIZE = "512:1024"
 IDLE_TIMEOUT_MINUTES = 20
 LOG_RETENTION_DAYS = (30, 60, 90, 180, 365, 731, 1827, 3653)
 
-_SECRET_ARN = r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:{path}[\w/+=.@-]+"
 _OPTIONAL = "^$|^(?:{})$"
 _REQUIRED = "^(?:{})$"
-_GROUP_NAME = r"[\w .,=@:/+-]{1,256}"
-_ONE_LINE = r"[^\n\r]{1,1024}"
-_CLAIM = r"[\w.:/-]{1,128}"
 
 
 def _text(
@@ -79,12 +75,9 @@ def _choice(name: str, label: str, values: tuple, default: str, description: str
 def declared(portfolio: Portfolio) -> Console:
     """Every parameter of the shared-hub template, in console order."""
     tiers = [t.name for t in portfolio.tiers]
-    # A secret under any tier's path; the task execution role resolves only its own tier's.
-    tier_secrets = names.TIER_SECRETS.format(tier="(?:" + "|".join(tiers) + ")")
-    secret = _SECRET_ARN.replace("{path}", tier_secrets)
     return Console(
         Group(
-            "Tier and name",
+            "Your hub",
             Param(
                 "Tier",
                 "Data tier",
@@ -92,55 +85,14 @@ def declared(portfolio: Portfolio) -> Console:
                 allowed_values=tiers,
                 constraint=f"must be one of the tiers: {', '.join(tiers)}",
             ),
-            _text(
-                "HubDomainName",
-                "Hub DNS name",
-                r"(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}",
-                "The name users open, with a label that is the tier's name, e.g. "
-                "hub.pii.example.com (in the hosted zone below).",
-                "must be a lowercase DNS name such as hub.pii.example.com",
-                optional=False,
-            ),
             Param(
-                "HostedZoneId",
-                "Route 53 hosted zone",
-                "The hosted zone that holds the hub's DNS name.",
-                type="AWS::Route53::HostedZone::Id",
-                constraint="must be a hosted zone of this account",
-            ),
-            _text(
-                "CertificateArn",
-                "TLS certificate (ACM ARN)",
-                r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}",
-                "ACM certificate for the hub DNS name; used when the hub creates its own load "
-                "balancer.",
-                "must be an ACM certificate ARN, or empty when attaching to a listener",
-            ),
-        ),
-        Group(
-            "Network",
-            Param(
-                "VpcId",
-                "VPC",
-                "The VPC of the hub, its load balancer and the users' servers.",
-                type="AWS::EC2::VPC::Id",
-                constraint="must be a VPC of this account",
-            ),
-            Param(
-                "LoadBalancerSubnets",
-                "Load balancer subnets",
-                "Two or more subnets in different zones for the load balancer "
-                "(public ones if internet-facing); ignored when attaching to a listener.",
-                type="List<AWS::EC2::Subnet::Id>",
-                constraint="must be subnets of the VPC",
-            ),
-            Param(
-                "TaskSubnets",
-                "Private subnets for the hub and servers",
-                "Two or more private subnets in different zones; the hub and its "
-                "state use the first two, users' servers all of them. Tasks get no public IP.",
-                type="List<AWS::EC2::Subnet::Id>",
-                constraint="must be private subnets of the VPC",
+                "HubName",
+                "Hub name",
+                "A short name for your team's hub, e.g. churn-team: its address is this name "
+                "in your platform's domain for the tier (the stack's HubUrl output).",
+                allowed_pattern=r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+                constraint="1-63 lowercase letters, digits and '-', not starting or ending "
+                "with '-'",
             ),
         ),
         Group(
@@ -285,104 +237,6 @@ def declared(portfolio: Portfolio) -> Console:
                 "An IANA time zone such as Europe/Berlin or America/New_York.",
                 "must be an IANA time zone name such as Europe/Berlin",
                 default="UTC",
-                optional=False,
-            ),
-        ),
-        Group(
-            "Authentication",
-            _choice(
-                "AuthMode",
-                "Identity provider",
-                ("oidc", "ldap"),
-                "oidc",
-                "oidc: Amazon Cognito or any OIDC issuer. ldap: LDAP or Active Directory.",
-            ),
-            _text(
-                "OidcIssuerUrl",
-                "OIDC issuer URL",
-                r"https://[^\s]{3,2000}",
-                "oidc: the issuer, e.g. https://cognito-idp.REGION.amazonaws.com/POOL_ID.",
-                "must be an https:// URL, or empty",
-            ),
-            _text(
-                "OidcClientId",
-                "OIDC client id",
-                r"[\w.:@/+=-]{1,255}",
-                "oidc: the app client id.",
-                "must be a client id",
-            ),
-            _text(
-                "OidcClientSecretArn",
-                "OIDC client secret (Secrets Manager ARN)",
-                secret,
-                "oidc: ARN of a secret named labcatalog/TIER/... holding the client secret.",
-                "must be the ARN of a Secrets Manager secret under labcatalog/<tier>/",
-            ),
-            _text(
-                "OidcGroupsClaim",
-                "OIDC groups claim",
-                _CLAIM,
-                "oidc: claim that lists groups.",
-                "must be a claim name",
-                default="cognito:groups",
-            ),
-            _text(
-                "OidcUsernameClaim",
-                "OIDC user name claim",
-                _CLAIM,
-                "oidc: claim used as the user name.",
-                "must be a claim name",
-                default="email",
-            ),
-            _text(
-                "LdapUrl",
-                "LDAP server URL",
-                r"ldaps?://[\w.-]+(:\d{1,5})?",
-                "ldap: e.g. ldaps://ad.example.com:636.",
-                "must be an ldap:// or ldaps:// URL, or empty",
-            ),
-            _text(
-                "LdapBindDnTemplate",
-                "LDAP bind DN template(s)",
-                _ONE_LINE,
-                "ldap: e.g. uid={username},ou=people,dc=example,dc=com; separate several with ';'.",
-                "must be one line",
-            ),
-            _text(
-                "LdapGroupSearchBase",
-                "LDAP group search base",
-                _ONE_LINE,
-                "ldap: e.g. ou=groups,dc=example,dc=com.",
-                "must be one line",
-            ),
-            _text(
-                "LdapBindUserDn",
-                "LDAP lookup account DN",
-                _ONE_LINE,
-                "ldap: lookup account, if the server needs one.",
-                "must be one line",
-            ),
-            _text(
-                "LdapBindPasswordSecretArn",
-                "LDAP lookup password (Secrets Manager ARN)",
-                secret,
-                "ldap: ARN of a secret named labcatalog/TIER/... holding the password.",
-                "must be the ARN of a Secrets Manager secret under labcatalog/<tier>/",
-            ),
-            _text(
-                "TierGroup",
-                "Group that may use this hub",
-                _GROUP_NAME,
-                "Members of this group (claim value, or LDAP group DN or CN) may log in.",
-                "must be a group name or DN",
-                optional=False,
-            ),
-            _text(
-                "AdminGroup",
-                "Hub admin group",
-                _GROUP_NAME,
-                "Members of this group are hub admins.",
-                "must be a group name or DN",
                 optional=False,
             ),
         ),

@@ -6,7 +6,7 @@ The platform publishes each tier's roles and the account's buckets, key and repo
 
 from __future__ import annotations
 
-from troposphere import Ref, Select, Sub, Tags
+from troposphere import Ref, Sub, Tags
 
 from generator.cfn import names
 from generator.cfn.tags import TagValue, stack_tags
@@ -41,10 +41,34 @@ def hub_role() -> Sub:
     return tier_value(names.HUB_TASK_ROLE_ARN_PARAMETER)
 
 
-def hub_subnets() -> list[Select]:
-    """The subnets of the hub and its state: the first two task subnets.
+def hub_subnets() -> list[Sub]:
+    """The subnets of the hub and its state: the tier's first two server subnets.
 
-    EFS needs a mount target in the zone of each subnet the hub can run in; CloudFormation
-    cannot loop over a list parameter, so the hub and its state use the first two subnets.
+    EFS needs a mount target in the zone of each subnet the hub can run in; a dynamic reference
+    cannot be split into a list, so the platform publishes the first two on their own.
     """
-    return [Select(0, Ref("TaskSubnets")), Select(1, Ref("TaskSubnets"))]
+    return [
+        tier_value(names.FIRST_SERVER_SUBNET_SETTING),
+        tier_value(names.SECOND_SERVER_SUBNET_SETTING),
+    ]
+
+
+def load_balancer_subnets() -> list[Sub]:
+    """The load balancer's subnets: the tier's first two (in two zones, as ALB needs)."""
+    return [
+        tier_value(names.FIRST_LOAD_BALANCER_SUBNET_SETTING),
+        tier_value(names.SECOND_LOAD_BALANCER_SUBNET_SETTING),
+    ]
+
+
+def vpc() -> Sub:
+    """The tier's VPC (the platform's settings)."""
+    return tier_value(names.VPC_ID_SETTING)
+
+
+def hub_host_name() -> Sub:
+    """The hub's host name: the name given at launch, then the rest of the platform's pattern
+    for this tier (e.g. `team1` + `.pii.jupyter.example.com`)."""
+    return Sub(
+        "${HubName}" + names.resolved(names.HUB_HOST_NAME_SUFFIX_SETTING.format(tier="${Tier}"))
+    )

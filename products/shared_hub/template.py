@@ -1,6 +1,7 @@
 """The `shared-hub` product: JupyterHub for a tier on ECS Fargate behind an HTTPS load balancer.
 
-A team lead launches it from the Service Catalog console and gets `https://<HubDomainName>`.
+A team lead launches it from the Service Catalog console, names it, and gets
+`https://<HubName><the rest of the platform's host-name pattern for the tier>`.
 The hub runs as exactly one Fargate task (its state on EFS); each user's notebook server is a
 Fargate task of its own with the tier's notebook role, never a process inside the hub task.
 Every IAM role comes from the platform stack, found through SSM parameters under
@@ -16,8 +17,9 @@ from __future__ import annotations
 from troposphere import GetAtt, If, Output, Ref, Sub, Template
 from troposphere.route53 import AliasTarget, RecordSetType
 
+from generator.cfn import names
 from generator.model.config import Portfolio
-from products.shared_hub import compute, conditions, network, parameters, storage
+from products.shared_hub import compute, conditions, network, parameters, stack, storage
 from products.shared_hub.network import LoadBalancing
 
 DESCRIPTION = (
@@ -32,8 +34,8 @@ def add_dns(t: Template, load_balancing: LoadBalancing) -> RecordSetType:
     return t.add_resource(
         RecordSetType(
             "HubDnsRecord",
-            HostedZoneId=Ref("HostedZoneId"),
-            Name=Ref("HubDomainName"),
+            HostedZoneId=stack.tier_value(names.HOSTED_ZONE_ID_SETTING),
+            Name=stack.hub_host_name(),
             Type="A",
             AliasTarget=AliasTarget(
                 DNSName=If(
@@ -60,14 +62,18 @@ def build(portfolio: Portfolio) -> Template:
     parameters.declared(portfolio).add_to(t)
     conditions.add_conditions(t)
     conditions.add_rules(t)
-    groups = network.add_security_groups(t)
+    identity = portfolio.platform.identity
+    groups = network.add_security_groups(t, ldap=identity.ldap is not None)
     load_balancing = network.add_load_balancing(t, groups.balancer)
     logs = storage.add_logs(t)
     state = storage.add_state(t, groups)
     crypt_key = storage.add_crypt_key(t)
-    hub = compute.add_compute(t, groups, load_balancing, logs, state, crypt_key)
-    add_dns(t, load_balancing)
-    t.add_output(Output("HubUrl", Description="Open this", Value=Sub("https://${HubDomainName}")))
+    hub = compute.add_compute(t, groups, load_balancing, logs, state, crypt_key, identity)
+    record = add_dns(t, load_balancing)
+    # The record's Ref is its name: the host name CloudFormation resolved.
+    t.add_output(
+        Output("HubUrl", Description="Open this", Value=Sub(f"https://${{{record.title}}}"))
+    )
     t.add_output(Output("ClusterName", Value=Ref(hub.cluster)))
     t.add_output(Output("HubServiceName", Value=GetAtt(hub.service, "Name")))
     t.add_output(Output("HubLogGroup", Value=Ref(logs.hub)))

@@ -1,7 +1,7 @@
 """Helpers for the personal-hub tests: the template as CloudFormation reads it, a small
 evaluator of the intrinsic functions its user data uses, so a test can read the boot script
 exactly as an instance of a given tier would receive it, and a way to run the boot script's own
-functions with only `docker` stubbed."""
+functions with only `docker`, `aws` and the instance's metadata stubbed."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from generator.cfn import names
 from generator.engine.build import render
 from generator.model.config import Portfolio
 from products.personal_hub import template
+from products.platform import settings
 from tests.support.container import Container
 
 PSEUDO = {
@@ -122,21 +123,13 @@ def platform_ssm(tier: str) -> dict[str, str]:
     }
 
 
-def oidc_launch(body: dict, tier: str, **more: str) -> dict[str, str]:
-    """A complete OIDC launch of `tier`, as a data scientist would fill in the console."""
+def a_launch(body: dict, tier: str, **more: str) -> dict[str, str]:
+    """A launch of `tier` as a data scientist fills in the console: the defaults, and a few
+    choices (the launch must name no network, identity or DNS setting: it has none to name)."""
     values = {
         "Tier": tier,
         "Owner": "alice@example.com",
         "Collaborators": "bob@example.com,carol",
-        "VpcId": "vpc-0123456789abcdef0",
-        "SubnetId": "subnet-0123456789abcdef0",
-        "OidcIssuerUrl": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf",
-        "OidcClientId": "3n4b5urk1ft4fl3mg5e62d9ado",
-        "OidcClientSecretArn": (
-            f"arn:aws:secretsmanager:eu-west-1:123456789012:secret:labcatalog/{tier}/"
-            "personal-hub/oidc-client-secret-AbCdEf"
-        ),
-        "TierGroup": f"ds-{tier}",
     }
     return launch_values(body, **{**values, **more})
 
@@ -163,34 +156,69 @@ VALUED = {"--name", "--hostname", "--network", "--env-file", "--env", "--publish
 VALUED |= {"--group-add", "--gpus", "--user"}
 
 
-def ldap_launch(example) -> dict[str, str]:
-    hub = body(example)
-    return launch_values(
-        hub,
-        Tier="pii",
-        Owner="alice",
-        VpcId="vpc-0123456789abcdef0",
-        SubnetId="subnet-0123456789abcdef0",
-        AuthMode="ldap",
-        LdapUrl="ldaps://ad.example.com:636",
-        LdapBindDnTemplate="uid={username},ou=people,dc=example,dc=com",
-        LdapGroupSearchBase="ou=groups,dc=example,dc=com",
-        TierGroup="ds-pii",
-    )
+def first_tier_launch(portfolio: Portfolio) -> dict[str, str]:
+    """A launch of the first tier of `portfolio` by alice, with the defaults."""
+    return launch_values(body(portfolio), Tier=portfolio.tiers[0].name, Owner="alice")
 
 
-def boot_script(example, folder: Path) -> Path:
+def boot_script(portfolio: Portfolio, folder: Path) -> Path:
     script = folder / "userdata.sh"
-    script.write_text(rendered_user_data(body(example), ldap_launch(example)))
+    script.write_text(rendered_user_data(body(portfolio), first_tier_launch(portfolio)))
     return script
 
 
-def run_boot_functions(script: Path, folder: Path, functions: str, env: dict) -> list[dict]:
-    """Source the boot script, point its paths at `folder`, run `functions`; docker's calls."""
+# `aws` on the instance, for what the boot script asks it: the tier's settings (as the platform
+# publishes them, from FAKE_SETTINGS) and a secret's value (from FAKE_SECRETS, by name).
+FAKE_AWS = f"""#!{sys.executable}
+import json, os, sys
+args = sys.argv[1:]
+option = lambda name: args[args.index(name) + 1]
+if args[:2] == ["ssm", "get-parameters-by-path"]:
+    path = option("--path").rstrip("/") + "/"
+    settings = json.load(open(os.environ["FAKE_SETTINGS"]))
+    for name, value in sorted(settings.items()):
+        if name.startswith(path):
+            print(name + "\t" + value)
+elif args[:2] == ["secretsmanager", "get-secret-value"]:
+    print(json.load(open(os.environ["FAKE_SECRETS"]))[option("--secret-id")])
+else:
+    sys.exit("unexpected aws call: " + " ".join(args))
+"""
+# The instance's metadata: its id, and the tag Service Catalog put on its stack.
+FAKE_IMDS = """imds() {
+  case "$1" in
+    meta-data/instance-id) echo i-0123456789abcdef0 ;;
+    meta-data/tags/instance/*) [ -n "$FAKE_PRINCIPAL" ] && printf '%s' "$FAKE_PRINCIPAL" ;;
+    *) return 1 ;;
+  esac
+}"""
+PRINCIPAL = "arn:aws:sts::123456789012:assumed-role/DataScientists/alice@example.com"
+
+
+def tier_settings(portfolio: Portfolio, tier: str) -> dict[str, str]:
+    """The SSM parameters the platform publishes for `tier`: its settings."""
+    return settings.tier_settings(portfolio.platform, portfolio.tier(tier))
+
+
+def run_boot_functions(
+    script: Path,
+    folder: Path,
+    functions: str,
+    env: dict,
+    ssm: dict[str, str] | None = None,
+    secrets: dict[str, str] | None = None,
+    principal: str = PRINCIPAL,
+    check: bool = True,
+) -> list[dict]:
+    """Source the boot script, point its paths at `folder`, run `functions` with `aws` and the
+    instance's metadata answering from `ssm`, `secrets` and `principal`; docker's calls."""
     bin_dir = folder / "bin"
     bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "docker").write_text(FAKE_DOCKER)
-    (bin_dir / "docker").chmod(0o755)
+    for name, text in (("docker", FAKE_DOCKER), ("aws", FAKE_AWS)):
+        (bin_dir / name).write_text(text)
+        (bin_dir / name).chmod(0o755)
+    (folder / "settings.json").write_text(json.dumps(ssm or {}))
+    (folder / "secrets.json").write_text(json.dumps(secrets or {}))
     socket = folder / "docker.sock"
     socket.touch()
     os.chown(socket, 0, DOCKER_GID)
@@ -198,11 +226,12 @@ def run_boot_functions(script: Path, folder: Path, functions: str, env: dict) ->
     paths = {
         "data_dir": folder / "data",
         "env_file": folder / "etc" / "hub.env",
+        "settings_file": folder / "etc" / "settings",
         "docker_socket": socket,
     }
     (folder / "data").mkdir(exist_ok=True)  # the mounted volume: a plain folder here
     assignments = "; ".join(f"{k}={shlex.quote(str(v))}" for k, v in paths.items())
-    shell = f"source {shlex.quote(str(script))}; {assignments}; {functions}"
+    shell = f"source {shlex.quote(str(script))}; {assignments}; {FAKE_IMDS}; {functions}"
     result = subprocess.run(
         ["bash", "-c", shell],
         env={
@@ -210,11 +239,16 @@ def run_boot_functions(script: Path, folder: Path, functions: str, env: dict) ->
             **env,
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
             "FAKE_DOCKER_LOG": str(log),
+            "FAKE_SETTINGS": str(folder / "settings.json"),
+            "FAKE_SECRETS": str(folder / "secrets.json"),
+            "FAKE_PRINCIPAL": principal,
         },
         capture_output=True,
         text=True,
         check=False,
     )
+    if not check:
+        return [{"returncode": result.returncode, "stderr": result.stderr}]
     assert result.returncode == 0, result.stderr
     return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
 

@@ -30,10 +30,33 @@ from tests.support.moto_server import REGION, MotoServer
 BUCKET = "labcatalog-templates-test"
 
 
+# The platform's settings of every portfolio these tests make (any valid ones do).
+PLATFORM_SETTINGS: dict[str, Any] = {
+    "network": {
+        "vpc_id": "vpc-0123456789abcdef0",
+        "server_subnets": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+        "load_balancer_subnets": ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"],
+    },
+    "identity": {
+        "oidc": {
+            "issuer_url": "https://idp.example.com",
+            "client_id": "client",
+            "client_secret_name": "labcatalog/{tier}/personal-hub/oidc-client-secret",
+        }
+    },
+    "dns": {
+        "hosted_zone_id": "Z0123456789EXAMPLE",
+        "certificate_arn": "arn:aws:acm:eu-west-1:123456789012:certificate/"
+        "0a1b2c3d-0000-4000-8000-0123456789ab",
+        "hub_host_name": "{hub}.{tier}.jupyter.example.com",
+    },
+}
+
+
 def portfolio_data(tiers: int = 2) -> dict[str, Any]:
     """A valid portfolio with `tiers` tiers and both products at 1.0.0."""
     return {
-        "schema": "labcatalog/v1",
+        "schema": "labcatalog/v2",
         "portfolio": {
             "name": "Data Science",
             "description": "JupyterHub environments",
@@ -47,6 +70,8 @@ def portfolio_data(tiers: int = 2) -> dict[str, Any]:
                 "description": f"Tier {i}",
                 "read": [f"tier{i}/"],
                 "principals": [f"role/Team{i}", f"group/Leads{i}"],
+                "identity_group": f"team{i}",
+                "admin_group": f"leads{i}",
             }
             for i in range(tiers)
         ],
@@ -62,6 +87,7 @@ def portfolio_data(tiers: int = 2) -> dict[str, Any]:
             for key, name in (("shared-hub", "Team hub"), ("personal-hub", "Personal hub"))
         },
         "tag_options": {"cost-center": ["ds-research", "ds-analytics"]},
+        "platform": PLATFORM_SETTINGS,
     }
 
 

@@ -3,8 +3,9 @@
 What this proves: the taskcat config and its wiring. .taskcat.yml has a test for each product and
 tier of portfolio.yaml, each on the template in build/ (the platform, which taskcat cannot package,
 is deployed by tests/taskcat/platform.py, as the README deploys it); the parameters it
-gives, the overrides (taskcat_overrides.example.yml, every key filled) and the `$[taskcat_ssm_...]`
-pseudo-parameters fill every template parameter; and `tox -e taskcat`'s sequence works: the
+gives and the overrides (taskcat_overrides.example.yml, every key filled) fill every template
+parameter without a default, and none names the account's network, identity provider or DNS (the
+platform's settings); and `tox -e taskcat`'s sequence works: the
 platform packaged and deployed first and kept, the products on top of it created and deleted, then
 the platform deleted.
 What it does not prove: that AWS accepts the stacks or that the hubs run. moto skips some resource
@@ -31,7 +32,8 @@ from taskcat._config import Config
 from taskcat.testing import CFNTest
 
 from generator.cfn import names
-from tests import test_shared_hub_deploy
+from products.platform import settings
+from tests import conftest, test_shared_hub_deploy
 from tests.conftest import ROOT, create_principals
 from tests.support.moto_server import MotoServer
 from tests.taskcat import platform as platform_step
@@ -83,30 +85,12 @@ def account(aws: MotoServer, example, network: dict, offline, tmp_path: Path, mo
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint_url)
 
     ssm = aws.client("ssm")
-    for tier in example.tiers:
-        values = {
-            "hub-domain-name": f"{tier.name}.data.example.com",
-            "oidc-client-secret-arn": test_shared_hub_deploy.oidc(tier.name)["OidcClientSecretArn"],
-        }
-        for name, value in values.items():
-            ssm.put_parameter(
-                Name=f"/labcatalog/taskcat/{tier.name}/{name}", Value=value, Type="String"
-            )
     # What the platform's CodeBuild project publishes after it built the image.
     ssm.put_parameter(Name=names.HUB_IMAGE_TAG_PARAMETER, Value="src-0123", Type="String")
 
-    oidc = test_shared_hub_deploy.oidc(example.tiers[0].name)  # one app client for all tiers
     filled = {
-        "VpcId": network["VpcId"],
-        "LoadBalancerSubnets": ",".join(network["LoadBalancerSubnets"]),
-        "TaskSubnets": ",".join(network["TaskSubnets"]),
-        "SubnetId": network["TaskSubnets"][0],
         "HomesVpcId": network["VpcId"],
         "HomesSubnetIds": ",".join(network["TaskSubnets"]),
-        "HostedZoneId": network["HostedZoneId"],
-        "CertificateArn": network["CertificateArn"],
-        "OidcIssuerUrl": oidc["OidcIssuerUrl"],
-        "OidcClientId": oidc["OidcClientId"],
         "CreateAlarmActionsRole": "true",
     }
     example = yaml.safe_load(OVERRIDES_EXAMPLE.read_text())
@@ -163,6 +147,7 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, exampl
     tested = {Path(t).relative_to("build").as_posix() for t in templates.values()}
     assert tested | set(platform_step.templates()) == set(manifest), "every template is run"
     cfn = aws.client("cloudformation")
+    ssm_client = aws.client("ssm")
 
     def stack(stack_id: str) -> dict:
         return cfn.describe_stacks(StackName=stack_id)["Stacks"][0]
@@ -171,6 +156,22 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, exampl
     create_principals(aws, example)  # an account has them before the platform (README)
     platform = platform_step.deploy(session, overrides=account)
     assert stack(platform)["StackStatus"] == "CREATE_COMPLETE"
+    # build/ is built from the example portfolio.yaml, whose settings name a placeholder network;
+    # an account's build names its own. The tiers' network settings become the moto network's,
+    # as a platform built from such a portfolio.yaml would publish them.
+    network = yaml.safe_load(account.read_text())
+    moto_network = conftest.with_platform_settings(
+        example,
+        {
+            "VpcId": network["HomesVpcId"],
+            "TaskSubnets": network["HomesSubnetIds"].split(","),
+            "LoadBalancerSubnets": network["HomesSubnetIds"].split(","),
+        },
+    )
+    for tier in example.tiers:
+        for name, value in settings.tier_settings(moto_network.platform, tier).items():
+            if "/network/" in name:
+                ssm_client.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     given = {p["ParameterKey"]: p["ParameterValue"] for p in stack(platform)["Parameters"]}
     overrides = yaml.safe_load(account.read_text())
     platform_keys = ("CreateAlarmActionsRole", "HomesVpcId", "HomesSubnetIds")
@@ -185,7 +186,6 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, exampl
     products = run(taskcat_config(account), product_tests, keep=False)
     created = stack_ids(products)
     assert set(created) == expected
-    vpc = yaml.safe_load(account.read_text())["VpcId"]
     for name, stack_id in created.items():
         assert stack(stack_id)["StackStatus"] == "CREATE_COMPLETE", name
         body = cfn.get_template(StackName=stack_id)["TemplateBody"]
@@ -194,9 +194,8 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, exampl
         given = {p["ParameterKey"]: p["ParameterValue"] for p in stack(stack_id)["Parameters"]}
         tier = name.rsplit("-", 1)[1]
         assert "Tier" not in given and body["Metadata"]["labcatalog"]["tier"] == tier, name
-        assert given["VpcId"] == vpc, "from the overrides"
-        secret = test_shared_hub_deploy.oidc(tier)["OidcClientSecretArn"]
-        assert given["OidcClientSecretArn"] == secret, "from the tier's SSM parameter"
+        # Nothing of the account's network, identity provider or DNS: the platform's settings.
+        assert not {"VpcId", "SubnetId", "TaskSubnets", "OidcIssuerUrl", "TierGroup"} & set(given)
 
     products.clean_up()
     for name in product_tests:
