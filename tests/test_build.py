@@ -91,7 +91,7 @@ def test_a_version_bump_keeps_the_path_and_changes_manifest_and_metadata(tmp_pat
     assert run("build", "-p", str(EXAMPLE), "-o", str(out)).exit_code == 0
     before = {p.name: p.read_text() for p in out.iterdir() if p.is_file()}
     data = yaml.safe_load(EXAMPLE.read_text())
-    data["products"]["shared-hub"]["version"] = "1.3.0"
+    data["products"]["shared-hub"]["version"] = "1.4.0"
     bumped = tmp_path / "portfolio.yaml"
     bumped.write_text(yaml.safe_dump(data))
     result = run("build", "-p", str(bumped), "-o", str(out))
@@ -101,10 +101,10 @@ def test_a_version_bump_keeps_the_path_and_changes_manifest_and_metadata(tmp_pat
     assert after["platform.template.json"] == before["platform.template.json"]
     assert after["personal-hub.template.json"] == before["personal-hub.template.json"]
     manifest = json.loads(after["manifest.json"])["templates"]["shared-hub.template.json"]
-    assert manifest["version"] == "1.3.0"
+    assert manifest["version"] == "1.4.0"
     body = json.loads(after["shared-hub.template.json"])
-    assert body["Metadata"]["labcatalog"] == {"product": "shared-hub", "version": "1.3.0"}
-    assert f"wrote     {out / 'shared-hub.template.json'} (version 1.3.0," in result.stdout
+    assert body["Metadata"]["labcatalog"] == {"product": "shared-hub", "version": "1.4.0"}
+    assert f"wrote     {out / 'shared-hub.template.json'} (version 1.4.0," in result.stdout
 
 
 def test_build_removes_templates_it_no_longer_produces_and_check_names_them(tmp_path):
@@ -179,14 +179,14 @@ def test_read_finds_each_stacks_template_and_version(tmp_path):
     build = build_folder.read(tmp_path)
     assert sorted(build.files, key=lambda a: a.path) == sorted(artifacts, key=lambda a: a.path)
     shared = build.template("shared-hub")
-    assert (shared.path, shared.version) == ("shared-hub.template.json", "1.2.0")
+    assert (shared.path, shared.version) == ("shared-hub.template.json", "1.3.0")
     assert build.version("platform") is None and build.template("no-such-product") is None
 
 
 def test_read_refuses_an_edited_template_and_another_manifest_schema(tmp_path):
     build_folder.write(builder.generate(load_portfolio(EXAMPLE)), tmp_path)
     template = tmp_path / "shared-hub.template.json"
-    template.write_text(template.read_text().replace("1.2.0", "9.9.9"))
+    template.write_text(template.read_text().replace("1.3.0", "9.9.9"))
     with pytest.raises(UserError, match=r"shared-hub\.template\.json \(differs from the manifest"):
         build_folder.read(tmp_path)
     manifest = tmp_path / "manifest.json"

@@ -111,6 +111,8 @@ class HubSettings:
     state_lock_wait_seconds: int = 120
     # The instance whose activity the hub reports (personal hub; labcatalog_hub/activity.py).
     activity_instance: str | None = None
+    # How long before its end a user's data-role session is renewed (labcatalog_hub/credentials.py).
+    credentials_refresh_seconds: int = 1200
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HubSettings:
@@ -176,6 +178,7 @@ class _Reader:
             hub_connect_url=self.hub_connect_url(required=mode == "fargate"),
             state_lock_wait_seconds=self.lock_wait(),
             activity_instance=self.get("LABCATALOG_ACTIVITY_INSTANCE"),
+            credentials_refresh_seconds=self.credentials_refresh(),
         )
         if self.problems:
             raise SettingsError(
@@ -289,6 +292,15 @@ class _Reader:
         if not re.fullmatch(r"https?://[A-Za-z0-9.-]+:\d+/?", url):
             self.problems.append(f"{name} must be http://HOST:PORT (got {url!r})")
         return url.rstrip("/")
+
+    def credentials_refresh(self) -> int:
+        name = "LABCATALOG_CREDENTIALS_REFRESH_SECONDS"
+        text = self.get(name, "1200") or "1200"
+        # A session lasts an hour at most (role chaining); renewing after none of it is useless.
+        if not text.isdigit() or not 0 < int(text) < 3600:
+            self.problems.append(f"{name} must be a whole number from 1 to 3599 (got {text!r})")
+            return 1200
+        return int(text)
 
     def lock_wait(self) -> int:
         name = "LABCATALOG_STATE_LOCK_WAIT_SECONDS"

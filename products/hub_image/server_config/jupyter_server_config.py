@@ -9,6 +9,10 @@ server. Plain files on disk: no contents manager of our own.
 """
 
 import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
 
 c = get_config()  # noqa: F821 (Jupyter defines it while loading this file)
 
@@ -22,3 +26,16 @@ c.ContentsManager.allow_hidden = False
 # R's install.packages() uses R_LIBS_USER (set by the image) only if the folder exists.
 if os.environ.get("R_LIBS_USER"):
     os.makedirs(os.path.expanduser(os.environ["R_LIBS_USER"]), exist_ok=True)
+
+# AWS credentials come from the hub only, as the user (labcatalog_hub/credentials.py): every SDK
+# in the server, its kernels and terminals reads this AWS config file (they inherit the
+# variable), whose credential_process asks the hub with the server's token. The server's own
+# role (task or instance) reaches no data. A file of the server's own, outside the home.
+aws_config = Path(tempfile.mkdtemp(prefix="labcatalog-aws-")) / "config"
+aws_config.write_text(
+    "[default]\n"
+    "credential_process = "
+    + shlex.join([sys.executable, str(Path(__file__).with_name("aws_credentials.py"))])
+    + "\n"
+)
+os.environ["AWS_CONFIG_FILE"] = str(aws_config)
