@@ -162,12 +162,12 @@ def hub_task_policy(
     tier: str, notebook_role_arn: AWSHelperFn, execution_role_arn: AWSHelperFn
 ) -> PolicyDocument:
     """What a tier's hub may do: start, watch and stop its users' Fargate tasks, keep each
-server's token in the user's secret, and get its users' credentials (the tier's data role,
-one person at a time); nothing else: no data of its own.
+    server's token in the user's secret, and get its users' credentials (the tier's data role,
+    one person at a time); nothing else: no data of its own.
 
-    The platform stack exists before any hub, so it cannot name a hub's cluster or task
-    definition by ARN. The shared-hub product therefore names them with the fixed patterns in
-    `generator.cfn.names` (`labcatalog-<tier>_...`), and this policy allows exactly those names.
+        The platform stack exists before any hub, so it cannot name a hub's cluster or task
+        definition by ARN. The shared-hub product therefore names them with the fixed patterns in
+        `generator.cfn.names` (`labcatalog-<tier>_...`), and this policy allows exactly those names.
     """
     clusters = policies.regional_arn(
         "ecs", "cluster/" + names.CLUSTER.format(tier=tier, stack=names.WILDCARD)

@@ -160,7 +160,7 @@ with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
 """
 # Options of `docker run` that take a value, as the boot script uses them.
 VALUED = {"--name", "--hostname", "--network", "--env-file", "--env", "--publish", "--volume"}
-VALUED |= {"--group-add", "--gpus", "--user"}
+VALUED |= {"--group-add", "--gpus", "--user", "--ip"}
 
 
 def ldap_launch(example) -> dict[str, str]:
