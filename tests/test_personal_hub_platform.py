@@ -102,10 +102,10 @@ def test_instance_role_has_no_data_and_brokers_only_its_tiers(added, portfolio):
         (data_role,) = assume["Resource"]
         assert data_role["Fn::Sub"].endswith(f":role/labcatalog-{tier.name}-data")
         data = added["Resources"][f"{tier.logical_id}DataRole"]["Properties"]
-        (trust,) = data["AssumeRolePolicyDocument"]["Statement"]
-        assert trust["Principal"] == {
-            "AWS": [{"Fn::GetAtt": [f"{tier.logical_id}PersonalHubRole", "Arn"]}]
-        }
+        for trust in data["AssumeRolePolicyDocument"]["Statement"]:
+            assert trust["Principal"] == {
+                "AWS": [{"Fn::GetAtt": [f"{tier.logical_id}PersonalHubRole", "Arn"]}]
+            }
         for other in portfolio.tiers:
             if other.name != tier.name:
                 assert f"labcatalog/{other.name}/" not in text

@@ -202,7 +202,7 @@ def test_platform_carries_the_toy_products_contributions(registry, portfolio):
         # The toy role brokers the tier's data: the data role trusts it beside the hubs.
         assert "Policies" not in role
         data = resources[f"{tid}DataRole"]["Properties"]
-        (trust,) = data["AssumeRolePolicyDocument"]["Statement"]
+        trust, *_ = data["AssumeRolePolicyDocument"]["Statement"]
         brokers = [arn["Fn::GetAtt"][0] for arn in trust["Principal"]["AWS"]]
         assert sorted(brokers) == sorted(
             f"{tid}{role}" for role in ("PersonalHubRole", "HubTaskRole", "ToyQueueRole")

@@ -192,26 +192,43 @@ def data_role_trust_policy(tier: str, brokers: Sequence[AWSHelperFn]) -> PolicyD
     """Only the tier's hubs (`brokers`: their roles) may assume the data role, and only for one
     person: with a source identity and exactly the user and tier session tags, the tier's own.
 
-    A source identity, once set, stays on every session chained from this one and cannot be
-    changed; a user's server never holds a broker's credentials, so no user can name another.
+    One statement per action, each with the condition keys IAM documents for that action
+    (TagSession takes no sts:SourceIdentity), and AssumeRole with all of them, so a request
+    without tags (where TagSession is not asked) is refused too. A source identity, once set,
+    stays on every session chained from this one and cannot be changed; a user's server never
+    holds a broker's credentials, so no user can name another.
     """
+    person = Null({"sts:SourceIdentity": "false"})
+    tags = [
+        StringLike({f"aws:RequestTag/{names.USER_TAG}": "?*"}),
+        StringEquals({f"aws:RequestTag/{names.TIER_TAG}": tier}),
+        ForAllValuesStringEquals({"aws:TagKeys": [names.USER_TAG, names.TIER_TAG]}),
+    ]
+    hubs = Principal("AWS", list(brokers))
     return PolicyDocument(
         Version=VERSION,
         Statement=[
             Statement(
                 Sid="ThisTiersHubsForOnePerson",
                 Effect=Allow,
-                Principal=Principal("AWS", list(brokers)),
-                Action=ASSUME_FOR_A_PERSON,
-                Condition=Condition(
-                    [
-                        Null({"sts:SourceIdentity": "false"}),
-                        StringLike({f"aws:RequestTag/{names.USER_TAG}": "?*"}),
-                        StringEquals({f"aws:RequestTag/{names.TIER_TAG}": tier}),
-                        ForAllValuesStringEquals({"aws:TagKeys": [names.USER_TAG, names.TIER_TAG]}),
-                    ]
-                ),
-            )
+                Principal=hubs,
+                Action=[sts.AssumeRole],
+                Condition=Condition([person, *tags]),
+            ),
+            Statement(
+                Sid="NamingThePerson",
+                Effect=Allow,
+                Principal=hubs,
+                Action=[sts.SetSourceIdentity],
+                Condition=Condition(person),
+            ),
+            Statement(
+                Sid="TaggingThePersonAndTier",
+                Effect=Allow,
+                Principal=hubs,
+                Action=[sts.TagSession],
+                Condition=Condition(tags),
+            ),
         ],
     )
 

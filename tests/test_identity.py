@@ -1,0 +1,256 @@
+"""A person, not only a tier, reaches the data: the data role, its trust, and the roles that
+must not reach data, decided by an IAM evaluator that understands conditions and policy
+variables (tests/support/iam_evaluator.py) on the example's built platform policies.
+
+What it proves: the decisions AWS's documented evaluation logic gives for these requests, with
+the context keys listed here: alice's session (source identity `alice`) reaches her own folder
+and not bob's; only the tier's hub roles assume the tier's data role, and only with a source
+identity and exactly the user and tier session tags of that tier; the servers' own role (the
+shared hub's task role), the hubs' roles and the personal hub's instance role reach no data.
+What it does not: that STS sends these keys (AWS documents them for AssumeRole with
+SourceIdentity and Tags), that a source identity survives role chaining (AWS documents it), or
+anything about a real account. The hub's own calls are tested end to end in
+tests/test_hub_identity.py; moto ignores every condition here.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from generator.cfn import names
+from tests.support.iam_evaluator import ACCOUNT, Request, decide
+from tests.test_shared_hub_homes import platform_template, resolve, role_policies
+
+NOTEBOOKS = "notebookbucket"  # the notebook bucket as tests.test_shared_hub_homes resolves it
+LAKE = "example-datalake"
+TLS = {"aws:SecureTransport": "true"}
+
+
+def role(pattern: str, tier: str = "pii") -> str:
+    return f"arn:aws:iam::{ACCOUNT}:role/{pattern.format(tier=tier)}"
+
+
+def session(pattern: str, name: str, tier: str = "pii") -> str:
+    return f"arn:aws:sts::{ACCOUNT}:assumed-role/{pattern.format(tier=tier)}/{name}"
+
+
+def policies_of(pattern: str, tier: str = "pii") -> tuple[dict, ...]:
+    return tuple(role_policies(pattern.format(tier=tier), tier))
+
+
+def s3_request(principal: str, role_pattern: str, action: str, resource: str, **context):
+    return Request(principal, action, resource, {**TLS, **context}, policies_of(role_pattern))
+
+
+# --- alice's session: her folder, not bob's ---
+
+
+def alices(action: str, resource: str, identity: str | None = "alice", **context) -> Request:
+    keys = {"aws:SourceIdentity": identity} if identity else {}
+    return s3_request(
+        session(names.DATA_ROLE, identity or "someone"),
+        names.DATA_ROLE,
+        action,
+        resource,
+        **keys,
+        **context,
+    )
+
+
+def obj(key: str, bucket: str = NOTEBOOKS) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+@pytest.mark.parametrize(
+    "case,request_,expected",
+    [
+        ("her folder, read", alices("s3:GetObject", obj("_users/pii/alice/a.csv")), "Allowed"),
+        ("her folder, write", alices("s3:PutObject", obj("_users/pii/alice/a.csv")), "Allowed"),
+        (
+            "her folder, list",
+            alices(
+                "s3:ListBucket", f"arn:aws:s3:::{NOTEBOOKS}", **{"s3:prefix": "_users/pii/alice/"}
+            ),
+            "Allowed",
+        ),
+        (
+            "bob's folder, read",
+            alices("s3:GetObject", obj("_users/pii/bob/a.csv")),
+            "ImplicitlyDenied",
+        ),
+        (
+            "bob's folder, write",
+            alices("s3:PutObject", obj("_users/pii/bob/a.csv")),
+            "ImplicitlyDenied",
+        ),
+        (
+            "bob's folder, list",
+            alices(
+                "s3:ListBucket", f"arn:aws:s3:::{NOTEBOOKS}", **{"s3:prefix": "_users/pii/bob/"}
+            ),
+            "ImplicitlyDenied",
+        ),
+        (
+            "every user's folders, list",
+            alices("s3:ListBucket", f"arn:aws:s3:::{NOTEBOOKS}", **{"s3:prefix": "_users/pii/"}),
+            "ImplicitlyDenied",
+        ),
+        (
+            "her folder of another tier",
+            alices("s3:GetObject", obj("_users/nonpii/alice/a.csv")),
+            "ImplicitlyDenied",
+        ),
+        (
+            "a folder by a name that matches more",
+            alices("s3:GetObject", obj("_users/pii/alice-bob/a.csv"), identity="alice"),
+            "ImplicitlyDenied",
+        ),
+        (
+            "no source identity: no folder",
+            alices("s3:GetObject", obj("_users/pii/alice/a.csv"), identity=None),
+            "ImplicitlyDenied",
+        ),
+        ("the tier's lake prefix", alices("s3:GetObject", obj("pii/t.parquet", LAKE)), "Allowed"),
+        (
+            "another tier's lake prefix",
+            alices("s3:GetObject", obj("nonpii/t.parquet", LAKE)),
+            "ImplicitlyDenied",
+        ),
+    ],
+)
+def test_alices_identity_reaches_her_data_and_not_bobs(case, request_, expected):
+    assert decide([request_]) == [expected], case
+
+
+# --- the data role's trust: the tier's hubs, for one person ---
+
+PERSON = {
+    "sts:SourceIdentity": "alice",
+    f"aws:RequestTag/{names.USER_TAG}": "alice",
+    f"aws:RequestTag/{names.TIER_TAG}": "pii",
+    "aws:TagKeys": [names.USER_TAG, names.TIER_TAG],
+}
+ACTIONS = ("sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession")
+
+
+def data_role_trust(tier: str = "pii") -> dict:
+    resource = platform_template()["Resources"][f"{tier.capitalize()}DataRole"]
+    return resolve(resource["Properties"]["AssumeRolePolicyDocument"], tier)
+
+
+def assume(principal_pattern: str, context: dict, principal_tier: str = "pii", data_tier="pii"):
+    """The three requests of an AssumeRole with a source identity and tags, by a session of
+    `principal_pattern`'s role, on `data_tier`'s data role."""
+    return [
+        Request(
+            session(principal_pattern, "task", principal_tier),
+            action,
+            role(names.DATA_ROLE, data_tier),
+            {**context, "aws:PrincipalArn": role(principal_pattern, principal_tier)},
+            policies_of(principal_pattern, principal_tier),
+            data_role_trust(data_tier),
+        )
+        for action in ACTIONS
+    ]
+
+
+def without(*keys: str) -> dict:
+    return {k: v for k, v in PERSON.items() if k not in keys}
+
+
+@pytest.mark.parametrize("broker", [names.HUB_TASK_ROLE, names.PERSONAL_HUB_ROLE])
+def test_the_tiers_hubs_assume_the_data_role_for_a_person(broker):
+    assert decide(assume(broker, PERSON)) == ["Allowed"] * 3
+
+
+@pytest.mark.parametrize(
+    "case,context",
+    [
+        ("no source identity", without("sts:SourceIdentity")),
+        ("no session tags", without(*[k for k in PERSON if "Tag" in k])),
+        (
+            "no user tag",
+            {**without(f"aws:RequestTag/{names.USER_TAG}"), "aws:TagKeys": [names.TIER_TAG]},
+        ),
+        ("another tier's tag", {**PERSON, f"aws:RequestTag/{names.TIER_TAG}": "nonpii"}),
+        (
+            "a tag of the caller's choosing",
+            {
+                **PERSON,
+                "aws:RequestTag/team": "x",
+                "aws:TagKeys": [names.USER_TAG, names.TIER_TAG, "team"],
+            },
+        ),
+    ],
+)
+def test_the_data_role_is_never_assumed_without_the_person(case, context):
+    """AssumeRole itself is refused; the refused request is the one STS would send."""
+    (assume_role, *_) = assume(names.HUB_TASK_ROLE, context)
+    assert decide([assume_role]) != ["Allowed"], case
+
+
+@pytest.mark.parametrize(
+    "case,principal,principal_tier",
+    [
+        ("the servers' own role", names.NOTEBOOK_ROLE, "pii"),
+        ("another tier's hub", names.HUB_TASK_ROLE, "nonpii"),
+        ("another tier's personal hub", names.PERSONAL_HUB_ROLE, "nonpii"),
+        ("the task execution role", names.TASK_EXECUTION_ROLE, "pii"),
+    ],
+)
+def test_nothing_but_the_tiers_hubs_assumes_its_data_role(case, principal, principal_tier):
+    decided = decide(assume(principal, PERSON, principal_tier))
+    assert "Allowed" not in decided, case
+
+
+def test_a_persons_session_cannot_assume_the_data_role_again_as_someone_else():
+    """alice's session (her kernel's credentials) asking for bob's: the data role trusts only
+    hub roles, and has no sts rights of its own."""
+    request = Request(
+        session(names.DATA_ROLE, "alice"),
+        "sts:AssumeRole",
+        role(names.DATA_ROLE),
+        {**PERSON, "sts:SourceIdentity": "bob", "aws:PrincipalArn": role(names.DATA_ROLE)},
+        policies_of(names.DATA_ROLE),
+        data_role_trust(),
+    )
+    assert decide([request]) != ["Allowed"]
+
+
+# --- the roles that run users' servers and hubs reach no data ---
+
+DATA = [
+    ("s3:GetObject", obj("pii/t.parquet", LAKE), {}),
+    ("s3:PutObject", obj("pii/scratch/t.parquet", LAKE), {}),
+    ("s3:ListBucket", f"arn:aws:s3:::{LAKE}", {"s3:prefix": "pii/"}),
+    ("s3:GetObject", obj("pii/notebook.ipynb"), {}),
+    ("s3:GetObject", obj("_users/pii/alice/a.csv"), {"aws:SourceIdentity": "alice"}),
+]
+
+
+@pytest.mark.parametrize(
+    "case,principal",
+    [
+        ("the servers' own task role", names.NOTEBOOK_ROLE),
+        ("the shared hub's task role", names.HUB_TASK_ROLE),
+        ("the personal hub's instance role", names.PERSONAL_HUB_ROLE),
+    ],
+)
+def test_the_servers_and_hubs_own_roles_reach_no_data(case, principal):
+    requests = [
+        s3_request(session(principal, "task"), principal, action, resource, **context)
+        for action, resource, context in DATA
+    ]
+    assert set(decide(requests)) == {"ImplicitlyDenied"}, case
+    # The same requests by the data role (as alice) are allowed: the probe can tell.
+    data = [
+        s3_request(
+            session(names.DATA_ROLE, "alice"),
+            names.DATA_ROLE,
+            action,
+            resource,
+            **{"aws:SourceIdentity": "alice", **context},
+        )
+        for action, resource, context in DATA
+    ]
+    assert set(decide(data)) == {"Allowed"}
