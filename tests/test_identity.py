@@ -254,3 +254,48 @@ def test_the_servers_and_hubs_own_roles_reach_no_data(case, principal):
         for action, resource, context in DATA
     ]
     assert set(decide(data)) == {"Allowed"}
+
+
+# --- the servers' tokens: each hub keeps its own tier's users' secrets only ---
+
+
+def token_secret(tier: str) -> str:
+    return (
+        f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:"
+        f"{names.SERVER_TOKEN_SECRETS.format(tier=tier)}alice@example.com-AbCdEf"
+    )
+
+
+@pytest.mark.parametrize(
+    "secret_tier,expected", [("pii", "Allowed"), ("nonpii", "ImplicitlyDenied")]
+)
+def test_a_hub_keeps_its_own_tiers_server_tokens_only(secret_tier, expected):
+    tagged = {
+        f"aws:RequestTag/{names.TIER_TAG}": "pii",
+        f"aws:RequestTag/{names.USER_TAG}": "alice@example.com",
+        "aws:TagKeys": [names.USER_TAG, names.TIER_TAG],
+    }
+    requests = [
+        Request(
+            session(names.HUB_TASK_ROLE, "task"),
+            action,
+            token_secret(secret_tier),
+            context,
+            policies_of(names.HUB_TASK_ROLE),
+        )
+        for action, context in (
+            ("secretsmanager:CreateSecret", tagged),
+            ("secretsmanager:TagResource", tagged),
+            ("secretsmanager:PutSecretValue", {}),
+        )
+    ]
+    assert decide(requests) == [expected] * 3
+    # Reading a token back is no hub's business (the task execution role resolves it).
+    read = Request(
+        session(names.HUB_TASK_ROLE, "task"),
+        "secretsmanager:GetSecretValue",
+        token_secret("pii"),
+        {},
+        policies_of(names.HUB_TASK_ROLE),
+    )
+    assert decide([read]) == ["ImplicitlyDenied"]
