@@ -108,7 +108,9 @@ c.JupyterHub.last_activity_interval = activity_seconds
 # (labcatalog_hub/credentials.py; the server's credential_process asks for it on the API port).
 c.JupyterHub.extra_handlers = credentials.handlers(
     credentials.CredentialBroker(
-        settings.tier, refresh_seconds=settings.credentials_refresh_seconds
+        settings.tier,
+        session_seconds=settings.credentials_session_seconds,
+        refresh_seconds=settings.credentials_refresh_seconds,
     )
 )
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import awacs.s3 as s3
 from awacs.aws import Allow, Condition, Deny, PolicyDocument, Principal, Statement, StringEquals
-from troposphere import GetAtt, Output, Ref, Sub, Template
+from troposphere import Output, Ref, Sub, Template
 from troposphere.cloudtrail import AdvancedEventSelector, AdvancedFieldSelector, Trail
 from troposphere.s3 import (
     BucketPolicy,
@@ -137,7 +137,8 @@ def add_audit_trail(t: Template, lake: DataLake, tiers: Sequence[Tier]) -> dict[
             PolicyDocument=audit_bucket_policy(Ref(bucket)),
         )
     )
-    trail = t.add_resource(
+    # Its name is fixed (names.AUDIT_TRAIL): no output needed to find it.
+    t.add_resource(
         skip_checks(
             Trail(
                 "AuditTrail",
@@ -157,5 +158,4 @@ def add_audit_trail(t: Template, lake: DataLake, tiers: Sequence[Tier]) -> dict[
         )
     )
     t.add_output(Output("AuditLogBucketName", Value=Ref(bucket)))
-    t.add_output(Output("AuditTrailArn", Value=GetAtt(trail, "Arn")))
     return {LOG_PREFIX: Ref(bucket)}

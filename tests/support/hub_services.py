@@ -49,15 +49,17 @@ EXAMPLE = Path(__file__).parents[2] / "portfolio.yaml"
 class HubPlatform:
     notebook_bucket: str
     lake_bucket: str
-    role_arn: str
+    role_arn: str  # the hub's own role: the tier's personal-hub instance role (it brokers)
     reader: Any  # an S3 client that may read anything, for the tests' own checks
 
 
 def deploy_platform_for_hub(moto, tier: str, lake_keys) -> HubPlatform:
     """The example's platform stack in moto, the lake seeded with `lake_keys`, for `tier`'s hub.
 
+    The hub's role is the tier's personal-hub instance role, which brokers the tier's data role
+    for its users (the servers here are containers beside the hub, as on a personal hub).
     moto ignores IAM conditions and would apply the TLS-only Deny to every request, so the
-    notebook bucket policy and the role's `require-tls` policy are removed (as in
+    notebook bucket policy and the data role's `require-tls` policy are removed (as in
     test_access_matrix.py; test_platform_template.py asserts them on the documents). Checks by
     the tests themselves go through an IAM user allowed everything, because IAM enforcement
     also refuses moto's default `testing` keys.
@@ -73,8 +75,8 @@ def deploy_platform_for_hub(moto, tier: str, lake_keys) -> HubPlatform:
     s3.create_bucket(Bucket=lake)
     for key in lake_keys:
         s3.put_object(Bucket=lake, Key=key, Body=b"id,value\n1,2\n")
-    role = iam.get_role(RoleName=f"labcatalog-{tier}-notebook")["Role"]
-    iam.delete_role_policy(RoleName=role["RoleName"], PolicyName="require-tls")
+    iam.delete_role_policy(RoleName=f"labcatalog-{tier}-data", PolicyName="require-tls")
+    role = iam.get_role(RoleName=f"labcatalog-{tier}-personal-hub")["Role"]
     iam.create_user(UserName="test-reader")
     everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
     iam.put_user_policy(
@@ -252,6 +254,8 @@ def oidc_hub_environment(
         "LABCATALOG_IDLE_TIMEOUT_MINUTES": str(idle_minutes),
         "LABCATALOG_NOTEBOOK_BUCKET": bucket,
         "LABCATALOG_S3_ENDPOINT_URL": s3_endpoint,
+        # The hub assumes its users' data-role sessions from the same moto server.
+        "AWS_ENDPOINT_URL_STS": s3_endpoint,
         **credentials.environment(tier),
     }
 

@@ -85,10 +85,12 @@ class CredentialBroker:
         tier: str,
         *,
         role_arn: str = "",
+        session_seconds: int = SESSION_SECONDS,
         refresh_seconds: int = REFRESH_SECONDS,
         sts: Any = None,
     ) -> None:
         self.tier = tier
+        self.session_seconds = session_seconds
         self.refresh_seconds = refresh_seconds
         self._role_arn = role_arn
         self._sts = sts
@@ -120,7 +122,7 @@ class CredentialBroker:
             "RoleSessionName": identity,
             "SourceIdentity": identity,
             "Tags": [{"Key": USER_TAG, "Value": identity}, {"Key": TIER_TAG, "Value": self.tier}],
-            "DurationSeconds": SESSION_SECONDS,
+            "DurationSeconds": self.session_seconds,
         }
 
     def _assume(self, user: str) -> Session:

@@ -111,7 +111,9 @@ class HubSettings:
     state_lock_wait_seconds: int = 120
     # The instance whose activity the hub reports (personal hub; labcatalog_hub/activity.py).
     activity_instance: str | None = None
-    # How long before its end a user's data-role session is renewed (labcatalog_hub/credentials.py).
+    # A user's data-role session: how long it lasts (one hour at most: role chaining), and how
+    # long before its end the hub renews it (labcatalog_hub/credentials.py).
+    credentials_session_seconds: int = 3600
     credentials_refresh_seconds: int = 1200
 
     @classmethod
@@ -178,7 +180,7 @@ class _Reader:
             hub_connect_url=self.hub_connect_url(required=mode == "fargate"),
             state_lock_wait_seconds=self.lock_wait(),
             activity_instance=self.get("LABCATALOG_ACTIVITY_INSTANCE"),
-            credentials_refresh_seconds=self.credentials_refresh(),
+            **self.credentials(),
         )
         if self.problems:
             raise SettingsError(
@@ -293,14 +295,28 @@ class _Reader:
             self.problems.append(f"{name} must be http://HOST:PORT (got {url!r})")
         return url.rstrip("/")
 
-    def credentials_refresh(self) -> int:
-        name = "LABCATALOG_CREDENTIALS_REFRESH_SECONDS"
-        text = self.get(name, "1200") or "1200"
-        # A session lasts an hour at most (role chaining); renewing after none of it is useless.
-        if not text.isdigit() or not 0 < int(text) < 3600:
-            self.problems.append(f"{name} must be a whole number from 1 to 3599 (got {text!r})")
-            return 1200
-        return int(text)
+    def credentials(self) -> dict[str, int]:
+        """A session of 900 to 3600 seconds (STS's least, role chaining's most), renewed
+        from 1 to less than its length before its end."""
+        seconds = {}
+        for key, name, default, least, most in (
+            ("credentials_session_seconds", "SESSION", 3600, 900, 3600),
+            ("credentials_refresh_seconds", "REFRESH", 1200, 1, 3599),
+        ):
+            name = f"LABCATALOG_CREDENTIALS_{name}_SECONDS"
+            text = self.get(name, str(default)) or str(default)
+            if not text.isdigit() or not least <= int(text) <= most:
+                self.problems.append(
+                    f"{name} must be a whole number from {least} to {most} (got {text!r})"
+                )
+                text = str(default)
+            seconds[key] = int(text)
+        if seconds["credentials_refresh_seconds"] >= seconds["credentials_session_seconds"]:
+            self.problems.append(
+                "LABCATALOG_CREDENTIALS_REFRESH_SECONDS must be less than "
+                "LABCATALOG_CREDENTIALS_SESSION_SECONDS"
+            )
+        return seconds
 
     def lock_wait(self) -> int:
         name = "LABCATALOG_STATE_LOCK_WAIT_SECONDS"
