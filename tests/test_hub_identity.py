@@ -18,9 +18,10 @@ How it differs from production: sessions last 900 s (STS's least) instead of 360
 hub renews a session 890 s before its end instead of 1200 s, so it renews after 10 s; 900 s is
 inside botocore's own 15-minute refresh window, so the kernel asks the hub at each call (in
 production botocore asks 15 minutes before the end, and the hub, renewing 20 minutes before,
-has a new session by then). moto neither evaluates the trust policy's conditions (source
-identity, tags: tests/test_identity.py evaluates them) nor ends a session at its expiry, nor
-records anything in CloudTrail.
+has a new session by then). moto checks a trust policy against the caller's session ARN
+instead of its role (so the data role's trust names the hub's session here), evaluates none of
+its conditions (source identity, tags: tests/test_identity.py evaluates them), does not end a
+session at its expiry, and records nothing in CloudTrail.
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ from tests.support.hub_services import (
     logged_in,
     oidc_hub_environment,
 )
-from tests.support.moto_server import assume_role_credentials
 
 TIER = "pii"
 USERS = {"alice@example.com": ["ds-pii"], "bob@example.com": ["ds-pii"]}
@@ -52,7 +52,7 @@ def lab(moto, tmp_path_factory):
     moto.reset()
     platform = deploy_platform_for_hub(moto, TIER, LAKE_PROBE.values())
     credentials = CredentialsEndpoint()
-    credentials.roles[TIER] = assume_role_credentials(moto, platform.role_arn, "i-0123456789")
+    credentials.roles[TIER] = platform.hub_credentials
     provider = OidcProvider(USERS, client_id="labcatalog-hub", client_secret="test-secret")
     moto.enforce_iam(True)
     hub = None
@@ -161,5 +161,5 @@ def test_only_a_token_that_may_use_the_users_server_gets_credentials(lab):
     )
     narrow.raise_for_status()
     headers = {"Authorization": f"token {narrow.json()['token']}"}
-    assert requests.get(url, headers=headers, timeout=30).status_code == 403
-    assert requests.get(url, timeout=30).status_code == 403
+    assert requests.get(url, headers=headers, timeout=30, allow_redirects=False).status_code == 403
+    assert requests.get(url, timeout=30, allow_redirects=False).status_code == 403

@@ -50,6 +50,7 @@ class HubPlatform:
     notebook_bucket: str
     lake_bucket: str
     role_arn: str  # the hub's own role: the tier's personal-hub instance role (it brokers)
+    hub_credentials: dict[str, str]  # a session of it, which the data role's trust names
     reader: Any  # an S3 client that may read anything, for the tests' own checks
 
 
@@ -66,6 +67,7 @@ def deploy_platform_for_hub(moto, tier: str, lake_keys) -> HubPlatform:
     """
     from generator.engine.registry import load_portfolio
     from tests.conftest import deploy_platform
+    from tests.support.moto_server import assume_role_credentials
 
     example = load_portfolio(EXAMPLE)
     outputs = deploy_platform(moto, example)
@@ -88,7 +90,25 @@ def deploy_platform_for_hub(moto, tier: str, lake_keys) -> HubPlatform:
     reader = moto.client(
         "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
     )
-    return HubPlatform(bucket, lake, role["Arn"], reader)
+    hub_credentials = assume_role_credentials(moto, role["Arn"], HUB_SESSION)
+    trust_the_hubs_session(moto, tier, role["Arn"])
+    return HubPlatform(bucket, lake, role["Arn"], hub_credentials, reader)
+
+
+HUB_SESSION = "i-0123456789abcdef0"  # the instance's id names its role's sessions
+
+
+def trust_the_hubs_session(moto, tier: str, hub_role_arn: str) -> None:
+    """moto checks a trust policy's principal against the caller's session ARN, never its
+    role's, and so refuses every role chaining: the data role's trust names the hub's session
+    here instead (tests/test_identity.py evaluates the real trust, with its conditions)."""
+    account, role = hub_role_arn.split(":")[4], hub_role_arn.rsplit("/", 1)[1]
+    caller = f"arn:aws:sts::{account}:assumed-role/{role}/{HUB_SESSION}"
+    statement = {"Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"}
+    moto.client("iam").update_assume_role_policy(
+        RoleName=f"labcatalog-{tier}-data",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
 
 
 class LocalServer:

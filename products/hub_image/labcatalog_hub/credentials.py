@@ -152,9 +152,8 @@ class CredentialsHandler(APIHandler):
     def initialize(self, broker: CredentialBroker) -> None:
         self.broker = broker
 
-    @web.authenticated
     async def get(self) -> None:
-        user = self.current_user
+        user = self.current_user  # None without a token: refused, never sent to a login page
         if not isinstance(user, User):
             raise web.HTTPError(403, "AWS credentials are for users' servers only")
         if not self.has_scope(f"access:servers!server={user.name}/"):
