@@ -143,7 +143,7 @@ class EcsSpawner(SizedSpawner, Spawner):
 
     @default("env_keep")
     def _no_hub_environment(self) -> list[str]:
-        # The task gets its own role credentials from ECS; nothing of the hub's may leak in.
+        # The server's AWS credentials are its user's, from the hub; nothing of the hub's leaks in.
         return []
 
     def __init__(self, **kwargs: Any) -> None:
