@@ -299,3 +299,92 @@ def test_a_hub_keeps_its_own_tiers_server_tokens_only(secret_tier, expected):
         policies_of(names.HUB_TASK_ROLE),
     )
     assert decide([read]) == ["ImplicitlyDenied"]
+
+
+# --- the hub's broker: its AssumeRole request (checked against STS's API model), its cache ---
+
+
+def test_the_hubs_names_are_the_platforms():
+    from products.hub_image.labcatalog_hub import credentials
+
+    assert credentials.DATA_ROLE == names.DATA_ROLE
+    assert (credentials.USER_TAG, credentials.TIER_TAG) == (names.USER_TAG, names.TIER_TAG)
+    config = (credentials.__file__.rsplit("/", 2)[0]) + "/jupyterhub_config.py"
+    with open(config) as text:
+        assert 'f"labcatalog/{settings.tier}/server-tokens/"' in text.read()
+    assert names.SERVER_TOKEN_SECRETS == "labcatalog/{tier}/server-tokens/"
+
+
+@pytest.mark.parametrize(
+    "user,identity",
+    [
+        ("alice@example.com", "alice@example.com"),
+        ("a", "a-ca978112ca1b"),  # too short for STS: a hash makes it unique and long enough
+        (
+            "o'brien smith",
+            "o-brien-smith-" + __import__("hashlib").sha256(b"o'brien smith").hexdigest()[:12],
+        ),
+    ],
+)
+def test_a_users_source_identity_is_their_name_or_a_safe_unique_form_of_it(user, identity):
+    from products.hub_image.labcatalog_hub.credentials import source_identity
+
+    assert source_identity(user) == identity
+
+
+def test_the_broker_assumes_as_the_person_caches_and_renews():
+    import asyncio
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from products.hub_image.labcatalog_hub.credentials import CredentialBroker
+
+    sts = boto3.session.Session(region_name="us-east-1").client("sts")
+    broker = CredentialBroker("pii", sts=sts, session_seconds=3600, refresh_seconds=1200)
+    stubber = Stubber(sts)
+    caller = f"arn:aws:sts::{ACCOUNT}:assumed-role/labcatalog-pii-hub/task-1"
+    stubber.add_response(
+        "get_caller_identity", {"Arn": caller, "Account": ACCOUNT, "UserId": "AROA:x"}
+    )
+    now = datetime.now(UTC)
+
+    def answer(key: str, ends: datetime) -> dict:
+        credentials = {
+            "AccessKeyId": key,
+            "SecretAccessKey": "secret-key-of-" + key,
+            "SessionToken": "token",
+            "Expiration": ends,
+        }
+        return {"Credentials": credentials}
+
+    expected = {
+        "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/labcatalog-pii-data",
+        "RoleSessionName": "alice@example.com",
+        "SourceIdentity": "alice@example.com",
+        "Tags": [
+            {"Key": names.USER_TAG, "Value": "alice@example.com"},
+            {"Key": names.TIER_TAG, "Value": "pii"},
+        ],
+        "DurationSeconds": 3600,
+    }
+    # The first session ends in 30 minutes: kept while more than 20 are left.
+    stubber.add_response("assume_role", answer("ASIAFIRST0000000", now + timedelta(minutes=30)), expected)
+    stubber.add_response("assume_role", answer("ASIASECOND000000", now + timedelta(hours=1)), expected)
+    with stubber:
+        first = asyncio.run(broker.session("alice@example.com"))
+        again = asyncio.run(broker.session("alice@example.com"))
+        assert first.access_key_id == again.access_key_id == "ASIAFIRST0000000"
+        # 15 minutes later (as the clock sees it), it has less than 20 left: a new one.
+        broker._sessions["alice@example.com"] = first.__class__(
+            first.access_key_id,
+            first.secret_access_key,
+            first.session_token,
+            now + timedelta(minutes=15),
+        )
+        renewed = asyncio.run(broker.session("alice@example.com"))
+        assert renewed.access_key_id == "ASIASECOND000000"
+        stubber.assert_no_pending_responses()
+    output = renewed.as_process_output()
+    assert output["Version"] == 1 and output["Expiration"].endswith("Z")
