@@ -370,8 +370,12 @@ def test_the_broker_assumes_as_the_person_caches_and_renews():
         "DurationSeconds": 3600,
     }
     # The first session ends in 30 minutes: kept while more than 20 are left.
-    stubber.add_response("assume_role", answer("ASIAFIRST0000000", now + timedelta(minutes=30)), expected)
-    stubber.add_response("assume_role", answer("ASIASECOND000000", now + timedelta(hours=1)), expected)
+    stubber.add_response(
+        "assume_role", answer("ASIAFIRST0000000", now + timedelta(minutes=30)), expected
+    )
+    stubber.add_response(
+        "assume_role", answer("ASIASECOND000000", now + timedelta(hours=1)), expected
+    )
     with stubber:
         first = asyncio.run(broker.session("alice@example.com"))
         again = asyncio.run(broker.session("alice@example.com"))
