@@ -158,6 +158,13 @@ record = {{"args": args, "env": {{name: os.environ.get(name) for name in passed}
 with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
     log.write(json.dumps(record) + "\\n")
 """
+# The instance's firewall: records each call; `-C` (is the rule there?) answers no.
+FAKE_IPTABLES = f"""#!{sys.executable}
+import json, os, sys
+with open(os.environ["FAKE_IPTABLES_LOG"], "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+sys.exit(1 if sys.argv[1:2] == ["-C"] else 0)
+"""
 # Options of `docker run` that take a value, as the boot script uses them.
 VALUED = {"--name", "--hostname", "--network", "--env-file", "--env", "--publish", "--volume"}
 VALUED |= {"--group-add", "--gpus", "--user", "--ip"}
@@ -186,11 +193,13 @@ def boot_script(example, folder: Path) -> Path:
 
 
 def run_boot_functions(script: Path, folder: Path, functions: str, env: dict) -> list[dict]:
-    """Source the boot script, point its paths at `folder`, run `functions`; docker's calls."""
+    """Source the boot script, point its paths at `folder`, run `functions`; docker's calls
+    (iptables' are in `folder`/iptables-calls.jsonl)."""
     bin_dir = folder / "bin"
     bin_dir.mkdir(exist_ok=True)
-    (bin_dir / "docker").write_text(FAKE_DOCKER)
-    (bin_dir / "docker").chmod(0o755)
+    for command, fake in (("docker", FAKE_DOCKER), ("iptables", FAKE_IPTABLES)):
+        (bin_dir / command).write_text(fake)
+        (bin_dir / command).chmod(0o755)
     socket = folder / "docker.sock"
     socket.touch()
     os.chown(socket, 0, DOCKER_GID)
@@ -210,6 +219,7 @@ def run_boot_functions(script: Path, folder: Path, functions: str, env: dict) ->
             **env,
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
             "FAKE_DOCKER_LOG": str(log),
+            "FAKE_IPTABLES_LOG": str(folder / "iptables-calls.jsonl"),
         },
         capture_output=True,
         text=True,
