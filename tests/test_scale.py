@@ -92,14 +92,14 @@ def test_every_role_and_policy_is_within_iams_quotas(scaled):
             assert compact(properties["AssumeRolePolicyDocument"]) <= TRUST_POLICY_CHARS, where
             managed = properties.get("ManagedPolicyArns", [])
             assert len(managed) <= MANAGED_POLICIES_PER_ROLE, where
-    assert checked == 5 * TIERS + 2, "each tier's five roles, the image build's and the backups'"
+    assert checked == 6 * TIERS + 2, "each tier's six roles, the image build's and the backups'"
 
 
 def test_account_quotas_at_200_tiers(scaled):
     """What the build creates in one account: within every quota's maximum; the roles pass the
     default quota of 1,000 (the README says to raise it), nothing else does."""
     use = {u.what: u for u in builder.account_use(scaled.values())}
-    assert use["IAM roles"].count == 5 * TIERS + 2
+    assert use["IAM roles"].count == 6 * TIERS + 2
     assert all(u.count <= u.maximum for u in use.values()), use
     assert sorted(u.what for u in use.values() if u.over_default) == ["IAM roles"]
     assert use["CloudFormation stacks (nested ones count)"].count == 1 + TIERS + 2
@@ -136,7 +136,7 @@ def test_a_sample_of_the_200_tier_build_lints_clean(scaled, tmp_path):
 
 def test_build_names_each_account_quota_to_raise(tmp_path, monkeypatch):
     """Past a default quota the build is written, and says which quota to raise before deploying
-    (here with a default of 5 roles, so the example's 12 pass it); within them it says nothing."""
+    (here with a default of 5 roles, so the example's 14 pass it); within them it says nothing."""
     out = tmp_path / "build"
     quiet = CliRunner().invoke(main, ["build", "-p", str(EXAMPLE), "-o", str(out)])
     assert quiet.exit_code == 0 and "note:" not in quiet.stderr, quiet.output
@@ -146,6 +146,6 @@ def test_build_names_each_account_quota_to_raise(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["build", "-p", str(EXAMPLE), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert result.stderr == (
-        "note: the build creates 12 IAM roles in one account, over the default quota of 5: "
+        "note: the build creates 14 IAM roles in one account, over the default quota of 5: "
         "raise it (Service Quotas) before deploying; see README, Scale\n"
     )
