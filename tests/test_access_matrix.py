@@ -1,6 +1,8 @@
-"""Each tier role reaches its own prefixes and nothing else, checked with moto's IAM enforcement.
+"""Each tier's data role reaches its own prefixes and nothing else, checked with moto's IAM
+enforcement.
 
-The platform stack is deployed to moto; each tier's role is assumed and tries GetObject,
+The platform stack is deployed to moto; each tier's data role is assumed (as a hub assumes it
+for a person, with a source identity) and tries GetObject,
 PutObject and DeleteObject on a probe object under every prefix any tier names (plus the bucket
 root and an unnamed prefix), in the data lake and in the notebook bucket. The expected answer
 comes from portfolio.yaml alone (`expected_access`), not from the policies, so the matrix holds
@@ -112,9 +114,9 @@ def deployed(aws, portfolio):
     iam = aws.client("iam")
     credentials = {}
     for tier in portfolio.tiers:
-        role = iam.get_role(RoleName=names.NOTEBOOK_ROLE.format(tier=tier.name))["Role"]
+        role = iam.get_role(RoleName=names.DATA_ROLE.format(tier=tier.name))["Role"]
         iam.delete_role_policy(RoleName=role["RoleName"], PolicyName="require-tls")
-        credentials[tier.name] = assume_role_credentials(aws, role["Arn"])
+        credentials[tier.name] = assume_role_credentials(aws, role["Arn"], "alice")
     return buckets, probes, credentials
 
 
@@ -202,7 +204,7 @@ def policies_allow(documents: list[dict], action: str, resource: str, context: d
 
 def role_documents(aws, tier: Tier) -> list[dict]:
     iam = aws.client("iam")
-    role = names.NOTEBOOK_ROLE.format(tier=tier.name)
+    role = names.DATA_ROLE.format(tier=tier.name)
     return [
         iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
         for name in iam.list_role_policies(RoleName=role)["PolicyNames"]

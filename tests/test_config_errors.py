@@ -61,7 +61,7 @@ CASES = [
     pytest.param(
         edit("version: 1.3.0", "version: 2024-13-45"),
         [
-            "portfolio.yaml:35:14: products.shared-hub.version: '2024-13-45' cannot be read as "
+            "portfolio.yaml:36:14: products.shared-hub.version: '2024-13-45' cannot be read as "
             "timestamp (month must be in 1..12); quote it if it is text",
         ],
         id="yaml-impossible-date",
@@ -69,7 +69,7 @@ CASES = [
     pytest.param(
         edit("keep_versions: 3", "keep_versions: !Ref KeepVersions"),
         [
-            "portfolio.yaml:37:20: products.shared-hub.keep_versions: "
+            "portfolio.yaml:38:20: products.shared-hub.keep_versions: "
             "YAML tag '!Ref' is not supported here; write a plain value",
         ],
         id="yaml-cloudformation-tag",
@@ -116,7 +116,7 @@ CASES = [
     pytest.param(
         EXAMPLE + "owner: me\n",
         [
-            "portfolio.yaml:63:1: owner: unknown field 'owner'; allowed here: data_lake, "
+            "portfolio.yaml:64:1: owner: unknown field 'owner'; allowed here: data_lake, "
             "notebooks, platform, portfolio, products, schema, tag_options, tiers"
         ],
         id="unknown-top-level-key",
@@ -133,15 +133,15 @@ CASES = [
         edit("    write: [pii/scratch/]", "    writes: [pii/scratch/]"),
         [
             "portfolio.yaml:19:5: tiers[0].writes: unknown field 'writes'; "
-            "allowed here: admin_group, description, identity_group, name, network, principals, "
-            "read, shared_writes, write"
+            "allowed here: admin_group, audit, description, identity_group, name, network, "
+            "principals, read, shared_writes, write"
         ],
         id="unknown-tier-key",
     ),
     pytest.param(
         edit("  personal-hub:\n", "  personal_hub:\n"),
         [
-            "portfolio.yaml:38:3: products.personal_hub: unknown field 'personal_hub'; "
+            "portfolio.yaml:39:3: products.personal_hub: unknown field 'personal_hub'; "
             "allowed here: personal-hub, shared-hub"
         ],
         id="unknown-product",
@@ -153,13 +153,13 @@ CASES = [
     ),
     pytest.param(
         edit("keep_versions: 3", "keep_versions: true"),
-        ["portfolio.yaml:37:20: products.shared-hub.keep_versions: must be a whole number"],
+        ["portfolio.yaml:38:20: products.shared-hub.keep_versions: must be a whole number"],
         id="boolean-for-number",
     ),
     pytest.param(
         edit("keep_versions: 3", "keep_versions: '3'"),
         [
-            "portfolio.yaml:37:20: products.shared-hub.keep_versions: must be a whole number; "
+            "portfolio.yaml:38:20: products.shared-hub.keep_versions: must be a whole number; "
             "write it without quotes"
         ],
         id="quoted-number",
@@ -167,7 +167,7 @@ CASES = [
     pytest.param(
         edit("version: 1.3.0", "version: 1.0"),
         [
-            "portfolio.yaml:35:14: products.shared-hub.version: "
+            "portfolio.yaml:36:14: products.shared-hub.version: "
             "must be text; quote it in YAML: '1.0'"
         ],
         id="number-for-text-version",
@@ -184,7 +184,7 @@ CASES = [
     ),
     pytest.param(
         edit("  - name: nonpii\n", "  - nonpii\n  - name: nonpii\n"),
-        ["portfolio.yaml:23:5: tiers[1]: must be a mapping of keys to values"],
+        ["portfolio.yaml:24:5: tiers[1]: must be a mapping of keys to values"],
         id="scalar-for-tier",
     ),
     pytest.param(
@@ -234,13 +234,13 @@ CASES = [
     ),
     pytest.param(
         edit("- name: nonpii\n", "- name: pii\n"),
-        ["portfolio.yaml:23:11: tiers[1].name: tier 'pii' is already defined as tiers[0]"],
+        ["portfolio.yaml:24:11: tiers[1].name: tier 'pii' is already defined as tiers[0]"],
         id="tier-name-duplicate",
     ),
     pytest.param(
         edit("- name: pii\n", "- name: a-1\n", "- name: nonpii\n", "- name: a1\n"),
         [
-            "portfolio.yaml:23:11: tiers[1].name: tier 'a1' and tier 'a-1' give the same "
+            "portfolio.yaml:24:11: tiers[1].name: tier 'a1' and tier 'a-1' give the same "
             "CloudFormation name 'A1'; rename one"
         ],
         id="tier-names-same-cloudformation-id",
@@ -287,7 +287,7 @@ CASES = [
     ),
     pytest.param(
         edit("read: [nonpii/, reference/]", "read: [nonpii/, reference/, nonpii/]"),
-        ["portfolio.yaml:25:33: tiers[1].read[2]: 'nonpii/' is listed twice"],
+        ["portfolio.yaml:26:33: tiers[1].read[2]: 'nonpii/' is listed twice"],
         id="prefix-listed-twice",
     ),
     pytest.param(
@@ -301,7 +301,7 @@ CASES = [
     pytest.param(
         edit("read: [pii/]", "read: [pii/, reference/maps/]"),
         [
-            "portfolio.yaml:25:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
+            "portfolio.yaml:26:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
             "which tier 'pii' reads, so tier 'nonpii' would read that tier's data; narrow it, "
             "or name the same prefix in both tiers to share it"
         ],
@@ -318,19 +318,19 @@ CASES = [
     pytest.param(
         edit("version: 1.3.0", "version: v1"),
         [
-            "portfolio.yaml:35:14: products.shared-hub.version: version must be a semantic "
+            "portfolio.yaml:36:14: products.shared-hub.version: version must be a semantic "
             "version such as 1.0.0 (quote it in YAML)"
         ],
         id="version-not-semver",
     ),
     pytest.param(
         edit("keep_versions: 3", "keep_versions: 0"),
-        ["portfolio.yaml:37:20: products.shared-hub.keep_versions: must be at least 1"],
+        ["portfolio.yaml:38:20: products.shared-hub.keep_versions: must be at least 1"],
         id="keep-versions-zero",
     ),
     pytest.param(
         edit("cost-center: [ds-research, ds-analytics]", "cost-center: []"),
-        ["portfolio.yaml:47:16: tag_options.cost-center: list at least one allowed value"],
+        ["portfolio.yaml:48:16: tag_options.cost-center: list at least one allowed value"],
         id="tag-option-without-values",
     ),
     pytest.param(
@@ -338,7 +338,7 @@ CASES = [
             "self_service_actions: [start, stop, resize]", "self_service_actions: [start, reboot]"
         ),
         [
-            "portfolio.yaml:45:35: products.personal-hub.self_service_actions[1]: 'reboot' is "
+            "portfolio.yaml:46:35: products.personal-hub.self_service_actions[1]: 'reboot' is "
             "not one of 'start', 'stop' or 'resize'"
         ],
         id="unknown-self-service-action",
@@ -346,7 +346,7 @@ CASES = [
     pytest.param(
         edit("self_service_actions: [start, stop, resize]", "self_service_actions: [stop, stop]"),
         [
-            "portfolio.yaml:45:27: products.personal-hub.self_service_actions: "
+            "portfolio.yaml:46:27: products.personal-hub.self_service_actions: "
             "'stop' is listed twice"
         ],
         id="self-service-action-twice",
@@ -354,7 +354,7 @@ CASES = [
     pytest.param(
         edit("    version: 1.3.0\n", "    version: 1.3.0\n    self_service_actions: [stop]\n"),
         [
-            "portfolio.yaml:36:5: products.shared-hub.self_service_actions: unknown field "
+            "portfolio.yaml:37:5: products.shared-hub.self_service_actions: unknown field "
             "'self_service_actions'; allowed here: description, keep_versions, name, owner, "
             "version, version_description"
         ],
@@ -546,9 +546,9 @@ def test_a_type_error_does_not_hide_a_rule_between_tiers(write_portfolio):
     assert_reported(
         result,
         [
-            "portfolio.yaml:25:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
+            "portfolio.yaml:26:21: tiers[1].read[1]: 'reference/' contains 'reference/maps/', "
             "which tier 'pii' reads, so tier 'nonpii' would read that tier's data; narrow it, "
             "or name the same prefix in both tiers to share it",
-            "portfolio.yaml:37:20: products.shared-hub.keep_versions: must be a whole number",
+            "portfolio.yaml:38:20: products.shared-hub.keep_versions: must be a whole number",
         ],
     )

@@ -496,3 +496,46 @@ def test_the_shipped_hub_stops_its_orphans_when_it_starts(ecs_world, tmp_path):
     desired = {t["taskArn"]: t["desiredStatus"] for t in tasks}
     assert desired == {orphan: "STOPPED", another_hubs: "RUNNING"}
     assert "orphaned server tasks stopped: 1" in hub.log_path.read_text()
+
+
+# --- the server's token: from the user's secret, never in the RunTask overrides ---
+
+
+def test_the_token_reaches_the_task_from_the_users_secret_not_the_overrides(ecs_world, aws):
+    """moto proves the calls are accepted and what DescribeTasks shows; it does not resolve a
+    task definition's secrets (ECS does that, with the execution role, at the task's start)."""
+    spawner = moto_spawner(ecs_world)
+    spawner.token_secrets = "labcatalog/pii/server-tokens/"
+    spawner.tier, spawner.api_token = "pii", "tok-5e1d0a7c"
+    asyncio.run(spawner.start())
+
+    (task,) = ecs_world.client.describe_tasks(
+        cluster="labcatalog-pii_hub", tasks=[spawner.task_arn]
+    )["tasks"]
+    (container,) = task["overrides"]["containerOverrides"]
+    names = {e["name"] for e in container["environment"]}
+    assert "JUPYTERHUB_API_URL" in names  # the rest of the environment is still there
+    assert not names & {"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"}
+    assert "tok-5e1d0a7c" not in str(task)  # nowhere in what DescribeTasks shows
+
+    secrets = aws.client("secretsmanager")
+    stored = secrets.get_secret_value(SecretId="labcatalog/pii/server-tokens/alice@example.com")
+    assert stored["SecretString"] == "tok-5e1d0a7c"
+    definition = ecs_world.client.describe_task_definition(
+        taskDefinition=task["taskDefinitionArn"], include=["TAGS"]
+    )
+    (notebook,) = definition["taskDefinition"]["containerDefinitions"]
+    assert {s["name"]: s["valueFrom"] for s in notebook["secrets"]} == {
+        "JUPYTERHUB_API_TOKEN": stored["ARN"],
+        "JPY_API_TOKEN": stored["ARN"],
+    }
+    assert definition["taskDefinition"]["family"].startswith("labcatalog-pii_user_hub-u")
+    assert "tok-5e1d0a7c" not in str(definition)
+
+    # The next server of the same user: a new token in the same secret, the same definition.
+    asyncio.run(spawner.stop())
+    again = moto_spawner(ecs_world)
+    again.token_secrets, again.tier, again.api_token = spawner.token_secrets, "pii", "new-token"
+    asyncio.run(again.start())
+    assert again.server_task_definition == spawner.server_task_definition
+    assert secrets.get_secret_value(SecretId=stored["ARN"])["SecretString"] == "new-token"

@@ -2,12 +2,12 @@
 
 Set-up (all on 127.0.0.1, started and stopped here): the platform template deployed into the
 moto server, whose S3 then enforces the tier roles' IAM policies; a credentials endpoint that
-hands out tier `pii`'s notebook role credentials like ECS does; a local OIDC provider; and a
+hands out the hub's role credentials as the metadata service does; a local OIDC provider; and a
 real JupyterHub with its proxy, running the image's command and config as the image's user
 (uid 1000, gid 100) with its state directory laid out as the template's EFS access point makes
 it. The shared hub's servers are Fargate tasks, which cannot run here: each user's server is a
 container of its own instead (the personal hub's `docker` mode, tests/support/docker_engine.py),
-as the image's user, which gets the tier role's credentials as a task would.
+as the image's user, which gets its user's credentials from the hub (tests/test_hub_identity.py).
 
 Each user's home is a folder of the test's (the stand-in Docker host's `homes/<user>`) mounted
 at /home/jovyan, as the personal hub mounts the data volume's folder. On the shared hub the same
@@ -22,7 +22,7 @@ admin from the admin group, a size picked from the allowed ones, notebooks saved
 Contents API land in the user's own home and nobody else's, what a kernel writes and what
 `pip install --user` installs stay in the home across a cull and a new server, and the file
 browser shows what the kernel wrote (its root is the kernel's working directory), a kernel
-reaches its tier's lake prefix with the role from the default credential chain and is
+reaches its tier's lake prefix with its user's session from the hub (the default chain) and is
 refused another tier's, and an idle server is culled.
 
 What it cannot prove: the Fargate or EC2 runtime (the image itself is not built here: no Docker
@@ -54,7 +54,6 @@ from tests.support.hub_services import (
     oidc_hub_environment,
     wait_for,
 )
-from tests.support.moto_server import assume_role_credentials
 
 TIER, OTHER = "pii", "nonpii"
 IDLE_MINUTES = 0.3  # 18 s: short enough to watch a cull, long enough for the other tests
@@ -79,12 +78,14 @@ def lab(moto, tmp_path_factory):
     platform = deploy_platform_for_hub(moto, TIER, LAKE_PROBE.values())
     bucket, lake = platform.notebook_bucket, platform.lake_bucket
     credentials = CredentialsEndpoint()
-    credentials.roles[TIER] = assume_role_credentials(moto, platform.role_arn)
+    credentials.roles[TIER] = platform.hub_credentials
     provider = OidcProvider(USERS, client_id="labcatalog-hub", client_secret="test-secret")
     moto.enforce_iam(True)
     hub = None
     folder = tmp_path_factory.mktemp("hub")
-    docker = DockerHost(folder / "instance", credentials.environment(TIER))
+    # The servers reach no instance credentials (the boot script's firewall rule): their
+    # kernels get their user's session from the hub (tests/test_hub_identity.py).
+    docker = DockerHost(folder / "instance", {})
     try:
         hub = Hub(
             folder,

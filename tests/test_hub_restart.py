@@ -38,7 +38,6 @@ from tests.support.hub_services import (
     oidc_hub_environment,
     wait_for,
 )
-from tests.support.moto_server import assume_role_credentials
 from tests.support.stable_name import StableName
 
 TIER = "pii"
@@ -52,7 +51,7 @@ def lab(moto, tmp_path_factory):
     moto.reset()
     platform = deploy_platform_for_hub(moto, TIER, [])
     credentials = CredentialsEndpoint()
-    credentials.roles[TIER] = assume_role_credentials(moto, platform.role_arn)
+    credentials.roles[TIER] = platform.hub_credentials
     provider = OidcProvider(USERS, client_id="labcatalog-hub", client_secret="test-secret")
     first_api_port = free_port()
     hub = None

@@ -18,6 +18,7 @@ launch is used because the hub contacts an OIDC provider at start, which its net
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -85,3 +86,25 @@ def test_the_boot_scripts_layout_and_docker_run_start_a_hub_that_answers(tmp_pat
     database = state / "jupyterhub.sqlite"
     assert database.stat().st_uid == IMAGE_UID
     assert (state / "jupyterhub_cookie_secret").stat().st_mode & 0o077 == 0
+
+
+def test_only_the_hubs_container_reaches_the_instance_metadata(example, tmp_path):
+    """The servers' containers get no instance role: the firewall drops their traffic to the
+    metadata service and lets the hub's fixed address through (the rule above the drop), and
+    the hub runs at that address on a network of that subnet. Not proved here: that Docker
+    sends containers' traffic through DOCKER-USER (Docker documents it) and that the rules
+    hold on the instance; only a real instance shows that."""
+    script = boot_script(example, tmp_path)
+    calls = run_boot_functions(script, tmp_path, "keep_servers_off_metadata; start_hub", {})
+    rules = [
+        json.loads(line) for line in (tmp_path / "iptables-calls.jsonl").read_text().splitlines()
+    ]
+    inserted = [rule[2:] for rule in rules if rule[:2] == ["-I", "DOCKER-USER"]]
+    metadata = "169.254.169.254/32"
+    drop = ["-s", "172.30.213.0/24", "-d", metadata, "-j", "DROP"]
+    hub = ["-s", "172.30.213.2/32", "-d", metadata, "-j", "RETURN"]
+    assert inserted == [drop, hub]  # each at the top: the hub's RETURN ends above the DROP
+    (create,) = [c["args"] for c in calls if c["args"][:2] == ["network", "create"]]
+    assert create[2:4] == ["--subnet", "172.30.213.0/24"]
+    (run,) = [c["args"] for c in calls if c["args"][0] == "run"]
+    assert run[run.index("--ip") + 1] == "172.30.213.2"

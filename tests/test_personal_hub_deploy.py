@@ -184,10 +184,9 @@ def test_platform_publishes_the_instance_profile_and_documents(aws, portfolio):
         profile = iam.get_instance_profile(InstanceProfileName=name["Parameter"]["Value"])
         (role,) = profile["InstanceProfile"]["Roles"]
         assert role["RoleName"] == f"labcatalog-{tier.name}-personal-hub"
-        assert sorted(iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]) == [
-            "data-access",
+        # No data: the hub gets its owner's session of the tier's data role.
+        assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == [
             "personal-hub-instance",
-            "require-tls",
         ]
     for action in ("Start", "Stop", "Resize"):
         document = ssm.describe_document(Name=f"labcatalog-PersonalHub-{action}")["Document"]

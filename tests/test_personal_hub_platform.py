@@ -41,6 +41,7 @@ def standalone(portfolio) -> dict:
     for tier in portfolio.tiers:
         context = tier_roles.add_notebook_role(t, tier, portfolio.data_lake, PLATFORM)
         contribution = PRODUCT.add_to_tier(t, context)
+        tier_roles.add_data_role(t, context, [contribution])
         for parameter in contribution.parameters:
             tier_roles.add_parameter(t, parameter)
         for policy in contribution.launch_policies:
@@ -86,15 +87,25 @@ def test_each_tier_gets_an_instance_role_profile_and_parameter(added, portfolio)
         assert parameter["Value"] == {"Ref": f"{tid}PersonalHubInstanceProfile"}
 
 
-def test_instance_role_has_the_tiers_data_access_and_nothing_of_other_tiers(added, portfolio):
+def test_instance_role_has_no_data_and_brokers_only_its_tiers(added, portfolio):
+    """The instance role reaches data only by assuming its tier's data role for the owner; the
+    data role trusts it (tests/test_identity.py evaluates both sides)."""
     for tier in portfolio.tiers:
         role = added["Resources"][f"{tier.logical_id}PersonalHubRole"]
         documents = role_policies(role)
-        assert sorted(documents) == ["data-access", "personal-hub-instance", "require-tls"]
-        notebook_role = added["Resources"][f"{tier.logical_id}NotebookRole"]
-        assert documents["data-access"] == role_policies(notebook_role)["data-access"]
-        assert documents["require-tls"] == role_policies(notebook_role)["require-tls"]
+        assert sorted(documents) == ["personal-hub-instance"]
         text = json.dumps(documents)
+        assert '"s3:' not in text and "data-access" not in text
+        assume = statements_by_sid(documents["personal-hub-instance"])[
+            "AssumeThisTiersDataRoleForItsUsers"
+        ]
+        (data_role,) = assume["Resource"]
+        assert data_role["Fn::Sub"].endswith(f":role/labcatalog-{tier.name}-data")
+        data = added["Resources"][f"{tier.logical_id}DataRole"]["Properties"]
+        for trust in data["AssumeRolePolicyDocument"]["Statement"]:
+            assert trust["Principal"] == {
+                "AWS": [{"Fn::GetAtt": [f"{tier.logical_id}PersonalHubRole", "Arn"]}]
+            }
         for other in portfolio.tiers:
             if other.name != tier.name:
                 assert f"labcatalog/{other.name}/" not in text
@@ -105,6 +116,7 @@ def test_instance_policy_is_session_manager_image_pull_and_own_secrets_only(adde
         role = added["Resources"][f"{tier.logical_id}PersonalHubRole"]
         statements = statements_by_sid(role_policies(role)["personal-hub-instance"])
         assert sorted(statements) == [
+            "AssumeThisTiersDataRoleForItsUsers",
             "DecryptSecretsThroughSecretsManager",
             "EcrLogin",
             "PullHubImage",

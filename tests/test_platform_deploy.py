@@ -52,12 +52,17 @@ def test_tier_roles_exist_with_their_policies(aws, portfolio):
     for tier in portfolio.tiers:
         role = iam.get_role(RoleName=names.NOTEBOOK_ROLE.format(tier=tier.name))["Role"]
         assert role["Arn"] == outputs[f"{tier.logical_id}NotebookRoleArn"]
-        assert sorted(iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"]) == [
-            "data-access",
+        # The servers' own role: their home only; their data comes from their hub.
+        assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == [
             "mount-homes",  # the tier's home file system (products/platform/homes.py)
+        ]
+        data = iam.get_role(RoleName=names.DATA_ROLE.format(tier=tier.name))["Role"]
+        assert data["Arn"] == outputs[f"{tier.logical_id}DataRoleArn"]
+        assert sorted(iam.list_role_policies(RoleName=data["RoleName"])["PolicyNames"]) == [
+            "data-access",
             "require-tls",
         ]
-        document = iam.get_role_policy(RoleName=role["RoleName"], PolicyName="data-access")
+        document = iam.get_role_policy(RoleName=data["RoleName"], PolicyName="data-access")
         resources = {r for s in document["PolicyDocument"]["Statement"] for r in s["Resource"]}
         # References were resolved to this stack's real bucket and this tier's prefix.
         assert f"arn:aws:s3:::{bucket}/{tier.name}/*" in resources

@@ -82,7 +82,7 @@ def all_statements(body: dict):
 def test_tier_role_reads_and_writes_exactly_its_lake_prefixes(portfolio):
     body = platform_body(portfolio)
     for tier in portfolio.tiers:
-        found = statements(role_policy(body, f"{tier.logical_id}NotebookRole", "data-access"))
+        found = statements(role_policy(body, f"{tier.logical_id}DataRole", "data-access"))
         listing = found["ListLakeUnderReadPrefixes"]
         assert listing["Action"] == ["s3:ListBucket"]
         assert resources(listing) == [lake(portfolio)]
@@ -108,7 +108,7 @@ def test_tier_role_reads_and_writes_exactly_its_lake_prefixes(portfolio):
 def test_tier_role_uses_only_its_notebook_prefix(portfolio):
     body = platform_body(portfolio)
     for tier in portfolio.tiers:
-        found = statements(role_policy(body, f"{tier.logical_id}NotebookRole", "data-access"))
+        found = statements(role_policy(body, f"{tier.logical_id}DataRole", "data-access"))
         listing = found["ListNotebooks"]
         assert resources(listing) == [NOTEBOOKS]
         assert listing["Condition"] == {
@@ -120,7 +120,7 @@ def test_tier_role_uses_only_its_notebook_prefix(portfolio):
 def test_kms_only_through_s3(portfolio):
     body = platform_body(portfolio)
     for tier in portfolio.tiers:
-        kms = statements(role_policy(body, f"{tier.logical_id}NotebookRole", "data-access"))[
+        kms = statements(role_policy(body, f"{tier.logical_id}DataRole", "data-access"))[
             "UseKeysOnlyThroughS3"
         ]
         assert kms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
@@ -137,7 +137,7 @@ def test_kms_only_through_s3(portfolio):
 def test_tier_role_denies_requests_without_tls(portfolio):
     body = platform_body(portfolio)
     for tier in portfolio.tiers:
-        (deny,) = role_policy(body, f"{tier.logical_id}NotebookRole", "require-tls")["Statement"]
+        (deny,) = role_policy(body, f"{tier.logical_id}DataRole", "require-tls")["Statement"]
         assert deny["Effect"] == "Deny"
         assert deny["Action"] == ["s3:*"]
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}

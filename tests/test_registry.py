@@ -89,12 +89,12 @@ def toy_tier(t: Template, tier: TierContext) -> TierContribution:
             f"{tier.logical_id}ToyQueueRole",
             RoleName=f"labcatalog-{tier.name}-toy-queue",
             AssumeRolePolicyDocument=policies.service_trust_policy(TOY_SERVICE),
-            Policies=list(tier.data_policies),
         )
     )
     t.add_output(Output(f"{tier.logical_id}ToyQueueRoleArn", Value=GetAtt(role, "Arn")))
     return TierContribution(
         passable_roles=(PassableRole(GetAtt(role, "Arn"), TOY_SERVICE),),
+        credential_brokers=(GetAtt(role, "Arn"),),
         launch_statements=(
             Statement(
                 Sid="ToyQueues",
@@ -202,9 +202,15 @@ def test_platform_carries_the_toy_products_contributions(registry, portfolio):
     for tier in portfolio.tiers:
         tid = tier.logical_id
         role = resources[f"{tid}ToyQueueRole"]["Properties"]
-        # The toy role gets the tier's data policies, the very ones of the notebook role.
-        notebook = resources[f"{tid}NotebookRole"]["Properties"]
-        assert role["Policies"] == notebook["Policies"]
+        # The toy role brokers the tier's data: the data role trusts it beside the hubs.
+        assert "Policies" not in role
+        data = resources[f"{tid}DataRole"]["Properties"]
+        trust, *_ = data["AssumeRolePolicyDocument"]["Statement"]
+        brokers = [arn["Fn::GetAtt"][0] for arn in trust["Principal"]["AWS"]]
+        assert sorted(brokers) == sorted(
+            f"{tid}{role}" for role in ("PersonalHubRole", "HubTaskRole", "ToyQueueRole")
+        )
+        assert [p["PolicyName"] for p in data["Policies"]] == ["data-access", "require-tls"]
         parameter = resources[f"{tid}ToyQueueRoleParameter"]["Properties"]
         assert parameter["Name"] == f"/labcatalog/tiers/{tier.name}/toy-queue-role-arn"
         launch = resources[f"{tid}LaunchRole"]["Properties"]

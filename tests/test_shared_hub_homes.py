@@ -264,7 +264,7 @@ def prepare(spawner: EcsSpawner) -> str:
 
     async def both():
         point = await spawner.home_access_point()
-        return point, await spawner.home_task_definition(point)
+        return point, await spawner.user_task_definition(point)
 
     point, spawner.server_task_definition = asyncio.run(both())
     return point

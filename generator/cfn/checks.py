@@ -18,6 +18,13 @@ CHECKOV_SKIPS = {
         "per-task metrics are billed per user's task family; ECS's free service metrics and "
         "the hub's logs remain (README, what the shared hub runs on by default)"
     ),
+    "CKV_AWS_35": (
+        "the audit trail's log files are encrypted by S3 (SSE-S3) in a bucket under Object Lock: "
+        "a KMS key would add a key policy that could lock auditors out of their own logs"
+    ),
+    "CKV_AWS_252": (
+        "the audit trail is queried (Athena), not watched: no SNS topic has a subscriber to tell"
+    ),
 }
 
 

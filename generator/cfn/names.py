@@ -135,9 +135,25 @@ PERSONAL_HUB_ROLE = NAME_PREFIX + "-{tier}-personal-hub"
 PERSONAL_HUB_ACTION_ROLE = NAME_PREFIX + "-{tier}-personal-hub-actions"
 # The managed policy of a tier's end users (its portfolio's principals), made by the platform.
 END_USER_POLICY = NAME_PREFIX + "-{tier}-end-user"
+# The tier's data: only its hubs assume it, for one person at a time (the person's source identity
+# and the session tags below); users' servers get its sessions from their hub, never the role.
+DATA_ROLE = NAME_PREFIX + "-{tier}-data"
+# Session tags the hub sets when it assumes the data role for a user (the tier tag is TIER_TAG).
+USER_TAG = "labcatalog:user"
+# Each user's own folder of a tier in the notebook bucket, where <identity> is the source identity
+# the hub set (an IAM policy variable in the policies). Outside `<tier>/` (the tier's, which
+# every user of it shares): an Allow cannot carve others' folders out of a wider one. `_` keeps
+# it apart from every tier's prefix (tier names have none).
+USER_FOLDER = "_users/{tier}/{identity}/"
+SOURCE_IDENTITY = "${aws:SourceIdentity}"
 # Managed policies attached to launch roles: account-wide ones and one tier's own.
 LAUNCH_POLICY = NAME_PREFIX + "-launch-{name}"
 TIER_LAUNCH_POLICY = NAME_PREFIX + "-{tier}-launch-{name}"
+# Each user server's hub API token, one secret per user that the server's task definition names
+# (the task execution role resolves it), so the token is in no RunTask override.
+SERVER_TOKEN_SECRETS = TIER_SECRETS + "server-tokens/"
+# The audit trail of the tiers with `audit: true`: one trail (CloudTrail allows five per region).
+AUDIT_TRAIL = NAME_PREFIX + "-audit"
 # Secrets Manager: a personal hub reads only these (the shared hub's are the rest of TIER_SECRETS).
 PERSONAL_HUB_SECRETS = TIER_SECRETS + "personal-hub/"
 # KMS aliases of the platform's keys.

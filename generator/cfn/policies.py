@@ -20,6 +20,8 @@ from awacs.aws import (
     Bool,
     Condition,
     Deny,
+    ForAllValuesStringEquals,
+    Null,
     PolicyDocument,
     Principal,
     Statement,
@@ -72,9 +74,11 @@ def tier_data_access_policy(
     notebooks: str,
     notebook_bucket: Bucket,
     notebook_key_arn: AWSHelperFn,
+    tier: str | None = None,
 ) -> PolicyDocument:
-    """What a tier's notebook servers may do: read (and write) these lake prefixes and their
-    notebooks under the `notebooks` prefix of the notebook bucket, no more."""
+    """What a tier's users may do: read (and write) these lake prefixes and their notebooks
+    under the `notebooks` prefix of the notebook bucket, no more; given the `tier`, also each
+    user's own folder of it (`user_folder_statements`)."""
     statements = [
         Statement(
             Sid="ListLakeUnderReadPrefixes",
@@ -100,6 +104,7 @@ def tier_data_access_policy(
             )
         )
     home = notebooks
+    statements += user_folder_statements(tier, notebook_bucket) if tier else []
     statements += [
         Statement(
             Sid="ListNotebooks",
@@ -139,6 +144,105 @@ def tier_data_access_policy(
     return PolicyDocument(Version=VERSION, Statement=statements)
 
 
+def user_folder(tier: str) -> str:
+    """The caller's own folder of `tier` in the notebook bucket, as an IAM policy variable."""
+    return names.USER_FOLDER.format(tier=tier, identity=names.SOURCE_IDENTITY)
+
+
+def user_folder_statements(tier: str, notebook_bucket: Bucket) -> list[Statement]:
+    """Each person's folder, by the source identity their hub set: nobody else's, not even a
+    teammate's (another identity names another folder). A session without a source identity
+    leaves the variable unresolved, and the statements match nothing."""
+    folder = user_folder(tier)
+    in_sub = folder.replace("${", "${!")  # a policy variable inside a Sub string
+    return [
+        Statement(
+            Sid="ListOwnFolder",
+            Effect=Allow,
+            Action=[s3.ListBucket, s3.ListBucketVersions],
+            Resource=[s3_arn(notebook_bucket)],
+            Condition=prefix_condition([folder]),
+        ),
+        Statement(
+            Sid="ReadWriteOwnFolder",
+            Effect=Allow,
+            Action=[
+                s3.GetObject,
+                s3.GetObjectVersion,
+                s3.PutObject,
+                s3.DeleteObject,
+                s3.AbortMultipartUpload,
+            ],
+            Resource=[s3_arn(notebook_bucket, f"/{in_sub}*")],
+        ),
+    ]
+
+
+def role_arn(name: str) -> Sub:
+    """ARN of an IAM role of this account, by name (for roles another stack or part makes)."""
+    return Sub(f"arn:${{AWS::Partition}}:iam::${{AWS::AccountId}}:role/{name}")
+
+
+# What a hub does when it gets a user's credentials: assume the tier's data role, naming the
+# person (source identity) and tagging the session with them and the tier.
+ASSUME_FOR_A_PERSON = [sts.AssumeRole, sts.SetSourceIdentity, sts.TagSession]
+
+
+def data_role_trust_policy(tier: str, brokers: Sequence[AWSHelperFn]) -> PolicyDocument:
+    """Only the tier's hubs (`brokers`: their roles) may assume the data role, and only for one
+    person: with a source identity and exactly the user and tier session tags, the tier's own.
+
+    One statement per action, each with the condition keys IAM documents for that action
+    (TagSession takes no sts:SourceIdentity), and AssumeRole with all of them, so a request
+    without tags (where TagSession is not asked) is refused too. A source identity, once set,
+    stays on every session chained from this one and cannot be changed; a user's server never
+    holds a broker's credentials, so no user can name another.
+    """
+    person = Null({"sts:SourceIdentity": "false"})
+    tags = [
+        StringLike({f"aws:RequestTag/{names.USER_TAG}": "?*"}),
+        StringEquals({f"aws:RequestTag/{names.TIER_TAG}": tier}),
+        ForAllValuesStringEquals({"aws:TagKeys": [names.USER_TAG, names.TIER_TAG]}),
+    ]
+    hubs = Principal("AWS", list(brokers))
+    return PolicyDocument(
+        Version=VERSION,
+        Statement=[
+            Statement(
+                Sid="ThisTiersHubsForOnePerson",
+                Effect=Allow,
+                Principal=hubs,
+                Action=[sts.AssumeRole],
+                Condition=Condition([person, *tags]),
+            ),
+            Statement(
+                Sid="NamingThePerson",
+                Effect=Allow,
+                Principal=hubs,
+                Action=[sts.SetSourceIdentity],
+                Condition=Condition(person),
+            ),
+            Statement(
+                Sid="TaggingThePersonAndTier",
+                Effect=Allow,
+                Principal=hubs,
+                Action=[sts.TagSession],
+                Condition=Condition(tags),
+            ),
+        ],
+    )
+
+
+def assume_data_role_statement(tier: str) -> Statement:
+    """A hub's right to get its users' credentials: the tier's data role, for one person."""
+    return Statement(
+        Sid="AssumeThisTiersDataRoleForItsUsers",
+        Effect=Allow,
+        Action=ASSUME_FOR_A_PERSON,
+        Resource=[role_arn(names.DATA_ROLE.format(tier=tier))],
+    )
+
+
 def deny_insecure_transport(buckets: Sequence[Bucket], principal: bool = False) -> Statement:
     """Refuse any S3 request on these buckets that does not use TLS."""
     resources = [arn for bucket in buckets for arn in (s3_arn(bucket), s3_arn(bucket, "/*"))]
@@ -166,7 +270,8 @@ def tls_only_bucket_policy(bucket: Bucket) -> PolicyDocument:
 
 def notebook_role_trust_policy() -> PolicyDocument:
     """ECS tasks of this account (confused-deputy guard) may assume it: the shared hub's user
-    servers run with it. Nothing else does (a personal hub's instance has a role of its own)."""
+    servers run with it (it reaches no data: their hub gives them their user's). Nothing else
+    does (a personal hub's instance has a role of its own)."""
     return PolicyDocument(
         Version=VERSION,
         Statement=[

@@ -117,9 +117,9 @@ class TierContext:
     name: str  # e.g. "non-pii"
     logical_id: str  # e.g. "NonPii"
     platform: PlatformContext
-    notebook_role_arn: Value
-    # The notebook role's inline policies (its data access): the same objects, so a product's
-    # role with the tier's data rights cannot drift from the notebook role.
+    notebook_role_arn: Value  # the shared hub's servers' own task role: no data
+    # The tier data role's inline policies (its data access). Only a product's credential
+    # broker (`TierContribution.credential_brokers`) reaches them, by assuming the data role.
     data_policies: tuple[RolePolicy, ...]
 
 
@@ -145,6 +145,9 @@ class TierContribution:
     # What the tier's end users (its portfolio's principals) need for this product beyond
     # Service Catalog's end-user actions: part of the tier's end-user policy.
     end_user_statements: tuple[Statement, ...] = ()
+    # Roles of its hubs, which get their users' credentials: the tier's data role trusts these
+    # (for one person at a time; `policies.data_role_trust_policy`) and nothing else.
+    credential_brokers: tuple[Value, ...] = ()
 
 
 def _nothing_account(t: Template, platform: PlatformContext) -> AccountContribution:

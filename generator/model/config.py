@@ -399,6 +399,11 @@ class Tier(_Model):
         "e.g. {exchange/: [nonpii]}. A write prefix that another tier can read is refused "
         "unless it is declared here.",
     )
+    audit: bool = Field(
+        default=False,
+        description="Record every S3 request on the read prefixes, with the person who made it, "
+        "in a CloudTrail trail whose log bucket nothing can delete from.",
+    )
 
     @property
     def logical_id(self) -> str:

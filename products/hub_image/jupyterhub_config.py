@@ -3,7 +3,8 @@
 Configured only through the environment variables in environment.md (beside this file); every
 one is read and checked by labcatalog_hub.settings, and a hub with a broken environment refuses
 to start with a message naming each problem. No credentials live in the image or in any file:
-the hub and the servers use the task or instance role through the default credential chain.
+the hub uses its task or instance role through the default credential chain, and users' servers
+get their user's credentials from the hub (labcatalog_hub/credentials.py).
 """
 
 import os
@@ -16,7 +17,7 @@ from urllib.parse import urlparse
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from labcatalog_hub import auth  # noqa: E402
+from labcatalog_hub import auth, credentials  # noqa: E402
 from labcatalog_hub.docker_spawner import DockerSpawner  # noqa: E402
 from labcatalog_hub.ecs_spawner import EcsSpawner  # noqa: E402
 from labcatalog_hub.settings import HubSettings  # noqa: E402
@@ -113,6 +114,16 @@ if settings.hub_hours_notice:
     # outside its hours, nobody else culls them.
     c.Spawner.environment["LABCATALOG_IDLE_TIMEOUT_SECONDS"] = str(settings.idle_timeout_seconds)
 
+# --- AWS credentials: each user's server gets its user's data-role session from the hub only ---
+# (labcatalog_hub/credentials.py; the server's credential_process asks for it on the API port).
+c.JupyterHub.extra_handlers = credentials.handlers(
+    credentials.CredentialBroker(
+        settings.tier,
+        session_seconds=settings.credentials_session_seconds,
+        refresh_seconds=settings.credentials_refresh_seconds,
+    )
+)
+
 if settings.ecs:
     ecs = settings.ecs
     c.JupyterHub.spawner_class = EcsSpawner
@@ -125,6 +136,8 @@ if settings.ecs:
     # Each user's home: their access point on the tier's file system, mounted at /home/jovyan.
     c.EcsSpawner.homes_file_system = ecs.homes_file_system
     c.EcsSpawner.tier = settings.tier
+    # Each server's hub API token reaches its task from Secrets Manager, not RunTask overrides.
+    c.EcsSpawner.token_secrets = f"labcatalog/{settings.tier}/server-tokens/"
     c.EcsSpawner.start_timeout = 600  # Fargate pulls a multi-GB image on first start
     c.EcsSpawner.http_timeout = 180
     # Servers in their own tasks reach the hub's API over the VPC, and outlive a hub restart.

@@ -72,12 +72,15 @@ def instance_trust_policy() -> PolicyDocument:
 def instance_policy(
     tier: str, repository_arn: AWSHelperFn, secrets_key_arn: AWSHelperFn | None = None
 ) -> PolicyDocument:
-    """What a personal hub's instance needs besides the tier's data: SSM, its image, its secrets.
+    """What a personal hub's instance needs: SSM, its image, its secrets, and its owner's
+    credentials (the tier's data role, as the owner; labcatalog_hub/credentials.py).
 
-    Everything the hub and its notebooks run on the instance has these rights too (they share
-    the instance role), so there is nothing here a notebook should not have: no other secrets
-    than the personal hub's own, no write to ECR, no SSM beyond Session Manager's channel and
-    the tier's settings (the identity provider's public values, the tier's groups).
+    The hub's container and the instance's own processes have these rights; the owner's server
+    containers do not reach the instance metadata service (the boot script's firewall rule), so
+    they have no role of the instance's, only the owner's session from the hub. Nothing here is
+    data: no other secrets than the personal hub's own, no write to ECR, no SSM beyond Session
+    Manager's channel and the tier's settings (the identity provider's public values, the
+    tier's groups).
     """
     settings = platform_names.TIER_SETTINGS.format(tier=tier).rstrip("/")
     statements = [
@@ -109,6 +112,7 @@ def instance_policy(
             Resource=["*"],
             Condition=Condition(StringEquals({"cloudwatch:namespace": ACTIVITY_NAMESPACE})),
         ),
+        policies.assume_data_role_statement(tier),
         Statement(
             Sid="ReadTierSettings",
             Effect=Allow,
@@ -143,19 +147,20 @@ def add_instance_role(t: Template, tier: TierContext) -> tuple[GetAtt, SsmValue]
     """A tier's personal-hub instance role and profile; returns the role's ARN and the SSM
     parameter that publishes the profile's name.
 
-    The role has the tier notebook role's data policies (the same objects, so they cannot drift)
-    plus `instance_policy`. It is a role of its own rather than the notebook role itself so that
-    the Fargate notebooks of the shared hub, which use the notebook role, get none of it.
+    The role has no data: it may assume the tier's data role for the hub's owner, whose
+    servers get that session from the hub (`instance_policy`).
     """
     tid = tier.logical_id
     role = t.add_resource(
         Role(
             f"{tid}PersonalHubRole",
             RoleName=names.INSTANCE_ROLE.format(tier=tier.name),
-            Description=f"Personal hub instances of tier {tier.name}: its data, SSM, hub image",
+            Description=(
+                f"Personal hub instances of tier {tier.name}: SSM, hub image, its owner's "
+                "credentials"
+            ),
             AssumeRolePolicyDocument=instance_trust_policy(),
             Policies=[
-                *tier.data_policies,
                 RolePolicy(
                     PolicyName="personal-hub-instance",
                     PolicyDocument=instance_policy(
@@ -210,6 +215,7 @@ def add_to_tier(t: Template, tier: TierContext) -> TierContribution:
         ),
         parameters=(parameter,),
         end_user_statements=tuple(end_users.end_user_statements(tier.name)),
+        credential_brokers=(role_arn,),
     )
 
 

@@ -49,6 +49,11 @@ installed=/usr/local/sbin/labcatalog-hub
 readonly unit=labcatalog-hub.service
 readonly container=labcatalog-hub
 readonly network=labcatalog
+# The network's addresses are fixed so that the hub's container has a known one: the firewall
+# rule lets it, and no other container on the network, reach the instance metadata service.
+readonly network_subnet=172.30.213.0/24
+readonly hub_address=172.30.213.2
+readonly metadata_address=169.254.169.254/32
 # The hub image's user: its Dockerfile's USER and the base image's `users` group. The hub runs
 # as this user, so it must own the hub's state; users' servers run as it in their own containers.
 readonly image_uid=1000
@@ -315,13 +320,22 @@ pull_image() {
 start_hub() {
   # The hub and the users' servers share a network of their own, where the hub container's
   # name resolves; the hub reaches the Docker daemon through its socket, as the socket's group.
-  if ! docker network inspect "$network" >/dev/null 2>&1; then
-    docker network create "$network" >/dev/null
+  local subnet
+  subnet=$(docker network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' "$network" \
+    2>/dev/null || true)
+  if [ "$subnet" != "$network_subnet" ]; then
+    # A network of an earlier version (no fixed addresses): made again, without its servers.
+    docker ps -aq --filter "network=$network" --filter label=labcatalog.user |
+      xargs -r docker rm -f >/dev/null
+    docker rm -f "$container" >/dev/null 2>&1 || true
+    docker network rm "$network" >/dev/null 2>&1 || true
+    docker network create --subnet "$network_subnet" "$network" >/dev/null
   fi
   docker rm -f "$container" >/dev/null 2>&1 || true
   # Bound to the instance's loopback only: users reach it through SSM port forwarding. The hub
   # sees its state and the homes folder, not the crypt key file (it gets the key by name).
   exec docker run --rm --name "$container" --hostname "$container" --network "$network" \
+    --ip "$hub_address" \
     --env-file "$env_file" \
     --env LABCATALOG_OIDC_CLIENT_SECRET --env LABCATALOG_LDAP_BIND_PASSWORD \
     --env JUPYTERHUB_CRYPT_KEY \
@@ -332,11 +346,27 @@ start_hub() {
     "$hub_image"
 }
 
+keep_servers_off_metadata() {
+  # The instance role is the hub's: it assumes the tier's data role as the owner and serves that
+  # session to the owner's servers (labcatalog_hub/credentials.py in the image). The servers'
+  # containers share the hub's network, so the metadata service (and with it the instance
+  # role) is closed to every address on it but the hub's. Docker's DOCKER-USER chain sees the
+  # containers' forwarded traffic first; the rules are made again at every start (idempotent).
+  first_rule -s "$network_subnet" -d "$metadata_address" -j DROP
+  first_rule -s "$hub_address/32" -d "$metadata_address" -j RETURN # above the DROP
+}
+
+first_rule() {
+  # A rule at the top of DOCKER-USER, unless it is there already.
+  iptables -C DOCKER-USER "$@" 2>/dev/null || iptables -I DOCKER-USER "$@"
+}
+
 run_hub() {
   if apply_update; then
     run_installed reconfigure
   fi
   load_settings
+  keep_servers_off_metadata
   export_secret LABCATALOG_OIDC_CLIENT_SECRET "$(setting oidc-client-secret-name)"
   export_secret LABCATALOG_LDAP_BIND_PASSWORD "$(setting ldap-bind-password-secret-name)"
   export_crypt_key

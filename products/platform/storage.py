@@ -194,7 +194,10 @@ def _encryption(key_arn: GetAtt | None) -> BucketEncryption:
     )
 
 
-def _private_bucket(
+ACCESS_LOG_BUCKET = "AccessLogBucket"  # its logical id
+
+
+def private_bucket(
     logical_id: str,
     *,
     key_arn: GetAtt | None,
@@ -220,14 +223,19 @@ def _private_bucket(
     )
 
 
-def add_storage(t: Template, noncurrent_version_days: int, notebook_key_arn: GetAtt) -> Storage:
+def add_storage(
+    t: Template,
+    noncurrent_version_days: int,
+    notebook_key_arn: GetAtt,
+    logged: dict[str, Ref] | None = None,
+) -> Storage:
     """Notebook bucket (encrypted with `notebook_key_arn`, overwritten versions kept
     `noncurrent_version_days`), product-template and load balancer log buckets, and the
-    access-log bucket of all three."""
+    access-log bucket of all three and of the `logged` ones (prefix -> bucket) made elsewhere."""
     logs = t.add_resource(
         skip_checks(
-            _private_bucket(
-                "AccessLogBucket",
+            private_bucket(
+                ACCESS_LOG_BUCKET,
                 # S3 server access logging can only deliver to SSE-S3 buckets.
                 key_arn=None,
                 lifecycle=LifecycleRule(
@@ -241,7 +249,7 @@ def add_storage(t: Template, noncurrent_version_days: int, notebook_key_arn: Get
         )
     )
     bucket = t.add_resource(
-        _private_bucket(
+        private_bucket(
             "NotebookBucket",
             key_arn=notebook_key_arn,
             lifecycle=LifecycleRule(
@@ -259,7 +267,7 @@ def add_storage(t: Template, noncurrent_version_days: int, notebook_key_arn: Get
         )
     )
     templates = t.add_resource(
-        _private_bucket(
+        private_bucket(
             "TemplateBucket",
             # Service Catalog reads product templates with the publisher's rights through a URL;
             # a customer-managed key would need a key grant to Service Catalog, so SSE-S3.
@@ -276,7 +284,7 @@ def add_storage(t: Template, noncurrent_version_days: int, notebook_key_arn: Get
         )
     )
     balancer_logs = t.add_resource(
-        _private_bucket(
+        private_bucket(
             "LoadBalancerLogBucket",
             # Elastic Load Balancing delivers access logs only to SSE-S3 buckets.
             key_arn=None,
@@ -312,6 +320,7 @@ def add_storage(t: Template, noncurrent_version_days: int, notebook_key_arn: Get
                     "balancers": Ref(balancer_logs),
                     "notebooks": Ref(bucket),
                     "templates": Ref(templates),
+                    **(logged or {}),
                 },
             ),
         )

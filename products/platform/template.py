@@ -3,10 +3,11 @@
 Launched once per account by the platform team (it is not a catalog product). Products find
 what it creates through SSM parameters under `/labcatalog/` (`generator.cfn.names`).
 
-The parts: `storage.py` (buckets), `keys.py` (KMS keys), `images.py` (the hub image's
-repository and build), `tier_roles.py` (each tier's notebook and launch roles), `homes.py` (each
-tier's file system of users' homes, and their backups), `tier_stack.py` (each tier's template,
-nested in this one, so 200 tiers fit CloudFormation's limits); each product adds its own part
+The parts: `storage.py` (buckets), `audit.py` (the audited tiers' trail), `keys.py` (KMS keys),
+`images.py` (the hub image's repository and build), `tier_roles.py` (each tier's data, notebook
+and launch roles), `homes.py` (each tier's file system of users' homes, and their backups),
+`tier_stack.py` (each tier's template, nested in this one, so 200 tiers fit CloudFormation's
+limits); each product adds its own part
 through its `PRODUCT` (`add_to_platform`, `add_to_tier`), which this builder is handed: it never
 names a product.
 """
@@ -26,7 +27,7 @@ from generator.cfn.product import (
     TierTemplateUrl,
 )
 from generator.model.config import Portfolio
-from products.platform import homes, images, keys, storage, tier_roles, tier_stack
+from products.platform import audit, homes, images, keys, storage, tier_roles, tier_stack
 
 DESCRIPTION = (
     "labcatalog platform: notebook bucket, data tier roles, Service Catalog launch roles, "
@@ -53,7 +54,10 @@ def build(
     t = Template(Description=DESCRIPTION)
     t.set_version("2010-09-09")
     notebook_key_arn = keys.add_notebook_key(t)
-    buckets = storage.add_storage(t, portfolio.notebooks.noncurrent_version_days, notebook_key_arn)
+    audit_logs = audit.add_audit_trail(t, portfolio.data_lake, portfolio.tiers)
+    buckets = storage.add_storage(
+        t, portfolio.notebooks.noncurrent_version_days, notebook_key_arn, audit_logs
+    )
     hub_key_arn = keys.add_hub_key(t)
     hub_images = images.add_hub_images(t, hub_key_arn, source_bucket=buckets.template_bucket)
     published = {

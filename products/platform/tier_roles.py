@@ -1,4 +1,4 @@
-"""Each tier's own roles: its notebook role (the tier's data), its launch role, its parameters.
+"""Each tier's own roles: its data role, its notebook role, its launch role, its parameters.
 
 The products add their part per tier (`Product.add_to_tier`): roles of their own, what the
 launch role may pass and do for them, and SSM parameters; this module wires it together.
@@ -69,7 +69,9 @@ def _tier_parameter(tier: Tier, logical_suffix: str, pattern: str, value) -> Ssm
 def add_notebook_role(
     t: Template, tier: Tier, lake: DataLake, platform: PlatformContext
 ) -> TierContext:
-    """The tier's notebook role: its lake prefixes and notebooks; returns the tier's context."""
+    """The tier's notebook role, the shared hub's servers' own task role, which reaches no
+    data (their hub gives them their user's credentials); returns the tier's context, with the
+    data role's policies."""
     tid = tier.logical_id
     data_policies = (
         policies.inline(
@@ -82,6 +84,7 @@ def add_notebook_role(
                 notebooks=policies.notebook_prefix(tier.name),
                 notebook_bucket=platform.notebook_bucket,
                 notebook_key_arn=platform.notebook_key_arn,
+                tier=tier.name,
             ),
         ),
         policies.inline(
@@ -92,9 +95,11 @@ def add_notebook_role(
         Role(
             f"{tid}NotebookRole",
             RoleName=names.NOTEBOOK_ROLE.format(tier=tier.name),
-            Description=f"Notebook servers of tier {tier.name}: its data lake prefixes only",
+            Description=(
+                f"Notebook servers of tier {tier.name}: no data (their hub gives them their "
+                "user's credentials)"
+            ),
             AssumeRolePolicyDocument=policies.notebook_role_trust_policy(),
-            Policies=list(data_policies),
             Tags=tags(**{names.TIER_TAG: tier.name}),
         )
     )
@@ -106,6 +111,30 @@ def add_notebook_role(
         notebook_role_arn=GetAtt(role, "Arn"),
         data_policies=data_policies,
     )
+
+
+def add_data_role(
+    t: Template, tier: TierContext, contributions: Sequence[TierContribution]
+) -> None:
+    """The tier's data role: its lake prefixes, its notebooks and each user's own folder, for
+    the products' credential brokers (their hubs) only, one person at a time. None when no
+    product brokers credentials (nothing could assume it)."""
+    brokers = [arn for c in contributions for arn in c.credential_brokers]
+    if not brokers:
+        return
+    role = t.add_resource(
+        Role(
+            f"{tier.logical_id}DataRole",
+            RoleName=names.DATA_ROLE.format(tier=tier.name),
+            Description=(
+                f"The data of tier {tier.name}, for its hubs' users, each session one person's"
+            ),
+            AssumeRolePolicyDocument=policies.data_role_trust_policy(tier.name, brokers),
+            Policies=list(tier.data_policies),
+            Tags=tags(**{names.TIER_TAG: tier.name}),
+        )
+    )
+    t.add_output(Output(f"{tier.logical_id}DataRoleArn", Value=GetAtt(role, "Arn")))
 
 
 def add_launch_role(
@@ -158,6 +187,7 @@ def add_tier(
     """A tier's notebook role, what each configured product adds, and the tier's launch role."""
     context = add_notebook_role(t, tier, lake, platform)
     contributions = [product.add_to_tier(t, context) for product in configured]
+    add_data_role(t, context, contributions)
     launch_arn = add_launch_role(t, tier, contributions, account_policies)
     end_users.add_end_user_policy(t, tier, contributions)
     parameters = [

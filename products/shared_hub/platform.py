@@ -151,14 +151,23 @@ def users_homes_policy() -> PolicyDocument:
     )
 
 
+def server_token_secrets(tier: str) -> Sub:
+    """The secrets of a tier's users' server tokens (any hub of the tier)."""
+    return policies.regional_arn(
+        "secretsmanager", f"secret:{names.SERVER_TOKEN_SECRETS.format(tier=tier)}*"
+    )
+
+
 def hub_task_policy(
     tier: str, notebook_role_arn: AWSHelperFn, execution_role_arn: AWSHelperFn
 ) -> PolicyDocument:
-    """What a tier's hub may do: start, watch and stop its users' Fargate tasks, nothing else.
+    """What a tier's hub may do: start, watch and stop its users' Fargate tasks, keep each
+    server's token in the user's secret, and get its users' credentials (the tier's data role,
+    one person at a time); nothing else: no data of its own.
 
-    The platform stack exists before any hub, so it cannot name a hub's cluster or task
-    definition by ARN. The shared-hub product therefore names them with the fixed patterns in
-    `generator.cfn.names` (`labcatalog-<tier>_...`), and this policy allows exactly those names.
+        The platform stack exists before any hub, so it cannot name a hub's cluster or task
+        definition by ARN. The shared-hub product therefore names them with the fixed patterns in
+        `generator.cfn.names` (`labcatalog-<tier>_...`), and this policy allows exactly those names.
     """
     clusters = policies.regional_arn(
         "ecs", "cluster/" + names.CLUSTER.format(tier=tier, stack=names.WILDCARD)
@@ -208,6 +217,22 @@ def hub_task_policy(
                 Action=[ecs.ListTagsForResource],
                 Resource=[tasks],
             ),
+            Statement(
+                Sid="KeepUsersServerTokens",
+                Effect=Allow,
+                # Each user's secret, which their task definition names (labcatalog_hub/
+                # ecs_spawner.py); the execution role resolves it, under the tier's secrets.
+                Action=[secretsmanager.CreateSecret, secretsmanager.PutSecretValue],
+                Resource=[server_token_secrets(tier)],
+            ),
+            Statement(
+                Sid="TagUsersServerTokensAtCreation",
+                Effect=Allow,
+                Action=[secretsmanager.TagResource],
+                Resource=[server_token_secrets(tier)],
+                Condition=Condition(StringEquals({f"aws:RequestTag/{names.TIER_TAG}": tier})),
+            ),
+            policies.assume_data_role_statement(tier),
             Statement(
                 Sid="PassOnlyThisTiersTaskRoles",
                 Effect=Allow,
@@ -305,6 +330,7 @@ def add_to_tier(t: Template, tier: TierContext) -> TierContribution:
             for arn in (tier.notebook_role_arn, hub, execution)
         ),
         launch_statements=tuple(launch.tier_launch_statements(tier.name)),
+        credential_brokers=(hub,),
         parameters=(
             SsmValue(
                 f"{tid}HubTaskRoleArnParameter",

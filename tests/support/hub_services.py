@@ -49,21 +49,25 @@ EXAMPLE = Path(__file__).parents[2] / "portfolio.yaml"
 class HubPlatform:
     notebook_bucket: str
     lake_bucket: str
-    role_arn: str
+    role_arn: str  # the hub's own role: the tier's personal-hub instance role (it brokers)
+    hub_credentials: dict[str, str]  # a session of it, which the data role's trust names
     reader: Any  # an S3 client that may read anything, for the tests' own checks
 
 
 def deploy_platform_for_hub(moto, tier: str, lake_keys) -> HubPlatform:
     """The example's platform stack in moto, the lake seeded with `lake_keys`, for `tier`'s hub.
 
+    The hub's role is the tier's personal-hub instance role, which brokers the tier's data role
+    for its users (the servers here are containers beside the hub, as on a personal hub).
     moto ignores IAM conditions and would apply the TLS-only Deny to every request, so the
-    notebook bucket policy and the role's `require-tls` policy are removed (as in
+    notebook bucket policy and the data role's `require-tls` policy are removed (as in
     test_access_matrix.py; test_platform_template.py asserts them on the documents). Checks by
     the tests themselves go through an IAM user allowed everything, because IAM enforcement
     also refuses moto's default `testing` keys.
     """
     from generator.engine.registry import load_portfolio
     from tests.conftest import deploy_platform
+    from tests.support.moto_server import assume_role_credentials
 
     example = load_portfolio(EXAMPLE)
     outputs = deploy_platform(moto, example)
@@ -73,8 +77,8 @@ def deploy_platform_for_hub(moto, tier: str, lake_keys) -> HubPlatform:
     s3.create_bucket(Bucket=lake)
     for key in lake_keys:
         s3.put_object(Bucket=lake, Key=key, Body=b"id,value\n1,2\n")
-    role = iam.get_role(RoleName=f"labcatalog-{tier}-notebook")["Role"]
-    iam.delete_role_policy(RoleName=role["RoleName"], PolicyName="require-tls")
+    iam.delete_role_policy(RoleName=f"labcatalog-{tier}-data", PolicyName="require-tls")
+    role = iam.get_role(RoleName=f"labcatalog-{tier}-personal-hub")["Role"]
     iam.create_user(UserName="test-reader")
     everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}
     iam.put_user_policy(
@@ -86,7 +90,25 @@ def deploy_platform_for_hub(moto, tier: str, lake_keys) -> HubPlatform:
     reader = moto.client(
         "s3", aws_access_key_id=key["AccessKeyId"], aws_secret_access_key=key["SecretAccessKey"]
     )
-    return HubPlatform(bucket, lake, role["Arn"], reader)
+    hub_credentials = assume_role_credentials(moto, role["Arn"], HUB_SESSION)
+    trust_the_hubs_session(moto, tier, role["Arn"])
+    return HubPlatform(bucket, lake, role["Arn"], hub_credentials, reader)
+
+
+HUB_SESSION = "i-0123456789abcdef0"  # the instance's id names its role's sessions
+
+
+def trust_the_hubs_session(moto, tier: str, hub_role_arn: str) -> None:
+    """moto checks a trust policy's principal against the caller's session ARN, never its
+    role's, and so refuses every role chaining: the data role's trust names the hub's session
+    here instead (tests/test_identity.py evaluates the real trust, with its conditions)."""
+    account, role = hub_role_arn.split(":")[4], hub_role_arn.rsplit("/", 1)[1]
+    caller = f"arn:aws:sts::{account}:assumed-role/{role}/{HUB_SESSION}"
+    statement = {"Effect": "Allow", "Principal": {"AWS": caller}, "Action": "sts:AssumeRole"}
+    moto.client("iam").update_assume_role_policy(
+        RoleName=f"labcatalog-{tier}-data",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [statement]}),
+    )
 
 
 class LocalServer:
@@ -252,6 +274,8 @@ def oidc_hub_environment(
         "LABCATALOG_IDLE_TIMEOUT_MINUTES": str(idle_minutes),
         "LABCATALOG_NOTEBOOK_BUCKET": bucket,
         "LABCATALOG_S3_ENDPOINT_URL": s3_endpoint,
+        # The hub assumes its users' data-role sessions from the same moto server.
+        "AWS_ENDPOINT_URL_STS": s3_endpoint,
         **credentials.environment(tier),
     }
 

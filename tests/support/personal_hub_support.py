@@ -151,9 +151,16 @@ record = {{"args": args, "env": {{name: os.environ.get(name) for name in passed}
 with open(os.environ["FAKE_DOCKER_LOG"], "a") as log:
     log.write(json.dumps(record) + "\\n")
 """
+# The instance's firewall: records each call; `-C` (is the rule there?) answers no.
+FAKE_IPTABLES = f"""#!{sys.executable}
+import json, os, sys
+with open(os.environ["FAKE_IPTABLES_LOG"], "a") as log:
+    log.write(json.dumps(sys.argv[1:]) + "\\n")
+sys.exit(1 if sys.argv[1:2] == ["-C"] else 0)
+"""
 # Options of `docker run` that take a value, as the boot script uses them.
 VALUED = {"--name", "--hostname", "--network", "--env-file", "--env", "--publish", "--volume"}
-VALUED |= {"--group-add", "--gpus", "--user"}
+VALUED |= {"--group-add", "--gpus", "--user", "--ip"}
 
 
 def first_tier_launch(portfolio: Portfolio) -> dict[str, str]:
@@ -211,10 +218,12 @@ def run_boot_functions(
     check: bool = True,
 ) -> list[dict]:
     """Source the boot script, point its paths at `folder`, run `functions` with `aws` and the
-    instance's metadata answering from `ssm`, `secrets` and `principal`; docker's calls."""
+    instance's metadata answering from `ssm`, `secrets` and `principal`; docker's calls
+    (iptables' are in `folder`/iptables-calls.jsonl)."""
     bin_dir = folder / "bin"
     bin_dir.mkdir(exist_ok=True)
-    for name, text in (("docker", FAKE_DOCKER), ("aws", FAKE_AWS)):
+    fakes = (("docker", FAKE_DOCKER), ("aws", FAKE_AWS), ("iptables", FAKE_IPTABLES))
+    for name, text in fakes:
         (bin_dir / name).write_text(text)
         (bin_dir / name).chmod(0o755)
     (folder / "settings.json").write_text(json.dumps(ssm or {}))
@@ -242,6 +251,7 @@ def run_boot_functions(
             "FAKE_SETTINGS": str(folder / "settings.json"),
             "FAKE_SECRETS": str(folder / "secrets.json"),
             "FAKE_PRINCIPAL": principal,
+            "FAKE_IPTABLES_LOG": str(folder / "iptables-calls.jsonl"),
         },
         capture_output=True,
         text=True,

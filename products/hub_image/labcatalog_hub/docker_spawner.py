@@ -5,8 +5,10 @@ user, a container of the same image: as the image's user, on the network the hub
 its servers, with the user's home folder from the data volume at /home/jovyan, and with nothing
 of the hub's: not its environment (only what `get_env` gives every server: the server's own
 API token and settings), not its state directory, not its processes (a container has its own
-PID namespace). AWS credentials come from the instance role through the instance metadata
-service, as for the hub. Docker calls go to a worker thread, so the hub's loop never blocks.
+PID namespace). AWS credentials come from the hub only: the user's session of the tier's data
+role (labcatalog_hub/credentials.py), never the instance role, whose metadata service the boot
+script's firewall rule leaves to the hub's container. Docker calls go to a worker thread, so the
+hub's loop never blocks.
 The container id is the spawner's state: after a hub restart, `poll()` and `stop()` find it.
 """
 

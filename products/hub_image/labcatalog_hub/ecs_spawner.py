@@ -11,6 +11,13 @@ volume as a RunTask override, so the spawner keeps one task definition family pe
 product's user task definition plus the home volume, registered again only when the product's
 definition changed (its ARN is tagged on the user's). Both are found again by their tags; the
 access point is never deleted here: the home outlives the server, the hub and the product.
+
+The server's hub API token (which also gets the user's AWS credentials from the hub) is not in
+the RunTask overrides, which anyone allowed `ecs:DescribeTasks` reads: the spawner writes it to
+the user's own Secrets Manager secret (`token_secrets` + the user), and the user's task
+definition names that secret in the container's `secrets`, which ECS resolves with the task
+execution role when the task starts. Neither the task's own role nor a user's code can read
+another user's secret; DescribeTasks and DescribeTaskDefinition show only its ARN.
 """
 
 from __future__ import annotations
@@ -36,6 +43,9 @@ ENDED = ("DEACTIVATING", "STOPPING", "DEPROVISIONING", "STOPPED", "DELETED")
 USER_TAG, SERVER_TAG, HUB_TAG = "labcatalog:user", "labcatalog:server", "labcatalog:hub"
 TIER_TAG = "labcatalog:tier"  # generator.cfn.names.TIER_TAG
 BASE_TAG = "labcatalog:base-task-definition"  # the product's definition a user's was made from
+TOKEN_TAG = "labcatalog:token-secret"  # the secret a user's definition takes the token from
+# The server's hub API token (JupyterHub sets both names): from the secret, never an override.
+TOKEN_VARIABLES = ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN")
 STARTED_BY = "jupyterhub"
 # The image's user owns every home (generator.cfn.names.HOME_UID/HOME_GID, HOME_ROOT).
 HOME_UID, HOME_GID, HOME_ROOT = 1000, 100, "/home/{user}"
@@ -119,14 +129,21 @@ class EcsSpawner(SizedSpawner, Spawner):
         "", help="The tier's home file system (EFS id); empty: servers keep nothing."
     ).tag(config=True)
     tier = Unicode("", help="The hub's tier, tagged on what the spawner creates.").tag(config=True)
+    token_secrets = Unicode(
+        "",
+        help="Name prefix of the users' Secrets Manager secrets of their server's token; empty: "
+        "the token is an environment override (tests of other things only).",
+    ).tag(config=True)
     ecs = AnyTrait(help="The boto3 ECS client; made from the default credential chain.")
     efs = AnyTrait(help="The boto3 EFS client; made from the default credential chain.")
+    secrets = AnyTrait(help="The boto3 Secrets Manager client; the default credential chain.")
     access_point_wait_seconds = Float(60.0, help="How long a new access point may take.").tag(
         config=True
     )
 
     task_arn = Unicode(None, allow_none=True)
     server_task_definition = Unicode(None, allow_none=True)
+    token_secret_arn = Unicode(None, allow_none=True)
 
     @default("ecs")
     def _ecs_client(self) -> Any:
@@ -136,9 +153,13 @@ class EcsSpawner(SizedSpawner, Spawner):
     def _efs_client(self) -> Any:
         return boto3.session.Session().client("efs", endpoint_url=self.endpoint_url)
 
+    @default("secrets")
+    def _secrets_client(self) -> Any:
+        return boto3.session.Session().client("secretsmanager", endpoint_url=self.endpoint_url)
+
     @default("env_keep")
     def _no_hub_environment(self) -> list[str]:
-        # The task gets its own role credentials from ECS; nothing of the hub's may leak in.
+        # The server's AWS credentials are its user's, from the hub; nothing of the hub's leaks in.
         return []
 
     def __init__(self, **kwargs: Any) -> None:
@@ -169,6 +190,36 @@ class EcsSpawner(SizedSpawner, Spawner):
 
     async def _efs_call(self, method: str, **params: Any) -> dict:
         return await asyncio.to_thread(getattr(self.efs, method), **params)
+
+    async def _secrets_call(self, method: str, **params: Any) -> dict:
+        return await asyncio.to_thread(getattr(self.secrets, method), **params)
+
+    # --- the server's token: in the user's own secret, which the task definition names ---
+
+    def token_secret_name(self) -> str:
+        return self.token_secrets + home_folder(self.user.name)
+
+    async def store_token(self) -> str:
+        """Write this server's token as the current value of the user's secret; its ARN."""
+        name = self.token_secret_name()
+        try:
+            stored = await self._secrets_call(
+                "put_secret_value", SecretId=name, SecretString=self.api_token
+            )
+        except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            stored = await self._secrets_call(
+                "create_secret",
+                Name=name,
+                Description=f"Hub API token of {self.user.name}'s server"[:2048],
+                SecretString=self.api_token,
+                Tags=[
+                    {"Key": USER_TAG, "Value": self.user.name},
+                    {"Key": TIER_TAG, "Value": self.tier},
+                ],
+            )
+        return stored["ARN"]
 
     # --- the user's home: an access point, and a task definition that mounts it ---
 
@@ -221,8 +272,11 @@ class EcsSpawner(SizedSpawner, Spawner):
             point = described["AccessPoints"][0]
         return point["AccessPointId"]
 
-    def home_task_definition_request(self, base: dict, access_point: str) -> dict:
-        """RegisterTaskDefinition: the product's user definition, plus the user's home."""
+    def user_task_definition_request(
+        self, base: dict, access_point: str | None, token_secret: str | None = None
+    ) -> dict:
+        """RegisterTaskDefinition: the product's user definition, plus the user's home (an
+        access point) and the server's token from the user's secret, each when given."""
         copied = (
             "taskRoleArn",
             "executionRoleArn",
@@ -246,32 +300,40 @@ class EcsSpawner(SizedSpawner, Spawner):
         containers = []
         for container in base["containerDefinitions"]:
             container = dict(container)
-            if container["name"] == self.container_name:
+            if container["name"] == self.container_name and access_point:
                 # The home first: mounts inside it (the team's shared/) go on top of it.
                 mount = {"sourceVolume": HOME_VOLUME, "containerPath": HOME_IN_SERVER}
                 container["mountPoints"] = [mount, *container.get("mountPoints", [])]
+            if container["name"] == self.container_name and token_secret:
+                kept = [s for s in container.get("secrets", []) if s["name"] not in TOKEN_VARIABLES]
+                token = [{"name": name, "valueFrom": token_secret} for name in TOKEN_VARIABLES]
+                container["secrets"] = [*kept, *token]
             containers.append(container)
+        # One family per user (the access point names it, else a hash of the name); the hub's
+        # role may register only families that start with its tier's user family.
+        user = access_point or "u" + hashlib.sha256(self.user.name.encode()).hexdigest()[:20]
+        tags = [
+            {"key": USER_TAG, "value": self.user.name},
+            {"key": TIER_TAG, "value": self.tier},
+            {"key": BASE_TAG, "value": base["taskDefinitionArn"]},
+        ]
         return {
             **request,
-            # One family per user (the access point names it); the hub's role may register
-            # only families that start with its tier's user family.
-            "family": f"{base['family']}-{access_point}",
+            "family": f"{base['family']}-{user}",
             "containerDefinitions": containers,
-            "volumes": [home, *base.get("volumes", [])],
-            "tags": [
-                {"key": USER_TAG, "value": self.user.name},
-                {"key": TIER_TAG, "value": self.tier},
-                {"key": BASE_TAG, "value": base["taskDefinitionArn"]},
-            ],
+            "volumes": [*([home] if access_point else []), *base.get("volumes", [])],
+            "tags": [*tags, *([{"key": TOKEN_TAG, "value": token_secret}] if token_secret else [])],
         }
 
-    async def home_task_definition(self, access_point: str) -> str:
-        """The ARN of a task definition that mounts the user's home: reused while the
-        product's definition is the same, registered again when it changed."""
+    async def user_task_definition(
+        self, access_point: str | None, token_secret: str | None = None
+    ) -> str:
+        """The ARN of the user's task definition (the home, the token's secret): reused while
+        the product's definition and the secret are the same, registered again otherwise."""
         base = (await self._call("describe_task_definition", taskDefinition=self.task_definition))[
             "taskDefinition"
         ]
-        wanted = self.home_task_definition_request(base, access_point)
+        wanted = self.user_task_definition_request(base, access_point, token_secret)
         try:
             current = await self._call(
                 "describe_task_definition", taskDefinition=wanted["family"], include=["TAGS"]
@@ -280,7 +342,9 @@ class EcsSpawner(SizedSpawner, Spawner):
             current = None  # no such family yet
         if current is not None:
             tags = {t["key"]: t["value"] for t in current.get("tags", [])}
-            if tags.get(BASE_TAG) == base["taskDefinitionArn"]:
+            if tags.get(BASE_TAG) == base["taskDefinitionArn"] and tags.get(TOKEN_TAG) == (
+                token_secret or None
+            ):
                 return current["taskDefinition"]["taskDefinitionArn"]
         registered = await self._call("register_task_definition", **wanted)
         return registered["taskDefinition"]["taskDefinitionArn"]
@@ -301,7 +365,10 @@ class EcsSpawner(SizedSpawner, Spawner):
         provider = capacity_provider or self.capacity_provider
         size = self.chosen_size()
         self.ip, self.port = "0.0.0.0", self.server_port
-        environment = [{"name": k, "value": str(v)} for k, v in sorted(self.get_env().items())]
+        env = self.get_env()
+        if self.token_secret_arn:  # the task definition takes it from the user's secret
+            env = {k: v for k, v in env.items() if k not in TOKEN_VARIABLES}
+        environment = [{"name": k, "value": str(v)} for k, v in sorted(env.items())]
         return {
             "cluster": self.cluster,
             "taskDefinition": self.server_task_definition or self.task_definition,
@@ -342,10 +409,13 @@ class EcsSpawner(SizedSpawner, Spawner):
             self._starting = False
 
     async def _start(self) -> tuple[str, int]:
-        if self.homes_file_system:
+        if self.homes_file_system or self.token_secrets:
             try:
-                access_point = await self.home_access_point()
-                self.server_task_definition = await self.home_task_definition(access_point)
+                self.token_secret_arn = await self.store_token() if self.token_secrets else None
+                access_point = await self.home_access_point() if self.homes_file_system else None
+                self.server_task_definition = await self.user_task_definition(
+                    access_point, self.token_secret_arn
+                )
             except ClientError as err:
                 raise SpawnFailed(explain_client_error(err)) from err
             except BotoCoreError as err:

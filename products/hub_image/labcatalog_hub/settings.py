@@ -115,6 +115,10 @@ class HubSettings:
     # them; None: always on. Said on the login page, in hub_time_zone.
     hub_hours: tuple[int, int] | None = None
     hub_time_zone: str = "UTC"
+    # A user's data-role session: how long it lasts (one hour at most: role chaining), and how
+    # long before its end the hub renews it (labcatalog_hub/credentials.py).
+    credentials_session_seconds: int = 3600
+    credentials_refresh_seconds: int = 1200
 
     @property
     def hub_hours_notice(self) -> str:
@@ -194,6 +198,7 @@ class _Reader:
             activity_instance=self.get("LABCATALOG_ACTIVITY_INSTANCE"),
             hub_hours=self.hub_hours(),
             hub_time_zone=self.get("LABCATALOG_HUB_TIME_ZONE", "UTC") or "UTC",
+            **self.credentials(),
         )
         if self.problems:
             raise SettingsError(
@@ -318,6 +323,29 @@ class _Reader:
             self.problems.append(f"{name} must be START-STOP hours from 0 to 23 (got {text!r})")
             return None
         return int(match[1]), int(match[2])
+
+    def credentials(self) -> dict[str, int]:
+        """A session of 900 to 3600 seconds (STS's least, role chaining's most), renewed
+        from 1 to less than its length before its end."""
+        seconds = {}
+        for key, name, default, least, most in (
+            ("credentials_session_seconds", "SESSION", 3600, 900, 3600),
+            ("credentials_refresh_seconds", "REFRESH", 1200, 1, 3599),
+        ):
+            name = f"LABCATALOG_CREDENTIALS_{name}_SECONDS"
+            text = self.get(name, str(default)) or str(default)
+            if not text.isdigit() or not least <= int(text) <= most:
+                self.problems.append(
+                    f"{name} must be a whole number from {least} to {most} (got {text!r})"
+                )
+                text = str(default)
+            seconds[key] = int(text)
+        if seconds["credentials_refresh_seconds"] >= seconds["credentials_session_seconds"]:
+            self.problems.append(
+                "LABCATALOG_CREDENTIALS_REFRESH_SECONDS must be less than "
+                "LABCATALOG_CREDENTIALS_SESSION_SECONDS"
+            )
+        return seconds
 
     def lock_wait(self) -> int:
         name = "LABCATALOG_STATE_LOCK_WAIT_SECONDS"

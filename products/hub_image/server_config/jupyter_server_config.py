@@ -9,6 +9,10 @@ server. Plain files on disk: no contents manager of our own.
 """
 
 import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
 
 c = get_config()  # noqa: F821 (Jupyter defines it while loading this file)
 
@@ -32,3 +36,16 @@ if idle > 0:
     c.MappingKernelManager.cull_interval = max(1, min(300, idle // 10))
     c.MappingKernelManager.cull_connected = True  # an open tab is not activity
     c.ServerApp.shutdown_no_activity_timeout = idle
+
+# AWS credentials come from the hub only, as the user (labcatalog_hub/credentials.py): every SDK
+# in the server, its kernels and terminals reads this AWS config file (they inherit the
+# variable), whose credential_process asks the hub with the server's token. The server's own
+# role (task or instance) reaches no data. A file of the server's own, outside the home.
+aws_config = Path(tempfile.mkdtemp(prefix="labcatalog-aws-")) / "config"
+aws_config.write_text(
+    "[default]\n"
+    "credential_process = "
+    + shlex.join([sys.executable, str(Path(__file__).with_name("aws_credentials.py"))])
+    + "\n"
+)
+os.environ["AWS_CONFIG_FILE"] = str(aws_config)
