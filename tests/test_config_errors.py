@@ -384,7 +384,7 @@ CASES = [
             "    server_subnets: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]",
             "    server_subnets: [subnet-0a1b2c3d4e5f60001]",
         ),
-        ["portfolio.yaml:52:21: platform.network.server_subnets: must not be empty"],
+        ["portfolio.yaml:53:21: platform.network.server_subnets: must not be empty"],
         id="one-server-subnet",
     ),
     pytest.param(
@@ -393,7 +393,7 @@ CASES = [
             "  identity:\n    ldap: {url: 'ldaps://ad.example.com', bind_dn_template: x}\n",
         ),
         [
-            "portfolio.yaml:55:5: platform.identity: set exactly one of oidc (issuer_url, "
+            "portfolio.yaml:56:5: platform.identity: set exactly one of oidc (issuer_url, "
             "client_id, client_secret_name) and ldap (url, bind_dn_template)"
         ],
         id="two-identity-providers",
@@ -401,7 +401,7 @@ CASES = [
     pytest.param(
         edit("client_secret_name: labcatalog/{tier}/", "client_secret_name: other/{tier}/"),
         [
-            "portfolio.yaml:58:27: platform.identity.oidc.client_secret_name: must be a "
+            "portfolio.yaml:59:27: platform.identity.oidc.client_secret_name: must be a "
             "Secrets Manager secret name under the tier's path, with {tier} where the tier's "
             "name goes, e.g. labcatalog/{tier}/personal-hub/oidc-client-secret"
         ],
@@ -410,7 +410,7 @@ CASES = [
     pytest.param(
         edit('hub_host_name: "{hub}.{tier}', 'hub_host_name: "{tier}.{hub}'),
         [
-            "portfolio.yaml:62:20: platform.dns.hub_host_name: must start with {hub} (the "
+            "portfolio.yaml:63:20: platform.dns.hub_host_name: must start with {hub} (the "
             "hub's name), then '.' or '-' and a lowercase DNS name, with {tier} where the "
             "tier's name goes, e.g. {hub}.{tier}.jupyter.example.com"
         ],
@@ -419,7 +419,7 @@ CASES = [
     pytest.param(
         edit("  dns:\n", "  owner:\n    principal_pattern: 'assumed-role/(.*)'\n  dns:\n"),
         [
-            "portfolio.yaml:60:24: platform.owner.principal_pattern: the expression must name "
+            "portfolio.yaml:61:24: platform.owner.principal_pattern: the expression must name "
             "the user name's group: (?P<user>...)"
         ],
         id="owner-rule-without-user-group",
