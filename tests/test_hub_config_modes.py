@@ -199,8 +199,9 @@ def test_the_fargate_config_loads_with_the_templates_environment(provider, tmp_p
 
 
 def test_hub_hours_reach_the_login_page_and_the_servers(provider, tmp_path, monkeypatch):
-    given = {**LAUNCH, "OidcIssuerUrl": provider.url, "HubHours": "7-20"}
-    environment = hub_container_environment(Launch(shared_hub_template(), given))
+    given = {**LAUNCH, "HubHours": "7-20"}
+    launch = Launch(shared_hub_template(), given, tier_settings(provider.url))
+    environment = hub_container_environment(launch)
     environment["LABCATALOG_STATE_DIR"] = str(tmp_path)
     for name in [n for n in os.environ if n.startswith("LABCATALOG_")]:
         monkeypatch.delenv(name)

@@ -95,44 +95,42 @@ def test_a_tier_with_a_network_of_its_own_publishes_it(portfolio):
     assert own or portfolio.tiers[0].network is None  # the three-tier fixture has one
 
 
-def product_references(portfolio) -> dict[str, set[str]]:
-    """Product key -> the SSM names its template reads by dynamic reference (`${Tier}` kept)."""
+def product_references(portfolio) -> dict[tuple[str, str], set[str]]:
+    """(product key, tier) -> the SSM names its tier's template reads by dynamic reference."""
     found = {}
     for stack in builder.stacks(portfolio):
-        if stack.key == builder.PLATFORM or stack.key.startswith(f"{builder.PLATFORM}/"):
-            continue
-        found[stack.key] = set(_REFERENCE.findall(render(stack.build(portfolio))))
+        if stack.tier is None or stack.product is None:
+            continue  # the platform's templates
+        body = builder.template_body(stack.build(portfolio), stack)
+        found[(stack.product, stack.tier)] = set(_REFERENCE.findall(render(body)))
     return found
 
 
 def test_every_parameter_a_product_reads_is_published_for_each_tier(portfolio):
     available = published(portfolio)
     references = product_references(portfolio)
-    assert set(references) == {"personal-hub", "shared-hub"}
-    for product, referenced in references.items():
+    products = ("personal-hub", "shared-hub")
+    assert set(references) == {(p, tier.name) for p in products for tier in portfolio.tiers}
+    for (product, tier), referenced in references.items():
         settings_read = {name for name in referenced if "/settings/" in name}
         assert settings_read, f"{product} reads none of the tier's settings"
-        for tier in portfolio.tiers:
-            for name in referenced:
-                if name.startswith(_AWS_PUBLIC) or name.startswith("${"):
-                    continue  # AWS's public AMI parameters (the name comes from a mapping)
-                resolved = name.replace("${Tier}", tier.name)
-                assert resolved in available, (product, tier.name, resolved)
+        for name in referenced:
+            if name.startswith(_AWS_PUBLIC) or name.startswith("${"):
+                continue  # AWS's public AMI parameters (the name comes from a mapping)
+            assert "${Tier}" not in name, (product, tier, name)  # bound by the build
+            assert name in available, (product, tier, name)
 
 
 def test_the_personal_hub_boot_script_reads_the_path_the_platform_publishes(portfolio):
     """The boot script reads the settings by path; each tier publishes them under it."""
-    path = names.TIER_SETTINGS.format(tier="${Tier}").rstrip("/")
-    (hub,) = [s for s in builder.stacks(portfolio) if s.key == "personal-hub"]
-    body = json.loads(render(hub.build(portfolio)))
-    user_data = body["Resources"]["HubInstance"]["Properties"]["UserData"]["Fn::Base64"]
-    assert user_data["Fn::Sub"][1]["Settings"] == {"Fn::Sub": path}
-    for tier in portfolio.tiers:
-        under = [
-            n
-            for n in published(portfolio)
-            if n.startswith(path.replace("${Tier}", tier.name) + "/")
-        ]
+    hubs = [s for s in builder.stacks(portfolio) if s.product == "personal-hub"]
+    assert sorted(h.tier for h in hubs) == sorted(t.name for t in portfolio.tiers)
+    for hub in hubs:
+        path = names.TIER_SETTINGS.format(tier=hub.tier).rstrip("/")
+        body = json.loads(render(builder.template_body(hub.build(portfolio), hub)))
+        user_data = body["Resources"]["HubInstance"]["Properties"]["UserData"]["Fn::Base64"]
+        assert user_data["Fn::Sub"][1]["Settings"] == path
+        under = [n for n in published(portfolio) if n.startswith(path + "/")]
         assert len(under) >= 13
 
 

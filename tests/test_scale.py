@@ -57,8 +57,9 @@ def test_200_tiers_build_a_root_a_stack_per_tier_and_the_products_per_tier(scale
     for product in ("shared-hub", "personal-hub"):
         paths = sorted(p for p in scaled if p.startswith(f"{product}/"))
         assert paths == sorted(f"{product}/tier{i}.template.json" for i in range(TIERS))
-        sizes = {len(scaled[p].text) for p in paths}
-        assert max(sizes) - min(sizes) < 100, "a tier's template does not grow with the tiers"
+        # The same size for every tier once its name is left out: nothing grows with the tiers.
+        sizes = {len(scaled[p].text.replace(p.split("/")[1].split(".")[0], "")) for p in paths}
+        assert len(sizes) == 1, "a tier's template does not grow with the tiers"
 
 
 @pytest.mark.parametrize("section,limit", sorted(TEMPLATE_LIMITS.items()))
@@ -71,7 +72,7 @@ def test_every_template_is_within_cloudformations_body_size(scaled):
     sizes = {path: len(a.text.encode()) for path, a in scaled.items()}
     assert max(sizes.values()) <= BODY_BYTES, max(sizes.items(), key=lambda item: item[1])
     # The part per tier does not grow with the number of tiers: each tier's own template.
-    assert max(v for p, v in sizes.items() if "/" in p) < 64_000
+    assert max(v for p, v in sizes.items() if "/" in p) < 100_000
 
 
 def test_every_role_and_policy_is_within_iams_quotas(scaled):
@@ -90,14 +91,14 @@ def test_every_role_and_policy_is_within_iams_quotas(scaled):
             assert compact(properties["AssumeRolePolicyDocument"]) <= TRUST_POLICY_CHARS, where
             managed = properties.get("ManagedPolicyArns", [])
             assert len(managed) <= MANAGED_POLICIES_PER_ROLE, where
-    assert checked == 6 * TIERS + 2, "each tier's six roles, the image build's and the backups'"
+    assert checked == 7 * TIERS + 2, "each tier's seven roles, the image build's and the backups'"
 
 
 def test_account_quotas_at_200_tiers(scaled):
     """What the build creates in one account: within every quota's maximum; the roles pass the
     default quota of 1,000 (the README says to raise it), nothing else does."""
     use = {u.what: u for u in builder.account_use(scaled.values())}
-    assert use["IAM roles"].count == 6 * TIERS + 2
+    assert use["IAM roles"].count == 7 * TIERS + 2
     assert all(u.count <= u.maximum for u in use.values()), use
     assert sorted(u.what for u in use.values() if u.over_default) == ["IAM roles"]
     assert use["CloudFormation stacks (nested ones count)"].count == 1 + TIERS + 2
@@ -135,7 +136,7 @@ def test_a_sample_of_the_200_tier_build_lints_clean(scaled, tmp_path):
 
 def test_build_names_each_account_quota_to_raise(tmp_path, monkeypatch):
     """Past a default quota the build is written, and says which quota to raise before deploying
-    (here with a default of 5 roles, so the example's 14 pass it); within them it says nothing."""
+    (here with a default of 5 roles, so the example's 16 pass it); within them it says nothing."""
     out = tmp_path / "build"
     quiet = CliRunner().invoke(main, ["build", "-p", str(EXAMPLE), "-o", str(out)])
     assert quiet.exit_code == 0 and "note:" not in quiet.stderr, quiet.output
@@ -145,6 +146,6 @@ def test_build_names_each_account_quota_to_raise(tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["build", "-p", str(EXAMPLE), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert result.stderr == (
-        "note: the build creates 14 IAM roles in one account, over the default quota of 5: "
+        "note: the build creates 16 IAM roles in one account, over the default quota of 5: "
         "raise it (Service Quotas) before deploying; see README, Scale\n"
     )
