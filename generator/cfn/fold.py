@@ -53,7 +53,7 @@ def fold_conditions(template: dict) -> dict:
                         dropped.add(logical_id)
     for section in [s for s in folded if s != "Conditions"]:
         folded[section] = _apply(folded[section], known)
-    for logical_id, resource in folded.get("Resources", {}).items():
+    for resource in folded.get("Resources", {}).values():
         depends = resource.get("DependsOn")
         if depends is None:
             continue

@@ -271,8 +271,9 @@ DnsName = _checked(
 
 
 class ExistingListener(_Model):
-    """An HTTPS listener of a load balancer the platform team runs: each shared hub adds its
-    host rule to it instead of creating a load balancer of its own."""
+    """An existing HTTPS listener that each shared hub adds its host rule to.
+
+    Each hub then creates no load balancer of its own."""
 
     arn: ListenerArn = Field(
         description="The HTTPS listener's ARN. It must carry the tier's tag "
@@ -288,8 +289,7 @@ class ExistingListener(_Model):
 
 
 class LoadBalancer(_Model):
-    """How a shared hub is reached: a load balancer of its own, or a rule on an existing
-    listener."""
+    """How a shared hub is reached: its own load balancer, or a rule on an existing listener."""
 
     scheme: Literal["internal", "internet-facing"] = Field(
         "internal",
