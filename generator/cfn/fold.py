@@ -8,8 +8,9 @@ a resource or output under a false condition is left out, one under a true condi
 `Condition`, and each `Fn::If` on a known condition becomes the branch it picks (a property or
 list item whose branch is `AWS::NoValue` is left out). The folded conditions are removed.
 
-A condition that another, still unknown, condition refers to is kept (and not folded). What
-refers to a left-out resource fails loudly (`FoldError`).
+A still unknown condition loses its known parts (a known part of an `Fn::And` is true, of an
+`Fn::Or` false, or the whole would be known). What refers to a left-out resource fails loudly
+(`FoldError`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,19 @@ def fold_conditions(template: dict) -> dict:
     folded = copy.deepcopy(template)
     for name in known:
         del folded["Conditions"][name]
+    remaining = folded.get("Conditions", {})
+    for name, expression in remaining.items():
+        remaining[name] = _simplify(expression, known)
+    for name, expression in remaining.items():
+        # A condition that became another one alone is written out: a condition's definition
+        # is a function (Fn::Equals, And, Or, Not), not a bare Condition.
+        seen = {name}
+        while isinstance(expression, dict) and list(expression) == ["Condition"]:
+            if expression["Condition"] in seen:
+                break
+            seen.add(expression["Condition"])
+            expression = remaining[expression["Condition"]]
+        remaining[name] = expression
     if not folded["Conditions"]:
         del folded["Conditions"]
     dropped = set()
@@ -102,19 +116,26 @@ def _known(conditions: dict) -> dict[str, bool]:
 
     for name in conditions:
         condition(name)
-    unknown = [conditions[n] for n, v in values.items() if v is None]
-    needed = _condition_names(unknown)
-    return {n: v for n, v in values.items() if v is not None and n not in needed}
+    return {n: v for n, v in values.items() if v is not None}
 
 
-def _condition_names(node: Any) -> set[str]:
-    if isinstance(node, list):
-        return {n for item in node for n in _condition_names(item)}
-    if not isinstance(node, dict):
-        return set()
-    if len(node) == 1 and isinstance(node.get("Condition"), str):
-        return {node["Condition"]}
-    return {n for item in node.values() for n in _condition_names(item)}
+def _simplify(node: Any, known: dict[str, bool]) -> Any:
+    """An unknown condition without its known parts: in `Fn::And` a known one is true, in
+    `Fn::Or` false (otherwise the whole would be known), so it goes; one part left is the
+    whole."""
+    if not isinstance(node, dict) or len(node) != 1:
+        return node
+    ((key, argument),) = node.items()
+    if key in ("Fn::And", "Fn::Or") and isinstance(argument, list):
+        parts = [
+            _simplify(a, known)
+            for a in argument
+            if not (isinstance(a, dict) and a.get("Condition") in known)
+        ]
+        return parts[0] if len(parts) == 1 else {key: parts}
+    if key == "Fn::Not" and isinstance(argument, list):
+        return {key: [_simplify(a, known) for a in argument]}
+    return node
 
 
 def _apply(node: Any, known: dict[str, bool]) -> Any:
