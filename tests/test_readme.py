@@ -121,9 +121,9 @@ def test_reference_names_every_field_of_the_model():
                 inner = getattr(arg, "__args__", (arg,))[0]
                 if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in seen:
                     models.append(inner)
-    assert (
-        len(seen) == 15
-    )  # 8, and the platform settings: platform, network, identity, oidc, ldap, dns, owner
+    # 8, and the platform settings: platform, network, identity, oidc, ldap, dns, owner, and the
+    # network's load_balancer and its existing_listener
+    assert len(seen) == 17
 
 
 def test_readme_diagrams_parse_with_mermaid(tmp_path):
