@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
-from troposphere import Template
+from troposphere import Equals, Parameter, Ref, Sub, Template
 from troposphere.iam import ManagedPolicy
+from troposphere.sns import Topic
 
 from generator.cfn import names
 from generator.cfn.bind import BindError
@@ -439,3 +441,49 @@ def test_a_product_template_whose_tier_cannot_be_bound_fails_naming_it():
     )
     with pytest.raises(BindError, match=r"^toy/pii\.template\.json: .* no parameter 'Tier'"):
         builder.template_body(Template(), stack)
+
+
+def test_each_tiers_settings_that_a_product_binds_are_not_asked():
+    """A product's `bound_parameters` (the tier's settings) are bound in its tier's template
+    as `Tier` is: the committed templates declare none of them."""
+    from generator.engine.registry import discover
+
+    portfolio = load_portfolio(EXAMPLE)
+    templates = {(key, tier): body for key, tier, body in product_templates()}
+    bound_any = False
+    for product, _ in discover().configured(portfolio):
+        for tier in portfolio.tiers:
+            bound = product.bound_parameters(portfolio, tier)
+            bound_any |= bool(bound)
+            body = templates[(product.key, tier.name)]
+            assert not set(bound) & set(body.get("Parameters", {})), (product.key, tier.name)
+            for name in bound:
+                assert f'"Ref": "{name}"' not in json.dumps(body), (product.key, name)
+    assert bound_any, "no product binds a setting: the shared hub's load balancer should"
+
+
+def test_a_stacks_bindings_are_bound_after_its_tier():
+    template = Template()
+    template.add_parameter(Parameter("Tier", Type="String"))
+    template.add_parameter(Parameter("Mode", Type="String", AllowedValues=["a", "b"]))
+    template.add_condition("IsA", Equals(Ref("Mode"), "a"))
+    template.add_resource(Topic("Only", Condition="IsA", TopicName=Sub("${Tier}-${Mode}")))
+    stack = builder.Stack(
+        "toy/pii.template.json",
+        lambda _: template,
+        "toy/pii",
+        "1.0.0",
+        tier="pii",
+        product="toy",
+        bindings=(("Mode", "a"),),
+    )
+    body = builder.template_body(template, stack)
+    assert "Parameters" not in body and "Conditions" not in body
+    assert body["Resources"]["Only"] == {
+        "Type": "AWS::SNS::Topic",
+        "Properties": {"TopicName": "pii-a"},
+    }
+    other = builder.template_body(template, replace(stack, bindings=(("Mode", "b"),)))
+    assert other["Resources"] == {}
+    with pytest.raises(BindError, match=r"^toy/pii\.template\.json: 'c' cannot be bound"):
+        builder.template_body(template, replace(stack, bindings=(("Mode", "c"),)))

@@ -424,6 +424,24 @@ CASES = [
         ],
         id="owner-rule-without-user-group",
     ),
+    pytest.param(
+        edit(
+            "  identity:\n",
+            "    load_balancer:\n      scheme: public\n      allowed_cidr: 10.0.0.0\n"
+            "      existing_listener: {arn: 'arn:aws:elasticloadbalancing:eu-west-1:"
+            "123456789012:listener/app/hubs/1/2', dns_name: hubs.elb.amazonaws.com, "
+            "hosted_zone_id: Z35SXDOTRQ7X7K}\n  identity:\n",
+        ),
+        [
+            "portfolio.yaml:55:15: platform.network.load_balancer.scheme: 'public' is not one "
+            "of 'internal' or 'internet-facing'",
+            "portfolio.yaml:56:21: platform.network.load_balancer.allowed_cidr: must be an "
+            "IPv4 CIDR such as 10.0.0.0/8",
+            "portfolio.yaml:57:7: platform.network.load_balancer.existing_listener."
+            "security_group: missing required field",
+        ],
+        id="load-balancer-settings",
+    ),
 ]
 
 

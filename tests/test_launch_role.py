@@ -31,8 +31,9 @@ import pytest
 
 from generator.cfn import names
 from generator.engine.registry import load_portfolio
+from generator.model.config import ExistingListener
 from tests.support import launch_check
-from tests.support.cfn_values import ACCOUNT, STACK_NAME, fake_id
+from tests.support.cfn_values import ACCOUNT, REGION, STACK_NAME, fake_id
 from tests.support.hub_services import EXAMPLE
 from tests.support.iam_evaluator import Request, decide
 from tests.support.launch_check import Platform, Rendered, arn
@@ -213,7 +214,6 @@ EVALUATOR_DATA_GAPS = frozenset({"elasticloadbalancing:AddTags", "elasticloadbal
 # whose parameters a template has is checked (a resource under a false condition is skipped).
 VARIANTS: tuple[dict[str, str], ...] = (
     {},
-    {"LoadBalancer": "existing"},
     {"AuthMode": "ldap", "LdapBindPasswordSecretArn": "x"},
     {"DataVolumeSnapshotId": "snap-0123456789abcdef0"},
     {"FargateSpot": "true"},
@@ -231,7 +231,33 @@ def platform() -> Platform:
 
 @functools.cache
 def products() -> dict[str, dict]:
-    return launch_check.product_templates(load_portfolio(EXAMPLE))
+    """Each product template of the example, and each tier's shared hub again with the tier's
+    hubs on an existing listener of its own (its settings name it): a rule on that listener
+    instead of a load balancer."""
+    example = load_portfolio(EXAMPLE)
+    found = launch_check.product_templates(example)
+    shared = launch_check.product_templates(with_existing_listeners(example))
+    for path, body in shared.items():
+        if path.startswith("shared-hub/"):
+            found[f"{path} (existing listener)"] = body
+    return found
+
+
+def with_existing_listeners(portfolio):
+    """`portfolio` whose every tier's network names an existing listener of that tier's."""
+    tiers = []
+    for tier in portfolio.tiers:
+        network = portfolio.network(tier)
+        listener = ExistingListener(
+            arn=own_listener(tier.name),
+            security_group=fake_id("sg-", tier.name),
+            dns_name=f"{tier.name}-hubs.{REGION}.elb.amazonaws.com",
+            hosted_zone_id="Z35SXDOTRQ7X7K",
+        )
+        settings = network.load_balancer.model_copy(update={"existing_listener": listener})
+        own = network.model_copy(update={"load_balancer": settings})
+        tiers.append(tier.model_copy(update={"network": own}))
+    return portfolio.model_copy(update={"tiers": tiers})
 
 
 TIERS = tuple(t.name for t in load_portfolio(EXAMPLE).tiers)
@@ -283,8 +309,6 @@ def renderings(tier: str) -> tuple[tuple[str, Rendered], ...]:
                 for name, spec in declared.items()
                 if "Default" not in spec and name != "Tier"
             }
-            if "ExistingListenerArn" in declared:
-                parameters["ExistingListenerArn"] = own_listener(tier)
             parameters.update(variant)
             rendered = Rendered(platform(), tier, template, parameters)
             rendered.external_tags[own_listener(tier)] = {names.TIER_TAG: tier}

@@ -52,18 +52,17 @@ def _cost_sensitivity() -> str:
 
 def _console() -> str:
     """What each product's console screen asks, from its template for the example portfolio."""
-    import json
-
-    from generator.cfn.bind import bind
-    from generator.engine.build import render
+    from generator.engine import build as builder
     from generator.engine.registry import discover, load_portfolio
 
     portfolio = load_portfolio(ROOT / "portfolio.yaml")
+    stacks = {s.key: s for s in builder.stacks(portfolio)}
     lines = []
     for product, _ in discover().configured(portfolio):
-        # The first tier's product, as its portfolio shows it (the others ask the same).
-        generic = json.loads(render(product.build(portfolio)))
-        body = bind(generic, "Tier", portfolio.tiers[0].name)
+        # The first tier's product, as built (its tier and settings bound) and as its portfolio
+        # shows it; the others ask the same.
+        stack = stacks[builder.product_stack(product.key, portfolio.tiers[0].name)]
+        body = builder.template_body(stack.build(portfolio), stack)
         interface = body["Metadata"]["AWS::CloudFormation::Interface"]
         labels = {name: label["default"] for name, label in interface["ParameterLabels"].items()}
         lines += [f"**{product.key}**", "", "| group | asks | default |", "| --- | --- | --- |"]
@@ -122,9 +121,9 @@ def test_reference_names_every_field_of_the_model():
                 inner = getattr(arg, "__args__", (arg,))[0]
                 if isinstance(inner, type) and issubclass(inner, BaseModel) and inner not in seen:
                     models.append(inner)
-    assert (
-        len(seen) == 15
-    )  # 8, and the platform settings: platform, network, identity, oidc, ldap, dns, owner
+    # 8, and the platform settings: platform, network, identity, oidc, ldap, dns, owner, and the
+    # network's load_balancer and its existing_listener
+    assert len(seen) == 17
 
 
 def test_readme_diagrams_parse_with_mermaid(tmp_path):

@@ -19,9 +19,9 @@ import re
 import pytest
 
 from generator.cfn import names
-from generator.engine.build import render
+from generator.engine import build as builder
+from generator.model.config import ExistingListener, LoadBalancer, Portfolio
 from products.hub_image.content import image_tag
-from products.shared_hub import template as shared_hub
 from tests.conftest import deploy_platform, with_platform_settings
 from tests.support.moto_server import deploy_stack
 
@@ -68,16 +68,47 @@ def network(aws):
 PUBLISHED_TAG = "src-0123456789abcdef"
 
 
-def deploy(aws, portfolio, network, caplog, name: str, parameters: dict) -> dict[str, str]:
-    """The platform with `network` in its settings (as the platform team writes them in
-    portfolio.yaml), then a shared hub launched with `parameters`: the console's only."""
+def built(portfolio: Portfolio, tier: str) -> str:
+    """The shared-hub template of `tier` as the build makes it: its tier and the tier's
+    load-balancer settings bound."""
+    key = builder.product_stack("shared-hub", tier)
+    (stack,) = [s for s in builder.stacks(portfolio) if s.key == key]
+    return builder.render(builder.template_body(stack.build(portfolio), stack))
+
+
+def with_load_balancer(portfolio: Portfolio, load_balancer: LoadBalancer) -> Portfolio:
+    """`portfolio` whose platform network's load-balancer settings are `load_balancer`."""
+    platform = portfolio.platform
+    network = platform.network.model_copy(update={"load_balancer": load_balancer})
+    return portfolio.model_copy(
+        update={"platform": platform.model_copy(update={"network": network})}
+    )
+
+
+def deploy(
+    aws,
+    portfolio,
+    network,
+    caplog,
+    name: str,
+    parameters: dict,
+    load_balancer: LoadBalancer | None = None,
+) -> dict[str, str]:
+    """The platform with `network` (and `load_balancer`, when given) in its settings (as the
+    platform team writes them in portfolio.yaml), then the shared hub of the tier
+    `parameters["Tier"]` (as built for it) launched with the other `parameters`: the
+    console's only."""
     portfolio = with_platform_settings(portfolio, network)
+    if load_balancer is not None:
+        portfolio = with_load_balancer(portfolio, load_balancer)
+    parameters = dict(parameters)
+    tier = parameters.pop("Tier")
     # The tier's homes get their mount targets in the hub's VPC (products/platform/homes.py).
     homes = {"HomesVpcId": network["VpcId"], "HomesSubnetIds": network["TaskSubnets"]}
     deploy_platform(aws, portfolio, PUBLISHED_TAG, homes)
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="moto")
-    outputs = deploy_stack(aws, name, render(shared_hub.build(portfolio)), parameters)
+    outputs = deploy_stack(aws, name, built(portfolio, tier), parameters)
     assert skipped_types(caplog) == EXPECTED_SKIPPED
     return outputs
 
@@ -188,19 +219,24 @@ def test_existing_listener_and_a_pinned_image(aws, example, network, caplog):
         DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
     )["Listeners"][0]
     tier = example.tiers[-1].name
+    # The listener is the tier's setting in portfolio.yaml; the rule's priority is the one
+    # load-balancer value a launch gives.
+    settings = LoadBalancer(
+        existing_listener=ExistingListener(
+            arn=listener["ListenerArn"],
+            security_group=shared_group,
+            dns_name=balancer["DNSName"],
+            hosted_zone_id=balancer["CanonicalHostedZoneId"],
+        )
+    )
     parameters = {
         "Tier": tier,
         "HubName": "team2",
-        "LoadBalancer": "existing",
-        "ExistingListenerArn": listener["ListenerArn"],
         "ExistingListenerRulePriority": 7,
-        "ExistingLoadBalancerSecurityGroup": shared_group,
-        "ExistingLoadBalancerDnsName": balancer["DNSName"],
-        "ExistingLoadBalancerZoneId": balancer["CanonicalHostedZoneId"],
         "HubImageRepository": "123456789012.dkr.ecr.us-east-1.amazonaws.com/own/hub",
         "HubImageTag": "pinned-2",
     }
-    outputs = deploy(aws, example, network, caplog, "hub2", parameters)
+    outputs = deploy(aws, example, network, caplog, "hub2", parameters, settings)
 
     assert "LoadBalancerDnsName" not in outputs
     assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1, "no load balancer of its own"
@@ -229,16 +265,10 @@ def test_every_tier_of_every_portfolio_deploys(aws, portfolio, network, caplog):
     homes = {"HomesVpcId": network["VpcId"], "HomesSubnetIds": network["TaskSubnets"]}
     portfolio = with_platform_settings(portfolio, network)
     deploy_platform(aws, portfolio, PUBLISHED_TAG, homes)
-    body = render(shared_hub.build(portfolio))
     for n, tier in enumerate(portfolio.tiers):
         caplog.clear()
         caplog.set_level(logging.WARNING, logger="moto")
-        deploy_stack(
-            aws,
-            f"hub{n}",
-            body,
-            {"Tier": tier.name, "HubName": "team"},
-        )
+        deploy_stack(aws, f"hub{n}", built(portfolio, tier.name), {"HubName": "team"})
         assert skipped_types(caplog) == EXPECTED_SKIPPED
         servers = task_definition(aws, f"labcatalog-{tier.name}_user_hub{n}")
         assert servers["taskRoleArn"].endswith(f":role/labcatalog-{tier.name}-notebook")
@@ -254,8 +284,8 @@ def test_hub_hours_deploy(aws, example, network, caplog):
     deploy_platform(aws, portfolio, PUBLISHED_TAG, homes)
     caplog.clear()
     caplog.set_level(logging.WARNING, logger="moto")
-    parameters = {"Tier": tier, "HubName": "team1", "HubHours": "7-20"}
-    outputs = deploy_stack(aws, "hub1", render(shared_hub.build(portfolio)), parameters)
+    parameters = {"HubName": "team1", "HubHours": "7-20"}
+    outputs = deploy_stack(aws, "hub1", built(portfolio, tier), parameters)
     assert skipped_types(caplog) == {
         *EXPECTED_SKIPPED,
         "AWS::ApplicationAutoScaling::ScalableTarget",

@@ -13,10 +13,12 @@ import re
 import pytest
 
 from generator.cfn import names
+from generator.engine import build as builder
 from generator.engine.build import render
+from generator.model.config import ExistingListener, LoadBalancer
 from products.shared_hub import compute, parameters
 from products.shared_hub import template as shared_hub
-from tests.conftest import ROOT, platform_body
+from tests.conftest import ROOT, assert_cfn_lint_clean, platform_body
 from tests.test_platform_template import role_policy, statements
 
 CONTRACT = ROOT / "products" / "hub_image" / "environment.md"
@@ -347,9 +349,98 @@ def test_both_load_balancer_modes(example):
             {"Ref": "ExistingLoadBalancerDnsName"},
         ]
     }
-    rules = body["Rules"]["ExistingListenerIsDescribed"]
-    required = {a["Assert"]["Fn::Not"][0]["Fn::Equals"][0]["Ref"] for a in rules["Assertions"]}
-    assert "ExistingListenerArn" in required and "ExistingLoadBalancerSecurityGroup" in required
+    # The load balancer's parameters are the tier's settings: no rule may test them (the build
+    # binds them), and portfolio.yaml's validation checks an existing listener's.
+    for rule in body["Rules"].values():
+        for name in parameters.LOAD_BALANCER_SETTINGS:
+            assert f'"Ref": "{name}"' not in json.dumps(rule), name
+
+
+LISTENER = (
+    "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/hubs/"
+    "50dc6c495c0c9188/f2f7dc8efc522ab2"
+)
+
+
+def with_existing_listener(portfolio, tier: str):
+    """`portfolio` whose `tier` has its own network, naming an existing listener."""
+    found = portfolio.tier(tier)
+    network = portfolio.network(found)
+    load_balancer = LoadBalancer(
+        existing_listener=ExistingListener(
+            arn=LISTENER,
+            security_group="sg-0123456789abcdef0",
+            dns_name="hubs-1234.us-east-1.elb.amazonaws.com",
+            hosted_zone_id="Z35SXDOTRQ7X7K",
+        )
+    )
+    own = found.model_copy(
+        update={"network": network.model_copy(update={"load_balancer": load_balancer})}
+    )
+    tiers = [own if t.name == tier else t for t in portfolio.tiers]
+    return portfolio.model_copy(update={"tiers": tiers})
+
+
+def built_body(portfolio, tier: str) -> dict:
+    """The shared-hub template of `tier` as the build makes it (tier and settings bound)."""
+    key = builder.product_stack("shared-hub", tier)
+    (stack,) = [s for s in builder.stacks(portfolio) if s.key == key]
+    return json.loads(render(builder.template_body(stack.build(portfolio), stack)))
+
+
+def test_no_tiers_template_asks_for_its_load_balancer(portfolio):
+    """The load balancer is each tier's setting: the built template of every tier asks none of
+    it, and only the hub's name has no default."""
+    for tier in portfolio.tiers:
+        body = built_body(portfolio, tier.name)
+        asked = set(body["Parameters"])
+        assert not asked & {*parameters.LOAD_BALANCER_SETTINGS, parameters.RULE_PRIORITY}
+        assert {n for n, slot in body["Parameters"].items() if "Default" not in slot} == {"HubName"}
+        text = json.dumps(body)
+        for name in parameters.LOAD_BALANCER_SETTINGS:
+            assert f'"Ref": "{name}"' not in text, name
+        # The settings' values, and the conditions they decided, are in the template itself.
+        settings = portfolio.network(tier).load_balancer
+        assert "Conditions" not in body or not {
+            "CreateLoadBalancer",
+            "AttachToExistingListener",
+        } & set(body["Conditions"])
+        if settings.existing_listener is None:
+            assert props(body, "HubLoadBalancer")["Scheme"] == settings.scheme
+            ingress = props(body, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
+            assert {rule["CidrIp"] for rule in ingress} == {settings.allowed_cidr}
+            assert "HubFromExistingLoadBalancer" not in body["Resources"]
+            assert props(body, "HubListenerRule")["ListenerArn"] == {"Ref": "HttpsListener"}
+
+
+def test_a_tier_with_an_existing_listener_gets_a_rule_on_it_and_no_load_balancer(example, tmp_path):
+    tier = example.tiers[-1].name
+    portfolio = with_existing_listener(example, tier)
+    body = built_body(portfolio, tier)
+    kinds = {r["Type"] for r in body["Resources"].values()}
+    assert "AWS::ElasticLoadBalancingV2::LoadBalancer" not in kinds
+    assert "AWS::ElasticLoadBalancingV2::Listener" not in kinds
+    for logical_id in ("LoadBalancerSecurityGroup", "LoadBalancerToHub", "HubFromLoadBalancer"):
+        assert logical_id not in body["Resources"], logical_id
+    assert "LoadBalancerDnsName" not in body["Outputs"]
+    rule = props(body, "HubListenerRule")
+    assert rule["ListenerArn"] == LISTENER
+    assert rule["Priority"] == {"Ref": parameters.RULE_PRIORITY}
+    ingress = props(body, "HubFromExistingLoadBalancer")
+    assert ingress["SourceSecurityGroupId"] == "sg-0123456789abcdef0"
+    assert "Condition" not in body["Resources"]["HubFromExistingLoadBalancer"]
+    alias = props(body, "HubDnsRecord")["AliasTarget"]
+    assert alias["DNSName"] == "hubs-1234.us-east-1.elb.amazonaws.com"
+    assert alias["HostedZoneId"] == "Z35SXDOTRQ7X7K"
+    # The one load-balancer value a launch gives: the rule's priority (README, why).
+    assert set(body["Parameters"]) & {
+        *parameters.LOAD_BALANCER_SETTINGS,
+        parameters.RULE_PRIORITY,
+    } == {parameters.RULE_PRIORITY}
+    # The other tier keeps its own load balancer.
+    other = built_body(portfolio, example.tiers[0].name)
+    assert "HubLoadBalancer" in other["Resources"]
+    assert_cfn_lint_clean(body, tmp_path, "existing.template.json")
 
 
 def contract_names() -> set[str]:
@@ -464,7 +555,7 @@ def test_the_hubs_names_are_the_ones_the_platform_lets_its_tier_use(portfolio):
 def test_rules_check_modes_at_launch(example):
     rules = hub_body(example)["Rules"]
     # The identity provider and the certificate are the platform's settings: nothing to check.
-    assert set(rules) == {"DefaultSizeIsOffered", "ExistingListenerIsDescribed"}
+    assert set(rules) == {"DefaultSizeIsOffered"}
 
 
 def test_parameter_groups_follow_the_declared_order(example):

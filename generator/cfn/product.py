@@ -8,7 +8,9 @@ one entry point. The `Product` says:
 - what it adds to the account-wide platform stack, once (`add_to_platform`) and per tier
   (`add_to_tier`): product stacks may not create IAM roles (the launch role denies it), so the
   roles a product runs with, and the launch role's rights for it, are made by the platform;
-- its Service Catalog self-service actions.
+- its Service Catalog self-service actions;
+- which of its template's parameters the build binds to each tier's settings
+  (`bound_parameters`), as it binds `Tier`.
 
 The platform stack is not a catalog product; its builder (`PlatformBuilder`) is found through
 the `labcatalog.platform` entry point and is handed the products. `add_to_tier` adds to the
@@ -26,7 +28,7 @@ from awacs.aws import Statement
 from troposphere import AWSHelperFn, Template
 from troposphere.iam import Policy as RolePolicy
 
-from generator.model.config import Portfolio, ProductEntry
+from generator.model.config import Portfolio, ProductEntry, Tier
 from generator.model.config import Product as ProductConfig
 
 Value = str | AWSHelperFn  # a literal or a CloudFormation expression (Ref, GetAtt, Sub)
@@ -162,6 +164,10 @@ def _no_actions(config: ProductConfig) -> tuple[ServiceActionSpec, ...]:
     return ()
 
 
+def _nothing_bound(portfolio: Portfolio, tier: Tier) -> dict[str, str]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Product(ProductEntry):
     """A catalog product: its portfolio.yaml entry (key, config class, description) and the rest.
@@ -181,6 +187,12 @@ class Product(ProductEntry):
     )
     service_actions: Callable[[ProductConfig], tuple[ServiceActionSpec, ...]] = field(
         default=_no_actions, kw_only=True
+    )
+    # Parameters of the template whose values are the tier's settings, not a launch's: the
+    # build binds each (`generator.cfn.bind`) in the tier's template, as it binds `Tier`, so
+    # the console never asks them while the template's conditions still read them.
+    bound_parameters: Callable[[Portfolio, Tier], dict[str, str]] = field(
+        default=_nothing_bound, kw_only=True
     )
 
     def configured(self, portfolio: Portfolio) -> ProductConfig | None:

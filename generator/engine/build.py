@@ -13,6 +13,7 @@ from typing import TypeVar
 from troposphere import Template
 
 from generator.cfn.bind import BindError, bind
+from generator.cfn.fold import fold_conditions
 from generator.cfn.names import TIER_TEMPLATE_PARAMETER
 from generator.engine import build_folder
 from generator.engine.build_folder import TEMPLATE_SUFFIX, Artifact, Build
@@ -73,6 +74,9 @@ class Stack:
     version: str | None = None
     tier: str | None = None
     product: str | None = None  # the product's key in portfolio.yaml
+    # Further parameters bound in this tier's template: the tier's settings (the product's
+    # `bound_parameters`), as (name, value) in the product's order.
+    bindings: tuple[tuple[str, str], ...] = ()
 
 
 def stacks(portfolio: Portfolio, registry: Registry | None = None) -> list[Stack]:
@@ -112,6 +116,7 @@ def stacks(portfolio: Portfolio, registry: Registry | None = None) -> list[Stack
                     entry.version,
                     tier=tier.name,
                     product=product.key,
+                    bindings=tuple(product.bound_parameters(portfolio, tier).items()),
                 )
             )
     return found
@@ -133,13 +138,16 @@ def _once(make: Callable[[Portfolio], T]) -> Callable[[Portfolio], T]:
 
 def template_body(template: Template, stack: Stack) -> dict:
     """The stack's template as JSON data: a product's with its `Tier` bound to the stack's tier
-    (`generator.cfn.bind`), and its key, tier and version recorded in its Metadata (key
-    `labcatalog`), so they show in the template itself, whose path does not change between
-    versions."""
+    and its `bindings` to the tier's settings (`generator.cfn.bind`), the conditions binding
+    made constant folded (`generator.cfn.fold`), and its key, tier and version recorded in its
+    Metadata (key `labcatalog`), so they show in the template itself, whose path does not change
+    between versions."""
     found = template.to_dict()
     if stack.tier is not None and stack.product is not None:
         try:
-            found = bind(found, TIER_TEMPLATE_PARAMETER, stack.tier)
+            for name, value in ((TIER_TEMPLATE_PARAMETER, stack.tier), *stack.bindings):
+                found = bind(found, name, value)
+            found = fold_conditions(found)
         except BindError as err:  # a product's code broke its contract: say which
             raise BindError(f"{stack.path}: {err}") from None
     if stack.version is not None:

@@ -253,6 +253,66 @@ class Notebooks(_Model):
     )
 
 
+Cidr = _checked(
+    r"((25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(25[0-5]|2[0-4]\d|1?\d?\d)/(3[0-2]|[12]?\d)",
+    "must be an IPv4 CIDR such as 10.0.0.0/8",
+)
+ListenerArn = _checked(
+    rf"arn:(?:{PARTITIONS}):elasticloadbalancing:[a-z0-9-]+:\d{{12}}:listener/app/[\w./-]+",
+    "must be an application load balancer listener ARN: "
+    "arn:aws:elasticloadbalancing:REGION:ACCOUNT:listener/app/NAME/ID/ID",
+)
+SecurityGroupId = _checked(
+    r"sg-[0-9a-f]{8,17}", "must be a security group id such as sg-0123456789abcdef0"
+)
+DnsName = _checked(
+    r"[A-Za-z0-9.-]{1,253}", "must be a DNS name such as my-alb-1234.REGION.elb.amazonaws.com"
+)
+
+
+class ExistingListener(_Model):
+    """An existing HTTPS listener that each shared hub adds its host rule to.
+
+    Each hub then creates no load balancer of its own."""
+
+    arn: ListenerArn = Field(
+        description="The HTTPS listener's ARN. It must carry the tier's tag "
+        "(labcatalog:tier), or the tier's launch role may not add rules to it."
+    )
+    security_group: SecurityGroupId = Field(
+        description="The load balancer's security group, allowed to reach the hubs."
+    )
+    dns_name: DnsName = Field(description="The load balancer's DNS name, for hubs' alias records.")
+    hosted_zone_id: HostedZoneId = Field(
+        description="The load balancer's canonical hosted zone id, for hubs' alias records."
+    )
+
+
+class LoadBalancer(_Model):
+    """How a shared hub is reached: its own load balancer, or a rule on an existing listener."""
+
+    scheme: Literal["internal", "internet-facing"] = Field(
+        "internal",
+        description="internal: reachable only from your network; internet-facing: from the "
+        "internet, limited to allowed_cidr (then load_balancer_subnets must be public).",
+    )
+    allowed_cidr: Cidr = Field(
+        "10.0.0.0/8",
+        description="Clients in this range may reach a hub over HTTPS (0.0.0.0/0 for anyone).",
+    )
+    deletion_protection: bool = Field(
+        False,
+        description="Protect each hub's own load balancer from deletion (set false again before "
+        "terminating a hub). It holds no data.",
+    )
+    existing_listener: ExistingListener | None = Field(
+        None,
+        description="Hubs add their host rule to this listener instead of creating a load "
+        "balancer each (scheme, allowed_cidr and deletion_protection are then the existing "
+        "load balancer's own). The rule's priority is the one value the team lead then gives.",
+    )
+
+
 class Network(_Model):
     """Where the hubs run: the VPC, its private subnets for servers, and subnets for load
     balancers."""
@@ -270,6 +330,11 @@ class Network(_Model):
         max_length=16,
         description="Subnets in two different zones for a shared hub's load balancer (public "
         "ones for an internet-facing one); the first two are used.",
+    )
+    load_balancer: LoadBalancer = Field(
+        default_factory=LoadBalancer,
+        description="How shared hubs are reached: each with a load balancer of its own, or "
+        "through an existing listener.",
     )
 
 

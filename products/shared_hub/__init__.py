@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from generator.cfn.product import Product
 from generator.model.config import Product as ProductConfig
-from products.shared_hub import platform, template
+from products.shared_hub import parameters, platform, template
 
 PRODUCT = Product(
     key="shared-hub",
@@ -19,4 +19,5 @@ PRODUCT = Product(
     build=template.build,
     add_to_platform=platform.add_to_platform,
     add_to_tier=platform.add_to_tier,
+    bound_parameters=parameters.bound,
 )

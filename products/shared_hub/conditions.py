@@ -25,18 +25,11 @@ def add_conditions(t: Template) -> None:
     t.add_condition(HUB_SCHEDULE, Not(Equals(Ref("HubHours"), "")))
 
 
-def _required_when(when: dict, names: list[str], why: str) -> dict:
-    return {
-        "RuleCondition": when,
-        "Assertions": [
-            {"Assert": {"Fn::Not": [{"Fn::Equals": [{"Ref": name}, ""]}]}, "AssertDescription": why}
-            for name in names
-        ],
-    }
-
-
 def add_rules(t: Template) -> None:
-    """Launch-time checks across parameters, shown in the console before anything is created."""
+    """Launch-time checks across parameters, shown in the console before anything is created.
+
+    None tests a parameter the build binds (the load balancer's: a rule would stop `bind`);
+    portfolio.yaml's validation checks an existing listener's settings instead."""
     t.add_rule(
         "DefaultSizeIsOffered",
         {
@@ -49,18 +42,4 @@ def add_rules(t: Template) -> None:
                 }
             ]
         },
-    )
-    t.add_rule(
-        "ExistingListenerIsDescribed",
-        _required_when(
-            {"Fn::Equals": [{"Ref": "LoadBalancer"}, "existing"]},
-            [
-                "ExistingListenerArn",
-                "ExistingLoadBalancerSecurityGroup",
-                "ExistingLoadBalancerDnsName",
-                "ExistingLoadBalancerZoneId",
-            ],
-            "Attaching to an existing listener needs its ARN, and the load balancer's security "
-            "group, DNS name and hosted zone id",
-        ),
     )

@@ -138,8 +138,8 @@ def add_security_groups(t: Template, ldap: bool = False) -> SecurityGroups:
             group=Ref("ExistingLoadBalancerSecurityGroup"),
             Condition=conditions.EXISTING_LISTENER,
             # cfn-lint checks the Ref against the parameter's default, which is empty because
-            # the parameter is unused with a new load balancer; the rule
-            # ExistingListenerIsDescribed makes it a non-empty sg-... id whenever this exists.
+            # the parameter is unused with a new load balancer; the build binds it to the
+            # tier's existing listener's sg-... id (validated) whenever this exists.
             Metadata={"cfn-lint": {"config": {"ignore_checks": ["W1030"]}}},
         )
     )

@@ -3,12 +3,19 @@
 Build-time settings (the tiers, the platform's network, identity provider and DNS) come from
 portfolio.yaml; what a team lead chooses at launch is a parameter here, in console order, and
 only the hub's name has no default.
+
+The load balancer's parameters (`LOAD_BALANCER_SETTINGS`) are the tier's settings
+(`network.load_balancer` in portfolio.yaml): the template declares them so its conditions read
+them, and the build binds each in the tier's template (`bound`), so the console never asks them.
+The one exception is `ExistingListenerRulePriority` in a tier whose hubs share an existing
+listener: a rule's priority must be unique on its listener, and nothing a template can compute
+(no hash, no counter) tells one hub's from another's, so the team lead gives it (default 100).
 """
 
 from __future__ import annotations
 
 from generator.cfn.parameters import Console, Group, Param
-from generator.model.config import Portfolio
+from generator.model.config import Portfolio, Tier
 from products.hub_image.content import image_tag
 
 # Valid Fargate task sizes, "cpu:memory" in Fargate units (1024 = 1 vCPU; MiB).
@@ -70,6 +77,45 @@ def _choice(name: str, label: str, values: tuple, default: str, description: str
         default=default,
         constraint=f"must be one of: {', '.join(values)}",
     )
+
+
+# Parameters whose values are the tier's load-balancer settings, bound by the build.
+LOAD_BALANCER_SETTINGS = (
+    "LoadBalancer",
+    "LoadBalancerScheme",
+    "AllowedCidr",
+    "DeletionProtection",
+    "ExistingListenerArn",
+    "ExistingLoadBalancerSecurityGroup",
+    "ExistingLoadBalancerDnsName",
+    "ExistingLoadBalancerZoneId",
+)
+RULE_PRIORITY = "ExistingListenerRulePriority"
+# The priority's value where the hub makes its own listener (the template then uses 1).
+UNUSED_PRIORITY = "100"
+
+
+def bound(portfolio: Portfolio, tier: Tier) -> dict[str, str]:
+    """The load balancer's parameters, as `tier`'s settings give them: bound in its template.
+
+    With an existing listener, the rule's priority stays a parameter (see the module docstring).
+    """
+    settings = portfolio.network(tier).load_balancer
+    existing = settings.existing_listener
+    values = {
+        "LoadBalancer": "existing" if existing else "new",
+        "LoadBalancerScheme": settings.scheme,
+        "AllowedCidr": settings.allowed_cidr,
+        "DeletionProtection": "true" if settings.deletion_protection else "false",
+        "ExistingListenerArn": existing.arn if existing else "",
+        "ExistingLoadBalancerSecurityGroup": existing.security_group if existing else "",
+        "ExistingLoadBalancerDnsName": existing.dns_name if existing else "",
+        "ExistingLoadBalancerZoneId": existing.hosted_zone_id if existing else "",
+    }
+    assert tuple(values) == LOAD_BALANCER_SETTINGS
+    if existing is None:
+        values[RULE_PRIORITY] = UNUSED_PRIORITY
+    return values
 
 
 def declared(portfolio: Portfolio) -> Console:
@@ -140,9 +186,10 @@ def declared(portfolio: Portfolio) -> Console:
             Param(
                 "ExistingListenerRulePriority",
                 "Rule priority on that listener",
-                "existing only: a priority no other rule of the listener uses.",
+                "A priority no other rule of the platform's shared HTTPS listener uses; ask "
+                "your platform team for a free one.",
                 type="Number",
-                default=100,
+                default=int(UNUSED_PRIORITY),
                 min_value=1,
                 max_value=50000,
                 constraint="must be a whole number from 1 to 50000",

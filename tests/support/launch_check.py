@@ -207,9 +207,10 @@ class _Lazy(dict):
 
 
 def product_templates(portfolio: Portfolio) -> dict[str, dict]:
-    """Each product template the build makes, by its path in build/ (built from the code)."""
+    """Each product template the build makes, by its path in build/ (built from the code, its
+    tier and the tier's settings bound)."""
     return {
-        stack.path: json.loads(builder.render(stack.build(portfolio)))
+        stack.path: json.loads(builder.render(builder.template_body(stack.build(portfolio), stack)))
         for stack in builder.stacks(portfolio)
         if stack.version is not None
     }

@@ -181,7 +181,12 @@ class Templates:
         return self.product_tiers[product]
 
     def shared_hub(self, **values: Any) -> SharedHub:
-        """Resources of one shared hub; `values` override parameter defaults (LoadBalancer, ...)."""
+        """Resources of one shared hub; `values` override parameter defaults (LoadBalancer, ...).
+
+        The load balancer is the tier's setting, bound in the built template (its conditions
+        folded): `LoadBalancer="existing"` counts none of the hub's own, as a tier whose hubs
+        share an existing listener has none."""
+        existing = values.pop("LoadBalancer", None) == "existing"
         stack = self.stack("shared-hub", **values)
         definitions = stack.resources("AWS::ECS::TaskDefinition")
         always_on, used = [], set()
@@ -198,7 +203,9 @@ class Templates:
         return SharedHub(
             always_on_tasks=tuple(always_on),
             server_task=others[0] if others else None,
-            load_balancers=len(stack.resources("AWS::ElasticLoadBalancingV2::LoadBalancer")),
+            load_balancers=0
+            if existing
+            else len(stack.resources("AWS::ElasticLoadBalancingV2::LoadBalancer")),
             file_systems=len(stack.resources("AWS::EFS::FileSystem")),
             log_groups=tuple(retention),
             secrets=len(stack.resources("AWS::SecretsManager::Secret")),
