@@ -433,11 +433,11 @@ CASES = [
             "hosted_zone_id: Z35SXDOTRQ7X7K}\n  identity:\n",
         ),
         [
-            "portfolio.yaml:55:15: platform.network.load_balancer.scheme: 'public' is not one "
+            "portfolio.yaml:56:15: platform.network.load_balancer.scheme: 'public' is not one "
             "of 'internal' or 'internet-facing'",
-            "portfolio.yaml:56:21: platform.network.load_balancer.allowed_cidr: must be an "
+            "portfolio.yaml:57:21: platform.network.load_balancer.allowed_cidr: must be an "
             "IPv4 CIDR such as 10.0.0.0/8",
-            "portfolio.yaml:57:7: platform.network.load_balancer.existing_listener."
+            "portfolio.yaml:58:7: platform.network.load_balancer.existing_listener."
             "security_group: missing required field",
         ],
         id="load-balancer-settings",

@@ -41,7 +41,8 @@ REAL_STACKS = builder.stacks
 def tiny_stacks(portfolio: Portfolio, registry=None) -> list[builder.Stack]:
     """The products' stacks (their paths and versions) with stand-in builders; no platform."""
     return [
-        replace(stack, build=partial(tiny_product, stack.product))
+        # The stand-ins declare only Tier: nothing else of the tier's settings to bind.
+        replace(stack, build=partial(tiny_product, stack.product), bindings=())
         for stack in REAL_STACKS(portfolio, registry)
         if stack.version is not None
     ]

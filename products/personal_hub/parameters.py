@@ -85,8 +85,9 @@ def declared(portfolio: Portfolio) -> Console:
             Param(
                 "IdleStopMinutes",
                 "Stop when idle for (minutes)",
-                "Stop the instance after this many minutes of low CPU; start it again from the "
-                "console. 0 never stops it (you pay while it runs).",
+                "Stop the instance after this many minutes with no one using the hub and no "
+                "kernel computing; start it again from the console. 0 never stops it (you pay "
+                "while it runs).",
                 type="Number",
                 default="60",
                 min_value=0,

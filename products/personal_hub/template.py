@@ -13,6 +13,7 @@ documents) comes from the platform stack: see `products/personal_hub/platform.py
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from troposphere import (
@@ -160,6 +161,31 @@ def _security_group(t: Template, portfolio: Portfolio) -> SecurityGroup:
     return group
 
 
+def boot_script() -> str:
+    """userdata.sh without its comment lines (outside here-documents): EC2 takes at most 16 KB of
+    user data, and the commented source is over that. The first line stays, and one pointing to
+    the commented source."""
+    lines = USER_DATA.read_text().splitlines(keepends=True)
+    kept = [
+        lines[0],
+        "# labcatalog personal hub: products/personal_hub/userdata.sh, comments left out\n",
+    ]
+    terminator = None
+    for line in lines[1:]:
+        if terminator is not None:
+            kept.append(line)
+            if line.strip() == terminator:
+                terminator = None
+            continue
+        if line.lstrip().startswith("#"):
+            continue
+        here = re.search(r"<<-?\s*['\"]?(\w+)['\"]?", line)
+        if here:
+            terminator = here.group(1)
+        kept.append(line)
+    return "".join(kept)
+
+
 def user_data() -> Base64:
     """The boot script, with CloudFormation's values for its ${...} placeholders."""
     repository = If(
@@ -170,7 +196,7 @@ def user_data() -> Base64:
     tag = If(PUBLISHED_TAG, image_tag(), Ref("HubImageTag"))
     return Base64(
         Sub(
-            USER_DATA.read_text(),
+            boot_script(),
             Settings=Sub(TIER_SETTINGS.format(tier="${Tier}").rstrip("/")),
             ProvisioningPrincipalTag=PROVISIONING_PRINCIPAL_TAG,
             NotebookBucket=resolved(NOTEBOOK_BUCKET_PARAMETER),
