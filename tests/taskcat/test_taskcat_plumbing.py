@@ -135,7 +135,9 @@ def stack_ids(test: CFNTest) -> dict[str, str]:
     return {stack.test_name: stack.id for stack in test.result}
 
 
-def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, example, account):
+def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(
+    aws, example, account, network
+):
     """`tox -e taskcat`'s sequence: the platform packaged and deployed (tests/taskcat/platform.py,
     the README's two commands), taskcat's product tests on top of it, then the platform deleted."""
     manifest = json.loads((ROOT / "build" / "manifest.json").read_text())["templates"]
@@ -156,21 +158,14 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(aws, exampl
     create_principals(aws, example)  # an account has them before the platform (README)
     platform = platform_step.deploy(session, overrides=account)
     assert stack(platform)["StackStatus"] == "CREATE_COMPLETE"
-    # build/ is built from the example portfolio.yaml, whose settings name a placeholder network;
-    # an account's build names its own. The tiers' network settings become the moto network's,
-    # as a platform built from such a portfolio.yaml would publish them.
-    network = yaml.safe_load(account.read_text())
-    moto_network = conftest.with_platform_settings(
-        example,
-        {
-            "VpcId": network["HomesVpcId"],
-            "TaskSubnets": network["HomesSubnetIds"].split(","),
-            "LoadBalancerSubnets": network["HomesSubnetIds"].split(","),
-        },
-    )
+    # build/ is built from the example portfolio.yaml, whose settings name a placeholder network,
+    # hosted zone and certificate; an account's build names its own. The tiers' network and DNS
+    # settings become the moto account's, as a platform built from such a portfolio.yaml would
+    # publish them.
+    moto_account = conftest.with_platform_settings(example, network)
     for tier in example.tiers:
-        for name, value in settings.tier_settings(moto_network.platform, tier).items():
-            if "/network/" in name:
+        for name, value in settings.tier_settings(moto_account.platform, tier).items():
+            if "/network/" in name or "/dns/" in name:
                 ssm_client.put_parameter(Name=name, Value=value, Type="String", Overwrite=True)
     given = {p["ParameterKey"]: p["ParameterValue"] for p in stack(platform)["Parameters"]}
     overrides = yaml.safe_load(account.read_text())
