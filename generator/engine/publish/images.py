@@ -98,13 +98,13 @@ def _(action: TagImage, context: Context) -> None:
     if not found:
         raise UserError(f"{REPOSITORY}:{action.source} is gone; run plan again")
     image = found[0]
-    kwargs = {"imageManifestMediaType": image["imageManifestMediaType"]}
+    media_type = image.get("imageManifestMediaType")
     try:
         ecr.put_image(
             repositoryName=REPOSITORY,
             imageManifest=image["imageManifest"],
             imageTag=action.tag,
-            **{k: v for k, v in kwargs.items() if v},
+            **({"imageManifestMediaType": media_type} if media_type else {}),
         )
     except botocore.exceptions.ClientError as err:
         # The repository's tags are immutable: the tag is there already (a re-run after an
