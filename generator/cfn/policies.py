@@ -105,28 +105,10 @@ def tier_data_access_policy(
         )
     home = notebooks
     statements += user_folder_statements(tier, notebook_bucket) if tier else []
-    statements += [
-        Statement(
-            Sid="ListNotebooks",
-            Effect=Allow,
-            # Versions too: a user can bring back an overwritten or deleted notebook.
-            Action=[s3.ListBucket, s3.ListBucketVersions],
-            Resource=[s3_arn(notebook_bucket)],
-            Condition=prefix_condition([home]),
-        ),
-        Statement(
-            Sid="ReadWriteNotebooks",
-            Effect=Allow,
-            Action=[
-                s3.GetObject,
-                s3.GetObjectVersion,
-                s3.PutObject,
-                s3.DeleteObject,
-                s3.AbortMultipartUpload,
-            ],
-            Resource=objects_under(notebook_bucket, [home]),
-        ),
-    ]
+    # Versions too: a user can bring back an overwritten or deleted notebook.
+    statements += _folder_statements(
+        "Notebooks", notebook_bucket, home, objects_under(notebook_bucket, [home])
+    )
     keys: list[str | AWSHelperFn] = [notebook_key_arn]
     if lake_key_arn:
         keys.append(lake_key_arn)
@@ -155,16 +137,23 @@ def user_folder_statements(tier: str, notebook_bucket: Bucket) -> list[Statement
     leaves the variable unresolved, and the statements match nothing."""
     folder = user_folder(tier)
     in_sub = folder.replace("${", "${!")  # a policy variable inside a Sub string
+    return _folder_statements(
+        "OwnFolder", notebook_bucket, folder, [s3_arn(notebook_bucket, f"/{in_sub}*")]
+    )
+
+
+def _folder_statements(name: str, bucket: Bucket, prefix, objects: list) -> list[Statement]:
+    """List (versions too) under `prefix` of `bucket`, and read, write and delete `objects`."""
     return [
         Statement(
-            Sid="ListOwnFolder",
+            Sid=f"List{name}",
             Effect=Allow,
             Action=[s3.ListBucket, s3.ListBucketVersions],
-            Resource=[s3_arn(notebook_bucket)],
-            Condition=prefix_condition([folder]),
+            Resource=[s3_arn(bucket)],
+            Condition=prefix_condition([prefix]),
         ),
         Statement(
-            Sid="ReadWriteOwnFolder",
+            Sid=f"ReadWrite{name}",
             Effect=Allow,
             Action=[
                 s3.GetObject,
@@ -173,7 +162,7 @@ def user_folder_statements(tier: str, notebook_bucket: Bucket) -> list[Statement
                 s3.DeleteObject,
                 s3.AbortMultipartUpload,
             ],
-            Resource=[s3_arn(notebook_bucket, f"/{in_sub}*")],
+            Resource=objects,
         ),
     ]
 
