@@ -25,6 +25,26 @@ CHECKOV_SKIPS = {
     "CKV_AWS_252": (
         "the audit trail is queried (Athena), not watched: no SNS topic has a subscriber to tell"
     ),
+    "CKV_AWS_115": (
+        "a route function runs only when a hub is launched, updated or deleted; reserving "
+        "concurrency for it would take from the account's pool (as low as 10 in new accounts)"
+    ),
+    "CKV_AWS_116": (
+        "CloudFormation invokes a route function synchronously and reports its failure on the "
+        "stack; a dead-letter queue receives only asynchronous invocations"
+    ),
+    "CKV_AWS_117": (
+        "a route function calls only the Elastic Load Balancing API; in a VPC it would need a "
+        "NAT gateway or an endpoint to reach it, and it reaches nothing in the VPC"
+    ),
+    "CKV_AWS_173": (
+        "a route function's environment holds its tier, the listener's ARN and a DNS suffix, "
+        "nothing secret; Lambda encrypts it at rest with its own key"
+    ),
+    "CKV_AWS_272": (
+        "a route function's code is inline in the reviewed platform template, not a package "
+        "that code signing could verify"
+    ),
 }
 
 

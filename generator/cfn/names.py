@@ -70,6 +70,13 @@ HUB_REPOSITORY_URI_PARAMETER = platform_parameter("hub-repository-uri")
 HUB_KEY_ARN_PARAMETER = platform_parameter("hub-key-arn")
 LOAD_BALANCER_LOG_BUCKET_PARAMETER = platform_parameter("load-balancer-log-bucket")
 TEMPLATE_BUCKET_PARAMETER = platform_parameter("template-bucket")
+# The account's load balancer, which shared hubs reach through their tier's route function:
+# its HTTPS listener, its DNS name and zone (for hubs' alias records), and the security group a
+# hub task joins to be reachable from it.
+ACCOUNT_LISTENER_ARN_PARAMETER = platform_parameter("load-balancer/listener-arn")
+ACCOUNT_LOAD_BALANCER_DNS_NAME_PARAMETER = platform_parameter("load-balancer/dns-name")
+ACCOUNT_LOAD_BALANCER_ZONE_ID_PARAMETER = platform_parameter("load-balancer/hosted-zone-id")
+BEHIND_LOAD_BALANCER_GROUP_PARAMETER = platform_parameter("load-balancer/hubs-security-group")
 # Per tier, as patterns: `.format(tier="pii")` in the platform, `tier="${Tier}"` in a product.
 NOTEBOOK_ROLE_ARN_PARAMETER = tier_parameter("{tier}", "notebook-role-arn")
 LAUNCH_ROLE_ARN_PARAMETER = tier_parameter("{tier}", "launch-role-arn")
@@ -159,6 +166,15 @@ PERSONAL_HUB_SECRETS = TIER_SECRETS + "personal-hub/"
 # KMS aliases of the platform's keys.
 NOTEBOOK_KEY_ALIAS = f"alias/{NAME_PREFIX}-notebooks"
 HUB_KEY_ALIAS = f"alias/{NAME_PREFIX}-hub"
+
+# The account's load balancer: each tier's route function adds a shared hub's host rule to it
+# (products/shared_hub/account_balancer.py), tagging the rule with ROUTE_TIER_TAG (not TIER_TAG,
+# so no launch role may change it); its log group is under the tier's log groups.
+HUB_ROUTE_FUNCTION = NAME_PREFIX + "-{tier}-hub-route"
+HUB_ROUTE_ROLE = NAME_PREFIX + "-hub-route"
+HUB_ROUTE_LOG_GROUP = TIER_LOG_GROUPS + "hub-route"
+ROUTE_TIER_TAG = "labcatalog:route-tier"
+ACCOUNT_LOAD_BALANCER_LOG_PREFIX = "account"
 
 # Where a shared hub's load balancer writes its access logs in the platform's log bucket
 # (`<prefix>/<stack>/`); the bucket's policy lets the load balancers write only there.

@@ -110,6 +110,11 @@ class PlatformContext:
     notebook_key_arn: Value
     hub_key_arn: Value
     repository_arn: Value
+    # The bucket of load balancers' access logs (account-wide templates only).
+    load_balancer_logs: Value | None = None
+    # The validated portfolio the platform is built from (its settings decide, e.g., whether
+    # the account's load balancer exists); None only in tests of a product's part alone.
+    portfolio: Portfolio | None = None
 
 
 @dataclass(frozen=True)

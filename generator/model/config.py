@@ -289,7 +289,8 @@ class ExistingListener(_Model):
 
 
 class LoadBalancer(_Model):
-    """How a shared hub is reached: its own load balancer, or a rule on an existing listener."""
+    """How shared hubs are reached: the account's one load balancer (the default), a load
+    balancer per hub, or a rule on an existing listener."""
 
     scheme: Literal["internal", "internet-facing"] = Field(
         "internal",
@@ -302,8 +303,15 @@ class LoadBalancer(_Model):
     )
     deletion_protection: bool = Field(
         False,
-        description="Protect each hub's own load balancer from deletion (set false again before "
-        "terminating a hub). It holds no data.",
+        description="Protect the load balancer from deletion (set false again before deleting "
+        "the platform stack, or a hub with a load balancer of its own). It holds no data.",
+    )
+    per_hub: bool = Field(
+        False,
+        description="false: the platform makes one load balancer for the account, and each "
+        "hub adds its host name to it (through its tier's route function, so no tier can take "
+        "another tier's names); true: each hub makes a load balancer of its own (about $16 a "
+        "month more per hub).",
     )
     existing_listener: ExistingListener | None = Field(
         None,
@@ -311,6 +319,11 @@ class LoadBalancer(_Model):
         "balancer each (scheme, allowed_cidr and deletion_protection are then the existing "
         "load balancer's own). The rule's priority is the one value the team lead then gives.",
     )
+
+    @property
+    def account_wide(self) -> bool:
+        """Hubs use the account's load balancer, which the platform makes."""
+        return not self.per_hub and self.existing_listener is None
 
 
 class Network(_Model):
@@ -333,8 +346,8 @@ class Network(_Model):
     )
     load_balancer: LoadBalancer = Field(
         default_factory=LoadBalancer,
-        description="How shared hubs are reached: each with a load balancer of its own, or "
-        "through an existing listener.",
+        description="How shared hubs are reached: through the account's load balancer (the "
+        "default), each with a load balancer of its own, or through an existing listener.",
     )
 
 
@@ -403,6 +416,10 @@ class Dns(_Model):
         description="A shared hub's host name: {hub} is the name its team lead gives at launch, "
         "{tier} the tier's, e.g. {hub}.{tier}.jupyter.example.com."
     )
+
+    def host_name_suffix(self, tier: str) -> str:
+        """What follows a hub's name in its host name, in `tier`: `.pii.jupyter.example.com`."""
+        return self.hub_host_name.removeprefix("{hub}").replace("{tier}", tier)
 
 
 class Owner(_Model):
@@ -546,6 +563,15 @@ class Portfolio(_Model):
         """The network of `tier`: its own, or the platform's."""
         return tier.network or self.platform.network
 
+    def uses_account_load_balancer(self, tier: Tier) -> bool:
+        """`tier`'s shared hubs are reached through the account's load balancer."""
+        return self.network(tier).load_balancer.account_wide
+
+    @property
+    def account_load_balancer(self) -> bool:
+        """The platform makes the account's load balancer: some tier's hubs use it."""
+        return any(self.uses_account_load_balancer(tier) for tier in self.tiers)
+
 
 def portfolio_model(products: Sequence[ProductEntry]) -> type[Portfolio]:
     """`Portfolio` whose `products` mapping accepts exactly these products, in this order.
@@ -583,7 +609,23 @@ def rule_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
         + tag_option_problems(portfolio.tag_options)
         + partition_problems(portfolio)
         + identity_problems(portfolio.platform.identity)
+        + load_balancer_problems(portfolio)
     )
+
+
+def load_balancer_problems(portfolio: Portfolio) -> list[tuple[Loc, str]]:
+    """The account's load balancer is in the platform's network: a tier with a network of its
+    own reaches its hubs another way."""
+    return [
+        (
+            ("tiers", i, "network", "load_balancer"),
+            f"tier {tier.name!r} has a network of its own, but the account's load balancer is "
+            "in the platform's network; set per_hub: true (a load balancer per hub) or an "
+            "existing_listener here",
+        )
+        for i, tier in enumerate(portfolio.tiers)
+        if tier.network is not None and tier.network.load_balancer.account_wide
+    ]
 
 
 def identity_problems(identity: Identity) -> list[tuple[Loc, str]]:

@@ -35,9 +35,7 @@ def tier_settings(platform: Platform, tier: Tier) -> dict[str, str]:
         names.ADMIN_GROUP_SETTING: tier.admin_group,
         names.HOSTED_ZONE_ID_SETTING: dns.hosted_zone_id,
         names.CERTIFICATE_ARN_SETTING: dns.certificate_arn,
-        names.HUB_HOST_NAME_SUFFIX_SETTING: dns.hub_host_name.removeprefix("{hub}").replace(
-            "{tier}", tier.name
-        ),
+        names.HUB_HOST_NAME_SUFFIX_SETTING: dns.host_name_suffix(tier.name),
         names.OWNER_PRINCIPAL_PATTERN_SETTING: platform.owner.principal_pattern,
     }
     if identity.oidc is not None:

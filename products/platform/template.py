@@ -78,6 +78,8 @@ def build(
         notebook_key_arn=notebook_key_arn,
         hub_key_arn=hub_key_arn,
         repository_arn=hub_images.repository_arn,
+        load_balancer_logs=buckets.load_balancer_logs,
+        portfolio=portfolio,
     )
     configured = [product for product in products if product.configured(portfolio)]
     contributions = [product.add_to_platform(t, platform) for product in configured]
@@ -107,7 +109,7 @@ def build(
                 configured,
                 launch_policy_ids,
                 tier_refs,
-                platform_settings=portfolio.platform,
+                portfolio=portfolio,
             ),
         )
         for tier in portfolio.tiers

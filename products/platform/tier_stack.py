@@ -18,7 +18,7 @@ from troposphere.cloudformation import Stack
 
 from generator.cfn import names
 from generator.cfn.product import PlatformContext, Product
-from generator.model.config import DataLake, Platform, Tier
+from generator.model.config import DataLake, Portfolio, Tier
 from products.platform import homes, settings, tier_roles
 from products.platform.common import tags
 
@@ -48,7 +48,7 @@ def tier_template(
     products: Sequence[Product],
     launch_policy_ids: Sequence[str],
     tier_refs: Sequence[str] = (),
-    platform_settings: Platform | None = None,
+    portfolio: Portfolio | None = None,
 ) -> Template:
     """The template of one tier, given the logical ids of the account-wide launch policies
     (each becomes a parameter carrying the policy's ARN) and of the other root resources the
@@ -60,7 +60,8 @@ def tier_template(
         for name, (_, text) in PLATFORM_VALUES.items()
     }
     platform = PlatformContext(
-        **{field: values[name] for name, (field, _) in PLATFORM_VALUES.items()}
+        **{field: values[name] for name, (field, _) in PLATFORM_VALUES.items()},
+        portfolio=portfolio,
     )
     account_policies = [
         Ref(
@@ -85,8 +86,8 @@ def tier_template(
     homes.add_tier_homes(
         t, tier, Ref(notebook_role), GetAtt(notebook_role, "Arn"), values["NotebookKeyArn"]
     )
-    if platform_settings is not None:
-        for value in settings.settings_parameters(platform_settings, tier):
+    if portfolio is not None:
+        for value in settings.settings_parameters(portfolio.platform, tier):
             tier_roles.add_parameter(t, value)
     return t
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from troposphere import GetAtt, If, Join, Ref, Select, Split, Template
+from troposphere import GetAtt, If, Join, NoValue, Ref, Select, Split, Template
 from troposphere.applicationautoscaling import (
     ScalableTarget,
     ScalableTargetAction,
@@ -266,7 +266,8 @@ def add_compute(
     service = t.add_resource(
         Service(
             "HubService",
-            DependsOn=[load_balancing.rule, *state.mount_targets],
+            # The target group must be on a listener before a service may use it.
+            DependsOn=[load_balancing.rule, load_balancing.route.title, *state.mount_targets],
             Cluster=Ref(cluster),
             TaskDefinition=Ref(hub_task),
             LaunchType="FARGATE",
@@ -279,7 +280,15 @@ def add_compute(
             NetworkConfiguration=NetworkConfiguration(
                 AwsvpcConfiguration=AwsvpcConfiguration(
                     Subnets=stack.hub_subnets(),
-                    SecurityGroups=[GetAtt(groups.hub, "GroupId")],
+                    SecurityGroups=[
+                        GetAtt(groups.hub, "GroupId"),
+                        # Reachable from the account's load balancer (and from nothing else).
+                        If(
+                            conditions.ACCOUNT_LOAD_BALANCER,
+                            stack.platform_value(names.BEHIND_LOAD_BALANCER_GROUP_PARAMETER),
+                            NoValue,
+                        ),
+                    ],
                     AssignPublicIp="DISABLED",
                 )
             ),

@@ -10,6 +10,8 @@ from troposphere import Equals, Not, Ref, Template
 # Condition names, used by the resources.
 NEW_LOAD_BALANCER = "CreateLoadBalancer"
 EXISTING_LISTENER = "AttachToExistingListener"
+ACCOUNT_LOAD_BALANCER = "UseAccountLoadBalancer"
+OWN_RULE = "MakeListenerRule"  # a new load balancer's or an existing listener's rule
 PLATFORM_IMAGE = "UsePlatformImageRepository"
 PUBLISHED_TAG = "UsePublishedImageTag"
 FARGATE_SPOT = "UseFargateSpot"
@@ -19,6 +21,8 @@ HUB_SCHEDULE = "HubRunsOnSchedule"
 def add_conditions(t: Template) -> None:
     t.add_condition(NEW_LOAD_BALANCER, Equals(Ref("LoadBalancer"), "new"))
     t.add_condition(EXISTING_LISTENER, Equals(Ref("LoadBalancer"), "existing"))
+    t.add_condition(ACCOUNT_LOAD_BALANCER, Equals(Ref("LoadBalancer"), "account"))
+    t.add_condition(OWN_RULE, Not(Equals(Ref("LoadBalancer"), "account")))
     t.add_condition(PLATFORM_IMAGE, Equals(Ref("HubImageRepository"), ""))
     t.add_condition(PUBLISHED_TAG, Equals(Ref("HubImageTag"), ""))
     t.add_condition(FARGATE_SPOT, Equals(Ref("FargateSpot"), "true"))

@@ -20,6 +20,7 @@ writes data. tests/test_launch_role.py proves the sufficiency and the scoping.
 from __future__ import annotations
 
 import awacs.application_autoscaling as autoscaling
+import awacs.awslambda as awslambda
 import awacs.ec2 as ec2
 import awacs.ecs as ecs
 import awacs.elasticfilesystem as efs
@@ -70,6 +71,16 @@ def tier_launch_statements(tier: str) -> list[Statement]:
     task_families = _ecs(tier, "task-definition", ":*")
     log_groups = regional_arn("logs", "log-group:" + names.TIER_LOG_GROUPS.format(tier=tier) + "*")
     return [
+        Statement(
+            Sid="RouteThroughTheTiersFunction",
+            Effect=Allow,
+            # A hub on the account's load balancer gets its host rule from its tier's route
+            # function (products/shared_hub/account_balancer.py), never another tier's.
+            Action=[awslambda.InvokeFunction],
+            Resource=[
+                regional_arn("lambda", "function:" + names.HUB_ROUTE_FUNCTION.format(tier=tier))
+            ],
+        ),
         Statement(
             Sid="SharedHubClusters",
             Effect=Allow,

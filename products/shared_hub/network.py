@@ -11,8 +11,10 @@ other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from troposphere import GetAtt, If, Ref, Sub, Template
+from troposphere.cloudformation import AWSCustomObject
 from troposphere.ec2 import SecurityGroup
 from troposphere.elasticloadbalancingv2 import (
     Action,
@@ -57,11 +59,24 @@ class SecurityGroups:
     state: SecurityGroup  # the hub state's EFS mount targets
 
 
+class HubRoute(AWSCustomObject):
+    """The host rule on the account's listener, made by the tier's route function
+    (products/shared_hub/account_balancer.py)."""
+
+    resource_type = "Custom::HubRoute"
+    props: ClassVar[dict] = {
+        "ServiceToken": (str, True),
+        "HubName": (str, True),
+        "TargetGroupArn": (str, True),
+    }
+
+
 @dataclass(frozen=True)
 class LoadBalancing:
     target: TargetGroup
     balancer: LoadBalancer  # only with a new load balancer
-    rule: ListenerRule
+    rule: ListenerRule  # only with a new load balancer or an existing listener
+    route: HubRoute  # only with the account's load balancer
 
 
 def add_security_groups(t: Template, ldap: bool = False) -> SecurityGroups:
@@ -283,6 +298,7 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
     rule = t.add_resource(
         ListenerRule(
             "HubListenerRule",
+            Condition=conditions.OWN_RULE,
             ListenerArn=If(conditions.NEW_LOAD_BALANCER, Ref(https), Ref("ExistingListenerArn")),
             Priority=If(conditions.NEW_LOAD_BALANCER, 1, Ref("ExistingListenerRulePriority")),
             Conditions=[
@@ -295,4 +311,16 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
             Tags=stack.tags(),
         )
     )
-    return LoadBalancing(target=target, balancer=balancer, rule=rule)
+    route = t.add_resource(
+        HubRoute(
+            "HubRoute",
+            Condition=conditions.ACCOUNT_LOAD_BALANCER,
+            ServiceToken=Sub(
+                "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+                + names.HUB_ROUTE_FUNCTION.format(tier="${Tier}")
+            ),
+            HubName=Ref("HubName"),
+            TargetGroupArn=Ref(target),
+        )
+    )
+    return LoadBalancing(target=target, balancer=balancer, rule=rule, route=route)

@@ -103,7 +103,11 @@ def bound(portfolio: Portfolio, tier: Tier) -> dict[str, str]:
     settings = portfolio.network(tier).load_balancer
     existing = settings.existing_listener
     values = {
-        "LoadBalancer": "existing" if existing else "new",
+        "LoadBalancer": "existing"
+        if existing
+        else "account"
+        if portfolio.uses_account_load_balancer(tier)
+        else "new",
         "LoadBalancerScheme": settings.scheme,
         "AllowedCidr": settings.allowed_cidr,
         "DeletionProtection": "true" if settings.deletion_protection else "false",
@@ -146,10 +150,11 @@ def declared(portfolio: Portfolio) -> Console:
             _choice(
                 "LoadBalancer",
                 "Load balancer",
-                ("new", "existing"),
-                "new",
-                "new: create an HTTPS load balancer for this hub. existing: add a rule to an "
-                "existing HTTPS listener, so several hubs share one load balancer.",
+                ("account", "new", "existing"),
+                "account",
+                "account: the account's load balancer (the platform's), where the tier's route "
+                "function adds this hub's host name. new: create an HTTPS load balancer for this "
+                "hub. existing: add a rule to an existing HTTPS listener.",
             ),
             _choice(
                 "LoadBalancerScheme",

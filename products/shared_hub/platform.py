@@ -28,7 +28,7 @@ from generator.cfn.product import (
     TierContribution,
 )
 from generator.cfn.tags import stack_tags
-from products.shared_hub import launch
+from products.shared_hub import account_balancer, launch
 
 
 def task_execution_policy(
@@ -66,6 +66,8 @@ def task_execution_policy(
 # Sub string `${!...}` stays a policy variable instead of a CloudFormation one.
 HUB_TIER = "${!aws:PrincipalTag/" + names.TIER_TAG + "}"
 HOMES_POLICY = "HubUsersHomesPolicy"
+# What each tier's route function needs from the root (account_balancer.py).
+ROUTE_REFS = (account_balancer.LISTENER, account_balancer.ROUTE_ROLE)
 
 
 def _user_task_definitions(tier: str) -> Sub:
@@ -302,7 +304,10 @@ def add_to_platform(t: Template, platform: PlatformContext) -> AccountContributi
             PolicyDocument=users_homes_policy(),
         )
     )
+    portfolio = platform.portfolio
+    shared = portfolio is not None and portfolio.account_load_balancer
     return AccountContribution(
+        parameters=tuple(account_balancer.add_account_load_balancer(t, platform) if shared else ()),
         launch_policies=tuple(
             LaunchPolicy(
                 logical_id=f"Launch{''.join(w.capitalize() for w in name.split('-'))}Policy",
@@ -312,7 +317,7 @@ def add_to_platform(t: Template, platform: PlatformContext) -> AccountContributi
             )
             for name, statements in launch.shared_launch_policies(platform.hub_key_arn).items()
         ),
-        tier_refs=(HOMES_POLICY,),
+        tier_refs=(HOMES_POLICY, *(ROUTE_REFS if shared else ())),
     )
 
 
@@ -324,6 +329,9 @@ def add_to_tier(t: Template, tier: TierContext) -> TierContribution:
     """
     execution, hub = add_task_roles(t, tier)
     tid = tier.logical_id
+    portfolio = tier.platform.portfolio
+    if portfolio is not None and portfolio.account_load_balancer:
+        account_balancer.add_route_function(t, tier, portfolio)
     return TierContribution(
         passable_roles=tuple(
             PassableRole(arn, policies.ECS_TASKS)

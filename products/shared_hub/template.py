@@ -29,7 +29,7 @@ DESCRIPTION = (
 
 
 def add_dns(t: Template, load_balancing: LoadBalancing) -> RecordSetType:
-    """The hub's name: an alias of the new load balancer, or of the existing one."""
+    """The hub's name: an alias of its load balancer (its own, the account's or an existing one)."""
     balancer = load_balancing.balancer
     return t.add_resource(
         RecordSetType(
@@ -41,12 +41,20 @@ def add_dns(t: Template, load_balancing: LoadBalancing) -> RecordSetType:
                 DNSName=If(
                     conditions.NEW_LOAD_BALANCER,
                     GetAtt(balancer, "DNSName"),
-                    Ref("ExistingLoadBalancerDnsName"),
+                    If(
+                        conditions.ACCOUNT_LOAD_BALANCER,
+                        stack.platform_value(names.ACCOUNT_LOAD_BALANCER_DNS_NAME_PARAMETER),
+                        Ref("ExistingLoadBalancerDnsName"),
+                    ),
                 ),
                 HostedZoneId=If(
                     conditions.NEW_LOAD_BALANCER,
                     GetAtt(balancer, "CanonicalHostedZoneID"),
-                    Ref("ExistingLoadBalancerZoneId"),
+                    If(
+                        conditions.ACCOUNT_LOAD_BALANCER,
+                        stack.platform_value(names.ACCOUNT_LOAD_BALANCER_ZONE_ID_PARAMETER),
+                        Ref("ExistingLoadBalancerZoneId"),
+                    ),
                 ),
                 EvaluateTargetHealth=False,
             ),
