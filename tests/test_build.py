@@ -260,14 +260,14 @@ def test_read_finds_each_stacks_template_and_version(tmp_path):
     build = build_folder.read(tmp_path)
     assert sorted(build.files, key=lambda a: a.path) == sorted(artifacts, key=lambda a: a.path)
     shared = build.template("shared-hub/pii")
-    assert (shared.path, shared.version) == ("shared-hub/pii.template.json", "1.3.0")
+    assert (shared.path, shared.version) == ("shared-hub/pii.template.json", "1.4.0")
     assert build.version("platform") is None and build.template("no-such-product") is None
 
 
 def test_read_refuses_an_edited_template_and_another_manifest_schema(tmp_path):
     build_folder.write(builder.generate(load_portfolio(EXAMPLE)), tmp_path)
     template = tmp_path / "shared-hub" / "pii.template.json"
-    template.write_text(template.read_text().replace("1.3.0", "9.9.9"))
+    template.write_text(template.read_text().replace("1.4.0", "9.9.9"))
     with pytest.raises(UserError, match=r"shared-hub/pii\.template\.json \(differs from the manif"):
         build_folder.read(tmp_path)
     manifest = tmp_path / "manifest.json"

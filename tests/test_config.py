@@ -31,7 +31,7 @@ def test_example_loads():
     assert portfolio.tier("nonpii").read == ["nonpii/", "reference/"]
     assert portfolio.tier("pii").write == ["pii/scratch/"]
     assert portfolio.data_lake.kms_key_arn is None
-    assert portfolio.products.shared_hub.version == "1.3.0"
+    assert portfolio.products.shared_hub.version == "1.4.0"
     assert portfolio.products.personal_hub.keep_versions == 3
     assert portfolio.tag_options == {"cost-center": ["ds-research", "ds-analytics"]}
 

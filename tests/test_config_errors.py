@@ -59,7 +59,7 @@ CASES = [
         id="duplicate-key",
     ),
     pytest.param(
-        edit("version: 1.3.0", "version: 2024-13-45"),
+        edit("version: 1.4.0", "version: 2024-13-45"),
         [
             "portfolio.yaml:36:14: products.shared-hub.version: '2024-13-45' cannot be read as "
             "timestamp (month must be in 1..12); quote it if it is text",
@@ -165,7 +165,7 @@ CASES = [
         id="quoted-number",
     ),
     pytest.param(
-        edit("version: 1.3.0", "version: 1.0"),
+        edit("version: 1.4.0", "version: 1.0"),
         [
             "portfolio.yaml:36:14: products.shared-hub.version: "
             "must be text; quote it in YAML: '1.0'"
@@ -316,7 +316,7 @@ CASES = [
         id="principal",
     ),
     pytest.param(
-        edit("version: 1.3.0", "version: v1"),
+        edit("version: 1.4.0", "version: v1"),
         [
             "portfolio.yaml:36:14: products.shared-hub.version: version must be a semantic "
             "version such as 1.0.0 (quote it in YAML)"
@@ -352,7 +352,7 @@ CASES = [
         id="self-service-action-twice",
     ),
     pytest.param(
-        edit("    version: 1.3.0\n", "    version: 1.3.0\n    self_service_actions: [stop]\n"),
+        edit("    version: 1.4.0\n", "    version: 1.4.0\n    self_service_actions: [stop]\n"),
         [
             "portfolio.yaml:37:5: products.shared-hub.self_service_actions: unknown field "
             "'self_service_actions'; allowed here: description, keep_versions, name, owner, "

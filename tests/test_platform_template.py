@@ -489,6 +489,13 @@ def test_products_find_the_platform_through_ssm_parameters(portfolio):
         names.LOAD_BALANCER_LOG_BUCKET_PARAMETER,
         names.TEMPLATE_BUCKET_PARAMETER,
     }
+    if portfolio.account_load_balancer and portfolio.products.shared_hub is not None:
+        expected |= {
+            names.ACCOUNT_LISTENER_ARN_PARAMETER,
+            names.ACCOUNT_LOAD_BALANCER_DNS_NAME_PARAMETER,
+            names.ACCOUNT_LOAD_BALANCER_ZONE_ID_PARAMETER,
+            names.BEHIND_LOAD_BALANCER_GROUP_PARAMETER,
+        }
     assert all(n.startswith("/labcatalog/platform/") for n in expected)
     for tier in portfolio.tiers:
         per_tier = [names.NOTEBOOK_ROLE_ARN_PARAMETER, names.LAUNCH_ROLE_ARN_PARAMETER]
@@ -686,7 +693,8 @@ def test_each_tier_is_a_stack_nested_in_the_platform_given_the_account_values():
         assert names.LAUNCH_ROLE.format(tier=tier.name) in names_in_tier
         assert names.NOTEBOOK_ROLE.format(tier=tier.name) in names_in_tier
     root_roles = sorted(k for k, r in root["Resources"].items() if r["Type"] == "AWS::IAM::Role")
-    assert root_roles == ["HomesBackupRole", "HubImageBuildRole"], (
-        "the root has the account's own roles (backups, image build); the tiers' are nested"
+    assert root_roles == ["HomesBackupRole", "HubImageBuildRole", "HubRouteRole"], (
+        "the root has the account's own roles (backups, image build, the route functions'); "
+        "the tiers' are nested"
     )
     assert len(templates) == len(example.tiers)

@@ -162,7 +162,16 @@ def test_hub_service_runs_exactly_one_task_and_never_two_at_once(portfolio):
     assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
     vpc = service["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert vpc["AssignPublicIp"] == "DISABLED"
-    assert vpc["SecurityGroups"] == [{"Fn::GetAtt": ["HubSecurityGroup", "GroupId"]}]
+    assert vpc["SecurityGroups"] == [
+        {"Fn::GetAtt": ["HubSecurityGroup", "GroupId"]},
+        {
+            "Fn::If": [
+                "UseAccountLoadBalancer",
+                names.resolved(names.BEHIND_LOAD_BALANCER_GROUP_PARAMETER),
+                {"Ref": "AWS::NoValue"},
+            ]
+        },
+    ]
     # JupyterHub cannot run twice: the only scaling of the hub service is the optional hub
     # hours' schedule, between 0 and 1 task, and no scaling policy anywhere.
     scaling = {
@@ -323,9 +332,26 @@ def test_servers_are_always_fargate_tasks(example):
     )
 
 
-def test_both_load_balancer_modes(example):
+def test_the_three_load_balancer_modes(example):
     body = hub_body(example)
     new = "CreateLoadBalancer"
+    # The account's load balancer: the tier's route function makes the host rule.
+    route = body["Resources"]["HubRoute"]
+    assert route["Type"] == "Custom::HubRoute"
+    assert route["Condition"] == "UseAccountLoadBalancer"
+    assert route["Properties"] == {
+        "ServiceToken": {
+            "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+            "labcatalog-${Tier}-hub-route"
+        },
+        "HubName": {"Ref": "HubName"},
+        "TargetGroupArn": {"Ref": "HubTargetGroup"},
+    }
+    assert body["Resources"]["HubListenerRule"]["Condition"] == "MakeListenerRule"
+    assert body["Conditions"]["MakeListenerRule"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "LoadBalancer"}, "account"]}]
+    }
+    assert {"HubRoute", "HubListenerRule"} <= set(body["Resources"]["HubService"]["DependsOn"])
     for logical_id in (
         "HubLoadBalancer",
         "HttpsListener",
@@ -346,7 +372,13 @@ def test_both_load_balancer_modes(example):
         "Fn::If": [
             new,
             {"Fn::GetAtt": ["HubLoadBalancer", "DNSName"]},
-            {"Ref": "ExistingLoadBalancerDnsName"},
+            {
+                "Fn::If": [
+                    "UseAccountLoadBalancer",
+                    names.resolved(names.ACCOUNT_LOAD_BALANCER_DNS_NAME_PARAMETER),
+                    {"Ref": "ExistingLoadBalancerDnsName"},
+                ]
+            },
         ]
     }
     # The load balancer's parameters are the tier's settings: no rule may test them (the build
@@ -404,8 +436,34 @@ def test_no_tiers_template_asks_for_its_load_balancer(portfolio):
         assert "Conditions" not in body or not {
             "CreateLoadBalancer",
             "AttachToExistingListener",
+            "UseAccountLoadBalancer",
+            "MakeListenerRule",
         } & set(body["Conditions"])
-        if settings.existing_listener is None:
+        if settings.account_wide:
+            # The account's: no load balancer, listener or rule of its own; the route, the
+            # group behind the account's load balancer, its alias.
+            kinds = {r["Type"] for r in body["Resources"].values()}
+            assert not {t for t in kinds if t.startswith("AWS::ElasticLoadBalancingV2::")} - {
+                "AWS::ElasticLoadBalancingV2::TargetGroup"
+            }
+            route = props(body, "HubRoute")
+            assert route["ServiceToken"] == {
+                "Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:"
+                f"function:labcatalog-{tier.name}-hub-route"
+            }
+            groups = props(body, "HubService")["NetworkConfiguration"]["AwsvpcConfiguration"]
+            assert groups["SecurityGroups"][1] == names.resolved(
+                names.BEHIND_LOAD_BALANCER_GROUP_PARAMETER
+            )
+            alias = props(body, "HubDnsRecord")["AliasTarget"]
+            assert alias["DNSName"] == names.resolved(
+                names.ACCOUNT_LOAD_BALANCER_DNS_NAME_PARAMETER
+            )
+            assert alias["HostedZoneId"] == names.resolved(
+                names.ACCOUNT_LOAD_BALANCER_ZONE_ID_PARAMETER
+            )
+        elif settings.existing_listener is None:
+            assert "HubRoute" not in body["Resources"]
             assert props(body, "HubLoadBalancer")["Scheme"] == settings.scheme
             ingress = props(body, "LoadBalancerSecurityGroup")["SecurityGroupIngress"]
             assert {rule["CidrIp"] for rule in ingress} == {settings.allowed_cidr}
@@ -437,9 +495,10 @@ def test_a_tier_with_an_existing_listener_gets_a_rule_on_it_and_no_load_balancer
         *parameters.LOAD_BALANCER_SETTINGS,
         parameters.RULE_PRIORITY,
     } == {parameters.RULE_PRIORITY}
-    # The other tier keeps its own load balancer.
+    assert "HubRoute" not in body["Resources"]
+    # The other tier keeps the account's load balancer.
     other = built_body(portfolio, example.tiers[0].name)
-    assert "HubLoadBalancer" in other["Resources"]
+    assert "HubRoute" in other["Resources"]
     assert_cfn_lint_clean(body, tmp_path, "existing.template.json")
 
 
