@@ -231,16 +231,29 @@ def platform() -> Platform:
 
 @functools.cache
 def products() -> dict[str, dict]:
-    """Each product template of the example, and each tier's shared hub again with the tier's
-    hubs on an existing listener of its own (its settings name it): a rule on that listener
-    instead of a load balancer."""
+    """Each product template of the example (hubs on the account's load balancer), and each
+    tier's shared hub again with the tier's hubs on an existing listener of its own (its settings
+    name it: a rule on that listener) and with a load balancer per hub."""
     example = load_portfolio(EXAMPLE)
     found = launch_check.product_templates(example)
-    shared = launch_check.product_templates(with_existing_listeners(example))
-    for path, body in shared.items():
-        if path.startswith("shared-hub/"):
-            found[f"{path} (existing listener)"] = body
+    variants = {
+        "existing listener": with_existing_listeners(example),
+        "a load balancer per hub": with_load_balancers_per_hub(example),
+    }
+    for variant, portfolio in variants.items():
+        for path, body in launch_check.product_templates(portfolio).items():
+            if path.startswith("shared-hub/"):
+                found[f"{path} ({variant})"] = body
     return found
+
+
+def with_load_balancers_per_hub(portfolio):
+    """`portfolio` whose hubs each make a load balancer of their own."""
+    network = portfolio.platform.network
+    settings = network.load_balancer.model_copy(update={"per_hub": True})
+    own = network.model_copy(update={"load_balancer": settings})
+    platform = portfolio.platform.model_copy(update={"network": own})
+    return portfolio.model_copy(update={"platform": platform})
 
 
 def with_existing_listeners(portfolio):
@@ -474,6 +487,7 @@ SCOPED_ACTIONS = {
         "elasticfilesystem:DeleteAccessPoint",
     },
     "task definitions": {"ecs:RegisterTaskDefinition"},
+    "route functions": {"lambda:InvokeFunction"},
 }
 
 

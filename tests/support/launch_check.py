@@ -368,6 +368,11 @@ def _related(r: Rendered, resource_arn: str, id_: str | None = None, **context) 
     return Subject(resource_arn, r.tags_of_arn(id_ or resource_arn), context)
 
 
+def _custom_resource(r, k):
+    """The function CloudFormation invokes: the resource's ServiceToken."""
+    return [_related(r, r.props(k)["ServiceToken"])]
+
+
 def _ec2(kind: str, id_: str) -> str:
     return arn("ec2", f"{kind}/{id_}")
 
@@ -618,6 +623,7 @@ SUBJECTS: dict[str, Callable[[Rendered, str], list[Subject]]] = {
     "AWS::ServiceDiscovery::PrivateDnsNamespace": _namespace,
     "AWS::ServiceDiscovery::Service": _discovery_service,
     "AWS::Route53::RecordSet": _record_set,
+    "Custom::HubRoute": _custom_resource,
 }
 
 
@@ -626,7 +632,11 @@ SUBJECTS: dict[str, Callable[[Rendered, str], list[Subject]]] = {
 
 def handler_permissions(resource_type: str) -> dict[str, list[str]] | None:
     """The CloudFormation registry schema's `handlers.<op>.permissions` (as cfn-lint ships
-    them) for create, read, update and delete; None for a type without handlers."""
+    them) for create, read, update and delete; None for a type without handlers. A custom
+    resource has no schema: CloudFormation invokes its function (its ServiceToken) with the
+    stack's role to create, update and delete it."""
+    if resource_type.startswith("Custom::"):
+        return {op: ["lambda:InvokeFunction"] for op in ("create", "update", "delete")}
     from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(REGION, resource_type).schema
