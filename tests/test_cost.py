@@ -539,3 +539,22 @@ def test_every_shipped_price_has_a_source_and_a_date_or_a_note():
     allowed = json.loads((ROOT / "build/personal-hub/pii.template.json").read_text())
     for instance_type in allowed["Parameters"]["InstanceType"]["AllowedValues"]:
         assert instance_type in prices.ec2, f"no price for {instance_type}"
+
+
+def test_the_example_uses_no_price_without_a_dated_source():
+    """Every figure the example's estimate multiplies by has a source and the date it gives."""
+    from generator.engine.cost.prices import load_prices
+
+    result = run("--usage", "usage.yaml", "--format", "json", cwd=ROOT)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["undated_prices"] == []
+    prices = load_prices(None, "us-east-1")
+    for name in ("logs_storage_gb_month", "alarm_month", "secret_month", "s3_standard_gb_month",
+                 "custom_metric_month", "sagemaker_storage_gb_month", "efs_ia_gb_month"):  # fmt: skip
+        assert getattr(prices, name).dated, name
+    assert prices.sagemaker["ml.m5.large"].dated and prices.sagemaker["ml.t3.medium"].dated
+    # An undated figure is still listed: the check can fail.
+    undated = prices.model_copy(
+        update={"alarm_month": prices.alarm_month.model_copy(update={"as_of": None})}
+    )
+    assert undated.undated(set()) == ["alarm_month"]
