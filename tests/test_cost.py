@@ -549,8 +549,9 @@ def test_the_example_uses_no_price_without_a_dated_source():
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["undated_prices"] == []
     prices = load_prices(None, "us-east-1")
-    for name in ("logs_storage_gb_month", "alarm_month", "secret_month", "s3_standard_gb_month",
-                 "custom_metric_month", "sagemaker_storage_gb_month", "efs_ia_gb_month"):  # fmt: skip
+    figures = ["logs_storage_gb_month", "alarm_month", "secret_month", "s3_standard_gb_month"]
+    figures += ["custom_metric_month", "sagemaker_storage_gb_month", "efs_ia_gb_month"]
+    for name in figures:
         assert getattr(prices, name).dated, name
     assert prices.sagemaker["ml.m5.large"].dated and prices.sagemaker["ml.t3.medium"].dated
     # An undated figure is still listed: the check can fail.
