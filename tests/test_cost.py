@@ -632,6 +632,14 @@ def test_the_account_load_balancer_is_counted_once_by_hand(tmp_path, monkeypatch
     assert (data["floor"]["total"], fargate["floor_multiple"]) == (0.50, 119.6)
     # The original design keeps its own shared load balancer, as before.
     assert lines(option(data, "original-design")["shared"]) == {"load balancer": 21.90}
+    # The table: the account's load balancer in the shared column, the multiple of the total.
+    table = run(
+        "--usage", str(usage), "-p", str(ROOT / "portfolio.yaml"), "--prices", str(PRICES)
+    ).stdout  # fmt: skip
+    row = next(line for line in table.splitlines() if line.startswith(fargate["label"] + " "))
+    # pii, nonpii, shared, fixed (2 x 17.6996 + 21.90), per use (2 x 1.25), idle, total, x floor
+    cells = ["18.95", "18.95", "21.90", "57.30", "2.50", "0.50", "59.80", "119.6x"]
+    assert row.split()[-8:] == cells, row
 
 
 def test_a_tier_with_its_own_load_balancer_beside_the_account_one_by_hand(tmp_path, monkeypatch):
