@@ -9,6 +9,7 @@ under test. The README's copy of the example's table is checked by tests/test_re
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import re
 import shutil
@@ -54,6 +55,7 @@ platform:
   notebook_storage_gb: 10
   image_storage_gb: 10
   home_daily_change: 0.01
+  home_infrequent_share: 0    # every home byte on EFS Standard (IA: its own test)
 """
 
 
@@ -539,3 +541,226 @@ def test_every_shipped_price_has_a_source_and_a_date_or_a_note():
     allowed = json.loads((ROOT / "build/personal-hub/pii.template.json").read_text())
     for instance_type in allowed["Parameters"]["InstanceType"]["AllowedValues"]:
         assert instance_type in prices.ec2, f"no price for {instance_type}"
+
+
+def test_the_example_uses_no_price_without_a_dated_source():
+    """Every figure the example's estimate multiplies by has a source and the date it gives."""
+    from generator.engine.cost.prices import load_prices
+
+    result = run("--usage", "usage.yaml", "--format", "json", cwd=ROOT)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["undated_prices"] == []
+    prices = load_prices(None, "us-east-1")
+    figures = ["logs_storage_gb_month", "alarm_month", "secret_month", "s3_standard_gb_month"]
+    figures += ["custom_metric_month", "sagemaker_storage_gb_month", "efs_ia_gb_month"]
+    for name in figures:
+        assert getattr(prices, name).dated, name
+    assert prices.sagemaker["ml.m5.large"].dated and prices.sagemaker["ml.t3.medium"].dated
+    # An undated figure is still listed: the check can fail.
+    undated = prices.model_copy(
+        update={"alarm_month": prices.alarm_month.model_copy(update={"as_of": None})}
+    )
+    assert undated.undated(set()) == ["alarm_month"]
+
+
+# Two tiers used alike: pii as in SMALL, and nonpii with the same one user.
+TWO_TIERS = SMALL.replace(
+    "shared-hub:\n",
+    "  - name: nonpii\n    users: 1\n    active_hours_per_day: 2\n    days_per_month: 20\n"
+    '    sessions_per_day: 1\n    peak_concurrency: 1.0\n    server_size: "512:2048"\n'
+    "    home_gb_per_user: 4\nshared-hub:\n",
+)
+
+
+def altered_build(monkeypatch, alter) -> None:
+    """Make the cost command estimate the example's build with `alter(stack, body)` applied to
+    each template (after the build folder's check, which the real build passes)."""
+    checked = build_folder.require_current
+
+    def require_current(*args, **kwargs):
+        build = checked(*args, **kwargs)
+        return build_folder.Build.of(
+            dataclasses.replace(t, text=json.dumps(alter(t.stack, json.loads(t.text))))
+            for t in build.templates
+        )
+
+    monkeypatch.setattr(build_folder, "require_current", require_current)
+
+
+LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+
+
+def account_load_balancer(tiers_without_own: tuple[str, ...] = ("pii", "nonpii")):
+    """The build as the account-wide load balancer makes it: one in the platform's root
+    template, none in the hub templates of `tiers_without_own`."""
+
+    def alter(stack: str, body: dict) -> dict:
+        resources = body["Resources"]
+        if stack == "platform":
+            resources["AccountLoadBalancer"] = {"Type": LOAD_BALANCER, "Properties": {}}
+        if stack in {f"shared-hub/{tier}" for tier in tiers_without_own}:
+            body["Resources"] = {k: r for k, r in resources.items() if r["Type"] != LOAD_BALANCER}
+        return body
+
+    return alter
+
+
+def test_the_account_load_balancer_is_counted_once_by_hand(tmp_path, monkeypatch):
+    usage = tmp_path / "usage.yaml"
+    usage.write_text(TWO_TIERS)
+    # Today's build: each tier's hub has its own load balancer (21.90 each), nothing shared.
+    # Each tier's hub without it: 14.60 + 0.60 + 0.5296 + 0.50 + 1.20 + 0.27 + 1.25 (servers
+    # on regular Fargate) = 18.9496; with it 40.8496; two tiers 81.6992.
+    before = option(cost_json(usage), "shared-hub-fargate")
+    assert (before["shared"]["lines"], before["total"]) == ([], 81.70)
+    assert lines(before["tiers"]["nonpii"])["load balancer"] == 21.90
+
+    # The platform's root has the one load balancer and the hub templates none: each tier
+    # 18.95, the account's load balancer 730 h x (0.02 + 1 LCU x 0.01) = 21.90 once, in the
+    # shared part: 2 x 18.9496 + 21.90 = 59.7992.
+    altered_build(monkeypatch, account_load_balancer())
+    data = cost_json(usage)
+    fargate = option(data, "shared-hub-fargate")
+    assert "load balancer" not in lines(fargate["tiers"]["pii"])
+    assert fargate["tiers"]["pii"]["total"] == fargate["tiers"]["nonpii"]["total"] == 18.95
+    assert lines(fargate["shared"]) == {"load balancer (one for the account)": 21.90}
+    assert fargate["total"] == 59.80
+    assert option(data, "shared-hub-fargate-spot")["shared"] == fargate["shared"]
+    assert data["resources"]["platform"]["load_balancers"] == 1
+    assert data["resources"]["shared-hub"]["load_balancers_per_tier"] == {"pii": 0, "nonpii": 0}
+    # x floor: the floor is 2 tiers x 40 h x 0.00625 = 0.50; 59.7992 / 0.50 = 119.6.
+    assert (data["floor"]["total"], fargate["floor_multiple"]) == (0.50, 119.6)
+    # The original design keeps its own shared load balancer, as before.
+    assert lines(option(data, "original-design")["shared"]) == {"load balancer": 21.90}
+    # The table: the account's load balancer in the shared column, the multiple of the total.
+    table = run(
+        "--usage", str(usage), "-p", str(ROOT / "portfolio.yaml"), "--prices", str(PRICES)
+    ).stdout  # fmt: skip
+    row = next(line for line in table.splitlines() if line.startswith(fargate["label"] + " "))
+    # pii, nonpii, shared, fixed (2 x 17.6996 + 21.90), per use (2 x 1.25), idle, total, x floor
+    cells = ["18.95", "18.95", "21.90", "57.30", "2.50", "0.50", "59.80", "119.6x"]
+    assert row.split()[-8:] == cells, row
+
+
+def test_a_tier_with_its_own_load_balancer_beside_the_account_one_by_hand(tmp_path, monkeypatch):
+    # nonpii's settings still give each of its hubs one: 18.95 (pii) + 40.85 (nonpii) + the
+    # account's 21.90 = 81.70.
+    usage = tmp_path / "usage.yaml"
+    usage.write_text(TWO_TIERS)
+    altered_build(monkeypatch, account_load_balancer(tiers_without_own=("pii",)))
+    fargate = option(cost_json(usage), "shared-hub-fargate")
+    assert "load balancer" not in lines(fargate["tiers"]["pii"])
+    assert lines(fargate["tiers"]["nonpii"])["load balancer"] == 21.90
+    assert lines(fargate["shared"]) == {"load balancer (one for the account)": 21.90}
+    assert fargate["total"] == 81.70
+
+
+def test_existing_counts_no_load_balancer_not_even_the_account_one(tmp_path, monkeypatch):
+    # load_balancer: existing: one paid for elsewhere; 2 x 18.9496 = 37.90.
+    usage = tmp_path / "usage.yaml"
+    usage.write_text(TWO_TIERS.replace("shared-hub:\n", "shared-hub:\n  load_balancer: existing\n"))
+    altered_build(monkeypatch, account_load_balancer(tiers_without_own=("pii",)))
+    data = cost_json(usage)
+    fargate = option(data, "shared-hub-fargate")
+    assert (fargate["shared"]["lines"], fargate["total"]) == ([], 37.90)
+    assert "load balancer" not in lines(fargate["tiers"]["nonpii"])
+    assert any("shared-hub.load_balancer: existing" in a for a in data["assumptions"])
+
+
+def test_sensitivity_counts_the_account_load_balancer_once_by_hand(tmp_path, monkeypatch):
+    # Every tier at 5 users (test_sensitivity_by_hand), without its own load balancer: hub task
+    # 14.60, hub state 0.60, logs 2.5 + 0.14795, secrets 0.50, homes 6.00, backups 1.35,
+    # servers 3.90625 = 29.6042 a tier; 2 x 29.6042 + 21.90 once = 81.1084 (not the 2 x 51.50
+    # of a load balancer per tier). Floor 2 x 1.25 = 2.50; 81.1084 / 2.50 = 32.4.
+    usage = tmp_path / "usage.yaml"
+    usage.write_text(TWO_TIERS)
+    altered_build(monkeypatch, account_load_balancer())
+    result = run(
+        "--usage", str(usage), "-p", str(ROOT / "portfolio.yaml"), "--prices", str(PRICES),
+        "--sensitivity",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[3].startswith("| 5 | 2.50 | 81.11 (32.4x) |")
+
+
+def test_homes_on_infrequent_access_by_hand(tmp_path, monkeypatch):
+    # The platform's homes move files unread for 30 days to IA (products/platform/homes.py);
+    # the usage's default share, 0.5, of 1 user x 4 GB is there: 2 GB x 0.30 + 2 GB x 0.02 =
+    # 0.64 (all on Standard: 1.20). Backups are of the same 4 GB whatever the class: 0.27.
+    usage = tmp_path / "usage.yaml"
+    usage.write_text(SMALL.replace("  home_infrequent_share: 0 ", "  # "))
+    data = cost_json(usage)
+    pii = option(data, "shared-hub-fargate")["tiers"]["pii"]
+    assert {k: lines(pii)[k] for k in HOMES} == {"homes (EFS)": 0.64, "home backups": 0.27}
+    homes = next(line for line in pii["lines"] if line["item"] == "homes (EFS)")
+    assert homes["detail"] == "1 x 4 GB, 50% on Infrequent Access (unread 30 days)"
+    assert data["resources"]["platform"]["homes_to_infrequent_access_days"] == {
+        "nonpii": 30,
+        "pii": 30,
+    }
+    # A share of 0.8: 0.8 GB x 0.30 + 3.2 GB x 0.02 = 0.304.
+    usage.write_text(SMALL.replace("home_infrequent_share: 0 ", "home_infrequent_share: 0.8 "))
+    assert (
+        lines(option(cost_json(usage), "shared-hub-fargate")["tiers"]["pii"])["homes (EFS)"] == 0.30
+    )
+
+    # Without the lifecycle in the template, no IA: all 4 GB at Standard, 1.20.
+    def without_lifecycle(stack: str, body: dict) -> dict:
+        for resource in body["Resources"].values():
+            if resource["Type"] == "AWS::EFS::FileSystem":
+                resource["Properties"].pop("LifecyclePolicies", None)
+        return body
+
+    altered_build(monkeypatch, without_lifecycle)
+    data = cost_json(usage)
+    assert lines(option(data, "shared-hub-fargate")["tiers"]["pii"])["homes (EFS)"] == 1.20
+    assert data["resources"]["platform"]["homes_to_infrequent_access_days"] == {}
+
+
+def test_availability_zones_from_the_portfolio_by_hand(small, tmp_path):
+    from generator.engine.cost.model import portfolio_zones
+
+    # The example: the platform network's two server subnets, two zones (test_network_by_hand).
+    assert cost_json(small)["resources"]["network"] == {
+        "availability_zones": 2,
+        "from": "portfolio",
+    }
+    # A tier with a network of its own: its server subnets 0002 (the platform's too) and 0005
+    # add one distinct subnet, so 3 zones: NAT gateways 3 x 730 h x 0.05 = 109.50, their
+    # addresses 3 x 730 h x 0.005 = 10.95, NAT data 1 user x 1 GB x 0.05 = 0.05.
+    text = (ROOT / "portfolio.yaml").read_text()
+    own = (
+        "    network:\n      vpc_id: vpc-0123456789abcdef0\n"
+        "      server_subnets: [subnet-0a1b2c3d4e5f60002, subnet-0a1b2c3d4e5f60005]\n"
+        "      load_balancer_subnets: [subnet-0a1b2c3d4e5f60003, subnet-0a1b2c3d4e5f60004]\n"
+    )
+    marker = "    identity_group: data-scientists\n"
+    assert text.count(marker) == 1
+    portfolio_path = tmp_path / "portfolio.yaml"
+    portfolio_path.write_text(text.replace(marker, marker + own))
+    portfolio = load_portfolio(portfolio_path)
+    assert portfolio_zones(portfolio) == 3
+    build_dir = tmp_path / "build"
+    build_folder.write(builder.generate(portfolio), build_dir)
+    result = run(
+        "--usage", str(small), "--build-dir", str(build_dir), "-p", str(portfolio_path),
+        "--prices", str(PRICES), "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert lines(data["network"]) == {
+        "NAT gateways": 109.50,
+        "public IPv4 (NAT gateways)": 10.95,
+        "NAT data": 0.05,
+    }
+    assert any("3 availability zones (from the portfolio's" in a for a in data["assumptions"])
+    # The usage's availability_zones overrides it: back to 2 zones, 73.00 of NAT gateways.
+    usage = tmp_path / "two.yaml"
+    usage.write_text(SMALL + "network:\n  availability_zones: 2\n")
+    result = run(
+        "--usage", str(usage), "--build-dir", str(build_dir), "-p", str(portfolio_path),
+        "--prices", str(PRICES), "--format", "json",
+    )  # fmt: skip
+    data = json.loads(result.stdout)
+    assert lines(data["network"])["NAT gateways"] == 73.00
+    assert data["resources"]["network"] == {"availability_zones": 2, "from": "usage"}

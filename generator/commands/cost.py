@@ -19,8 +19,9 @@ from generator.engine.registry import load_portfolio
 EPILOG = """\b
 The model:
   - every quantity comes from the usage file or from the templates in build/ (task sizes,
-    load balancers new or existing, EFS, log groups and their retention, secrets, alarms,
-    instance types, EBS volumes), every price from the price list;
+    load balancers: the account's one and a hub's own, EFS and its lifecycle, log groups
+    and their retention, secrets, alarms, instance types, EBS volumes) and the portfolio
+    (availability zones: its server subnets), every price from the price list;
   - a month is 730 hours for always-on resources; a user's server runs for the active
     hours plus the idle timeout after each session (the cost of idle time);
   - the original design, a baseline from before per-user tasks and not a product option,
@@ -116,10 +117,11 @@ def cost(
         ),
         prices=prices,
     )
+    zones = model.portfolio_zones(portfolio)
     if sensitivity:
-        rows = model.sensitivity(usage, templates, prices, region)
+        rows = model.sensitivity(usage, templates, prices, region, zones)
         click.echo(report.sensitivity_table(rows), nl=False)
         return
-    result = estimate(usage, templates, prices, region)
+    result = estimate(usage, templates, prices, region, zones)
     render = report.to_json if fmt == "json" else report.to_table
     click.echo(render(result, str(usage_path)), nl=False)

@@ -14,6 +14,8 @@ from typing import Literal
 from generator.engine.cost.prices import Instance, RegionPrices
 from generator.engine.cost.resources import FargateSize, SharedHub, Templates
 from generator.engine.cost.usage import TierUsage, Usage
+from generator.model.config import Portfolio
+from generator.model.problems import UserError
 
 HOURS_PER_MONTH = 730.0  # AWS's own convention for a month of an always-on resource
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
@@ -208,11 +210,35 @@ def backup_gb(home_gb: float, daily_change: float, retention_days: int) -> float
     return home_gb * (1 + daily_change * retention_days)
 
 
+def portfolio_zones(portfolio: Portfolio) -> int:
+    """Availability zones of the hubs' subnets, from the portfolio's network settings: each
+    distinct server subnet of the platform's network and of any tier's own network taken as
+    one zone (a subnet lies in one zone; the hubs and their servers run in them)."""
+    subnets = set(portfolio.platform.network.server_subnets)
+    for tier in portfolio.tiers:
+        subnets.update(portfolio.network(tier).server_subnets)
+    return len(subnets)
+
+
+def network_zones(usage: Usage, from_portfolio: int | None) -> int:
+    """The usage's `network.availability_zones` when set, else the portfolio's zones."""
+    zones = usage.network.availability_zones or from_portfolio
+    if zones is None:
+        raise UserError(
+            "the availability zones of the hubs' network are unknown: pass the portfolio or set "
+            "network.availability_zones in the usage file"
+        )
+    return zones
+
+
 class Estimator:
     """Costs the options for one usage profile, set of templates and price list."""
 
-    def __init__(self, usage: Usage, templates: Templates, prices: RegionPrices):
+    def __init__(
+        self, usage: Usage, templates: Templates, prices: RegionPrices, zones: int | None = None
+    ):
         self.usage, self.templates, self.prices = usage, templates, prices
+        self.zones = network_zones(usage, zones)
         self.instances_used: set[str] = set()  # "ec2.TYPE", "sagemaker.TYPE"
 
     # shared pieces --------------------------------------------------------------------------
@@ -255,21 +281,38 @@ class Estimator:
         """The compute actually used: active hours x server size x the cheapest compute price."""
         return active_hours(tier) * cheapest_fargate_hourly(self.server_size(tier), self.prices)
 
-    def _hub_running_costs(self, hub: SharedHub, tier: TierUsage) -> list[Line]:
-        """What a shared hub costs besides its tasks: load balancer, EFS, logs, secrets, alarms."""
-        p, settings = self.prices, self.usage.shared_hub
-        lines = []
-        if hub.load_balancers:
-            hourly = p.alb_hour.price + settings.load_balancer_lcus * p.alb_lcu_hour.price
-            lines.append(
-                Line(
-                    "load balancer",
-                    "fixed",
-                    hub.load_balancers * HOURS_PER_MONTH * hourly,
-                    detail=f"{hub.load_balancers} x 730 h x (ALB-hour + "
-                    f"{settings.load_balancer_lcus:g} LCU)",
-                )
+    def _load_balancers(self, count: int, item: str = "load balancer") -> list[Line]:
+        """`count` load balancers all month, each using the usage's LCUs (none: no line)."""
+        if not count:
+            return []
+        p, lcus = self.prices, self.usage.shared_hub.load_balancer_lcus
+        hourly = p.alb_hour.price + lcus * p.alb_lcu_hour.price
+        return [
+            Line(
+                item,
+                "fixed",
+                count * HOURS_PER_MONTH * hourly,
+                detail=f"{count} x 730 h x (ALB-hour + {lcus:g} LCU)",
             )
+        ]
+
+    def _counts_load_balancers(self) -> bool:
+        """False when the usage says the hubs use a load balancer paid for elsewhere."""
+        return self.usage.shared_hub.load_balancer != "existing"
+
+    def account_load_balancers(self) -> Part:
+        """The load balancers of the platform's root template, shared by every tier's shared
+        hubs: counted once, in the shared-hub options' shared part."""
+        count = self.templates.platform().load_balancers if self._counts_load_balancers() else 0
+        return Part(self._load_balancers(count, "load balancer (one for the account)"))
+
+    def _hub_running_costs(
+        self, hub: SharedHub, tier: TierUsage, load_balancers: int
+    ) -> list[Line]:
+        """What a shared hub costs besides its tasks: its own load balancers, EFS, logs,
+        secrets, alarms."""
+        p, settings = self.prices, self.usage.shared_hub
+        lines = self._load_balancers(load_balancers)
         lines.append(
             Line(
                 "hub state (EFS)",
@@ -300,7 +343,8 @@ class Estimator:
 
     # the options ----------------------------------------------------------------------------
     def shared_hub_fargate(self, tier: TierUsage, spot_share: float) -> Part:
-        hub = self.templates.shared_hub(LoadBalancer=self.usage.shared_hub.load_balancer)
+        hub = self.templates.shared_hub(tier.name)
+        own_load_balancers = hub.load_balancers if self._counts_load_balancers() else 0
         size, arch = self.server_size(tier), self.arch()
         rate = fargate_hourly(size, self.prices, spot_share, arch)
         running, idle = running_hours(tier, self._idle_timeout())
@@ -313,7 +357,7 @@ class Estimator:
                 sum(hours * fargate_hourly(t, self.prices, 0.0, arch) for t in hub.always_on_tasks),
                 detail=" + ".join(f"{hours:g} h x {t} {arch}" for t in hub.always_on_tasks),
             ),
-            *self._hub_running_costs(hub, tier),
+            *self._hub_running_costs(hub, tier, own_load_balancers),
             *self._homes_on_efs(tier),
             *self._container_insights(tier, len(hub.always_on_tasks)),
             Line(
@@ -353,12 +397,20 @@ class Estimator:
         gb = tier.users * tier.home_gb_per_user
         days = platform.backup_retention_days
         backed_up = backup_gb(gb, self.usage.platform.home_daily_change, days)
+        # With the homes' lifecycle moving files unread for N days to Infrequent Access, the
+        # usage's share of the bytes is priced there, the rest at Standard.
+        ia_days = platform.homes_to_infrequent_access.get(tier.name)
+        share = self.usage.platform.home_infrequent_share if ia_days else 0.0
+        detail = f"{tier.users} x {tier.home_gb_per_user:g} GB"
+        if ia_days:
+            detail += f", {share:.0%} on Infrequent Access (unread {ia_days} days)"
         lines = [
             Line(
                 "homes (EFS)",
                 "fixed",
-                gb * p.efs_standard_gb_month.price,
-                detail=f"{tier.users} x {tier.home_gb_per_user:g} GB",
+                gb * (1 - share) * p.efs_standard_gb_month.price
+                + gb * share * p.efs_ia_gb_month.price,
+                detail=detail,
             )
         ]
         if days:
@@ -376,7 +428,7 @@ class Estimator:
         """The design before per-user tasks, a baseline rather than a product option: one
         always-on task per tier that holds the hub task (as the template sizes it) and the
         peak's servers, attached to a load balancer shared by the tiers."""
-        hub = self.templates.shared_hub(LoadBalancer="existing")
+        hub = self.templates.shared_hub(tier.name)
         server = self.server_size(tier)
         peak = peak_users(tier)
         own = FargateSize(
@@ -400,7 +452,8 @@ class Estimator:
                 tasks * HOURS_PER_MONTH * fargate_hourly(size, self.prices),
                 detail=f"730 h x {size} for {peak} users at peak",
             ),
-            *self._hub_running_costs(hub, tier),
+            # Its load balancer is the one shared by the tiers (the option's shared part).
+            *self._hub_running_costs(hub, tier, 0),
         ]
         return Part(lines, note=f"task {size} for {peak} users at peak")
 
@@ -492,9 +545,9 @@ class Estimator:
         """The VPC's NAT gateways, interface endpoints and the gateways' public addresses: a
         cost of the self-hosted options whatever their number of hubs (Studio's default
         internet access needs none of it)."""
-        p, net = self.prices, self.usage.network
-        gateways = net.availability_zones * net.nat_gateways_per_az
-        endpoints = net.availability_zones * net.interface_endpoints
+        p, net, zones = self.prices, self.usage.network, self.zones
+        gateways = zones * net.nat_gateways_per_az
+        endpoints = zones * net.interface_endpoints
         users = sum(t.users for t in self.usage.tiers)
         lines = [
             Line(
@@ -513,7 +566,7 @@ class Estimator:
                 "interface endpoints",
                 "fixed",
                 endpoints * HOURS_PER_MONTH * p.interface_endpoint_hour.price,
-                detail=f"{net.interface_endpoints} x {net.availability_zones} zones x 730 h",
+                detail=f"{net.interface_endpoints} x {zones} zones x 730 h",
             ),
             Line(
                 "NAT data",
@@ -572,6 +625,9 @@ class Estimator:
                 lambda t: self.shared_hub_fargate(t, 0.0),
                 note="FargateSpot=false",
             )
+            # The account's load balancer, if the platform's template has one: once for all.
+            spot.shared = self.account_load_balancers()
+            regular.shared = self.account_load_balancers()
             found += [spot, regular] if self.spot_by_default() else [regular, spot]
         if self.templates.has("personal-hub"):
             found.append(option("personal-hub", "personal-hub, idle stop", self.personal_hub))
@@ -583,17 +639,7 @@ class Estimator:
                 note="a baseline, not a product option: the design before per-user tasks; one "
                 "load balancer shared by the tiers",
             )
-            p, lcus = self.prices, self.usage.shared_hub.load_balancer_lcus
-            original.shared = Part(
-                [
-                    Line(
-                        "load balancer",
-                        "fixed",
-                        HOURS_PER_MONTH * (p.alb_hour.price + lcus * p.alb_lcu_hour.price),
-                        detail=f"1 x 730 h x (ALB-hour + {lcus:g} LCU)",
-                    )
-                ]
-            )
+            original.shared = Part(self._load_balancers(1))
             found.append(original)
         found.append(
             option(
@@ -616,14 +662,30 @@ class Estimator:
         return found
 
 
-def assumptions(usage: Usage) -> list[str]:
+def assumptions(usage: Usage, zones: int) -> list[str]:
     """What the model assumes and leaves out, said in the JSON output and the README."""
-    settings = usage.shared_hub
+    settings, net = usage.shared_hub, usage.network
+    zones_from = (
+        "the usage's network.availability_zones"
+        if net.availability_zones
+        else "the portfolio's network settings: each distinct server subnet of the platform's "
+        "network and of any tier's own network is taken as one zone"
+    )
     found = [
         "A month is 730 hours for always-on resources (hub tasks, load balancers, alarms).",
         "A user's server runs for the active hours plus, after each session, the idle timeout "
         "before it is culled or stopped; that idle time is shown as the cost of idle.",
         f"Load balancers use {settings.load_balancer_lcus:g} LCU on average each hour.",
+        "The shared hub's load balancers are those the build creates: one in the platform's "
+        "template shared by every tier's hubs (counted once, in the shared column), and a hub's "
+        "own where its tier's settings give it one (counted per tier); none where hubs use an "
+        "existing listener"
+        + (
+            ", and none at all here: the usage says they use one paid for elsewhere "
+            "(shared-hub.load_balancer: existing)."
+            if settings.load_balancer == "existing"
+            else "."
+        ),
         f"Each user writes {settings.log_gb_per_user:g} GB of logs a month, kept for the "
         "template's LogRetentionDays (stored uncompressed: an upper bound).",
         f"Each hub keeps {settings.hub_state_gb:g} GB on EFS (Standard storage only).",
@@ -645,11 +707,11 @@ def assumptions(usage: Usage) -> list[str]:
         f"{INSIGHTS_METRICS_PER_CLUSTER} for the cluster, {INSIGHTS_METRICS_PER_SERVICE} per "
         f"service and {INSIGHTS_METRICS_PER_FAMILY} per task definition family (one per user); "
         "its performance log events are not counted.",
-        f"The VPC (network row) has {usage.network.availability_zones} availability zones, "
-        f"{usage.network.nat_gateways_per_az} NAT gateway and "
-        f"{usage.network.interface_endpoints} interface endpoints in each, and a free S3 gateway "
-        "endpoint (image layers and notebooks do not pass the NAT gateways); each user's server "
-        f"sends {usage.network.nat_gb_per_user:g} GB a month through NAT. It is the same for "
+        f"The VPC (network row) has {zones} availability zones (from {zones_from}), "
+        f"{net.nat_gateways_per_az} NAT gateway and {net.interface_endpoints} interface "
+        "endpoints in each, and a free S3 gateway endpoint (image layers and notebooks do not "
+        "pass the NAT gateways); each user's server sends "
+        f"{net.nat_gb_per_user:g} GB a month through NAT. It is the same for "
         "every self-hosted option and is not in their totals; SageMaker Studio's default "
         "internet access needs none of it.",
         "SageMaker Studio keeps each user's home_gb_per_user on their space's storage.",
@@ -658,9 +720,12 @@ def assumptions(usage: Usage) -> list[str]:
         "Prices are on-demand list prices: no free tier, Savings Plans or Reserved Instances, "
         "before tax.",
         "Each user keeps their tier's home_gb_per_user GB in their home: on the tier's EFS "
-        "file system for the shared hub (Standard storage: an upper bound, files unread for 30 "
-        "days move to the cheaper Infrequent Access class), on the data volume for the "
-        "personal hub (already in its volume size).",
+        "file system for the shared hub, on the data volume for the personal hub (already in "
+        "its volume size). Where the homes' lifecycle moves files unread for 30 days to EFS "
+        f"Infrequent Access (the platform's template), {usage.platform.home_infrequent_share:.0%}"
+        " of a home's bytes are priced there (usage: platform.home_infrequent_share) and the "
+        "rest at Standard; IA's per-GB read and tiering charges are not counted (a file read "
+        "goes back to Standard after one access).",
         f"Backups hold one full copy of the homes plus {usage.platform.home_daily_change:.0%} "
         "of them a day, kept for the backup plan's longest retention (the platform's hourly "
         "recovery points expire sooner and add little).",
@@ -672,20 +737,26 @@ def assumptions(usage: Usage) -> list[str]:
     return found
 
 
-def estimate(usage: Usage, templates: Templates, prices: RegionPrices, region: str) -> Estimate:
-    """Every option's cost for `usage`, plus what was read from the templates to get there."""
-    estimator = Estimator(usage, templates, prices)
+def estimate(
+    usage: Usage,
+    templates: Templates,
+    prices: RegionPrices,
+    region: str,
+    zones: int | None = None,
+) -> Estimate:
+    """Every option's cost for `usage`, plus what was read from the templates to get there;
+    `zones`: the availability zones of the portfolio's network (`portfolio_zones`)."""
+    estimator = Estimator(usage, templates, prices, zones)
     resources: dict = {"templates": dict(sorted(templates.paths.items()))}
     if templates.has("shared-hub"):
         stack = templates.stack("shared-hub")
-        hub = templates.shared_hub(LoadBalancer="new")
+        hub = templates.shared_hub()
         resources["shared-hub"] = {
             "hub_task": [str(t) for t in hub.always_on_tasks],
             "default_server_size": str(hub.server_task),
-            "load_balancers_when_new": hub.load_balancers,
-            "load_balancers_when_existing": templates.shared_hub(
-                LoadBalancer="existing"
-            ).load_balancers,
+            "load_balancers_per_tier": {
+                tier: templates.shared_hub(tier).load_balancers for tier in templates.tiers()
+            },
             "file_systems": hub.file_systems,
             "log_groups": len(hub.log_groups),
             "log_retention_days": max(hub.log_groups, default=0),
@@ -713,6 +784,12 @@ def estimate(usage: Usage, templates: Templates, prices: RegionPrices, region: s
         "repositories": platform.repositories,
         "home_file_systems": platform.home_file_systems,
         "backup_retention_days": platform.backup_retention_days,
+        "homes_to_infrequent_access_days": platform.homes_to_infrequent_access,
+        "load_balancers": platform.load_balancers,
+    }
+    resources["network"] = {
+        "availability_zones": estimator.zones,
+        "from": "usage" if usage.network.availability_zones else "portfolio",
     }
     options = estimator.options()
     if templates.has("shared-hub"):
@@ -728,7 +805,7 @@ def estimate(usage: Usage, templates: Templates, prices: RegionPrices, region: s
         options=options,
         platform=estimator.platform(),
         resources=resources,
-        assumptions=assumptions(usage),
+        assumptions=assumptions(usage, estimator.zones),
         undated_prices=prices.undated(estimator.instances_used),
         prices_recorded=prices.recorded,
         network=estimator.network(),
@@ -744,6 +821,7 @@ def sensitivity(
     templates: Templates,
     prices: RegionPrices,
     region: str,
+    zones: int | None = None,
     users: tuple[int, ...] = SENSITIVITY_USERS,
 ) -> list[tuple[int, Estimate]]:
     """The estimate again with every tier at each number of `users`, all else as in `usage`."""
@@ -757,6 +835,7 @@ def sensitivity(
                 templates,
                 prices,
                 region,
+                zones,
             ),
         )
         for count in users

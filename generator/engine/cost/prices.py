@@ -78,6 +78,7 @@ class RegionPrices(_Model):
     alb_hour: Figure
     alb_lcu_hour: Figure
     efs_standard_gb_month: Figure
+    efs_ia_gb_month: Figure  # Infrequent Access, where the homes' lifecycle moves cold files
     backup_efs_gb_month: Figure
     backup_ebs_gb_month: Figure
     logs_ingest_gb: Figure

@@ -1,15 +1,16 @@
 """What the built templates create, read from the build (never from a hand-kept list).
 
 A small evaluator resolves the parts of a template that decide cost: parameter defaults (or
-the values a usage profile sets), conditions (a new or an existing load balancer, servers as
-Fargate tasks or inside the hub), `Fn::If`, `Fn::Select`/`Fn::Split` (Fargate "cpu:memory"
-sizes) and `Fn::FindInMap` (an instance type's root volume). Anything else, such as `Fn::Sub`
-or `Fn::GetAtt`, resolves to None: no cost depends on it.
+the values a usage profile sets), conditions (Spot, hub hours), `Fn::If`,
+`Fn::Select`/`Fn::Split` (Fargate "cpu:memory" sizes) and `Fn::FindInMap` (an instance type's
+root volume). Anything else, such as `Fn::Sub` or `Fn::GetAtt`, resolves to None: no cost
+depends on it.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,13 +109,16 @@ class Stack:
         return None
 
 
+LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+
+
 @dataclass(frozen=True)
 class SharedHub:
-    """What one shared-hub stack (one tier) creates, for a load balancer choice."""
+    """What one shared-hub stack (one tier's hub) creates."""
 
     always_on_tasks: tuple[FargateSize, ...]  # ECS services x desired count, running all month
     server_task: FargateSize | None  # the per-user task (its default size)
-    load_balancers: int
+    load_balancers: int  # the hub's own (its tier's setting, bound in the built template)
     file_systems: int
     log_groups: tuple[int, ...]  # retention in days of each log group
     secrets: int
@@ -145,6 +149,10 @@ class Platform:
     repositories: int
     home_file_systems: int  # one per tier (products/platform/homes.py)
     backup_retention_days: int  # the longest rule of the homes' backup plan (0: none)
+    # Tier -> days after which the homes' lifecycle moves a file unread that long to EFS
+    # Infrequent Access (TransitionToIA); a tier whose homes have no such policy is absent.
+    homes_to_infrequent_access: dict[str, int]
+    load_balancers: int  # the root's own: one shared by every tier's shared hubs
 
 
 class Templates:
@@ -180,14 +188,15 @@ class Templates:
         self.stack(product)  # refused with a clear message when the build has neither
         return self.product_tiers[product]
 
-    def shared_hub(self, **values: Any) -> SharedHub:
-        """Resources of one shared hub; `values` override parameter defaults (LoadBalancer, ...).
+    def shared_hub(self, tier: str | None = None, **values: Any) -> SharedHub:
+        """Resources of one shared hub of `tier` (its template; default: the first tier's);
+        `values` override parameter defaults.
 
-        The load balancer is the tier's setting, bound in the built template (its conditions
-        folded): `LoadBalancer="existing"` counts none of the hub's own, as a tier whose hubs
-        share an existing listener has none."""
-        existing = values.pop("LoadBalancer", None) == "existing"
-        stack = self.stack("shared-hub", **values)
+        The load balancers are what the tier's template creates: its own when the tier's
+        settings give each hub one; none when its hubs use the account's load balancer (in the
+        platform's root template) or an existing listener."""
+        key = f"shared-hub/{tier}"
+        stack = self.stack(key if tier and key in self.bodies else "shared-hub", **values)
         definitions = stack.resources("AWS::ECS::TaskDefinition")
         always_on, used = [], set()
         for service in stack.resources("AWS::ECS::Service").values():
@@ -203,9 +212,7 @@ class Templates:
         return SharedHub(
             always_on_tasks=tuple(always_on),
             server_task=others[0] if others else None,
-            load_balancers=0
-            if existing
-            else len(stack.resources("AWS::ElasticLoadBalancingV2::LoadBalancer")),
+            load_balancers=len(stack.resources(LOAD_BALANCER)),
             file_systems=len(stack.resources("AWS::EFS::FileSystem")),
             log_groups=tuple(retention),
             secrets=len(stack.resources("AWS::SecretsManager::Secret")),
@@ -254,6 +261,12 @@ class Templates:
     # platform -----------------------------------------------------------------------------
     def platform(self) -> Platform:
         stack = self.stack("platform")
+        # Each tier's homes are in its nested template, platform/TIER.
+        homes = {
+            key.removeprefix("platform/"): self.stack(key).resources("AWS::EFS::FileSystem")
+            for key in self.bodies
+            if key.startswith("platform/")
+        }
         return Platform(
             kms_keys=len(stack.resources("AWS::KMS::Key")),
             buckets=len(stack.resources("AWS::S3::Bucket")),
@@ -272,7 +285,23 @@ class Templates:
                 ),
                 default=0,
             ),
+            homes_to_infrequent_access={
+                tier: days
+                for tier, systems in sorted(homes.items())
+                if systems
+                and (days := min(_days_to_infrequent_access(s) for s in systems.values()))
+            },
+            load_balancers=len(stack.resources(LOAD_BALANCER)),
         )
+
+
+def _days_to_infrequent_access(file_system: dict[str, Any]) -> int:
+    """The days of its TransitionToIA lifecycle policy ("AFTER_30_DAYS": 30); 0 without one."""
+    for policy in file_system.get("LifecyclePolicies", []):
+        found = re.fullmatch(r"AFTER_(\d+)_DAYS?", str(policy.get("TransitionToIA", "")))
+        if found:
+            return int(found.group(1))
+    return 0
 
 
 def _task_size(stack: Stack, definition: dict[str, Any]) -> FargateSize:

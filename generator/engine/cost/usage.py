@@ -106,13 +106,14 @@ class SharedHubUsage(_Model):
     container_insights: bool | None = Field(
         None, description="Default: the template's ContainerInsights (disabled)."
     )
-    load_balancer: Literal["new", "existing"] = Field(
-        "new",
-        description="new: each tier's hub creates its own load balancer (the template's "
-        "default); existing: hubs attach to a load balancer that is paid for elsewhere.",
+    load_balancer: Literal["as-built", "existing"] = Field(
+        "as-built",
+        description="as-built: the load balancers the build creates (the account's one in the "
+        "platform's template, and a hub's own where its tier's settings give it one); "
+        "existing: count none, the hubs use one paid for elsewhere.",
     )
     load_balancer_lcus: float = Field(
-        1.0, ge=0, le=1000, description="Average LCUs a load balancer uses each hour."
+        1.0, ge=0, le=1000, description="Average LCUs each load balancer uses an hour."
     )
     hub_state_gb: float = Field(1.0, ge=0, le=10_000, description="GB on each hub's EFS.")
     log_gb_per_user: float = Field(
@@ -124,7 +125,13 @@ class NetworkUsage(_Model):
     """The VPC the hubs run in: what it costs whatever the self-hosted option (its NAT
     gateways, interface endpoints and their public addresses), shown apart from the options."""
 
-    availability_zones: int = Field(2, ge=1, le=6, description="Zones of the hubs' subnets.")
+    availability_zones: int | None = Field(
+        None,
+        ge=1,
+        le=16,
+        description="Zones of the hubs' subnets; default: from portfolio.yaml, each distinct "
+        "server subnet (the platform network's and a tier's own) taken as one zone.",
+    )
     nat_gateways_per_az: int = Field(
         1, ge=0, le=1, description="1: a NAT gateway in each zone; 0: none (endpoints only)."
     )
@@ -164,6 +171,13 @@ class PlatformUsage(_Model):
         0.01,
         description="Share of a home that changes a day; backups keep each change until the "
         "backup plan's longest retention ends.",
+    )
+    home_infrequent_share: Share = Field(
+        0.5,
+        description="Share of a home's bytes not read for the homes' lifecycle period (30 "
+        "days), so on EFS Infrequent Access. AWS puts the usual share of files infrequently "
+        "accessed at 80% (https://www.amazonaws.cn/en/efs/pricing/); half is conservative, as "
+        "a home holds installed packages that every kernel start reads.",
     )
 
 
