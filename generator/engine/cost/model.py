@@ -281,20 +281,39 @@ class Estimator:
         """The compute actually used: active hours x server size x the cheapest compute price."""
         return active_hours(tier) * cheapest_fargate_hourly(self.server_size(tier), self.prices)
 
-    def _load_balancers(self, count: int, item: str = "load balancer") -> list[Line]:
-        """`count` load balancers all month, each using the usage's LCUs (none: no line)."""
+    def _load_balancers(
+        self, count: int, tiers: list[TierUsage], item: str = "load balancer"
+    ) -> list[Line]:
+        """`count` load balancers all month, in front of `tiers`' hubs (none: no line): the
+        load-balancer hours, and the LCU-hours their users' traffic makes (or the usage's flat
+        LCUs an hour)."""
         if not count:
             return []
-        p, lcus = self.prices, self.usage.shared_hub.load_balancer_lcus
-        hourly = p.alb_hour.price + lcus * p.alb_lcu_hour.price
+        p, settings = self.prices, self.usage.shared_hub
+        if settings.load_balancer_lcus is not None:
+            lcu_hours = count * HOURS_PER_MONTH * settings.load_balancer_lcus
+            lcus = f"{settings.load_balancer_lcus:g} LCU an hour"
+        else:
+            active = sum(active_hours(t) for t in tiers)
+            lcu_hours = active * settings.load_balancer_gb_per_active_hour
+            lcus = (
+                f"{lcu_hours:g} LCU-hours: {active:g} active h x "
+                f"{settings.load_balancer_gb_per_active_hour:g} GB"
+            )
         return [
             Line(
                 item,
                 "fixed",
-                count * HOURS_PER_MONTH * hourly,
-                detail=f"{count} x 730 h x (ALB-hour + {lcus:g} LCU)",
+                count * HOURS_PER_MONTH * p.alb_hour.price + lcu_hours * p.alb_lcu_hour.price,
+                detail=f"{count} x 730 h, {lcus}",
             )
         ]
+
+    def _hub_hours_note(self) -> str:
+        hours = self.hub_hours()
+        if not hours:
+            return "the hub always on"
+        return f"the hub on working days {hours} only (HubHours)"
 
     def _counts_load_balancers(self) -> bool:
         """False when the usage says the hubs use a load balancer paid for elsewhere."""
@@ -304,7 +323,9 @@ class Estimator:
         """The load balancers of the platform's root template, shared by every tier's shared
         hubs: counted once, in the shared-hub options' shared part."""
         count = self.templates.platform().load_balancers if self._counts_load_balancers() else 0
-        return Part(self._load_balancers(count, "load balancer (one for the account)"))
+        return Part(
+            self._load_balancers(count, self.usage.tiers, "load balancer (one for the account)")
+        )
 
     def _hub_running_costs(
         self, hub: SharedHub, tier: TierUsage, load_balancers: int
@@ -312,7 +333,7 @@ class Estimator:
         """What a shared hub costs besides its tasks: its own load balancers, EFS, logs,
         secrets, alarms."""
         p, settings = self.prices, self.usage.shared_hub
-        lines = self._load_balancers(load_balancers)
+        lines = self._load_balancers(load_balancers, [tier])
         lines.append(
             Line(
                 "hub state (EFS)",
@@ -617,13 +638,13 @@ class Estimator:
                 f"shared-hub, {share:.0%} Spot{' (default)' if self.spot_by_default() else ''}",
                 lambda t: self.shared_hub_fargate(t, share),
                 note=f"servers on Fargate Spot, on regular Fargate when Spot has no capacity "
-                f"({share:.0%} of hours on Spot assumed); {self.arch()}",
+                f"({share:.0%} of hours on Spot assumed); {self.arch()}; {self._hub_hours_note()}",
             )
             regular = option(
                 "shared-hub-fargate",
                 f"shared-hub, regular Fargate{'' if self.spot_by_default() else ' (default)'}",
                 lambda t: self.shared_hub_fargate(t, 0.0),
-                note="FargateSpot=false",
+                note=f"FargateSpot=false; {self._hub_hours_note()}",
             )
             # The account's load balancer, if the platform's template has one: once for all.
             spot.shared = self.account_load_balancers()
@@ -639,7 +660,7 @@ class Estimator:
                 note="a baseline, not a product option: the design before per-user tasks; one "
                 "load balancer shared by the tiers",
             )
-            original.shared = Part(self._load_balancers(1))
+            original.shared = Part(self._load_balancers(1, self.usage.tiers))
             found.append(original)
         found.append(
             option(
@@ -675,7 +696,13 @@ def assumptions(usage: Usage, zones: int) -> list[str]:
         "A month is 730 hours for always-on resources (hub tasks, load balancers, alarms).",
         "A user's server runs for the active hours plus, after each session, the idle timeout "
         "before it is culled or stopped; that idle time is shown as the cost of idle.",
-        f"Load balancers use {settings.load_balancer_lcus:g} LCU on average each hour.",
+        (
+            f"Load balancers use {settings.load_balancer_lcus:g} LCU on average each hour."
+            if settings.load_balancer_lcus is not None
+            else "A load balancer's LCU-hours are its hubs' active user-hours x "
+            f"{settings.load_balancer_gb_per_active_hour:g} GB (processed bytes, the largest "
+            "LCU dimension for a few dozen users: 1 LCU-hour is 1 GB)."
+        ),
         "The shared hub's load balancers are those the build creates: one in the platform's "
         "template shared by every tier's hubs (counted once, in the shared column), and a hub's "
         "own where its tier's settings give it one (counted per tier); none where hubs use an "

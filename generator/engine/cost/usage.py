@@ -112,8 +112,19 @@ class SharedHubUsage(_Model):
         "platform's template, and a hub's own where its tier's settings give it one); "
         "existing: count none, the hubs use one paid for elsewhere.",
     )
-    load_balancer_lcus: float = Field(
-        1.0, ge=0, le=1000, description="Average LCUs each load balancer uses an hour."
+    load_balancer_gb_per_active_hour: float = Field(
+        0.1,
+        ge=0,
+        le=1000,
+        description="GB a user's browser exchanges with a hub through the load balancer per "
+        "active hour: a load balancer's LCUs are counted from it (for a few dozen users the "
+        "processed bytes are the largest of the four LCU dimensions; 1 LCU-hour is 1 GB).",
+    )
+    load_balancer_lcus: float | None = Field(
+        None,
+        ge=0,
+        le=1000,
+        description="Instead: average LCUs each load balancer uses every hour of the month.",
     )
     hub_state_gb: float = Field(1.0, ge=0, le=10_000, description="GB on each hub's EFS.")
     log_gb_per_user: float = Field(
