@@ -95,8 +95,8 @@ def lines(part: dict) -> dict[str, float]:
 # Server hours: 1 user x (2 h x 20 days + 1 session x 20 days x 30/60 h idle) = 40 + 10 = 50 h,
 # of which 10 h idle. ARM server rate 512:2048 = 0.5 vCPU x 0.03 + 2 GB x 0.005 = 0.025 an hour.
 # Hub task (HubSize 512:1024, ARM, regular Fargate): 730 h x (0.5 x 0.03 + 1 x 0.005 = 0.02)
-# = 14.60. Load balancer (LoadBalancer default "new" creates one): 730 h x (0.02 + 1 LCU x
-# 0.01) = 21.90. EFS: 1 file system x 2 GB x 0.30 = 0.60. Secrets: 1 x 0.50 = 0.50.
+# = 14.60. The account's load balancer (the platform's, shared by the tiers' hubs; the usage's
+# flat 1 LCU): 730 h x (0.02 + 1 LCU x 0.01) = 21.90, in the shared part. EFS: 1 file system x 2 GB x 0.30 = 0.60. Secrets: 1 x 0.50 = 0.50.
 # Logs: 1 GB a month x 0.50 + 1 GB x (30 days retention / (730/24) days = 0.9863 months)
 #   x 0.03 = 0.50 + 0.0296 = 0.53.
 # Homes on the tier's EFS (the platform's): 1 user x 4 GB x 0.30 = 1.20. Their backups: the
@@ -105,7 +105,6 @@ def lines(part: dict) -> dict[str, float]:
 HOMES = {"homes (EFS)": 1.20, "home backups": 0.27}
 FARGATE_PII = {
     "hub task": 14.60,
-    "load balancer": 21.90,
     "hub state (EFS)": 0.60,
     "logs": 0.53,
     "secrets": 0.50,
@@ -120,8 +119,9 @@ def test_shared_hub_regular_fargate_by_hand(small):
     pii = fargate["tiers"]["pii"]
     assert lines(pii) == FARGATE_PII
     assert pii["idle"] == 0.25  # 10 idle h x 0.025
-    assert pii["fixed"] == 39.60  # 14.60 + 21.90 + 0.60 + 0.53 + 0.50 + 1.20 + 0.27
+    assert pii["fixed"] == 17.70  # 14.60 + 0.60 + 0.53 + 0.50 + 1.20 + 0.27
     assert pii["per_use"] == 1.25
+    assert lines(fargate["shared"]) == {"load balancer (one for the account)": 21.90}
     assert fargate["total"] == 40.85
 
 
@@ -134,7 +134,7 @@ def test_fargate_spot_with_fallback_by_hand(small):
     spot = option(data, "shared-hub-fargate-spot")
     assert lines(spot["tiers"]["pii"]) == {**FARGATE_PII, "servers": 0.78}
     assert spot["idle"] == 0.16
-    assert spot["total"] == 40.38  # 39.60 + 0.78125
+    assert spot["total"] == 40.38  # 17.70 + 0.78125 + 21.90
     assert spot["label"] == "shared-hub, 50% Spot (default)"
     assert "50% of hours on Spot assumed" in spot["note"]
 
@@ -160,8 +160,11 @@ def test_hub_hours_by_hand(tmp_path):
     usage = tmp_path / "hours.yaml"
     usage.write_text(SMALL.replace("shared-hub:\n", 'shared-hub:\n  hub_hours: "8-18"\n'))
     data = cost_json(usage)
-    found = lines(option(data, "shared-hub-fargate")["tiers"]["pii"])
-    assert (found["hub task"], found["load balancer"]) == (4.35, 21.90)
+    fargate = option(data, "shared-hub-fargate")
+    found = lines(fargate["tiers"]["pii"])
+    assert found["hub task"] == 4.35
+    assert lines(fargate["shared"]) == {"load balancer (one for the account)": 21.90}
+    assert "the hub on working days 8-18 only (HubHours)" in fargate["note"]
     assert data["resources"]["shared-hub"]["hub_hours_per_month"] == 217.26
 
 
@@ -406,8 +409,8 @@ BAD_USAGE = [
         SMALL.replace("  hub_state_gb: 2\n", "  hub_state_gigs: 2\n"),
         "usage.yaml:15:3: shared-hub.hub_state_gigs: unknown field 'hub_state_gigs'; allowed "
         "here: container_insights, cpu_architecture, fargate_spot_share, hub_hours, "
-        "hub_state_gb, idle_timeout_minutes, load_balancer, load_balancer_lcus, "
-        "log_gb_per_user",
+        "hub_state_gb, idle_timeout_minutes, load_balancer, load_balancer_gb_per_active_hour, "
+        "load_balancer_lcus, log_gb_per_user",
         id="unknown-key",
     ),
     pytest.param(
@@ -590,16 +593,16 @@ def altered_build(monkeypatch, alter) -> None:
 LOAD_BALANCER = "AWS::ElasticLoadBalancingV2::LoadBalancer"
 
 
-def account_load_balancer(tiers_without_own: tuple[str, ...] = ("pii", "nonpii")):
-    """The build as the account-wide load balancer makes it: one in the platform's root
-    template, none in the hub templates of `tiers_without_own`."""
+def own_load_balancers(tiers: tuple[str, ...] = ("pii", "nonpii"), account: bool = False):
+    """The build as `per_hub: true` would make it for `tiers`: a load balancer in their hub
+    templates; the account's in the platform's root only if `account` (some tier still on it)."""
 
     def alter(stack: str, body: dict) -> dict:
         resources = body["Resources"]
-        if stack == "platform":
-            resources["AccountLoadBalancer"] = {"Type": LOAD_BALANCER, "Properties": {}}
-        if stack in {f"shared-hub/{tier}" for tier in tiers_without_own}:
+        if stack == "platform" and not account:
             body["Resources"] = {k: r for k, r in resources.items() if r["Type"] != LOAD_BALANCER}
+        if stack in {f"shared-hub/{tier}" for tier in tiers}:
+            resources["HubLoadBalancer"] = {"Type": LOAD_BALANCER, "Properties": {}}
         return body
 
     return alter
@@ -608,17 +611,10 @@ def account_load_balancer(tiers_without_own: tuple[str, ...] = ("pii", "nonpii")
 def test_the_account_load_balancer_is_counted_once_by_hand(tmp_path, monkeypatch):
     usage = tmp_path / "usage.yaml"
     usage.write_text(TWO_TIERS)
-    # Today's build: each tier's hub has its own load balancer (21.90 each), nothing shared.
-    # Each tier's hub without it: 14.60 + 0.60 + 0.5296 + 0.50 + 1.20 + 0.27 + 1.25 (servers
-    # on regular Fargate) = 18.9496; with it 40.8496; two tiers 81.6992.
-    before = option(cost_json(usage), "shared-hub-fargate")
-    assert (before["shared"]["lines"], before["total"]) == ([], 81.70)
-    assert lines(before["tiers"]["nonpii"])["load balancer"] == 21.90
-
-    # The platform's root has the one load balancer and the hub templates none: each tier
-    # 18.95, the account's load balancer 730 h x (0.02 + 1 LCU x 0.01) = 21.90 once, in the
-    # shared part: 2 x 18.9496 + 21.90 = 59.7992.
-    altered_build(monkeypatch, account_load_balancer())
+    # The build (the example's default): the platform's root has the one load balancer and the
+    # hub templates none: each tier 14.60 + 0.60 + 0.5296 + 0.50 + 1.20 + 0.27 + 1.25 (servers
+    # on regular Fargate) = 18.9496, the account's load balancer 730 h x (0.02 + 1 LCU x 0.01)
+    # = 21.90 once, in the shared part: 2 x 18.9496 + 21.90 = 59.7992.
     data = cost_json(usage)
     fargate = option(data, "shared-hub-fargate")
     assert "load balancer" not in lines(fargate["tiers"]["pii"])
@@ -641,13 +637,20 @@ def test_the_account_load_balancer_is_counted_once_by_hand(tmp_path, monkeypatch
     cells = ["18.95", "18.95", "21.90", "57.30", "2.50", "0.50", "59.80", "119.6x"]
     assert row.split()[-8:] == cells, row
 
+    # With a load balancer per hub (per_hub: true): 21.90 in each tier, nothing shared: each
+    # tier 40.8496, two tiers 81.6992.
+    altered_build(monkeypatch, own_load_balancers())
+    before = option(cost_json(usage), "shared-hub-fargate")
+    assert (before["shared"]["lines"], before["total"]) == ([], 81.70)
+    assert lines(before["tiers"]["nonpii"])["load balancer"] == 21.90
+
 
 def test_a_tier_with_its_own_load_balancer_beside_the_account_one_by_hand(tmp_path, monkeypatch):
     # nonpii's settings still give each of its hubs one: 18.95 (pii) + 40.85 (nonpii) + the
     # account's 21.90 = 81.70.
     usage = tmp_path / "usage.yaml"
     usage.write_text(TWO_TIERS)
-    altered_build(monkeypatch, account_load_balancer(tiers_without_own=("pii",)))
+    altered_build(monkeypatch, own_load_balancers(("nonpii",), account=True))
     fargate = option(cost_json(usage), "shared-hub-fargate")
     assert "load balancer" not in lines(fargate["tiers"]["pii"])
     assert lines(fargate["tiers"]["nonpii"])["load balancer"] == 21.90
@@ -659,7 +662,7 @@ def test_existing_counts_no_load_balancer_not_even_the_account_one(tmp_path, mon
     # load_balancer: existing: one paid for elsewhere; 2 x 18.9496 = 37.90.
     usage = tmp_path / "usage.yaml"
     usage.write_text(TWO_TIERS.replace("shared-hub:\n", "shared-hub:\n  load_balancer: existing\n"))
-    altered_build(monkeypatch, account_load_balancer(tiers_without_own=("pii",)))
+    altered_build(monkeypatch, own_load_balancers(("nonpii",), account=True))
     data = cost_json(usage)
     fargate = option(data, "shared-hub-fargate")
     assert (fargate["shared"]["lines"], fargate["total"]) == ([], 37.90)
@@ -674,7 +677,6 @@ def test_sensitivity_counts_the_account_load_balancer_once_by_hand(tmp_path, mon
     # of a load balancer per tier). Floor 2 x 1.25 = 2.50; 81.1084 / 2.50 = 32.4.
     usage = tmp_path / "usage.yaml"
     usage.write_text(TWO_TIERS)
-    altered_build(monkeypatch, account_load_balancer())
     result = run(
         "--usage", str(usage), "-p", str(ROOT / "portfolio.yaml"), "--prices", str(PRICES),
         "--sensitivity",
@@ -733,6 +735,7 @@ def test_availability_zones_from_the_portfolio_by_hand(small, tmp_path):
         "    network:\n      vpc_id: vpc-0123456789abcdef0\n"
         "      server_subnets: [subnet-0a1b2c3d4e5f60002, subnet-0a1b2c3d4e5f60005]\n"
         "      load_balancer_subnets: [subnet-0a1b2c3d4e5f60003, subnet-0a1b2c3d4e5f60004]\n"
+        "      load_balancer: {per_hub: true}\n"
     )
     marker = "    identity_group: data-scientists\n"
     assert text.count(marker) == 1
@@ -764,3 +767,21 @@ def test_availability_zones_from_the_portfolio_by_hand(small, tmp_path):
     data = json.loads(result.stdout)
     assert lines(data["network"])["NAT gateways"] == 73.00
     assert data["resources"]["network"] == {"availability_zones": 2, "from": "usage"}
+
+
+def test_load_balancer_lcus_from_active_hours_by_hand(tmp_path):
+    # Without a flat load_balancer_lcus, a load balancer's LCU-hours are its hubs' users' active
+    # hours x 0.1 GB (the default): 1 user x 2 h x 20 days = 40 h -> 4 LCU-hours x 0.01 = 0.04,
+    # plus 730 h x 0.02 = 14.60: 14.64 for the account's one (flat 1 LCU an hour: 21.90).
+    usage = tmp_path / "usage.yaml"
+    usage.write_text(SMALL.replace("  load_balancer_lcus: 1\n", ""))
+    data = cost_json(usage)
+    (line,) = option(data, "shared-hub-fargate")["shared"]["lines"]
+    assert (line["item"], line["amount"]) == ("load balancer (one for the account)", 14.64)
+    assert line["detail"] == "1 x 730 h, 4 LCU-hours: 40 active h x 0.1 GB"
+    # Half a GB an active hour: 20 LCU-hours x 0.01 = 0.20 -> 14.80.
+    usage.write_text(
+        SMALL.replace("  load_balancer_lcus: 1\n", "  load_balancer_gb_per_active_hour: 0.5\n")
+    )
+    (line,) = option(cost_json(usage), "shared-hub-fargate")["shared"]["lines"]
+    assert line["amount"] == 14.80
