@@ -96,7 +96,8 @@ def lines(part: dict) -> dict[str, float]:
 # of which 10 h idle. ARM server rate 512:2048 = 0.5 vCPU x 0.03 + 2 GB x 0.005 = 0.025 an hour.
 # Hub task (HubSize 512:1024, ARM, regular Fargate): 730 h x (0.5 x 0.03 + 1 x 0.005 = 0.02)
 # = 14.60. The account's load balancer (the platform's, shared by the tiers' hubs; the usage's
-# flat 1 LCU): 730 h x (0.02 + 1 LCU x 0.01) = 21.90, in the shared part. EFS: 1 file system x 2 GB x 0.30 = 0.60. Secrets: 1 x 0.50 = 0.50.
+# flat 1 LCU): 730 h x (0.02 + 1 LCU x 0.01) = 21.90, in the shared part.
+# EFS: 1 file system x 2 GB x 0.30 = 0.60. Secrets: 1 x 0.50 = 0.50.
 # Logs: 1 GB a month x 0.50 + 1 GB x (30 days retention / (730/24) days = 0.9863 months)
 #   x 0.03 = 0.50 + 0.0296 = 0.53.
 # Homes on the tier's EFS (the platform's): 1 user x 4 GB x 0.30 = 1.20. Their backups: the
