@@ -181,6 +181,7 @@ def deploy_platform(
     if ARTIFACT_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=ARTIFACT_BUCKET)
     create_principals(server, portfolio)
+    portfolio = with_load_balancer_subnets(server, portfolio)
     root = package(
         s3, ARTIFACT_BUCKET, f"{builder.PLATFORM}.template.json", platform_templates(portfolio)
     )
@@ -191,6 +192,36 @@ def deploy_platform(
             Name=names.HUB_IMAGE_TAG_PARAMETER, Value=image_tag, Type="String", Overwrite=True
         )
     return outputs
+
+
+def with_load_balancer_subnets(server: MotoServer, portfolio: Portfolio) -> Portfolio:
+    """`portfolio`, or, when the account's load balancer's subnets and certificate are not in
+    `server` (the example's placeholders), `portfolio` whose platform settings name a VPC, two
+    subnets in two zones and a certificate made there: CloudFormation creates the load balancer
+    and its HTTPS listener with them."""
+    if not portfolio.account_load_balancer:
+        return portfolio
+    ec2, acm = server.client("ec2"), server.client("acm")
+    platform = portfolio.platform
+    network, dns = platform.network, platform.dns
+    try:
+        ec2.describe_subnets(SubnetIds=network.load_balancer_subnets[:2])
+    except ec2.exceptions.ClientError:
+        vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+        subnets = [
+            ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.30.{i}.0/24", AvailabilityZone=zone)[
+                "Subnet"
+            ]["SubnetId"]
+            for i, zone in enumerate(("us-east-1a", "us-east-1b"))
+        ]
+        network = network.model_copy(update={"vpc_id": vpc, "load_balancer_subnets": subnets})
+    try:
+        acm.describe_certificate(CertificateArn=dns.certificate_arn)
+    except acm.exceptions.ClientError:
+        arn = acm.request_certificate(DomainName="*.example.com")["CertificateArn"]
+        dns = dns.model_copy(update={"certificate_arn": arn})
+    platform = platform.model_copy(update={"network": network, "dns": dns})
+    return portfolio.model_copy(update={"platform": platform})
 
 
 def with_platform_settings(portfolio: Portfolio, network: dict) -> Portfolio:
