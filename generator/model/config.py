@@ -289,8 +289,7 @@ class ExistingListener(_Model):
 
 
 class LoadBalancer(_Model):
-    """How shared hubs are reached: the account's one load balancer (the default), a load
-    balancer per hub, or a rule on an existing listener."""
+    """How shared hubs are reached: the account's load balancer, one per hub, or a listener's."""
 
     scheme: Literal["internal", "internet-facing"] = Field(
         "internal",
