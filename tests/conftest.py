@@ -272,6 +272,7 @@ def moto() -> Iterator[MotoServer]:
     """One moto server for the session; tests reset it before use."""
     moto_cfn.install()
     server = start_moto_server()
+    moto_cfn.ENDPOINT["url"] = server.endpoint_url
     try:
         yield server
     finally:

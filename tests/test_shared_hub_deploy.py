@@ -117,7 +117,9 @@ def task_definition(aws, family: str) -> dict:
     return aws.client("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
 
 
-def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
+def test_account_load_balancer_and_fargate_servers(aws, example, network, caplog):
+    """The example's default: the hub's host rule on the account's load balancer, made by the
+    tier's route function (the platform's, run as moto stores it: tests/support/moto_cfn.py)."""
     tier = example.tiers[0].name
     outputs = deploy(aws, example, network, caplog, "hub1", {"Tier": tier, "HubName": "team1"})
     iam, ecs, ec2 = aws.client("iam"), aws.client("ecs"), aws.client("ec2")
@@ -179,16 +181,22 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
         }
 
     ids = {name: g["GroupId"] for name, g in groups.items()}
-    assert peers("HubSecurityGroup", "IpPermissions", 8000) == {ids["LoadBalancerSecurityGroup"]}
+    ssm = aws.client("ssm")
+
+    def platform(name: str) -> str:
+        return ssm.get_parameter(Name=name)["Parameter"]["Value"]
+
+    # Reached through the platform's group of hubs behind the account's load balancer only.
+    behind = platform(names.BEHIND_LOAD_BALANCER_GROUP_PARAMETER)
+    assert vpc["securityGroups"] == [ids["HubSecurityGroup"], behind]
+    assert peers("HubSecurityGroup", "IpPermissions", 8000) == set()
+    assert "LoadBalancerSecurityGroup" not in ids
     assert peers("HubSecurityGroup", "IpPermissions", 8081) == {ids["ServerSecurityGroup"]}
     assert peers("ServerSecurityGroup", "IpPermissions", 8888) == {ids["HubSecurityGroup"]}
     assert peers("FileSystemSecurityGroup", "IpPermissions", 2049) == {ids["HubSecurityGroup"]}
     assert peers("HubSecurityGroup", "IpPermissionsEgress", 8888) == {ids["ServerSecurityGroup"]}
     assert peers("HubSecurityGroup", "IpPermissionsEgress", 2049) == {
         ids["FileSystemSecurityGroup"]
-    }
-    assert peers("LoadBalancerSecurityGroup", "IpPermissionsEgress", 8000) == {
-        ids["HubSecurityGroup"]
     }
 
     (log_group,) = aws.client("logs").describe_log_groups(
@@ -199,6 +207,59 @@ def test_new_load_balancer_and_fargate_servers(aws, example, network, caplog):
     records = aws.client("route53").list_resource_record_sets(HostedZoneId=network["HostedZoneId"])
     (alias,) = [r for r in records["ResourceRecordSets"] if r["Type"] == "A"]
     assert alias["Name"].rstrip(".") == f"team1.{tier}.data.example.com"
+    assert alias["AliasTarget"]["DNSName"].rstrip(".") == platform(
+        names.ACCOUNT_LOAD_BALANCER_DNS_NAME_PARAMETER
+    )
+    assert "LoadBalancerDnsName" not in outputs
+
+    # The route: one rule on the account's listener for the hub's name, to its target group,
+    # tagged with the route's tier; gone with the hub.
+    elb = aws.client("elbv2")
+    assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1, "the account's only"
+    listener = platform(names.ACCOUNT_LISTENER_ARN_PARAMETER)
+    (rule,) = [r for r in elb.describe_rules(ListenerArn=listener)["Rules"] if not r["IsDefault"]]
+    assert rule["Conditions"][0]["HostHeaderConfig"]["Values"] == [f"team1.{tier}.data.example.com"]
+    (target,) = service["loadBalancers"]
+    assert rule["Actions"][0]["TargetGroupArn"] == target["targetGroupArn"]
+    (described,) = elb.describe_tags(ResourceArns=[rule["RuleArn"]])["TagDescriptions"]
+    assert {t["Key"]: t["Value"] for t in described["Tags"]}[names.ROUTE_TIER_TAG] == tier
+    aws.client("cloudformation").delete_stack(StackName="hub1")
+    assert [
+        r for r in elb.describe_rules(ListenerArn=listener)["Rules"] if not r["IsDefault"]
+    ] == []
+
+
+def test_a_load_balancer_per_hub(aws, example, network, caplog):
+    tier = example.tiers[0].name
+    settings = LoadBalancer(per_hub=True)
+    outputs = deploy(
+        aws, example, network, caplog, "hub1", {"Tier": tier, "HubName": "team1"}, settings
+    )
+    ec2, elb = aws.client("ec2"), aws.client("elbv2")
+    groups = {
+        g["GroupName"].split("-")[1]: g
+        for g in ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [network["VpcId"]]}]
+        )["SecurityGroups"]
+        if g["GroupName"].startswith("hub1-")
+    }
+    ids = {name: g["GroupId"] for name, g in groups.items()}
+
+    def peers(group: str, direction: str, port: int) -> set[str]:
+        return {
+            pair["GroupId"]
+            for rule in groups[group][direction]
+            if rule.get("FromPort") == port
+            for pair in rule["UserIdGroupPairs"]
+        }
+
+    assert peers("HubSecurityGroup", "IpPermissions", 8000) == {ids["LoadBalancerSecurityGroup"]}
+    assert peers("LoadBalancerSecurityGroup", "IpPermissionsEgress", 8000) == {
+        ids["HubSecurityGroup"]
+    }
+    assert len(elb.describe_load_balancers()["LoadBalancers"]) == 1, "the hub's own only"
+    records = aws.client("route53").list_resource_record_sets(HostedZoneId=network["HostedZoneId"])
+    (alias,) = [r for r in records["ResourceRecordSets"] if r["Type"] == "A"]
     assert alias["AliasTarget"]["DNSName"].rstrip(".") == outputs["LoadBalancerDnsName"]
 
 

@@ -17,10 +17,17 @@ reference the right resources. What it cannot prove: that AWS accepts them."""
 
 from __future__ import annotations
 
+import contextlib
+import http.server
+import io
 import json
+import os
 import re
-from typing import Any
+import threading
+import zipfile
+from typing import Any, ClassVar
 
+from moto.awslambda.models import lambda_backends
 from moto.cloudformation import parsing
 from moto.core.common_models import CloudFormationModel
 from moto.core.utils import pascal_to_camelcase, remap_nested_keys
@@ -29,6 +36,7 @@ from moto.ecs.models import Service as EcsService
 from moto.ecs.models import TaskDefinition as EcsTaskDefinition
 from moto.ecs.models import ecs_backends
 from moto.efs.models import AccessPoint as EfsAccessPoint
+from moto.elbv2.models import FakeLoadBalancer, FakeTargetGroup, elbv2_backends
 from moto.kms.models import Key as KmsKey
 from moto.s3.models import FakeBucket, s3_backends
 from moto.servicediscovery.models import Namespace as DiscoveryNamespace
@@ -351,6 +359,186 @@ class DiscoveryServiceResource(CloudFormationModel):
         return cls(service)
 
 
+# The moto server's own address, for functions run in-process that call it (set by conftest).
+ENDPOINT: dict[str, str] = {}
+
+
+class _Responses(http.server.BaseHTTPRequestHandler):
+    """Receives a custom resource's answer, as CloudFormation's pre-signed S3 URL would."""
+
+    received: ClassVar[list[dict]] = []
+
+    def do_PUT(self) -> None:
+        length = int(self.headers["Content-Length"])
+        type(self).received.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def invoke_custom_resource(
+    service_token: str, event: dict, account_id: str, region_name: str
+) -> dict:
+    """Run the Lambda function `service_token` names, as moto stored it (its inline code and
+    environment), on `event` as CloudFormation sends it, in this process against this moto
+    server; return the answer it PUT to the event's ResponseURL (a local HTTP server here)."""
+    function = lambda_backends[account_id][region_name].get_function(service_token)
+    with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
+        code = archive.read("index.py").decode()
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Responses)
+    _Responses.received = []
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    event = {**event, "ResponseURL": f"http://127.0.0.1:{server.server_port}/response"}
+    environment = {
+        **function.environment_vars,
+        "AWS_ENDPOINT_URL": ENDPOINT["url"],
+        "AWS_DEFAULT_REGION": region_name,
+        # Lambda hands a function its role's credentials in these; moto takes any.
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
+    try:
+        with _environment(environment):
+            module: dict[str, Any] = {"__name__": "index"}
+            exec(compile(code, "index.py", "exec"), module)
+            module[function.handler.split(".", 1)[1]](event, None)
+        thread.join(10)
+    finally:
+        server.server_close()
+    (answer,) = _Responses.received
+    return answer
+
+
+class HubRouteResource(CloudFormationModel):
+    """`Custom::HubRoute`: moto would run its function in Docker (none here); this runs the
+    platform's route function as moto stored it, in this process (`invoke_custom_resource`),
+    with CloudFormation's Create and Delete requests, and fails the stack as CloudFormation
+    does when the function answers FAILED."""
+
+    def __init__(self, physical_id: str, properties: dict, stack_id: str, logical_id: str):
+        self.physical_id = physical_id
+        self.properties = properties
+        self.stack_id = stack_id
+        self.logical_id = logical_id
+        self.data: dict[str, Any] = {}
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "Custom::HubRoute"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return True
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        return self.data.get(attribute_name)
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.physical_id
+
+    @staticmethod
+    def _call(properties: dict, event: dict, account_id: str, region_name: str) -> dict:
+        answer = invoke_custom_resource(
+            properties["ServiceToken"],
+            {**event, "ServiceToken": properties["ServiceToken"]},
+            account_id,
+            region_name,
+        )
+        if answer["Status"] != "SUCCESS":
+            raise ValueError(f"Custom::HubRoute {event['RequestType']}: {answer.get('Reason')}")
+        return answer
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        properties = cloudformation_json["Properties"]
+        event = {
+            "RequestType": "Create",
+            "StackId": kwargs["StackId"],
+            "RequestId": resource_name,
+            "LogicalResourceId": kwargs["LogicalId"],
+            "ResourceType": "Custom::HubRoute",
+            "ResourceProperties": properties,
+        }
+        answer = cls._call(properties, event, account_id, region_name)
+        route = cls(
+            answer["PhysicalResourceId"], properties, kwargs["StackId"], kwargs["LogicalId"]
+        )
+        route.data = answer.get("Data", {})
+        return route
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        event = {
+            "RequestType": "Delete",
+            "StackId": self.stack_id,
+            "RequestId": f"delete-{self.physical_id}",
+            "LogicalResourceId": self.logical_id,
+            "ResourceType": "Custom::HubRoute",
+            "PhysicalResourceId": self.physical_id,
+            "ResourceProperties": self.properties,
+        }
+        self._call(self.properties, event, account_id, region_name)
+
+
+_original_resource_class = parsing.resource_class_from_type
+_original_balancer_attribute = FakeLoadBalancer.get_cfn_attribute
+# Application load balancers' Route 53 zone in us-east-1 (AWS's "Elastic Load Balancing
+# endpoints and quotas"); moto's CloudFormation does not give it.
+ALB_ZONE_US_EAST_1 = "Z35SXDOTRQ7X7K"
+
+
+_original_create_target_group = FakeTargetGroup.create_from_cloudformation_json.__func__
+
+
+def _create_target_group(
+    cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+):
+    """A target group with its Tags (moto's CloudFormation drops them; the route function
+    reads the tier tag)."""
+    group = _original_create_target_group(
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    )
+    tags = cloudformation_json.get("Properties", {}).get("Tags", [])
+    if tags:
+        elbv2_backends[account_id][region_name].add_tags([group.arn], tags)
+    return group
+
+
+def _balancer_attribute(self, attribute_name: str) -> Any:
+    if attribute_name == "CanonicalHostedZoneID":
+        return ALB_ZONE_US_EAST_1
+    return _original_balancer_attribute(self, attribute_name)
+
+
+def _resource_class(resource_type: str):
+    if resource_type == HubRouteResource.cloudformation_type():
+        return HubRouteResource
+    return _original_resource_class(resource_type)
+
+
 def install() -> None:
     """Apply the extensions (idempotent); moto's model list is cached, so refresh it."""
     FakeBucket.create_from_cloudformation_json = classmethod(_create_bucket)
@@ -358,6 +546,9 @@ def install() -> None:
     EcsTaskDefinition.create_from_cloudformation_json = classmethod(_create_task_definition)
     EcsService.create_from_cloudformation_json = classmethod(_create_service)
     parsing.clean_json = _clean_json
+    parsing.resource_class_from_type = _resource_class
+    FakeLoadBalancer.get_cfn_attribute = _balancer_attribute
+    FakeTargetGroup.create_from_cloudformation_json = classmethod(_create_target_group)
     parsing.ResourceMap.load_parameters = _load_parameters
     # A Ref to an EFS access point is its id (moto returns the object).
     EfsAccessPoint.physical_resource_id = property(lambda point: point.access_point_id)
