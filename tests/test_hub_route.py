@@ -161,7 +161,7 @@ Invoke = Callable[..., dict]
 
 
 @pytest.fixture(params=["source", "inline"])
-def load(request, aws, account, responses, monkeypatch) -> Callable[..., Invoke]:
+def load(request, aws, account, responses, monkeypatch, capsys) -> Callable[..., Invoke]:
     """`load(tier)`: a function that invokes tier's route function with one request and returns
     the answer CloudFormation received (the module is on the invoker as `.module`)."""
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint_url)
@@ -191,6 +191,9 @@ def load(request, aws, account, responses, monkeypatch) -> Callable[..., Invoke]
                 event["OldResourceProperties"] = {"ServiceToken": SERVICE_TOKEN, **old}
             before = len(responses.received)
             assert module.handler(event, None) is None
+            log = capsys.readouterr().out
+            assert kind in log, "the log says what was asked"
+            assert "signature" not in log, "the pre-signed URL is a secret: never logged"
             assert len(responses.received) == before + 1, "exactly one answer per request"
             answer = responses.received[-1]
             assert answer["path"] == f"/response/{number}?signature=secret"
@@ -397,8 +400,13 @@ def test_rules_are_read_page_by_page(load, account):
     for priority in range(1, 6):
         account.add_rule(f"other-{priority}.example.com", priority)
     account.add_rule("alpha.pii.jupyter.example.com", 6)  # on the last page
+    pages = []
+    invoke.module.elb.meta.events.register(
+        "before-call.elastic-load-balancing-v2.DescribeRules", lambda **kwargs: pages.append(1)
+    )
     refused = invoke("Create", hub("alpha", account.target_group(TIER)))
     assert refused["Status"] == "FAILED"
+    assert len(pages) == 4, "6 rules and the default one, 2 a page"
     created = invoke("Create", hub("beta", account.target_group(TIER)))
     assert account.rules()[created["PhysicalResourceId"]]["Priority"] == "7"
 
@@ -408,7 +416,10 @@ def test_update_with_the_same_properties_keeps_the_rule(load, account):
     props = hub("alpha", account.target_group(TIER))
     created = invoke("Create", props)["PhysicalResourceId"]
     before = account.rules()
+    calls = []
+    invoke.module.elb.meta.events.register("before-call", lambda **kwargs: calls.append(1))
     answer = invoke("Update", props, created, old=props)
+    assert calls == [], "nothing to do: the listener is left alone"
     assert answer["Status"] == "SUCCESS"
     assert answer["PhysicalResourceId"] == created
     assert answer["Data"] == {"HostName": "alpha.pii.jupyter.example.com"}
