@@ -199,6 +199,7 @@ def load(request, aws, account, responses, monkeypatch, capsys) -> Callable[...,
             assert answer["path"] == f"/response/{number}?signature=secret"
             assert answer["content_type"] == "", "the pre-signed URL is signed for no type"
             body = answer["body"]
+            assert len(json.dumps(body)) <= 4096, "CloudFormation's limit for an answer"
             assert body["RequestId"] == f"request-{number}"
             assert body["StackId"] == STACK_ID
             assert body["LogicalResourceId"] == "HubRoute"
