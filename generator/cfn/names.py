@@ -39,6 +39,10 @@ STACK_TAG = "labcatalog:stack"
 TIER_TAG = "labcatalog:tier"
 PRODUCT_TAG = "labcatalog:product"
 OWNER_TAG = "labcatalog:owner"
+# On each shared hub's host-name rule of the account's listener: the tier whose hub route function
+# made it, the only tier that function may change or delete it for. Not TIER_TAG: launch roles
+# may change what carries their tier's tag, and IAM cannot limit a rule's host name.
+ROUTE_TIER_TAG = "labcatalog:route-tier"
 # The parameter every product template declares for its tier; the build binds it, one template
 # per tier (`generator.cfn.bind`), so no tier is chosen in the console.
 TIER_TEMPLATE_PARAMETER = "Tier"
@@ -167,18 +171,20 @@ PERSONAL_HUB_SECRETS = TIER_SECRETS + "personal-hub/"
 NOTEBOOK_KEY_ALIAS = f"alias/{NAME_PREFIX}-notebooks"
 HUB_KEY_ALIAS = f"alias/{NAME_PREFIX}-hub"
 
-# The account's load balancer: each tier's route function adds a shared hub's host rule to it
-# (products/shared_hub/account_balancer.py), tagging the rule with ROUTE_TIER_TAG (not TIER_TAG,
-# so no launch role may change it); its log group is under the tier's log groups.
-HUB_ROUTE_FUNCTION = NAME_PREFIX + "-{tier}-hub-route"
+# The account's load balancer (products/shared_hub/account_balancer.py): the role of every
+# tier's route function (HUB_ROUTE_FUNCTION, below), each function's log group under its tier's,
+# and where the load balancer's access logs go under LOAD_BALANCER_LOG_PREFIX.
 HUB_ROUTE_ROLE = NAME_PREFIX + "-hub-route"
 HUB_ROUTE_LOG_GROUP = TIER_LOG_GROUPS + "hub-route"
-ROUTE_TIER_TAG = "labcatalog:route-tier"
 ACCOUNT_LOAD_BALANCER_LOG_PREFIX = "account"
 
 # Where a shared hub's load balancer writes its access logs in the platform's log bucket
 # (`<prefix>/<stack>/`); the bucket's policy lets the load balancers write only there.
 LOAD_BALANCER_LOG_PREFIX = "shared-hub"
+# Each tier's hub route function (products/shared_hub/route_function.py), made by the platform and
+# invoked only by the tier's launch role: a shared hub's custom resource gets its host-name rule
+# on the account's listener from it, for a host name the function derives from its own tier.
+HUB_ROUTE_FUNCTION = NAME_PREFIX + "-{tier}-hub-route"
 
 # Users' persistent homes (products/platform/homes.py): one EFS file system per tier, kept when
 # the platform stack goes. The shared hub's spawner makes one access point per user on it,

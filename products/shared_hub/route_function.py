@@ -47,13 +47,13 @@ def handler(event, context):
         body.update(Status="FAILED", Reason=(str(error) or repr(error))[:500])
         print("FAILED:", body["Reason"])
     for key in ("StackId", "RequestId", "LogicalResourceId"):
-        body[key] = event.get(key)
+        body[key] = event[key]
     # The URL is pre-signed for an empty Content-Type.
     request = urllib.request.Request(
         event["ResponseURL"], json.dumps(body).encode(), {"Content-Type": ""}, method="PUT"
     )
     with urllib.request.urlopen(request, timeout=30) as response:
-        print(body["Status"], body["PhysicalResourceId"], "answered:", response.status)
+        print("answered", response.status)
 
 
 def put(event, old_id):
