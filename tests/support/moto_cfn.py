@@ -398,6 +398,14 @@ def invoke_custom_resource(
     """Run the Lambda function `service_token` names, as moto stored it (its inline code and
     environment), on `event` as CloudFormation sends it, in this process against this moto
     server; return the answer it PUT to the event's ResponseURL (a local HTTP server here)."""
+    with _ONE_AT_A_TIME:  # each run sets the process's environment (Lambda isolates them)
+        return _invoke(service_token, event, account_id, region_name)
+
+
+_ONE_AT_A_TIME = threading.Lock()
+
+
+def _invoke(service_token: str, event: dict, account_id: str, region_name: str) -> dict:
     function = lambda_backends[account_id][region_name].get_function(service_token)
     with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
         code = archive.read("index.py").decode()

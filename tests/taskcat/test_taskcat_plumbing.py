@@ -136,7 +136,7 @@ def stack_ids(test: CFNTest) -> dict[str, str]:
 
 
 def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(
-    aws, example, account, network
+    aws, example, account, network, monkeypatch
 ):
     """`tox -e taskcat`'s sequence: the platform packaged and deployed (tests/taskcat/platform.py,
     the README's two commands), taskcat's product tests on top of it, then the platform deleted."""
@@ -156,6 +156,32 @@ def test_the_platform_step_then_taskcat_deploy_and_delete_every_test(
 
     session = boto3.Session(region_name="us-east-1")
     create_principals(aws, example)  # an account has them before the platform (README)
+    # The platform's root makes the account's load balancer in the network and with the
+    # certificate portfolio.yaml names: build/'s are the example's placeholders, an account's
+    # build names its own, so the moto account's take their place in what is deployed.
+    placeholders = {
+        example.platform.network.vpc_id: network["VpcId"],
+        **dict(
+            zip(
+                example.platform.network.load_balancer_subnets[:2],
+                network["LoadBalancerSubnets"],
+                strict=True,
+            )
+        ),
+        example.platform.dns.certificate_arn: network["CertificateArn"],
+    }
+    built = platform_step.templates()
+
+    def account_templates() -> dict[str, str]:
+        found = {}
+        for path, text in built.items():
+            for placeholder, own in placeholders.items():
+                text = text.replace(placeholder, own)
+            found[path] = text
+        return found
+
+    assert any(example.platform.dns.certificate_arn in text for text in built.values())
+    monkeypatch.setattr(platform_step, "templates", account_templates)
     platform = platform_step.deploy(session, overrides=account)
     assert stack(platform)["StackStatus"] == "CREATE_COMPLETE"
     # build/ is built from the example portfolio.yaml, whose settings name a placeholder network,
