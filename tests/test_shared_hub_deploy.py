@@ -13,6 +13,7 @@ hosted zone id; all are asserted on the template.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -113,6 +114,27 @@ def deploy(
     return outputs
 
 
+def stack_groups(ec2, network: dict, stack: str) -> dict[str, dict]:
+    """The security groups of `stack` in the network's VPC, by logical id."""
+    return {
+        g["GroupName"].split("-")[1]: g
+        for g in ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [network["VpcId"]]}]
+        )["SecurityGroups"]
+        if g["GroupName"].startswith(f"{stack}-")
+    }
+
+
+def group_peers(groups: dict[str, dict], group: str, direction: str, port: int) -> set[str]:
+    """The groups `group` lets in (or out to) on `port`."""
+    return {
+        pair["GroupId"]
+        for rule in groups[group][direction]
+        if rule.get("FromPort") == port
+        for pair in rule["UserIdGroupPairs"]
+    }
+
+
 def task_definition(aws, family: str) -> dict:
     return aws.client("ecs").describe_task_definition(taskDefinition=family)["taskDefinition"]
 
@@ -164,22 +186,8 @@ def test_account_load_balancer_and_fargate_servers(aws, example, network, caplog
     assert vpc["assignPublicIp"] == "DISABLED"
     assert vpc["subnets"] == network["TaskSubnets"][:2]
 
-    groups = {
-        g["GroupName"].split("-")[1]: g
-        for g in ec2.describe_security_groups(
-            Filters=[{"Name": "vpc-id", "Values": [network["VpcId"]]}]
-        )["SecurityGroups"]
-        if g["GroupName"] != "default"
-    }
-
-    def peers(group: str, direction: str, port: int) -> set[str]:
-        return {
-            pair["GroupId"]
-            for rule in groups[group][direction]
-            if rule.get("FromPort") == port
-            for pair in rule["UserIdGroupPairs"]
-        }
-
+    groups = stack_groups(ec2, network, "hub1")
+    peers = functools.partial(group_peers, groups)
     ids = {name: g["GroupId"] for name, g in groups.items()}
     ssm = aws.client("ssm")
 
@@ -236,22 +244,9 @@ def test_a_load_balancer_per_hub(aws, example, network, caplog):
         aws, example, network, caplog, "hub1", {"Tier": tier, "HubName": "team1"}, settings
     )
     ec2, elb = aws.client("ec2"), aws.client("elbv2")
-    groups = {
-        g["GroupName"].split("-")[1]: g
-        for g in ec2.describe_security_groups(
-            Filters=[{"Name": "vpc-id", "Values": [network["VpcId"]]}]
-        )["SecurityGroups"]
-        if g["GroupName"].startswith("hub1-")
-    }
+    groups = stack_groups(ec2, network, "hub1")
     ids = {name: g["GroupId"] for name, g in groups.items()}
-
-    def peers(group: str, direction: str, port: int) -> set[str]:
-        return {
-            pair["GroupId"]
-            for rule in groups[group][direction]
-            if rule.get("FromPort") == port
-            for pair in rule["UserIdGroupPairs"]
-        }
+    peers = functools.partial(group_peers, groups)
 
     assert peers("HubSecurityGroup", "IpPermissions", 8000) == {ids["LoadBalancerSecurityGroup"]}
     assert peers("LoadBalancerSecurityGroup", "IpPermissionsEgress", 8000) == {

@@ -23,13 +23,7 @@ from troposphere import GetAtt, Output, Ref, Sub, Template
 from troposphere.awslambda import Code, Environment, Function, LoggingConfig
 from troposphere.ec2 import SecurityGroup
 from troposphere.elasticloadbalancingv2 import (
-    Action,
-    Certificate,
-    FixedResponseConfig,
-    Listener,
     LoadBalancer,
-    LoadBalancerAttributes,
-    RedirectConfig,
 )
 from troposphere.iam import Role
 from troposphere.logs import LogGroup
@@ -40,14 +34,8 @@ from generator.cfn.network import egress, ingress, no_egress, tcp_in
 from generator.cfn.product import PlatformContext, SsmValue, TierContext
 from generator.cfn.tags import stack_tags
 from generator.model.config import Portfolio
-from products.shared_hub import route_code
-from products.shared_hub.network import (
-    HTTP_PORT,
-    HTTPS_PORT,
-    HUB_PORT,
-    IDLE_TIMEOUT_SECONDS,
-    TLS_POLICY,
-)
+from products.shared_hub import network, route_code
+from products.shared_hub.network import HTTP_PORT, HTTPS_PORT, HUB_PORT
 
 LISTENER = "AccountHubListener"  # its Ref (the listener's ARN) is handed to each tier
 ROUTE_ROLE = "HubRouteRole"  # its Ref (the role's name) is handed to each tier
@@ -64,13 +52,13 @@ def add_account_load_balancer(t: Template, platform: PlatformContext) -> list[Ss
     """The account's load balancer, its two listeners and groups, and the route functions' role;
     returns the SSM parameters through which hubs find it."""
     portfolio = platform.portfolio
-    network = portfolio.platform.network
-    settings = network.load_balancer
+    network_settings = portfolio.platform.network
+    settings = network_settings.load_balancer
     balancer_group = t.add_resource(
         SecurityGroup(
             "AccountLoadBalancerSecurityGroup",
             GroupDescription="Hub load balancer of the account: HTTPS from the allowed CIDR",
-            VpcId=network.vpc_id,
+            VpcId=network_settings.vpc_id,
             SecurityGroupIngress=[
                 tcp_in(HTTPS_PORT, "clients, HTTPS", cidr=settings.allowed_cidr),
                 tcp_in(HTTP_PORT, "clients, redirected to HTTPS", cidr=settings.allowed_cidr),
@@ -83,7 +71,7 @@ def add_account_load_balancer(t: Template, platform: PlatformContext) -> list[Ss
         SecurityGroup(
             "HubsBehindLoadBalancerSecurityGroup",
             GroupDescription="Shared hubs behind the account load balancer: from it only",
-            VpcId=network.vpc_id,
+            VpcId=network_settings.vpc_id,
             SecurityGroupEgress=[no_egress()],
             Tags=_tags(name="labcatalog-hubs-behind-load-balancer"),
         )
@@ -103,62 +91,24 @@ def add_account_load_balancer(t: Template, platform: PlatformContext) -> list[Ss
             DependsOn=["LoadBalancerLogBucketPolicy"],
             Type="application",
             Scheme=settings.scheme,
-            Subnets=network.load_balancer_subnets[:2],
+            Subnets=network_settings.load_balancer_subnets[:2],
             SecurityGroups=[GetAtt(balancer_group, "GroupId")],
-            LoadBalancerAttributes=[
-                LoadBalancerAttributes(Key=key, Value=value)
-                for key, value in [
-                    ("deletion_protection.enabled", str(settings.deletion_protection).lower()),
-                    ("routing.http.drop_invalid_header_fields.enabled", "true"),
-                    ("idle_timeout.timeout_seconds", str(IDLE_TIMEOUT_SECONDS)),
-                    ("access_logs.s3.enabled", "true"),
-                    ("access_logs.s3.bucket", platform.load_balancer_logs),
-                    (
-                        "access_logs.s3.prefix",
-                        f"{names.LOAD_BALANCER_LOG_PREFIX}/"
-                        f"{names.ACCOUNT_LOAD_BALANCER_LOG_PREFIX}",
-                    ),
-                ]
-            ],
+            LoadBalancerAttributes=network.balancer_attributes(
+                str(settings.deletion_protection).lower(),
+                platform.load_balancer_logs,
+                f"{names.LOAD_BALANCER_LOG_PREFIX}/{names.ACCOUNT_LOAD_BALANCER_LOG_PREFIX}",
+            ),
             Tags=_tags(name="labcatalog-hubs"),
         )
     )
+    # Only hubs' host names are forwarded (by their tiers' route functions' rules).
     listener = t.add_resource(
-        Listener(
-            LISTENER,
-            LoadBalancerArn=Ref(balancer),
-            Port=HTTPS_PORT,
-            Protocol="HTTPS",
-            SslPolicy=TLS_POLICY,
-            Certificates=[Certificate(CertificateArn=portfolio.platform.dns.certificate_arn)],
-            # Only hubs' host names are forwarded (by their tiers' route functions' rules).
-            DefaultActions=[
-                Action(
-                    Type="fixed-response",
-                    FixedResponseConfig=FixedResponseConfig(
-                        StatusCode="404", ContentType="text/plain", MessageBody="Not found"
-                    ),
-                )
-            ],
-            Tags=_tags(),
+        network.https_listener(
+            LISTENER, balancer, portfolio.platform.dns.certificate_arn, Tags=_tags()
         )
     )
     t.add_resource(
-        Listener(
-            "AccountHubRedirectListener",
-            LoadBalancerArn=Ref(balancer),
-            Port=HTTP_PORT,
-            Protocol="HTTP",
-            DefaultActions=[
-                Action(
-                    Type="redirect",
-                    RedirectConfig=RedirectConfig(
-                        Protocol="HTTPS", Port=str(HTTPS_PORT), StatusCode="HTTP_301"
-                    ),
-                )
-            ],
-            Tags=_tags(),
-        )
+        network.http_redirect_listener("AccountHubRedirectListener", balancer, Tags=_tags())
     )
     t.add_resource(
         Role(

@@ -79,6 +79,62 @@ class LoadBalancing:
     route: HubRoute  # only with the account's load balancer
 
 
+def balancer_attributes(deletion_protection, log_bucket, log_prefix) -> list:
+    """A hub load balancer's attributes: deletion protection as set, invalid headers dropped,
+    Jupyter's websockets kept open, access logs under `log_prefix` of `log_bucket`."""
+    return [
+        LoadBalancerAttributes(Key=key, Value=value)
+        for key, value in [
+            ("deletion_protection.enabled", deletion_protection),
+            ("routing.http.drop_invalid_header_fields.enabled", "true"),
+            ("idle_timeout.timeout_seconds", str(IDLE_TIMEOUT_SECONDS)),
+            ("access_logs.s3.enabled", "true"),
+            ("access_logs.s3.bucket", log_bucket),
+            ("access_logs.s3.prefix", log_prefix),
+        ]
+    ]
+
+
+def https_listener(title: str, balancer, certificate_arn, **extra) -> Listener:
+    """HTTPS with a modern TLS policy; anything no host rule forwards gets 404."""
+    return Listener(
+        title,
+        LoadBalancerArn=Ref(balancer),
+        Port=HTTPS_PORT,
+        Protocol="HTTPS",
+        SslPolicy=TLS_POLICY,
+        Certificates=[Certificate(CertificateArn=certificate_arn)],
+        DefaultActions=[
+            Action(
+                Type="fixed-response",
+                FixedResponseConfig=FixedResponseConfig(
+                    StatusCode="404", ContentType="text/plain", MessageBody="Not found"
+                ),
+            )
+        ],
+        **extra,
+    )
+
+
+def http_redirect_listener(title: str, balancer, **extra) -> Listener:
+    """HTTP, redirected to HTTPS."""
+    return Listener(
+        title,
+        LoadBalancerArn=Ref(balancer),
+        Port=HTTP_PORT,
+        Protocol="HTTP",
+        DefaultActions=[
+            Action(
+                Type="redirect",
+                RedirectConfig=RedirectConfig(
+                    Protocol="HTTPS", Port=str(HTTPS_PORT), StatusCode="HTTP_301"
+                ),
+            )
+        ],
+        **extra,
+    )
+
+
 def add_security_groups(t: Template, ldap: bool = False) -> SecurityGroups:
     """The groups of the load balancer (when created), the hub, users' servers and EFS."""
     clients = Ref("AllowedCidr")
@@ -236,62 +292,29 @@ def add_load_balancing(t: Template, balancer_group: SecurityGroup) -> LoadBalanc
             Scheme=Ref("LoadBalancerScheme"),
             Subnets=stack.load_balancer_subnets(),
             SecurityGroups=[GetAtt(balancer_group, "GroupId")],
-            LoadBalancerAttributes=[
-                LoadBalancerAttributes(Key=key, Value=value)
-                for key, value in [
-                    ("deletion_protection.enabled", Ref("DeletionProtection")),
-                    ("routing.http.drop_invalid_header_fields.enabled", "true"),
-                    ("idle_timeout.timeout_seconds", str(IDLE_TIMEOUT_SECONDS)),
-                    ("access_logs.s3.enabled", "true"),
-                    ("access_logs.s3.bucket", LOAD_BALANCER_LOG_BUCKET),
-                    (
-                        "access_logs.s3.prefix",
-                        Sub(f"{names.LOAD_BALANCER_LOG_PREFIX}/${{AWS::StackName}}"),
-                    ),
-                ]
-            ],
+            LoadBalancerAttributes=balancer_attributes(
+                Ref("DeletionProtection"),
+                LOAD_BALANCER_LOG_BUCKET,
+                Sub(f"{names.LOAD_BALANCER_LOG_PREFIX}/${{AWS::StackName}}"),
+            ),
             Tags=stack.tags("hub"),
         )
     )
     https = t.add_resource(
-        Listener(
+        https_listener(
             "HttpsListener",
+            balancer,
+            stack.tier_value(names.CERTIFICATE_ARN_SETTING),
             Condition=conditions.NEW_LOAD_BALANCER,
-            LoadBalancerArn=Ref(balancer),
-            Port=HTTPS_PORT,
-            Protocol="HTTPS",
-            SslPolicy=TLS_POLICY,
-            Certificates=[
-                Certificate(CertificateArn=stack.tier_value(names.CERTIFICATE_ARN_SETTING))
-            ],
-            # Only the hub's own name is forwarded (by the rule below); anything else gets 404.
-            DefaultActions=[
-                Action(
-                    Type="fixed-response",
-                    FixedResponseConfig=FixedResponseConfig(
-                        StatusCode="404", ContentType="text/plain", MessageBody="Not found"
-                    ),
-                )
-            ],
             # The tier's tag: only this tier's launch role may add rules to it.
             Tags=stack.tags("https"),
         )
     )
     t.add_resource(
-        Listener(
+        http_redirect_listener(
             "HttpRedirectListener",
+            balancer,
             Condition=conditions.NEW_LOAD_BALANCER,
-            LoadBalancerArn=Ref(balancer),
-            Port=HTTP_PORT,
-            Protocol="HTTP",
-            DefaultActions=[
-                Action(
-                    Type="redirect",
-                    RedirectConfig=RedirectConfig(
-                        Protocol="HTTPS", Port=str(HTTPS_PORT), StatusCode="HTTP_301"
-                    ),
-                )
-            ],
             Tags=stack.tags("http"),
         )
     )
