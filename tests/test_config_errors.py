@@ -410,11 +410,22 @@ CASES = [
     pytest.param(
         edit('hub_host_name: "{hub}.{tier}', 'hub_host_name: "{tier}.{hub}'),
         [
-            "portfolio.yaml:63:20: platform.dns.hub_host_name: must start with {hub} (the "
-            "hub's name), then '.' or '-' and a lowercase DNS name, with {tier} where the "
-            "tier's name goes, e.g. {hub}.{tier}.jupyter.example.com"
+            "portfolio.yaml:63:20: platform.dns.hub_host_name: must be {hub}, a '.', then a "
+            "lowercase DNS name with {tier} as one of its labels, e.g. "
+            "{hub}.{tier}.jupyter.example.com (the hub's and the tier's names each a label of "
+            "their own, so no two tiers' host names can be the same)"
         ],
         id="host-name-pattern-not-starting-with-the-hub",
+    ),
+    pytest.param(
+        edit('hub_host_name: "{hub}.{tier}.jupyter', 'hub_host_name: "{hub}.jupyter-{tier}'),
+        [
+            "portfolio.yaml:63:20: platform.dns.hub_host_name: must be {hub}, a '.', then a "
+            "lowercase DNS name with {tier} as one of its labels, e.g. "
+            "{hub}.{tier}.jupyter.example.com (the hub's and the tier's names each a label of "
+            "their own, so no two tiers' host names can be the same)"
+        ],
+        id="host-name-pattern-with-the-tier-inside-a-label",
     ),
     pytest.param(
         edit("  dns:\n", "  owner:\n    principal_pattern: 'assumed-role/(.*)'\n  dns:\n"),

@@ -170,16 +170,20 @@ SecretName = _checked(
 
 
 def _check_host_name(value: str) -> str:
-    rest = value.removeprefix("{hub}")
+    rest = value.removeprefix("{hub}.")
+    labels = rest.split(".")
     plain = rest.replace("{tier}", "tier")
     if (
         rest == value
-        or not re.fullmatch(r"[.-]([a-z0-9-]+\.)+[a-z]{2,63}", plain)
+        or labels.count("{tier}") != 1
+        or not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,63}", plain)
         or len(plain) > 200
     ):
+        # Each a label of its own: no hub name of one tier can spell another tier's host name.
         raise ValueError(
-            "must start with {hub} (the hub's name), then '.' or '-' and a lowercase DNS name, "
-            "with {tier} where the tier's name goes, e.g. {hub}.{tier}.jupyter.example.com"
+            "must be {hub}, a '.', then a lowercase DNS name with {tier} as one of its labels, "
+            "e.g. {hub}.{tier}.jupyter.example.com (the hub's and the tier's names each a label "
+            "of their own, so no two tiers' host names can be the same)"
         )
     return value
 
@@ -187,7 +191,7 @@ def _check_host_name(value: str) -> str:
 HostNamePattern = Annotated[
     str,
     AfterValidator(_check_host_name),
-    Field(json_schema_extra={"pattern": r"^\{hub\}[.-][a-z0-9.{}-]+$"}),
+    Field(json_schema_extra={"pattern": r"^\{hub\}\.[a-z0-9.{}-]+$"}),
 ]
 
 
