@@ -66,21 +66,36 @@ def test_shared_hub_terminates_with_the_defaults_and_keeps_its_state(
     tier = example.tiers[0].name
     deploy_shared_hub(aws, example, network, caplog, "hub1", {"Tier": tier, "HubName": "team1"})
     elbv2, efs = aws.client("elbv2"), aws.client("efs")
-    (balancer,) = elbv2.describe_load_balancers()["LoadBalancers"]
+    (balancer,) = elbv2.describe_load_balancers()["LoadBalancers"]  # the account's
     attributes = {
         a["Key"]: a["Value"]
         for a in elbv2.describe_load_balancer_attributes(
             LoadBalancerArn=balancer["LoadBalancerArn"]
         )["Attributes"]
     }
-    assert attributes["deletion_protection.enabled"] == "false"  # AWS would refuse "true"
+    # The example's setting: the platform could not be deleted with "true" (AWS refuses).
+    assert attributes["deletion_protection.enabled"] == "false"
     before = _file_systems(efs)
     # The platform's are the tiers' homes; the hub's own is its state.
     (state,) = [
         fs for fs, tags in before.items() if tags.get(names.BACKUP_TAG) != names.BACKUP_TAG_HOMES
     ]
+    listener = aws.client("ssm").get_parameter(Name=names.ACCOUNT_LISTENER_ARN_PARAMETER)
+    listener = listener["Parameter"]["Value"]
+
+    def routes() -> list[str]:
+        rules = elbv2.describe_rules(ListenerArn=listener)["Rules"]
+        return [
+            r["Conditions"][0]["HostHeaderConfig"]["Values"][0] for r in rules if r["Conditions"]
+        ]
+
+    assert routes() == [f"team1.{tier}.data.example.com"]
     _delete(aws, "hub1")
-    assert elbv2.describe_load_balancers()["LoadBalancers"] == []
+    # The account's load balancer stays (the platform's); the hub's route goes with the hub.
+    assert [b["LoadBalancerArn"] for b in elbv2.describe_load_balancers()["LoadBalancers"]] == [
+        balancer["LoadBalancerArn"]
+    ]
+    assert routes() == []
     after = _file_systems(efs)
     assert state in after and after == before  # the hub's state kept, as the homes
     logs = aws.client("logs").describe_log_groups()["logGroups"]
