@@ -19,7 +19,7 @@ from generator.engine.registry import load_portfolio
 from generator.model.config import load_balancer_problems
 from products.shared_hub import route_code
 from tests.conftest import EXAMPLE, platform_body, platform_templates
-from tests.support.cfn_values import ACCOUNT, REGION
+from tests.support.cfn_values import ACCOUNT, Values
 from tests.support.iam_evaluator import Request, decide
 from tests.support.launch_check import Platform, arn
 from tests.test_launch_role import EVALUATOR_DATA_GAPS, with_load_balancers_per_hub
@@ -197,29 +197,19 @@ def test_a_tier_with_a_network_of_its_own_cannot_use_the_account_load_balancer(e
 # --- who may route -------------------------------------------------------------------------
 
 
-def _resolve(node, refs: dict[str, str]):
-    """A policy of the root template with its Subs and Refs as IAM sees them."""
-    if isinstance(node, dict):
-        if set(node) == {"Fn::Sub"}:
-            text = node["Fn::Sub"]
-            for name, value in {
-                "AWS::Partition": "aws",
-                "AWS::Region": REGION,
-                "AWS::AccountId": ACCOUNT,
-            }.items():
-                text = text.replace("${" + name + "}", value)
-            return text
-        if set(node) == {"Ref"}:
-            return refs[node["Ref"]]
-        return {k: _resolve(v, refs) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_resolve(v, refs) for v in node]
-    return node
-
-
-def route_role_policy(root: dict) -> dict:
+def route_role_policy(portfolio) -> dict:
+    """The route functions' role's policy as IAM sees it: the root template's values resolved,
+    the listener's Ref its ARN."""
+    root = json.loads(platform_templates(portfolio)["platform.template.json"])
     (policy,) = root["Resources"]["HubRouteRole"]["Properties"]["Policies"]
-    return _resolve(policy["PolicyDocument"], {"AccountHubListener": LISTENER})
+    values = Values(
+        root,
+        {},
+        ref={"AccountHubListener": LISTENER}.__getitem__,
+        getatt=lambda logical, attribute: pytest.fail(f"no GetAtt expected: {logical}"),
+        ssm=lambda name: pytest.fail(f"no SSM parameter expected: {name}"),
+    )
+    return values.value(policy["PolicyDocument"])
 
 
 def routed_rule_tags(tier: str) -> dict[str, str]:
@@ -268,8 +258,8 @@ def test_no_launch_role_may_make_or_change_a_rule_on_the_accounts_listener(tier)
     assert decide(requests) == ["ImplicitlyDenied"] * len(requests)
 
 
-def test_the_route_functions_role_makes_rules_on_the_accounts_listener_only(root):
-    policy = route_role_policy(root)
+def test_the_route_functions_role_makes_rules_on_the_accounts_listener_only(example):
+    policy = route_role_policy(example)
     principal = f"arn:aws:iam::{ACCOUNT}:role/{names.HUB_ROUTE_ROLE}"
     routed = rule_on(LISTENER, "0123456789abcdef")
     other = rule_on(OTHER_LISTENER, "0123456789abcdef")

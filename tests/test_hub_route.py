@@ -15,15 +15,14 @@ import importlib.util
 import itertools
 import json
 import socket
-import threading
 import types
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from generator.cfn import names
 from products.shared_hub import route_code
+from tests.support.custom_resource import Responses
 from tests.support.moto_server import MotoServer
 
 TIER = "pii"
@@ -31,41 +30,6 @@ OTHER_TIER = "np"
 SUFFIXES = {TIER: ".pii.jupyter.example.com", OTHER_TIER: ".np.jupyter.example.com"}
 STACK_ID = "arn:aws:cloudformation:us-east-1:123456789012:stack/labcatalog-pii-alpha/1"
 SERVICE_TOKEN = "arn:aws:lambda:us-east-1:123456789012:function:labcatalog-pii-hub-route"
-
-
-class Responses:
-    """A stand-in for CloudFormation's pre-signed response URLs: records every PUT."""
-
-    def __init__(self) -> None:
-        self.received: list[dict] = []
-        responses = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                responses.received.append(
-                    {
-                        "path": self.path,
-                        "content_type": self.headers.get("Content-Type"),
-                        "body": json.loads(body),
-                    }
-                )
-                self.send_response(200)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
 
 
 @pytest.fixture(scope="module")

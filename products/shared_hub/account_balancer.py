@@ -33,7 +33,6 @@ from generator.cfn.checks import skip_checks
 from generator.cfn.network import egress, ingress, no_egress, tcp_in
 from generator.cfn.product import PlatformContext, SsmValue, TierContext
 from generator.cfn.tags import stack_tags
-from generator.model.config import Portfolio
 from products.shared_hub import network, route_code
 from products.shared_hub.network import HTTP_PORT, HTTPS_PORT, HUB_PORT
 
@@ -196,10 +195,11 @@ def route_policy(listener_arn) -> PolicyDocument:
     )
 
 
-def add_route_function(t: Template, tier: TierContext, portfolio: Portfolio) -> Function:
+def add_route_function(t: Template, tier: TierContext) -> Function:
     """`tier`'s route function (see the module docstring), in the tier's template, which gets
     the listener and the role from the root (`ROUTE_ROLE`, `LISTENER` as parameters)."""
     tid = tier.logical_id
+    dns = tier.platform.portfolio.platform.dns
     log_group = t.add_resource(
         LogGroup(
             f"{tid}HubRouteLogs",
@@ -223,11 +223,11 @@ def add_route_function(t: Template, tier: TierContext, portfolio: Portfolio) -> 
             Variables={
                 "TIER": tier.name,
                 "LISTENER_ARN": Ref(LISTENER),
-                "HOST_NAME_SUFFIX": portfolio.platform.dns.host_name_suffix(tier.name),
+                "HOST_NAME_SUFFIX": dns.host_name_suffix(tier.name),
             }
         ),
         LoggingConfig=LoggingConfig(LogGroup=Ref(log_group)),
-        Tags=stack_tags("platform", **{names.TIER_TAG: tier.name}),
+        Tags=_tags(**{names.TIER_TAG: tier.name}),
     )
     return t.add_resource(
         skip_checks(

@@ -331,7 +331,7 @@ def add_to_tier(t: Template, tier: TierContext) -> TierContribution:
     tid = tier.logical_id
     portfolio = tier.platform.portfolio
     if portfolio is not None and portfolio.account_load_balancer:
-        account_balancer.add_route_function(t, tier, portfolio)
+        account_balancer.add_route_function(t, tier)
     return TierContribution(
         passable_roles=tuple(
             PassableRole(arn, policies.ECS_TASKS)

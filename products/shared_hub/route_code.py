@@ -10,6 +10,7 @@ route_function.py.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -19,6 +20,7 @@ HEADER = "# products/shared_hub/route_function.py without comments\n"
 _INDENT = re.compile(r"^(?:    )+", re.MULTILINE)
 
 
+@functools.cache
 def inline_source() -> str:
     """route_function.py without comments, docstrings and blank lines, with a line naming it."""
     return HEADER + compact_python(ROUTE_FUNCTION.read_text())

@@ -18,14 +18,13 @@ reference the right resources. What it cannot prove: that AWS accepts them."""
 from __future__ import annotations
 
 import contextlib
-import http.server
 import io
 import json
 import os
 import re
 import threading
 import zipfile
-from typing import Any, ClassVar
+from typing import Any
 
 from moto.awslambda.models import lambda_backends
 from moto.cloudformation import parsing
@@ -43,6 +42,8 @@ from moto.servicediscovery.models import Namespace as DiscoveryNamespace
 from moto.servicediscovery.models import servicediscovery_backends
 from moto.ssm.models import ssm_backends
 from moto.utilities.utils import get_partition
+
+from tests.support.custom_resource import Responses
 
 _original_create = FakeBucket.create_from_cloudformation_json.__func__
 _original_create_key = KmsKey.create_from_cloudformation_json.__func__
@@ -363,21 +364,6 @@ class DiscoveryServiceResource(CloudFormationModel):
 ENDPOINT: dict[str, str] = {}
 
 
-class _Responses(http.server.BaseHTTPRequestHandler):
-    """Receives a custom resource's answer, as CloudFormation's pre-signed S3 URL would."""
-
-    received: ClassVar[list[dict]] = []
-
-    def do_PUT(self) -> None:
-        length = int(self.headers["Content-Length"])
-        type(self).received.append(json.loads(self.rfile.read(length)))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @contextlib.contextmanager
 def _environment(values: dict[str, str]):
     saved = {key: os.environ.get(key) for key in values}
@@ -409,11 +395,8 @@ def _invoke(service_token: str, event: dict, account_id: str, region_name: str) 
     function = lambda_backends[account_id][region_name].get_function(service_token)
     with zipfile.ZipFile(io.BytesIO(function.code_bytes)) as archive:
         code = archive.read("index.py").decode()
-    server = http.server.HTTPServer(("127.0.0.1", 0), _Responses)
-    _Responses.received = []
-    thread = threading.Thread(target=server.handle_request, daemon=True)
-    thread.start()
-    event = {**event, "ResponseURL": f"http://127.0.0.1:{server.server_port}/response"}
+    responses = Responses()
+    event = {**event, "ResponseURL": f"{responses.url}/response"}
     environment = {
         **function.environment_vars,
         "AWS_ENDPOINT_URL": ENDPOINT["url"],
@@ -427,11 +410,10 @@ def _invoke(service_token: str, event: dict, account_id: str, region_name: str) 
             module: dict[str, Any] = {"__name__": "index"}
             exec(compile(code, "index.py", "exec"), module)
             module[function.handler.split(".", 1)[1]](event, None)
-        thread.join(10)
     finally:
-        server.server_close()
-    (answer,) = _Responses.received
-    return answer
+        responses.stop()
+    (answer,) = responses.received
+    return answer["body"]
 
 
 class HubRouteResource(CloudFormationModel):

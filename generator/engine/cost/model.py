@@ -647,8 +647,7 @@ class Estimator:
                 note=f"FargateSpot=false; {self._hub_hours_note()}",
             )
             # The account's load balancer, if the platform's template has one: once for all.
-            spot.shared = self.account_load_balancers()
-            regular.shared = self.account_load_balancers()
+            spot.shared = regular.shared = self.account_load_balancers()
             found += [spot, regular] if self.spot_by_default() else [regular, spot]
         if self.templates.has("personal-hub"):
             found.append(option("personal-hub", "personal-hub, idle stop", self.personal_hub))

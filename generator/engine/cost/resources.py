@@ -272,11 +272,8 @@ class Templates:
             buckets=len(stack.resources("AWS::S3::Bucket")),
             repositories=len(stack.resources("AWS::ECR::Repository")),
             # One per tier, in the tier's template (nested in the platform's).
-            home_file_systems=sum(
-                len(self.stack(key).resources("AWS::EFS::FileSystem"))
-                for key in self.bodies
-                if key == "platform" or key.startswith("platform/")
-            ),
+            home_file_systems=len(stack.resources("AWS::EFS::FileSystem"))
+            + sum(len(systems) for systems in homes.values()),
             backup_retention_days=max(
                 (
                     int(rule.get("Lifecycle", {}).get("DeleteAfterDays", 0))
