@@ -428,6 +428,21 @@ CASES = [
         id="host-name-pattern-with-the-tier-inside-a-label",
     ),
     pytest.param(
+        edit(
+            "    identity_group: data-scientists\n",
+            "    identity_group: data-scientists\n    network:\n"
+            "      vpc_id: vpc-0123456789abcdef0\n"
+            "      server_subnets: [subnet-0a1b2c3d4e5f60001, subnet-0a1b2c3d4e5f60002]\n"
+            "      load_balancer_subnets: [subnet-0a1b2c3d4e5f60003, subnet-0a1b2c3d4e5f60004]\n",
+        ),
+        [
+            "portfolio.yaml:30:5: tiers[1].network.load_balancer: tier 'nonpii' has a network "
+            "of its own, but the account's load balancer is in the platform's network; set "
+            "per_hub: true (a load balancer per hub) or an existing_listener here"
+        ],
+        id="tier-network-on-the-account-load-balancer",
+    ),
+    pytest.param(
         edit("  dns:\n", "  owner:\n    principal_pattern: 'assumed-role/(.*)'\n  dns:\n"),
         [
             "portfolio.yaml:61:24: platform.owner.principal_pattern: the expression must name "
